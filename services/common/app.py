@@ -1,0 +1,184 @@
+"""``create_app``: the one FastAPI factory every service uses.
+
+It gives each service ``/health``, a request id on every request and log line, structured logging,
+RFC 9457 problem+json errors, a request-body size limit, CORS for the dashboard and Prometheus
+``/metrics``. Services add their routers and heavy resources (engines, models, pipelines) in their
+own lifespan, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.errors import install_problem_handlers, problem_response
+from services.common.logging import configure_logging, request_id_var
+from services.common.settings import ServiceSettings, apply_offline_env
+
+HealthCheck = Callable[[FastAPI], Awaitable[tuple[bool, Any]]]
+Lifespan = Callable[[FastAPI], Any]
+
+log = logging.getLogger(__name__)
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: request id (from ``X-Request-ID`` or new), body size limit, metrics."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                response = problem_response(
+                    status=413,
+                    title="Payload too large",
+                    detail=f"request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes",
+                    type_suffix="payload-too-large",
+                    request_id=request_id,
+                )
+                await response(scope, receive, send_wrapper)
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise _BodyTooLarge()
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_wrapper)
+            except _BodyTooLarge:
+                response = problem_response(
+                    status=413,
+                    title="Payload too large",
+                    detail=f"request body exceeds the limit of {self.max_body_bytes} bytes",
+                    type_suffix="payload-too-large",
+                    request_id=request_id,
+                )
+                await response(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            self.requests.labels(method, route_path, str(status_holder["status"])).inc()
+            self.latency.labels(method, route_path).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str = "0.1.0",
+    description: str = "",
+    routers: Sequence[APIRouter] = (),
+    lifespan: Lifespan | None = None,
+    health_checks: dict[str, HealthCheck] | None = None,
+    health_path: str = "/health",
+) -> FastAPI:
+    apply_offline_env()
+    configure_logging(service=settings.service_name, level=settings.log_level, json_output=settings.log_json)
+
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("starting", extra={"service": settings.service_name, "environment": settings.environment})
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+        log.info("stopped", extra={"service": settings.service_name})
+
+    app = FastAPI(title=title, version=version, description=description, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.started_at = time.time()
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    install_problem_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID"],
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, registry=registry)
+
+    checks = dict(health_checks or {})
+
+    @app.get(health_path, tags=["ops"], summary="Liveness and readiness of the service and what it depends on")
+    async def health(request: Request) -> JSONResponse:
+        results: dict[str, Any] = {}
+        healthy = True
+        for name, check in checks.items():
+            try:
+                ok, detail = await check(request.app)
+            except Exception as exc:  # a failing dependency is reported, not raised
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            results[name] = {"ok": ok, "detail": detail}
+            healthy = healthy and ok
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "service": settings.service_name,
+            "version": version,
+            "uptime_s": round(time.time() - request.app.state.started_at, 1),
+            "checks": results,
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,57 @@
+"""Settings base shared by every service (pydantic-settings): read from the environment and an
+optional ``.env`` file, validated at start so a missing or placeholder secret fails fast."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "placeholder"}
+
+# Every process the project starts runs offline and quiet (see ../shared/STACK-NOTES.md).
+OFFLINE_ENV: dict[str, str] = {
+    "DO_NOT_TRACK": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "HAYSTACK_TELEMETRY_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+
+
+def apply_offline_env() -> None:
+    """Set the telemetry-off variables in this process (and so in its children) unless already set."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set ``model_config`` with their own ``env_prefix``
+    for service-specific settings; the shared addresses below are read without a prefix."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    service_name: str = "carbon-nexus"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Bearer token required for every write (POST/PUT/PATCH/DELETE). No default: a service
+    # without one refuses to start.
+    api_token: SecretStr
+    max_body_bytes: int = 256 * 1024 * 1024
+    cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        token = self.api_token.get_secret_value().strip()
+        if token.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("API_TOKEN is empty or a placeholder; set a real secret (make up writes one to .env)")
+        if self.environment == "production" and len(token) < 24:
+            raise ValueError("API_TOKEN must be at least 24 characters in production")
+        return self

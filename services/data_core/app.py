@@ -1,0 +1,78 @@
+"""The data core service (port 8002): system of record for sites, activities, factors and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+
+from services.common.app import create_app as base_app
+from services.data_core.db import make_engine, migrate
+from services.data_core.events import Outbox
+from services.data_core.factors.store import FactorCache, seed_library
+from services.data_core.ledger import current_version
+from services.data_core.models import EmissionFactor, OutboxEvent
+from services.data_core.routes import emissions, factors, ingest, ledger, sites
+from services.data_core.settings import DataCoreSettings, get_settings
+
+
+async def _db_check(app: FastAPI) -> tuple[bool, Any]:
+    with app.state.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        n = conn.execute(select(func.count()).select_from(EmissionFactor)).scalar_one()
+        pending = conn.execute(select(func.count()).select_from(OutboxEvent)
+                               .where(OutboxEvent.delivered_at.is_(None))).scalar_one()
+    return n > 0, {"dialect": app.state.engine.dialect.name, "factors": n, "events_pending": pending}
+
+
+def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        if settings.auto_migrate:
+            migrate(settings.database_url)
+        with engine.begin() as conn:
+            seed_library(conn, settings.factors_csv, settings.gwp_csv)
+            current_version(conn)
+        app.state.engine = engine
+        app.state.factor_cache = FactorCache(engine)
+        app.state.factor_cache.get()
+        outbox = None
+        if settings.orchestration_url:
+            outbox = Outbox(engine, url=str(settings.orchestration_url), token=settings.api_token.get_secret_value(),
+                            retry_seconds=settings.event_retry_seconds,
+                            max_backoff_seconds=settings.event_max_backoff_seconds)
+            outbox.start()
+        app.state.outbox = outbox
+        try:
+            yield
+        finally:
+            if outbox:
+                await outbox.stop()
+            engine.dispose()
+
+    return base_app(
+        settings,
+        title="Carbon Nexus data core",
+        description="Organisations, sites, activity data, emission factors, the calculation ledger and queries.",
+        routers=[sites.router, factors.router, ingest.router, ledger.router, emissions.router],
+        lifespan=lifespan,
+        health_checks={"database": _db_check},
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=True, timeout_graceful_shutdown=10)
+
+
+if __name__ == "__main__":
+    main()

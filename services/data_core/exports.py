@@ -1,0 +1,42 @@
+"""Exports of query results as CSV or XLSX."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Literal
+
+import pandas as pd
+from starlette.responses import Response
+
+Format = Literal["json", "csv", "xlsx"]
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def frame_response(frame: pd.DataFrame, *, fmt: Format, name: str, meta: dict[str, Any] | None = None) -> Response:
+    if fmt == "csv":
+        body = frame.to_csv(index=False).encode("utf-8")
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name="data")
+        if meta:
+            pd.DataFrame([{"key": k, "value": str(v)} for k, v in meta.items()]).to_excel(
+                writer, index=False, sheet_name="about")
+    return Response(buffer.getvalue(), media_type=XLSX_MEDIA,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
+def inventory_frame(inv: dict[str, Any]) -> pd.DataFrame:
+    lines = [
+        {"line": "Scope 1", "category": "", "t_co2e": inv["scope1_t_co2e"]},
+        {"line": "Scope 2 (location-based)", "category": "", "t_co2e": inv["scope2_location_t_co2e"]},
+        {"line": "Scope 2 (market-based)", "category": "", "t_co2e": inv["scope2_market_t_co2e"]},
+    ]
+    lines += [{"line": "Scope 3", "category": c["category"], "t_co2e": c["t_co2e"]} for c in inv["scope3_by_category"]]
+    lines += [
+        {"line": "Scope 3 total", "category": "", "t_co2e": inv["scope3_t_co2e"]},
+        {"line": "Total (location-based scope 2)", "category": "", "t_co2e": inv["total_location_t_co2e"]},
+        {"line": "Total (market-based scope 2)", "category": "", "t_co2e": inv["total_market_t_co2e"]},
+    ]
+    return pd.DataFrame(lines)

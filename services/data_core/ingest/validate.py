@@ -1,0 +1,238 @@
+"""Vectorised validation of raw activity rows: types, ranges, sites, activity types and units.
+
+Each check works on whole columns and yields (row, column, reason, value) for the rows it fails;
+a row with any reason is rejected, the others are returned typed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from services.data_core import units
+from services.data_core.ingest.parse import ROW
+
+EARLIEST = pd.Timestamp("1990-01-01")
+ONE_HOUR = pd.Timedelta(hours=1)
+SPEND_ACTIVITIES = {"purchased_goods"}
+ERROR_COLUMNS = ["row", "column", "reason", "value"]
+
+
+@dataclass
+class Reference:
+    """What validation checks against: the registered sites and what the factor library knows."""
+
+    sites: pd.DataFrame  # index site id; columns org_id, country, grid_region, renewable_share
+    activity_dims: pd.DataFrame  # columns activity_type, unit_dim, unit (every factor's)
+
+    @property
+    def activity_types(self) -> set[str]:
+        return set(self.activity_dims["activity_type"].unique())
+
+
+@dataclass
+class Validated:
+    good: pd.DataFrame
+    errors: pd.DataFrame  # ERROR_COLUMNS
+    bad_rows: pd.Index  # index labels (of the input chunk) of rejected rows
+
+
+def _col(chunk: pd.DataFrame, name: str) -> pd.Series:
+    if name in chunk.columns:
+        return chunk[name].astype(str).str.strip()
+    return pd.Series("", index=chunk.index, dtype=str)
+
+
+def _errors(chunk: pd.DataFrame, mask: pd.Series, column: str, reason: pd.Series | str,
+            value: pd.Series) -> pd.DataFrame:
+    if not mask.any():
+        return pd.DataFrame(columns=ERROR_COLUMNS)
+    reasons = reason[mask] if isinstance(reason, pd.Series) else pd.Series(reason, index=mask.index[mask])
+    return pd.DataFrame({"row": chunk.loc[mask, ROW].to_numpy(), "column": column,
+                         "reason": reasons.to_numpy(), "value": value[mask].to_numpy()}, index=mask.index[mask])
+
+
+def _parse_times(text: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(text.where(text != ""), format="ISO8601", utc=True, errors="coerce")
+    return parsed.dt.tz_convert(None).astype("datetime64[us]")
+
+
+def _parse_period(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    start = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    end = start.copy()
+    year = text.str.fullmatch(r"\d{4}")
+    month = text.str.fullmatch(r"\d{4}-\d{2}")
+    day = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    quarter = text.str.fullmatch(r"\d{4}-?[Qq][1-4]")
+    if year.any():
+        s = pd.to_datetime(text[year], format="%Y", errors="coerce")
+        start[year], end[year] = s, s + pd.DateOffset(years=1)
+    if month.any():
+        s = pd.to_datetime(text[month], format="%Y-%m", errors="coerce")
+        start[month], end[month] = s, s + pd.DateOffset(months=1)
+    if day.any():
+        s = pd.to_datetime(text[day], format="%Y-%m-%d", errors="coerce")
+        start[day], end[day] = s, s + pd.DateOffset(days=1)
+    if quarter.any():
+        q = text[quarter].str.upper().str.replace("-", "", regex=False)
+        s = pd.PeriodIndex(q.str.replace("Q", "Q", regex=False), freq="Q").to_timestamp()
+        start[quarter] = pd.Series(s, index=q.index)
+        end[quarter] = start[quarter] + pd.DateOffset(months=3)
+    return start, end
+
+
+def _suggest(values: pd.Series, known: set[str]) -> pd.Series:
+    """'did you mean' per distinct unknown value (not per row)."""
+    hints = {}
+    for value in values.unique():
+        close = difflib.get_close_matches(str(value).lower(), known, n=1, cutoff=0.75)
+        hints[value] = f"; did you mean '{close[0]}'?" if close else ""
+    return values.map(hints)
+
+
+def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = None) -> Validated:
+    now = now or pd.Timestamp.now(tz="UTC").tz_convert(None)
+    errors: list[pd.DataFrame] = []
+
+    site = _col(chunk, "site")
+    missing = site == ""
+    errors.append(_errors(chunk, missing, "site", "site is missing", site))
+    unknown = ~missing & ~site.isin(ref.sites.index)
+    errors.append(_errors(chunk, unknown, "site",
+                          "unknown site '" + site + "'; register it with POST /api/v1/sites", site))
+
+    activity = _col(chunk, "activity_type").str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    missing = activity == ""
+    errors.append(_errors(chunk, missing, "activity_type", "activity_type is missing", activity))
+    unknown = ~missing & ~activity.isin(ref.activity_types)
+    if unknown.any():
+        reason = "unknown activity type '" + activity[unknown] + "'" + _suggest(activity[unknown], ref.activity_types)
+        errors.append(_errors(chunk, unknown, "activity_type", reason.reindex(chunk.index), activity))
+
+    raw_qty = _col(chunk, "quantity").str.replace(",", "", regex=False)
+    quantity = pd.to_numeric(raw_qty.where(raw_qty != ""), errors="coerce").astype(float)
+    missing = raw_qty == ""
+    errors.append(_errors(chunk, missing, "quantity", "quantity is missing", raw_qty))
+    not_number = ~missing & (quantity.isna() | ~np.isfinite(quantity.fillna(0)))
+    errors.append(_errors(chunk, not_number, "quantity", "quantity '" + raw_qty + "' is not a finite number", raw_qty))
+    negative = quantity < 0
+    errors.append(_errors(chunk, negative, "quantity", "quantity must not be negative", raw_qty))
+
+    unit_raw = _col(chunk, "unit")
+    unit_expr = pd.Series("", index=chunk.index, dtype=object)
+    unit_dim = pd.Series("", index=chunk.index, dtype=object)
+    known_units: dict[str, tuple[str, str]] = {}
+    for value in unit_raw.unique():
+        try:
+            known_units[value] = (units.normalise_unit(value), units.dimensionality(value))
+        except units.UnknownUnit:
+            pass
+    ok_unit = unit_raw.isin(known_units.keys())
+    unit_expr[ok_unit] = unit_raw[ok_unit].map({k: v[0] for k, v in known_units.items()})
+    unit_dim[ok_unit] = unit_raw[ok_unit].map({k: v[1] for k, v in known_units.items()})
+    missing = unit_raw == ""
+    errors.append(_errors(chunk, missing, "unit", "unit is missing", unit_raw))
+    errors.append(_errors(chunk, ~missing & ~ok_unit, "unit", "unknown unit '" + unit_raw + "'", unit_raw))
+    # a unit of the wrong kind for the activity (kg of electricity): checked per distinct pair
+    check = ok_unit & activity.isin(ref.activity_types)
+    if check.any():
+        pairs = pd.DataFrame({"activity_type": activity[check], "unit_dim": unit_dim[check]})
+        valid_pairs = ref.activity_dims[["activity_type", "unit_dim"]].drop_duplicates().assign(_ok=True)
+        merged = pairs.merge(valid_pairs, on=["activity_type", "unit_dim"], how="left")
+        bad = pd.Series(merged["_ok"].isna().to_numpy(), index=pairs.index)
+        if bad.any():
+            listed = ref.activity_dims.groupby("activity_type")["unit"].agg(lambda u: ", ".join(sorted(set(u))[:5]))
+            reason = ("unit '" + unit_raw[bad.index[bad]] + "' does not fit activity '" + activity[bad.index[bad]]
+                      + "' (its factors are per " + activity[bad.index[bad]].map(listed) + ")")
+            mask = pd.Series(False, index=chunk.index)
+            mask[bad.index[bad]] = True
+            errors.append(_errors(chunk, mask, "unit", reason.reindex(chunk.index), unit_raw))
+
+    start, end, time_column = _times(chunk)
+    time_text = time_column.text
+    unreadable = time_text.ne("") & start.isna()
+    errors.append(_errors(chunk, unreadable, time_column.name,
+                          "impossible or unreadable date '" + time_text + "' (use ISO 8601, e.g. 2024-03-01T13:00:00Z)",
+                          time_text))
+    no_time = time_text.eq("")
+    errors.append(_errors(chunk, no_time, time_column.name, "no timestamp or period given", time_text))
+    bad_end = start.notna() & (end.isna() | (end <= start))
+    errors.append(_errors(chunk, bad_end, "period_end", "period_end is missing, unreadable or not after the start",
+                          _col(chunk, "period_end")))
+    early = start.notna() & (start < EARLIEST)
+    errors.append(_errors(chunk, early, time_column.name, "date is before 1990-01-01", time_text))
+    future = start.notna() & (start > now + pd.Timedelta(days=1))
+    errors.append(_errors(chunk, future, time_column.name, "date is in the future", time_text))
+
+    naics = _col(chunk, "naics_code")
+    spend = activity.isin(SPEND_ACTIVITIES)
+    bad_naics = spend & ~naics.str.fullmatch(r"\d{6}")
+    errors.append(_errors(chunk, bad_naics, "naics_code",
+                          "spend-based activity needs a 6-digit NAICS code", naics))
+    naics = naics.where(spend, "")
+
+    cat_raw = _col(chunk, "scope3_category")
+    category = pd.to_numeric(cat_raw.where(cat_raw != ""), errors="coerce")
+    bad_cat = cat_raw.ne("") & (category.isna() | (category % 1 != 0) | (category < 1) | (category > 15))
+    errors.append(_errors(chunk, bad_cat, "scope3_category", "scope3_category must be a whole number 1..15", cat_raw))
+
+    all_errors = pd.concat([e for e in errors if not e.empty], ignore_index=False) if any(
+        not e.empty for e in errors) else pd.DataFrame(columns=ERROR_COLUMNS)
+    bad_rows = pd.Index(all_errors.index.unique())
+    keep = ~chunk.index.isin(bad_rows)
+    sites = ref.sites
+    good = pd.DataFrame({
+        "site_id": site[keep],
+        "meter": _col(chunk, "meter")[keep].str.slice(0, 120),
+        "activity_type": activity[keep],
+        "naics_code": naics[keep],
+        "period_start": start[keep],
+        "period_end": end[keep],
+        "quantity": quantity[keep],
+        "unit": unit_expr[keep].astype(str),
+        "unit_dim": unit_dim[keep].astype(str),
+        "supplier": _col(chunk, "supplier")[keep].str.slice(0, 200),
+        "scope3_category": category[keep].astype("Int64"),
+        ROW: chunk.loc[keep, ROW],
+    })
+    good = good.join(sites[["org_id", "country", "grid_region", "renewable_share"]], on="site_id")
+    return Validated(good=good, errors=all_errors.reset_index(drop=True)[ERROR_COLUMNS], bad_rows=bad_rows)
+
+
+@dataclass
+class _TimeColumn:
+    name: str
+    text: pd.Series
+
+
+def _times(chunk: pd.DataFrame) -> tuple[pd.Series, pd.Series, _TimeColumn]:
+    """Period of each row: period_start/period_end, else period (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-Qn),
+    else timestamp (an hour starting then)."""
+    idx = chunk.index
+    start = pd.Series(pd.NaT, index=idx, dtype="datetime64[us]")
+    end = start.copy()
+    label = pd.Series("", index=idx, dtype=object)
+    text = pd.Series("", index=idx, dtype=object)
+    ts = _col(chunk, "timestamp")
+    use = ts != ""
+    if use.any():
+        parsed = _parse_times(ts[use])
+        start[use], end[use] = parsed, parsed + ONE_HOUR
+        label[use], text[use] = "timestamp", ts[use]
+    period = _col(chunk, "period")
+    use = period != ""
+    if use.any():
+        s, e = _parse_period(period[use])
+        start[use], end[use] = s, e
+        label[use], text[use] = "period", period[use]
+    ps, pe = _col(chunk, "period_start"), _col(chunk, "period_end")
+    use = ps != ""
+    if use.any():
+        start[use] = _parse_times(ps[use])
+        end[use] = _parse_times(pe[use])
+        label[use], text[use] = "period_start", ps[use]
+    name = label[label != ""].mode().iloc[0] if (label != "").any() else "timestamp"
+    return start, end, _TimeColumn(name=str(name), text=text.astype(str))

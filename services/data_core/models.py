@@ -1,0 +1,220 @@
+"""Tables of the data core (SQLAlchemy 2). Migrations live in ``services/data_core/migrations``.
+
+Times are stored as naive UTC. On SQLite they are ISO strings with a ``T`` separator and
+microseconds, so the bulk writer, SQLAlchemy and SQLite's date functions agree on one format.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SQLITE_DATETIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02dT%(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+UtcDateTime = DateTime().with_variant(
+    sqlite.DATETIME(
+        storage_format=SQLITE_DATETIME_FORMAT,
+        regexp=r"(\d+)-(\d+)-(\d+)[T ](\d+):(\d+):(\d+)(?:\.(\d+))?",
+    ),
+    "sqlite",
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    grid_region: Mapped[str | None] = mapped_column(String(32))
+    floor_area_m2: Mapped[float | None] = mapped_column(Float)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    renewable_share: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class EmissionFactor(Base):
+    __tablename__ = "emission_factors"
+    factor_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    edition_key: Mapped[str] = mapped_column(String(40), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    edition: Mapped[str] = mapped_column(String(60))
+    table_ref: Mapped[str] = mapped_column(String(200))
+    source_label: Mapped[str] = mapped_column(Text)
+    activity_type: Mapped[str] = mapped_column(String(80))
+    naics_code: Mapped[str] = mapped_column(String(6), default="")
+    scope: Mapped[int] = mapped_column(Integer)
+    category: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str] = mapped_column(String(64))
+    region_level: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(60))
+    co2_kg: Mapped[float | None] = mapped_column(Float)
+    ch4_kg: Mapped[float | None] = mapped_column(Float)
+    n2o_kg: Mapped[float | None] = mapped_column(Float)
+    co2e_kg: Mapped[float | None] = mapped_column(Float)
+    gwp_set: Mapped[str] = mapped_column(String(10))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+    method: Mapped[str] = mapped_column(String(10), default="")
+    source_rank: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # custom / supplier-specific factors belong to an organisation or one site
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
+    supplier: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+    __table_args__ = (Index(None, "activity_type", "region"),)
+
+
+class GwpValue(Base):
+    __tablename__ = "gwp_values"
+    gwp_set: Mapped[str] = mapped_column(String(10), primary_key=True)
+    gas: Mapped[str] = mapped_column(String(60), primary_key=True)
+    gwp: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text, default="")
+
+
+class IngestBatch(Base):
+    __tablename__ = "ingest_batches"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    source_name: Mapped[str] = mapped_column(String(300))
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_sha256: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    editions: Mapped[list[Any]] = mapped_column(default=list)
+    ledger_version: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    # 63-bit hash of the natural key (site, meter, activity type, NAICS, period); duplicates are
+    # detected on the key columns themselves, the hash only has to be unique
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    site_id: Mapped[str] = mapped_column(String(64))
+    meter: Mapped[str] = mapped_column(String(120), default="")
+    activity_type: Mapped[str] = mapped_column(String(80))
+    naics_code: Mapped[str] = mapped_column(String(6), default="")
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    quantity: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(60))
+    supplier: Mapped[str] = mapped_column(String(200), default="")
+    scope3_category: Mapped[int | None] = mapped_column(Integer)
+    batch_id: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        # one index serves both the uniqueness of the natural key and the duplicate pre-check by site and time
+        UniqueConstraint("site_id", "period_start", "meter", "activity_type", "naics_code", "period_end"),
+    )
+
+
+class LedgerVersion(Base):
+    __tablename__ = "ledger_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    description: Mapped[str] = mapped_column(Text, default="")
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    applied_editions: Mapped[list[Any]] = mapped_column(default=list)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    recalculated_rows: Mapped[int] = mapped_column(Integer, default=0)
+    copied_rows: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Emission(Base):
+    """One row of the calculation ledger: everything needed to recompute it is on the row and its factor."""
+
+    __tablename__ = "emissions"
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[int] = mapped_column(Integer)
+    category: Mapped[int | None] = mapped_column(Integer)
+    activity_type: Mapped[str] = mapped_column(String(80))
+    period_start: Mapped[datetime]
+    factor_id: Mapped[str] = mapped_column(String(160))
+    selection: Mapped[str] = mapped_column(String(40))
+    gwp_set: Mapped[str] = mapped_column(String(10))
+    quantity_converted: Mapped[float] = mapped_column(Float)
+    factor_unit: Mapped[str] = mapped_column(String(60))
+    kg_co2: Mapped[float | None] = mapped_column(Float)
+    kg_ch4: Mapped[float | None] = mapped_column(Float)
+    kg_n2o: Mapped[float | None] = mapped_column(Float)
+    kg_co2e: Mapped[float] = mapped_column(Float)
+    market_factor_id: Mapped[str | None] = mapped_column(String(160))
+    renewable_share: Mapped[float] = mapped_column(Float, default=0.0)
+    kg_co2e_market: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index(None, "version_id", "period_start"), Index(None, "version_id", "site_id"))
+
+
+class RejectedRow(Base):
+    __tablename__ = "rejected_rows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reject_key: Mapped[int] = mapped_column(BigInteger, unique=True)
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,90 @@
+"""Emission queries and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query
+
+from services.data_core import queries
+from services.data_core.deps import ConnDep
+from services.data_core.exports import Format, frame_response, inventory_frame
+
+router = APIRouter(prefix="/api/v1/emissions", tags=["emissions"])
+
+
+def _filters(
+    version: int | None = Query(default=None, ge=1, le=1_000_000, description="ledger version (default: current)"),
+    start: datetime | None = Query(default=None, description="period start >= (UTC)"),
+    end: datetime | None = Query(default=None, description="period start < (UTC)"),
+    scope: list[int] = Query(default=[], description="1, 2 or 3 (repeatable)"),
+    site: list[str] = Query(default=[], max_length=1000),
+    activity_type: list[str] = Query(default=[], max_length=200),
+    category: list[int] = Query(default=[], description="GHG Protocol Scope 3 category (repeatable)"),
+    org: str | None = Query(default=None, max_length=64),
+    method: queries.Method = Query(default="location", description="scope 2 method"),
+) -> queries.Filters:
+    bad = [s for s in scope if s not in (1, 2, 3)]
+    if bad:
+        from services.common.errors import Unprocessable
+
+        raise Unprocessable(f"scope must be 1, 2 or 3, not {bad[0]}", field="scope")
+    return queries.Filters(version=version, start=start, end=end, scopes=scope, sites=site,
+                           activity_types=activity_type, categories=category, org=org, method=method)
+
+
+FiltersDep = Annotated[queries.Filters, Depends(_filters)]
+FormatQ = Query(default="json", description="json, csv or xlsx")
+
+
+def _groups(group_by: str) -> list[str]:
+    return [g.strip() for g in group_by.split(",") if g.strip()]
+
+
+def _maybe_export(result: dict[str, Any], rows: list[dict[str, Any]], fmt: Format, name: str) -> Any:
+    if fmt == "json":
+        return result
+    meta = {k: v for k, v in result.items() if k != "rows"}
+    return frame_response(pd.DataFrame(rows), fmt=fmt, name=name, meta=meta)
+
+
+@router.get("/totals", summary="Totals grouped by scope, category, site, activity_type, country or org")
+def totals(conn: ConnDep, f: FiltersDep, group_by: str = Query(default="scope", max_length=100),
+           format: Format = FormatQ) -> Any:
+    result = queries.totals(conn, f, _groups(group_by))
+    return _maybe_export(result, result["rows"], format, "emissions_totals")
+
+
+@router.get("/timeseries", summary="Time series by hour, day, week, month, quarter or year")
+def timeseries(conn: ConnDep, f: FiltersDep, interval: queries.Interval = Query(default="month"),
+               group_by: str = Query(default="", max_length=100), format: Format = FormatQ) -> Any:
+    result = queries.timeseries(conn, f, interval, _groups(group_by))
+    return _maybe_export(result, result["rows"], format, f"emissions_{interval}")
+
+
+@router.get("/top", summary="Top contributors with Pareto shares (and change against the previous period)")
+def top(conn: ConnDep, f: FiltersDep, by: str = Query(default="site", max_length=20),
+        limit: int = Query(default=20, ge=1, le=10_000), format: Format = FormatQ) -> Any:
+    result = queries.top(conn, f, by, limit)
+    return _maybe_export(result, result["rows"], format, f"top_{by}")
+
+
+@router.get("/inventory", summary="GHG inventory summary of a year")
+def inventory(conn: ConnDep, year: int = Query(ge=1990, le=2100), version: int | None = Query(default=None, ge=1),
+              org: str | None = Query(default=None, max_length=64), format: Format = FormatQ) -> Any:
+    result = queries.inventory(conn, year, version=version, org=org)
+    if format == "json":
+        return result
+    return frame_response(inventory_frame(result), fmt=format, name=f"ghg_inventory_{year}",
+                          meta={k: v for k, v in result.items() if k not in ("scope3_by_category",)})
+
+
+@router.get("/audit", summary="The trail of a total: rows, factors and arithmetic")
+def audit(conn: ConnDep, f: FiltersDep, limit: int = Query(default=100, ge=1, le=10_000),
+          offset: int = Query(default=0, ge=0, le=100_000_000), format: Format = FormatQ) -> Any:
+    result = queries.audit(conn, f, limit=limit, offset=offset)
+    return _maybe_export(result, result["rows"], format, "emissions_audit")
+
+

@@ -1,0 +1,36 @@
+"""Settings of the data core (environment variables, optionally ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class DataCoreSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    service_name: str = "data-core"
+    port: int = 8002
+    # SQLite file is the embedded default; PostgreSQL via postgresql+psycopg://...
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'data' / 'carbon_nexus.db'}"
+    # Where ingestion events go after a commit; unset = no events.
+    orchestration_url: AnyHttpUrl | None = None
+    auto_migrate: bool = True
+    factors_csv: Path = REPO_ROOT / "data" / "factors" / "factors.csv"
+    gwp_csv: Path = REPO_ROOT / "data" / "factors" / "gwp.csv"
+    ingest_chunk_rows: int = Field(default=200_000, ge=1_000)
+    ingest_max_rejects_listed: int = Field(default=1_000, ge=0)
+    event_retry_seconds: float = Field(default=5.0, gt=0)
+    event_max_backoff_seconds: float = Field(default=300.0, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> DataCoreSettings:
+    return DataCoreSettings()  # type: ignore[call-arg]

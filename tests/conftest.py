@@ -1,0 +1,109 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL) made fresh per test from a seeded
+template, and the data core app on each."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from services.common.settings import apply_offline_env
+
+apply_offline_env()
+os.environ.setdefault("API_TOKEN", "test-token-for-the-suite-0123456789")
+
+TOKEN = os.environ["API_TOKEN"]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DIALECTS = [d.strip() for d in os.environ.get("TEST_DIALECTS", "sqlite,postgresql").split(",") if d.strip()]
+
+
+def _pg_url(dbname: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
+
+
+def _seed(url: str) -> None:
+    from services.data_core.db import make_engine, migrate
+    from services.data_core.factors.store import seed_library
+    from services.data_core.ledger import current_version
+    from services.data_core.settings import REPO_ROOT
+
+    migrate(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        seed_library(conn, REPO_ROOT / "data/factors/factors.csv", REPO_ROOT / "data/factors/gwp.csv")
+        current_version(conn)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    templates: dict[str, str] = {}
+    created_pg: list[str] = []
+    admin = None
+    if "sqlite" in DIALECTS:
+        path = tmp_path_factory.mktemp("tpl") / "template.db"
+        _seed(f"sqlite:///{path}")
+        templates["sqlite"] = str(path)
+    if "postgresql" in DIALECTS:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        name = f"cn_tpl_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created_pg.append(name)
+        _seed(_pg_url(name))
+        templates["postgresql"] = name
+    yield templates
+    if admin is not None:
+        with admin.connect() as conn:
+            for name in created_pg:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=DIALECTS)
+def database_url(request: pytest.FixtureRequest, _templates: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated and seeded database of each dialect, dropped after the test."""
+    dialect = request.param
+    if dialect == "sqlite":
+        target = tmp_path / "carbon_nexus.db"
+        shutil.copyfile(_templates["sqlite"], target)
+        yield f"sqlite:///{target}"
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"cn_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["postgresql"]}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., object]:
+    from services.data_core.settings import DataCoreSettings
+
+    def factory(**overrides: object) -> DataCoreSettings:
+        values = {"database_url": database_url, "api_token": TOKEN, "environment": "test", "log_json": False}
+        values.update(overrides)
+        return DataCoreSettings(**values)  # type: ignore[arg-type]
+
+    return factory
+
+
+@pytest.fixture
+def client(make_settings: Callable[..., object]) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from services.data_core.app import create_app
+
+    with TestClient(create_app(make_settings())) as test_client:  # type: ignore[arg-type]
+        yield test_client
