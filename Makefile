@@ -40,7 +40,7 @@ status: install
 
 lint: install
 	$(PY) -m ruff check services flows deployments tests bench
-	$(PY) -m mypy services/common services/data_core
+	$(PY) -m mypy services/common services/platform.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider

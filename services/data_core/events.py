@@ -5,6 +5,7 @@ that cannot be delivered is kept, never dropped. Receivers de-duplicate by ``eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,10 +43,8 @@ class Outbox:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
@@ -54,10 +53,8 @@ class Outbox:
                     await self.deliver_due(client)
                 except Exception:  # a broken database or receiver must not kill the loop; it retries
                     log.exception("outbox delivery round failed")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.retry_seconds)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
 
     def _claim(self, limit: int = 100) -> list[dict[str, Any]]:

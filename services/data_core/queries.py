@@ -12,7 +12,7 @@ from sqlalchemy.types import Integer
 
 from services.common.errors import Unprocessable
 from services.data_core.ledger import resolve_version
-from services.data_core.models import Activity, EmissionFactor, Emission, Site
+from services.data_core.models import Activity, Emission, EmissionFactor, Site
 
 Interval = Literal["hour", "day", "week", "month", "quarter", "year"]
 Method = Literal["location", "market"]
@@ -85,7 +85,7 @@ def bucket(conn: Connection, interval: Interval) -> ColumnElement[Any]:
     if interval == "week":  # Monday of the week
         return func.strftime("%Y-%m-%dT00:00:00", col, "weekday 0", "-6 days").label("period")
     month = cast(func.strftime("%m", col), Integer)
-    first = ((month - 1) / 3) * 3 + 1
+    first = ((month - 1) // 3) * 3 + 1
     return func.printf("%s-%02d-01T00:00:00", func.strftime("%Y", col), first).label("period")
 
 

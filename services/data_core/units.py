@@ -9,6 +9,7 @@ per row: callers pass the unique values of a column and map the result back.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -122,7 +123,7 @@ class IncompatibleUnits(DomainError):
 
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
-    ureg = pint.UnitRegistry(on_redefinition="ignore", cache_folder=None)
+    ureg: pint.UnitRegistry = pint.UnitRegistry(on_redefinition="ignore", cache_folder=None)
     for line in _REGISTRY_DEFINITIONS.strip().splitlines():
         if line and not line.startswith("#"):
             ureg.define(line)
@@ -143,7 +144,8 @@ def normalise_unit(text: str) -> str:
         quantity = registry().parse_expression(expr)
     except Exception as exc:  # pint raises several unrelated exception types for bad input
         raise UnknownUnit(f"unknown unit '{raw}'") from exc
-    if not isinstance(quantity, pint.Quantity) or quantity.magnitude != quantity.magnitude:
+    # a unit is a positive, finite amount: "kWh*0" or "-1 kWh" would zero or flip every emission
+    if not isinstance(quantity, pint.Quantity) or not 0 < quantity.magnitude < math.inf:
         raise UnknownUnit(f"unknown unit '{raw}'")
     return expr
 

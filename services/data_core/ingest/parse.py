@@ -121,15 +121,21 @@ def read_csv(stream: IO[bytes], *, chunk_rows: int, encoding: str | None = None)
             delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-        header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
+        lines = csv.reader(io.StringIO(sample), delimiter=delimiter)
+        header = next(lines)
+        first = next(lines, None)
     except UnicodeDecodeError as exc:
         raise _encoding_error(exc, enc) from exc
+    # pandas would take the extra leading fields of a too-long first row as an index and shift every column
+    if first is not None and len(first) > len(header):
+        raise MalformedFile(f"the CSV is malformed: line 2 has {len(first)} fields where the header has "
+                            f"{len(header)}", line=2)
     columns, ignored = canonical_columns(header)
     check_required(columns, where="the file")
     text.seek(0)
     reader = pd.read_csv(
         text, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows,
-        header=0, names=columns, skipinitialspace=True, engine="c",
+        header=0, names=columns, index_col=False, skipinitialspace=True, engine="c",
     )
 
     def chunks() -> Iterator[pd.DataFrame]:

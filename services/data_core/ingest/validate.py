@@ -6,6 +6,7 @@ a row with any reason is rejected, the others are returned typed.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass
 
@@ -126,10 +127,8 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     unit_dim = pd.Series("", index=chunk.index, dtype=object)
     known_units: dict[str, tuple[str, str]] = {}
     for value in unit_raw.unique():
-        try:
+        with contextlib.suppress(units.UnknownUnit):
             known_units[value] = (units.normalise_unit(value), units.dimensionality(value))
-        except units.UnknownUnit:
-            pass
     ok_unit = unit_raw.isin(known_units.keys())
     unit_expr[ok_unit] = unit_raw[ok_unit].map({k: v[0] for k, v in known_units.items()})
     unit_dim[ok_unit] = unit_raw[ok_unit].map({k: v[1] for k, v in known_units.items()})

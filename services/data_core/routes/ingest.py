@@ -54,7 +54,18 @@ def _sha256_stream(stream: IO[bytes], extra: str) -> str:
     return digest.hexdigest()
 
 
-def _replay(conn: Any, key: str, request_sha: str) -> JSONResponse | None:
+def _answer(request: Request, report: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    """The ingest report, or a 422 problem listing the rejects when no row could be accepted."""
+    if report["status"] == "rejected":
+        return problem_response(
+            status=422, title="No row could be accepted",
+            detail=f"all {report['received']} rows were rejected; the reasons are listed and stored for review",
+            type_suffix="all-rows-rejected", request=request, headers=headers, batch_status=report["status"],
+            **{k: v for k, v in report.items() if k != "status"})
+    return JSONResponse(report, headers=headers)
+
+
+def _replay(request: Request, conn: Any, key: str, request_sha: str) -> JSONResponse | None:
     row = conn.execute(select(IngestBatch.request_sha256, IngestBatch.report).where(
         IngestBatch.idempotency_key == key)).first()
     if row is None:
@@ -62,7 +73,7 @@ def _replay(conn: Any, key: str, request_sha: str) -> JSONResponse | None:
     if row.request_sha256 != request_sha:
         raise Unprocessable("this Idempotency-Key was used for a different request; use a new key",
                             idempotency_key=key)
-    return JSONResponse(row.report, headers={"Idempotent-Replayed": "true"})
+    return _answer(request, row.report, headers={"Idempotent-Replayed": "true"})
 
 
 @router.post("", dependencies=[WriteAuth], openapi_extra=_BODY_DOC,
@@ -119,7 +130,7 @@ async def ingest(
                 "'file' field, text/csv, or application/json with 'records'")
 
         if idempotency_key:
-            replay = _replay(conn, idempotency_key, request_sha)
+            replay = _replay(request, conn, idempotency_key, request_sha)
             if replay is not None:
                 return replay
 
@@ -147,12 +158,7 @@ async def ingest(
     outbox = getattr(request.app.state, "outbox", None)
     if outbox is not None and report["accepted"]:
         outbox.kick()
-    if report["status"] == "rejected":
-        return problem_response(
-            status=422, title="No row could be accepted",
-            detail=f"all {report['received']} rows were rejected; the reasons are listed and stored for review",
-            type_suffix="all-rows-rejected", request=request, **report)
-    return JSONResponse(report)
+    return _answer(request, report)
 
 
 @router.get("/batches", summary="Recent ingest batches")

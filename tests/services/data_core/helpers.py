@@ -1,0 +1,76 @@
+"""Small helpers shared by the data-core tests: register sites, ingest records, read the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import AUTH
+
+PROBLEM = "application/problem+json"
+
+
+def make_site(client: Any, site_id: str = "s1", *, country: str = "US", grid_region: str | None = None,
+              renewable_share: float = 0.0, org: str = "acme") -> dict[str, Any]:
+    r = client.post("/api/v1/organisations", json={"id": org, "name": org.title()}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = {"id": site_id, "org_id": org, "name": f"Site {site_id}", "country": country,
+                            "renewable_share": renewable_share}
+    if grid_region is not None:
+        body["grid_region"] = grid_region
+    r = client.post("/api/v1/sites", json=body, headers=AUTH)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def record(site: str = "s1", activity_type: str = "electricity", quantity: float | str = 100.0,
+           unit: str = "kWh", **time: Any) -> dict[str, Any]:
+    """One JSON activity record; ``time`` is timestamp=..., period=... or period_start/period_end."""
+    row: dict[str, Any] = {"site": site, "activity_type": activity_type, "quantity": quantity, "unit": unit}
+    row.update(time or {"timestamp": "2024-06-01T10:00:00Z"})
+    return row
+
+
+def ingest(client: Any, records: list[dict[str, Any]], *, expect: int | None = 200, headers: dict[str, str] | None = None,
+           **params: Any) -> dict[str, Any]:
+    r = client.post("/api/v1/ingest", json={"records": records}, params=params, headers={**AUTH, **(headers or {})})
+    if expect is not None:
+        assert r.status_code == expect, r.text
+    return r.json()
+
+
+def problem(response: Any, status: int) -> dict[str, Any]:
+    """Assert ``response`` is an RFC 9457 problem with ``status`` and return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
+    return body
+
+
+def audit(client: Any, **params: Any) -> dict[str, Any]:
+    r = client.get("/api/v1/emissions/audit", params={"limit": 1000, **params})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def total(client: Any, **params: Any) -> float:
+    r = client.get("/api/v1/emissions/totals", params={"group_by": "", **params})
+    assert r.status_code == 200, r.text
+    return float(r.json()["total_kg_co2e"])
+
+
+def activity_count(client: Any) -> int:
+    """Ledger rows of the current version (one per stored activity)."""
+    return int(audit(client, limit=1)["row_count"])
+
+
+def csv_text(rows: list[dict[str, Any]], *, sep: str = ",") -> str:
+    """A CSV file of ``rows`` (all with the same keys), header first."""
+    columns = list(rows[0])
+    lines = [sep.join(columns)] + [sep.join(str(r[c]) for c in columns) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def upload(client: Any, content: bytes | str, *, name: str = "data.csv", content_type: str = "text/csv",
+           **params: Any) -> Any:
+    return client.post("/api/v1/ingest", files={"file": (name, content, content_type)}, params=params, headers=AUTH)
