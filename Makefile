@@ -15,9 +15,16 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: install up down status test test-fast lint bench demo clean
+.PHONY: install system-deps up down status test test-fast lint bench demo clean
 
-install: $(STAMP)
+install: $(STAMP) system-deps
+
+# Debian packages the tests use: docker-compose (v1, validates compose files without an engine).
+system-deps:
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
+	  else echo "please install docker-compose (Debian package) to validate compose files"; fi; }
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

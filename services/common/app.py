@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,8 +61,11 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
+        started_response = {"started": False}
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                started_response["started"] = True
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
@@ -70,14 +74,8 @@ class RequestContextMiddleware:
         try:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                response = problem_response(
-                    status=413,
-                    title="Payload too large",
-                    detail=f"request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes",
-                    type_suffix="payload-too-large",
-                    request_id=request_id,
-                )
-                await response(scope, receive, send_wrapper)
+                detail = f"request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes"
+                await _too_large(detail, request_id)(scope, receive, send_wrapper)
                 return
             received = 0
 
@@ -87,17 +85,22 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        raise _BodyTooLarge()
+                        raise _BodyTooLarge(self.max_body_bytes)
                 return message
 
             try:
                 await self.app(scope, limited_receive, send_wrapper)
-            except _BodyTooLarge:
+            except _BodyTooLarge as exc:
+                await _too_large(exc.detail, request_id)(scope, receive, send_wrapper)
+            except Exception:  # a defect: answered here so the 500 still carries the request id
+                if started_response["started"]:
+                    raise
+                log.exception("unhandled error", extra={"path": scope.get("path")})
                 response = problem_response(
-                    status=413,
-                    title="Payload too large",
-                    detail=f"request body exceeds the limit of {self.max_body_bytes} bytes",
-                    type_suffix="payload-too-large",
+                    status=500,
+                    title="Internal server error",
+                    detail="an unexpected error occurred; it has been logged with this request id",
+                    type_suffix="internal",
                     request_id=request_id,
                 )
                 await response(scope, receive, send_wrapper)
@@ -110,8 +113,17 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised by the size-limited ``receive``. An HTTPException, so that FastAPI's body parsing passes it
+    on (it turns any other exception into a 400) and the handler below answers 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body exceeds the limit of {limit} bytes")
+
+
+def _too_large(detail: str, request_id: str | None = None, request: Request | None = None) -> Response:
+    return problem_response(status=413, title="Payload too large", detail=detail, type_suffix="payload-too-large",
+                            request=request, **({"request_id": request_id} if request_id else {}))
 
 
 def create_app(
@@ -144,6 +156,10 @@ def create_app(
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     install_problem_handlers(app)
+
+    @app.exception_handler(_BodyTooLarge)
+    async def _body_too_large(request: Request, exc: _BodyTooLarge) -> Response:
+        return _too_large(exc.detail, request=request)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 Format = Literal["json", "csv", "xlsx"]
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_EXACT_INT = 2**53
 
 
 def frame_response(frame: pd.DataFrame, *, fmt: Format, name: str, meta: dict[str, Any] | None = None) -> Response:
@@ -19,12 +20,20 @@ def frame_response(frame: pd.DataFrame, *, fmt: Format, name: str, meta: dict[st
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name="data")
+        _exact_in_excel(frame).to_excel(writer, index=False, sheet_name="data")
         if meta:
             pd.DataFrame([{"key": k, "value": str(v)} for k, v in meta.items()]).to_excel(
                 writer, index=False, sheet_name="about")
     return Response(buffer.getvalue(), media_type=XLSX_MEDIA,
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
+def _exact_in_excel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel stores numbers as doubles: integers beyond 2**53 (activity ids) are written as text so they
+    survive exactly."""
+    wide = [c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c])
+            and not frame[c].empty and frame[c].abs().max() > MAX_EXACT_INT]
+    return frame.astype({c: str for c in wide}) if wide else frame
 
 
 def inventory_frame(inv: dict[str, Any]) -> pd.DataFrame:

@@ -194,6 +194,26 @@ class Emission(Base):
     __table_args__ = (Index(None, "version_id", "period_start"), Index(None, "version_id", "site_id"))
 
 
+class EmissionRollup(Base):
+    """Daily sums of the ledger per version, site, scope, category, activity type and factor edition
+    (see rollups.py)."""
+
+    __tablename__ = "emission_rollups"
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0 = none (scope 1 and 2)
+    activity_type: Mapped[str] = mapped_column(String(80), primary_key=True)
+    edition_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kg_co2e: Mapped[float] = mapped_column(Float)
+    kg_co2e_market: Mapped[float] = mapped_column(Float)
+    kg_co2: Mapped[float] = mapped_column(Float)
+    kg_ch4: Mapped[float] = mapped_column(Float)
+    kg_n2o: Mapped[float] = mapped_column(Float)
+    rows: Mapped[int] = mapped_column(Integer)
+
+
 class RejectedRow(Base):
     __tablename__ = "rejected_rows"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

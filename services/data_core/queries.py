@@ -1,23 +1,30 @@
-"""Emission queries, aggregated in SQL: totals, time series, top contributors, inventory, audit."""
+"""Emission queries, aggregated in SQL: totals, time series, top contributors, inventory, audit.
+
+Queries at day resolution or coarser whose time filters fall on midnight read the daily rollup
+(``rollups.py``: tens of thousands of rows); hourly queries and the audit trail read the ledger.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Select, and_, cast, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, cast, func, literal, select
 from sqlalchemy.types import Integer
 
 from services.common.errors import Unprocessable
 from services.data_core.ledger import resolve_version
-from services.data_core.models import Activity, Emission, EmissionFactor, Site
+from services.data_core.models import Activity, Emission, EmissionFactor, EmissionRollup, Site
+from services.data_core.rollups import NO_CATEGORY
 
 Interval = Literal["hour", "day", "week", "month", "quarter", "year"]
 Method = Literal["location", "market"]
-GROUPS = {"scope", "category", "site", "activity_type", "country", "org"}
+GROUPS = {"scope", "category", "site", "activity_type", "country", "org", "edition"}
 E = Emission.__table__.c
+LEDGER: Table = Emission.__table__  # type: ignore[assignment]
+ROLLUP: Table = EmissionRollup.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -36,46 +43,66 @@ class Filters:
         if self.start and self.end and self.end <= self.start:
             raise Unprocessable("end must be after start", field="end")
 
+    def day_aligned(self) -> bool:
+        return all(t is None or t.time() == time(0) for t in (self.start, self.end))
 
-def value_column(method: Method) -> ColumnElement[float]:
-    return E.kg_co2e_market if method == "market" else E.kg_co2e
+
+def source_for(f: Filters, interval: Interval | None = None) -> Table:
+    """The rollup when it can answer exactly, else the ledger."""
+    return ROLLUP if interval != "hour" and f.day_aligned() else LEDGER
 
 
-def _where(conn: Connection, f: Filters) -> tuple[list[ColumnElement[bool]], int, bool]:
+def value_column(method: Method, t: Table = LEDGER) -> ColumnElement[float]:
+    return t.c.kg_co2e_market if method == "market" else t.c.kg_co2e
+
+
+def _count(t: Table) -> ColumnElement[int]:
+    return func.sum(t.c.rows) if t is ROLLUP else func.count()
+
+
+def _category(t: Table) -> ColumnElement[Any]:
+    return func.nullif(t.c.category, NO_CATEGORY).label("category") if t is ROLLUP else t.c.category
+
+
+def _where(conn: Connection, f: Filters, t: Table = LEDGER) -> tuple[list[ColumnElement[bool]], int, bool]:
     f.check()
     version = resolve_version(conn, f.version)
-    clauses: list[ColumnElement[bool]] = [E.version_id == version]
+    c = t.c
+    clauses: list[ColumnElement[bool]] = [c.version_id == version]
     if f.start:
-        clauses.append(E.period_start >= f.start.replace(tzinfo=None))
+        clauses.append(c.period_start >= f.start.replace(tzinfo=None))
     if f.end:
-        clauses.append(E.period_start < f.end.replace(tzinfo=None))
+        clauses.append(c.period_start < f.end.replace(tzinfo=None))
     if f.scopes:
-        clauses.append(E.scope.in_(f.scopes))
+        clauses.append(c.scope.in_(f.scopes))
     if f.sites:
-        clauses.append(E.site_id.in_(f.sites))
+        clauses.append(c.site_id.in_(f.sites))
     if f.activity_types:
-        clauses.append(E.activity_type.in_(f.activity_types))
+        clauses.append(c.activity_type.in_(f.activity_types))
     if f.categories:
-        clauses.append(E.category.in_(f.categories))
+        clauses.append(c.category.in_(f.categories))
     needs_site = bool(f.org)
     return clauses, version, needs_site
 
 
-def _group_columns(groups: list[str]) -> tuple[list[ColumnElement[Any]], bool]:
+def _group_columns(groups: list[str], t: Table = LEDGER) -> tuple[list[ColumnElement[Any]], bool, bool]:
+    """Columns to group by, whether they need the sites table, and whether the factor table."""
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         raise Unprocessable(f"cannot group by {', '.join(unknown)}; choose from {', '.join(sorted(GROUPS))}",
                             field="group_by")
     s = Site.__table__.c
+    edition = (t.c.edition_key if t is ROLLUP else EmissionFactor.__table__.c.edition_key).label("edition")
     mapping: dict[str, ColumnElement[Any]] = {
-        "scope": E.scope, "category": E.category, "site": E.site_id.label("site"),
-        "activity_type": E.activity_type, "country": s.country, "org": s.org_id.label("org"),
+        "scope": t.c.scope, "category": _category(t), "site": t.c.site_id.label("site"),
+        "activity_type": t.c.activity_type, "country": s.country, "org": s.org_id.label("org"), "edition": edition,
     }
-    return [mapping[g] for g in groups], any(g in ("country", "org") for g in groups)
+    return ([mapping[g] for g in groups], any(g in ("country", "org") for g in groups),
+            "edition" in groups and t is LEDGER)
 
 
-def bucket(conn: Connection, interval: Interval) -> ColumnElement[Any]:
-    col = E.period_start
+def bucket(conn: Connection, interval: Interval, t: Table = LEDGER) -> ColumnElement[Any]:
+    col = t.c.period_start
     if conn.dialect.name == "postgresql":
         return func.date_trunc(literal(interval), col).label("period")
     formats = {"hour": "%Y-%m-%dT%H:00:00", "day": "%Y-%m-%dT00:00:00", "month": "%Y-%m-01T00:00:00",
@@ -89,11 +116,14 @@ def bucket(conn: Connection, interval: Interval) -> ColumnElement[Any]:
     return func.printf("%s-%02d-01T00:00:00", func.strftime("%Y", col), first).label("period")
 
 
-def _base(stmt: Select[Any], clauses: list[ColumnElement[bool]], join_site: bool, f: Filters) -> Select[Any]:
+def _base(stmt: Select[Any], clauses: list[ColumnElement[bool]], join_site: bool, f: Filters,
+          t: Table = LEDGER, join_factor: bool = False) -> Select[Any]:
     if join_site or f.org:
-        stmt = stmt.join_from(Emission.__table__, Site.__table__, Site.__table__.c.id == E.site_id)
+        stmt = stmt.join_from(t, Site.__table__, Site.__table__.c.id == t.c.site_id)
         if f.org:
             clauses = [*clauses, Site.__table__.c.org_id == f.org]
+    if join_factor:
+        stmt = stmt.join_from(t, EmissionFactor.__table__, EmissionFactor.__table__.c.factor_id == t.c.factor_id)
     return stmt.where(and_(*clauses))
 
 
@@ -104,29 +134,32 @@ def _iso(value: Any) -> Any:
 
 
 def totals(conn: Connection, f: Filters, groups: list[str]) -> dict[str, Any]:
-    clauses, version, _ = _where(conn, f)
-    cols, join_site = _group_columns(groups)
-    value = value_column(f.method)
-    stmt = select(*cols, func.sum(value).label("kg_co2e"), func.count().label("rows"))
-    stmt = _base(stmt, clauses, join_site, f)
+    t = source_for(f)
+    clauses, version, _ = _where(conn, f, t)
+    cols, join_site, join_factor = _group_columns(groups, t)
+    value = value_column(f.method, t)
+    stmt = select(*cols, func.sum(value).label("kg_co2e"), _count(t).label("rows"))
+    stmt = _base(stmt, clauses, join_site, f, t, join_factor)
     if cols:
         stmt = stmt.group_by(*cols).order_by(func.sum(value).desc())
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
     total = sum(r["kg_co2e"] or 0.0 for r in rows)
     for r in rows:
         r["kg_co2e"] = float(r["kg_co2e"] or 0.0)
+        r["rows"] = int(r["rows"] or 0)
         r["t_co2e"] = r["kg_co2e"] / 1000.0
     return {"ledger_version": version, "method": f.method, "group_by": groups, "total_kg_co2e": total,
             "total_t_co2e": total / 1000.0, "rows": rows}
 
 
 def timeseries(conn: Connection, f: Filters, interval: Interval, groups: list[str]) -> dict[str, Any]:
-    clauses, version, _ = _where(conn, f)
-    cols, join_site = _group_columns(groups)
-    period = bucket(conn, interval)
-    value = value_column(f.method)
+    t = source_for(f, interval)
+    clauses, version, _ = _where(conn, f, t)
+    cols, join_site, join_factor = _group_columns(groups, t)
+    period = bucket(conn, interval, t)
+    value = value_column(f.method, t)
     stmt = select(period, *cols, func.sum(value).label("kg_co2e"))
-    stmt = _base(stmt, clauses, join_site, f).group_by(period, *cols).order_by(period, *cols)
+    stmt = _base(stmt, clauses, join_site, f, t, join_factor).group_by(period, *cols).order_by(period, *cols)
     rows = [{k: _iso(v) for k, v in r.items()} for r in conn.execute(stmt).mappings()]
     for r in rows:
         r["period"] = str(r["period"]).replace(" ", "T")[:19]
@@ -137,10 +170,11 @@ def timeseries(conn: Connection, f: Filters, interval: Interval, groups: list[st
 def top(conn: Connection, f: Filters, by: str, limit: int) -> dict[str, Any]:
     """Contributors ranked, with share, cumulative share and whether they are in the 80 % Pareto set;
     with start and end given, also the change against the previous period of the same length."""
-    clauses, version, _ = _where(conn, f)
-    cols, join_site = _group_columns([by])
-    value = value_column(f.method)
-    stmt = _base(select(*cols, func.sum(value).label("kg_co2e")), clauses, join_site, f).group_by(*cols)
+    t = source_for(f)
+    clauses, version, _ = _where(conn, f, t)
+    cols, join_site, join_factor = _group_columns([by], t)
+    value = value_column(f.method, t)
+    stmt = _base(select(*cols, func.sum(value).label("kg_co2e")), clauses, join_site, f, t, join_factor).group_by(*cols)
     frame = pd.DataFrame(conn.execute(stmt).mappings().all(), columns=[by, "kg_co2e"])
     frame["kg_co2e"] = frame["kg_co2e"].astype(float)
     frame = frame.sort_values("kg_co2e", ascending=False, kind="stable").reset_index(drop=True)
@@ -153,8 +187,9 @@ def top(conn: Connection, f: Filters, by: str, limit: int) -> dict[str, Any]:
     if f.start and f.end:
         length = f.end - f.start
         prev = Filters(**{**f.__dict__, "start": f.start - length, "end": f.start})
-        p_clauses, _, _ = _where(conn, prev)
-        p_stmt = _base(select(*cols, func.sum(value).label("kg_prev")), p_clauses, join_site, prev).group_by(*cols)
+        p_clauses, _, _ = _where(conn, prev, t)
+        p_stmt = _base(select(*cols, func.sum(value).label("kg_prev")), p_clauses, join_site, prev, t,
+                       join_factor).group_by(*cols)
         previous = pd.DataFrame(conn.execute(p_stmt).mappings().all(), columns=[by, "kg_prev"])
         frame = frame.merge(previous, on=by, how="left")
         frame["kg_prev"] = frame["kg_prev"].astype(float)
@@ -168,21 +203,23 @@ def top(conn: Connection, f: Filters, by: str, limit: int) -> dict[str, Any]:
 def inventory(conn: Connection, year: int, *, version: int | None, org: str | None) -> dict[str, Any]:
     """GHG inventory summary of a calendar year: scope 1; scope 2 location- and market-based; scope 3 by category."""
     f = Filters(version=version, start=datetime(year, 1, 1), end=datetime(year + 1, 1, 1), org=org)
-    clauses, v, _ = _where(conn, f)
-    stmt = _base(select(E.scope, E.category, func.sum(E.kg_co2e).label("loc"), func.sum(E.kg_co2e_market).label("mkt"),
-                        func.sum(E.kg_co2).label("co2"), func.sum(E.kg_ch4).label("ch4"),
-                        func.sum(E.kg_n2o).label("n2o"), func.count().label("rows")), clauses, False, f)
-    rows = conn.execute(stmt.group_by(E.scope, E.category).order_by(E.scope, E.category)).mappings().all()
+    r_ = ROLLUP
+    c = r_.c
+    clauses, v, _ = _where(conn, f, r_)
+    category = _category(r_)
+    stmt = _base(select(c.scope, category, func.sum(c.kg_co2e).label("loc"), func.sum(c.kg_co2e_market).label("mkt"),
+                        func.sum(c.kg_co2).label("co2"), func.sum(c.kg_ch4).label("ch4"),
+                        func.sum(c.kg_n2o).label("n2o"), func.sum(c.rows).label("rows")), clauses, False, f, r_)
+    rows = conn.execute(stmt.group_by(c.scope, category).order_by(c.scope, category)).mappings().all()
     t = lambda kg: round(float(kg or 0.0) / 1000.0, 6)  # noqa: E731
     scope1 = sum(float(r["loc"] or 0) for r in rows if r["scope"] == 1)
     s2_loc = sum(float(r["loc"] or 0) for r in rows if r["scope"] == 2)
     s2_mkt = sum(float(r["mkt"] or 0) for r in rows if r["scope"] == 2)
-    s3 = [{"category": r["category"], "t_co2e": t(r["loc"]), "rows": r["rows"]} for r in rows if r["scope"] == 3]
+    s3 = [{"category": r["category"], "t_co2e": t(r["loc"]), "rows": int(r["rows"])} for r in rows if r["scope"] == 3]
     s3_total = sum(float(r["loc"] or 0) for r in rows if r["scope"] == 3)
     editions = conn.execute(
-        _base(select(EmissionFactor.edition_key, func.count().label("rows"))
-              .join_from(Emission.__table__, EmissionFactor.__table__, EmissionFactor.factor_id == E.factor_id),
-              clauses, False, f).group_by(EmissionFactor.edition_key).order_by(EmissionFactor.edition_key)
+        _base(select(c.edition_key, func.sum(c.rows).label("rows"), func.sum(c.kg_co2e).label("kg_co2e")),
+              clauses, False, f, r_).group_by(c.edition_key).order_by(c.edition_key)
     ).mappings().all()
     return {
         "year": year, "ledger_version": v, "organisation": org, "unit": "t CO2e",
@@ -195,7 +232,8 @@ def inventory(conn: Connection, year: int, *, version: int | None, org: str | No
         "total_market_t_co2e": t(scope1 + s2_mkt + s3_total),
         "gases_kg": {"co2": sum(float(r["co2"] or 0) for r in rows), "ch4": sum(float(r["ch4"] or 0) for r in rows),
                      "n2o": sum(float(r["n2o"] or 0) for r in rows)},
-        "factor_editions": [dict(e) for e in editions],
+        "factor_editions": [{"edition_key": e["edition_key"], "rows": int(e["rows"]),
+                             "t_co2e": t(e["kg_co2e"])} for e in editions],
     }
 
 

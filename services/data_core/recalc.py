@@ -13,6 +13,7 @@ from services.data_core.bulk import bulk_insert
 from services.data_core.factors.store import FactorCache
 from services.data_core.ledger import EMISSION_COLUMNS, calculate, current_version, set_current
 from services.data_core.models import Activity, Emission, LedgerVersion, Site
+from services.data_core.rollups import build_rollup
 from services.data_core.schemas import LedgerVersionCreate
 
 CHUNK = 200_000
@@ -58,6 +59,7 @@ def create_version(engine: Engine, cache: FactorCache, body: LedgerVersionCreate
             f"INSERT INTO emissions (version_id, {cols}) SELECT :new, {cols} FROM emissions e "
             "WHERE e.version_id = :prev AND NOT EXISTS (SELECT 1 FROM emissions n "
             "WHERE n.version_id = :new AND n.activity_id = e.activity_id)"), {"new": new_id, "prev": previous}).rowcount
+        build_rollup(conn, new_id)
         filters = {"start": body.start.isoformat() if body.start else None,
                    "end": body.end.isoformat() if body.end else None,
                    "sites": body.sites, "activity_types": body.activity_types}

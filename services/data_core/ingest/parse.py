@@ -133,10 +133,15 @@ def read_csv(stream: IO[bytes], *, chunk_rows: int, encoding: str | None = None)
     columns, ignored = canonical_columns(header)
     check_required(columns, where="the file")
     text.seek(0)
-    reader = pd.read_csv(
-        text, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows,
-        header=0, names=columns, index_col=False, skipinitialspace=True, engine="c",
-    )
+    try:  # the parser reads its first block (up to 256 KiB) here, not at the first chunk
+        reader = pd.read_csv(
+            text, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows,
+            header=0, names=columns, index_col=False, skipinitialspace=True, engine="c",
+        )
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(exc, enc) from exc
+    except pd.errors.ParserError as exc:
+        raise MalformedFile(f"the CSV is malformed: {_parser_message(exc)}") from exc
 
     def chunks() -> Iterator[pd.DataFrame]:
         first_row = 2

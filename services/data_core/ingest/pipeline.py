@@ -31,6 +31,7 @@ from services.data_core.ingest.parse import ROW, ParsedInput
 from services.data_core.ingest.validate import ERROR_COLUMNS, Reference, validate
 from services.data_core.ledger import calculate, current_version
 from services.data_core.models import Activity, Emission, IngestBatch, OutboxEvent, RejectedRow, Site
+from services.data_core.rollups import add_to_rollup
 
 log = logging.getLogger(__name__)
 KEY = ["site_id", "meter", "activity_type", "naics_code", "period_start", "period_end"]
@@ -176,6 +177,7 @@ def _process_chunk(conn: Connection, chunk: pd.DataFrame, ref: Reference, table:
         acts["batch_id"] = batch_id
         bulk_insert(conn, Activity.__tablename__, acts[ACTIVITY_COLUMNS], not_null_text=("meter", "naics_code", "supplier"))
         bulk_insert(conn, Emission.__tablename__, emissions)
+        add_to_rollup(conn, emissions, table.editions)
         tally.accepted += len(good)
         tally.kg_co2e += float(emissions["kg_co2e"].sum())
         tally.sites.update(good["site_id"].unique().tolist())

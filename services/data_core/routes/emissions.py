@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
 
+from services.common.errors import Unprocessable
 from services.data_core import queries
 from services.data_core.deps import ConnDep
 from services.data_core.exports import Format, frame_response, inventory_frame
@@ -28,9 +29,10 @@ def _filters(
 ) -> queries.Filters:
     bad = [s for s in scope if s not in (1, 2, 3)]
     if bad:
-        from services.common.errors import Unprocessable
-
         raise Unprocessable(f"scope must be 1, 2 or 3, not {bad[0]}", field="scope")
+    bad = [c for c in category if not 1 <= c <= 15]
+    if bad:
+        raise Unprocessable(f"category must be a Scope 3 category 1..15, not {bad[0]}", field="category")
     return queries.Filters(version=version, start=start, end=end, scopes=scope, sites=site,
                            activity_types=activity_type, categories=category, org=org, method=method)
 

@@ -100,6 +100,9 @@ def resolve(
     acts["period_start"] = acts["period_start"].astype("datetime64[us]")
     acts["period_end"] = acts["period_end"].astype("datetime64[us]")
     table = cache.get(conn)
+    unknown = sorted(set(editions) - set(table.frame["edition_key"].unique()))
+    if unknown:
+        raise Unprocessable(f"unknown edition(s): {', '.join(unknown)}", parameter="editions")
     chosen = select_factors(acts, table.frame, applied_editions=editions)
     factor_id = chosen["factor_id"].iloc[0]
     if pd.isna(factor_id):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +25,7 @@ def list_versions(conn: ConnDep) -> list[dict[str, Any]]:
 
 
 @router.get("/versions/{version_id}", response_model=LedgerVersionPublic)
-def get_version(version_id: int, conn: ConnDep) -> dict[str, Any]:
+def get_version(version_id: Annotated[int, Path(ge=1, le=2**31 - 1)], conn: ConnDep) -> dict[str, Any]:
     row = conn.execute(select(LedgerVersion.__table__).where(LedgerVersion.id == version_id)).mappings().first()
     if row is None:
         raise NotFound(f"ledger version {version_id} does not exist", version=version_id)

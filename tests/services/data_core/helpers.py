@@ -74,3 +74,23 @@ def csv_text(rows: list[dict[str, Any]], *, sep: str = ",") -> str:
 def upload(client: Any, content: bytes | str, *, name: str = "data.csv", content_type: str = "text/csv",
            **params: Any) -> Any:
     return client.post("/api/v1/ingest", files={"file": (name, content, content_type)}, params=params, headers=AUTH)
+
+
+MIXED_TIMES = ["2019-05-15T10:00:00Z", "2019-06-05T10:00:00Z", "2019-06-09T23:00:00Z", "2019-06-10T00:00:00Z",
+               "2019-12-31T23:00:00Z", "2020-01-01T00:00:00Z"]
+
+
+def load_mixed(client: Any) -> dict[str, Any]:
+    """Two organisations, three sites in two countries, scopes 1-3: a small but varied ledger."""
+    make_site(client, "us1", country="US", org="acme")
+    make_site(client, "ca1", country="US", grid_region="CAMX", org="acme")
+    make_site(client, "gb1", country="GB", org="beta", renewable_share=0.5)
+    records = [record("gb1", "electricity", 100 + 10 * i, "kWh", timestamp=t) for i, t in enumerate(MIXED_TIMES)]
+    records += [record("us1", "natural_gas", 100 * m, "therm", period=f"2023-0{m}") for m in (1, 2, 3)]
+    records += [record("ca1", "electricity", 2, "MWh", period="2023-02"),
+                record("us1", "purchased_goods", 1000, "USD", period="2023-Q1", naics_code="111110"),
+                record("gb1", "rail_travel_national", 500, "passenger.km", period="2024-05"),
+                record("gb1", "natural_gas", 1000, "kWh", period="2024-05")]
+    report = ingest(client, records)
+    assert report["accepted"] == len(records), report
+    return report

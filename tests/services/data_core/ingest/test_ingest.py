@@ -116,7 +116,7 @@ def test_all_rows_rejected_is_a_422_problem_that_still_lists_the_rejects(gb):
         ({"quantity": "-0.1"}, "quantity", "negative"),
         ({"quantity": "inf"}, "quantity", "finite"),
         ({"quantity": ""}, "quantity", "missing"),
-        ({"unit": "furlongs"}, "unit", "unknown unit"),
+        ({"unit": "wombats"}, "unit", "unknown unit"),
         ({"unit": "kg"}, "unit", "does not fit"),
         ({"site": "atlantis"}, "site", "unknown site"),
         ({"activity_type": ""}, "activity_type", "missing"),
@@ -141,7 +141,7 @@ def test_no_factor_for_the_period_is_a_reject_naming_activity_unit_region_and_ye
 
 # ---- counts reconcile -------------------------------------------------------------------------
 
-BAD_CHANGES = [{"site": "ghost"}, {"quantity": "-1"}, {"unit": "parsecs"}, {"timestamp": "2019-02-31T00:00:00Z"},
+BAD_CHANGES = [{"site": "ghost"}, {"quantity": "-1"}, {"unit": "wombats"}, {"timestamp": "2019-02-31T00:00:00Z"},
                {"quantity": "n/a"}, {"activity_type": "unobtainium"}]
 
 
@@ -180,7 +180,7 @@ def test_within_file_duplicates_count_once_and_conflicts_are_rejected(gb):
 
 
 def test_the_same_rows_again_change_nothing(gb):
-    rows = _hourly(4) + [{**GOOD, "site": "ghost"}]
+    rows = _hourly(4) + [{**_hourly(1)[0], "site": "ghost"}]
     first = upload(gb, csv_text(rows)).json()
     kg, n = total(gb), activity_count(gb)
     rejects = gb.get("/api/v1/ingest/rejects").json()["total"]
@@ -373,11 +373,11 @@ def test_writes_need_the_token(gb):
 def test_a_file_failing_in_a_later_chunk_writes_nothing(make_settings, failure):
     with TestClient(create_app(make_settings(ingest_chunk_rows=1000))) as small:
         make_site(small, "s1", country="GB")
-        text = csv_text(_hourly(4500)).encode()
+        text = csv_text(_hourly(8000)).encode()
         tail = b"s1,m,2019-12-30T00:00:00Z,electricity,5,kWh,extra\n" if failure == "ragged line" else \
             "s1,m,2019-12-30T00:00:00Z,electricity,5,kWh caf\u00e9\n".encode("cp1252")
         body = problem(upload(small, text + tail), 422)
-        assert ("line 4502" in body["detail"]) if failure == "ragged line" else ("encoding" in body["detail"])
+        assert ("line 8002" in body["detail"]) if failure == "ragged line" else ("encoding" in body["detail"])
         assert activity_count(small) == 0
         assert small.get("/api/v1/ingest/batches").json() == []
         assert small.get("/api/v1/ingest/rejects").json()["total"] == 0

@@ -1,0 +1,72 @@
+"""compose.yaml checked against the code: names, ports, health routes, network, restart, logging."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_data_core_service_matches_the_architecture(compose: dict) -> None:
+    svc = compose["services"]["data-core"]
+    assert svc["image"] == "carbon-nexus-data-core"
+    assert "8002:8002" in svc["ports"]
+    assert svc["networks"] == ["carbon_network"]
+    assert svc["restart"] == "unless-stopped"
+    assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
+    hc = svc["healthcheck"]
+    assert (hc["interval"], hc["retries"], hc["start_period"]) == ("30s", 3, "40s")
+    assert "http://127.0.0.1:8002/health" in " ".join(hc["test"])
+    assert svc["logging"]["driver"] == "json-file"
+    assert svc["logging"]["options"] == {"max-size": "10m", "max-file": "3"}
+    assert (ROOT / svc["build"]["dockerfile"]).exists()
+    assert (ROOT / svc["env_file"]).exists()
+
+
+def test_health_route_in_compose_exists_in_the_app() -> None:
+    from services.data_core.app import create_app
+    from services.data_core.settings import DataCoreSettings
+
+    app = create_app(DataCoreSettings(api_token="a-real-token-for-this-check", database_url="sqlite://"))
+    paths = {getattr(r, "path", None) for r in app.routes}
+    assert "/health" in paths and "/metrics" in paths
+
+
+def test_environment_names_are_settings_the_service_reads(compose: dict) -> None:
+    from services.data_core.settings import DataCoreSettings
+
+    fields = {name.upper() for name in DataCoreSettings.model_fields}
+    env = compose["services"]["data-core"]["environment"]
+    assert set(env) <= fields, set(env) - fields
+
+
+def test_network_is_a_bridge(compose: dict) -> None:
+    assert compose["networks"]["carbon_network"]["driver"] == "bridge"
+
+
+def test_dockerfile_ends_as_non_root() -> None:
+    text = (ROOT / "docker/python.Dockerfile").read_text()
+    for stage in text.split("\nFROM ")[1:]:
+        users = [line for line in stage.splitlines() if line.startswith("USER ")]
+        if " AS development" in stage.splitlines()[0] or " AS production" in stage.splitlines()[0]:
+            assert users and users[-1].split()[1] != "root"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian docker-compose not installed")
+def test_docker_compose_config_is_valid() -> None:
+    env = {**os.environ, "POSTGRES_PASSWORD": "check-only", "API_TOKEN": "check-only"}
+    result = subprocess.run(["docker-compose", "-f", "compose.yaml", "config", "-q"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
