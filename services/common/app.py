@@ -122,8 +122,9 @@ class _BodyTooLarge(StarletteHTTPException):
 
 
 def _too_large(detail: str, request_id: str | None = None, request: Request | None = None) -> Response:
+    extra: dict[str, Any] = {"request_id": request_id} if request_id else {}
     return problem_response(status=413, title="Payload too large", detail=detail, type_suffix="payload-too-large",
-                            request=request, **({"request_id": request_id} if request_id else {}))
+                            request=request, **extra)
 
 
 def create_app(

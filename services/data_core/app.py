@@ -6,10 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+import pandas as pd
+from fastapi import FastAPI, Request
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DataError
+from starlette.responses import Response
 
 from services.common.app import create_app as base_app
+from services.common.errors import problem_response
 from services.data_core.db import make_engine, migrate
 from services.data_core.events import Outbox
 from services.data_core.factors.store import FactorCache, seed_library
@@ -26,6 +30,16 @@ async def _db_check(app: FastAPI) -> tuple[bool, Any]:
         pending = conn.execute(select(func.count()).select_from(OutboxEvent)
                                .where(OutboxEvent.delivered_at.is_(None))).scalar_one()
     return n > 0, {"dialect": app.state.engine.dialect.name, "factors": n, "events_pending": pending}
+
+
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # the database refused a value the API let through (a NUL character in text on PostgreSQL, a number
+    # out of range): bad input, answered as such
+    if not isinstance(exc, DataError) and not isinstance(exc.__cause__, DataError):
+        raise exc  # another database failure read through pandas: a defect, answered 500 by the middleware
+    return problem_response(status=422, title="Value cannot be stored", type_suffix="unstorable-value",
+                            detail="a value in the request cannot be stored (for example a NUL character in "
+                                   "text or a number out of range)", request=request)
 
 
 def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
@@ -56,7 +70,7 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
                 await outbox.stop()
             engine.dispose()
 
-    return base_app(
+    app = base_app(
         settings,
         title="Carbon Nexus data core",
         description="Organisations, sites, activity data, emission factors, the calculation ledger and queries.",
@@ -64,6 +78,9 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         health_checks={"database": _db_check},
     )
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(pd.errors.DatabaseError, _data_error)  # pandas.read_sql wraps the DataError
+    return app
 
 
 def main() -> None:

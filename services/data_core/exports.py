@@ -6,6 +6,7 @@ import io
 from typing import Any, Literal
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from starlette.responses import Response
 
 Format = Literal["json", "csv", "xlsx"]
@@ -20,20 +21,26 @@ def frame_response(frame: pd.DataFrame, *, fmt: Format, name: str, meta: dict[st
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        _exact_in_excel(frame).to_excel(writer, index=False, sheet_name="data")
+        _excel_safe(frame).to_excel(writer, index=False, sheet_name="data")
         if meta:
-            pd.DataFrame([{"key": k, "value": str(v)} for k, v in meta.items()]).to_excel(
+            _excel_safe(pd.DataFrame([{"key": k, "value": str(v)} for k, v in meta.items()])).to_excel(
                 writer, index=False, sheet_name="about")
     return Response(buffer.getvalue(), media_type=XLSX_MEDIA,
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
-def _exact_in_excel(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel stores numbers as doubles: integers beyond 2**53 (activity ids) are written as text so they
-    survive exactly."""
+def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """What a worksheet can hold exactly: integers beyond 2**53 (activity ids) as text, since Excel
+    stores numbers as doubles; text without the control characters XLSX forbids (openpyxl refuses them)."""
     wide = [c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c])
             and not frame[c].empty and frame[c].abs().max() > MAX_EXACT_INT]
-    return frame.astype({c: str for c in wide}) if wide else frame
+    frame = frame.astype({c: str for c in wide}) if wide else frame.copy()
+    for c in frame.columns:
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]):
+            text = frame[c].map(lambda v: isinstance(v, str))
+            if text.any():
+                frame.loc[text, c] = frame.loc[text, c].str.replace(ILLEGAL_CHARACTERS_RE, "", regex=True)
+    return frame
 
 
 def inventory_frame(inv: dict[str, Any]) -> pd.DataFrame:

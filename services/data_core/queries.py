@@ -258,6 +258,7 @@ def audit(conn: Connection, f: Filters, *, limit: int, offset: int) -> dict[str,
     for r in conn.execute(stmt).mappings():
         row = {k: _iso(v) for k, v in r.items()}
         row["arithmetic"] = arithmetic(row)
+        row["activity_id"] = str(row["activity_id"])  # 63-bit: a string so JavaScript clients keep every digit
         rows.append(row)
     return {"ledger_version": version, "method": f.method, "total_kg_co2e": float(total["kg"] or 0.0),
             "row_count": int(total["n"]), "limit": limit, "offset": offset, "rows": rows}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from services.data_core import units
 from services.data_core.bulk import bulk_insert
@@ -40,8 +40,11 @@ def seed_library(conn: Connection, factors_csv: Path, gwp_csv: Path) -> int:
     """Insert library factors that the database does not have yet. Factors are immutable, so a
     factor id already present is left as it is. Returns the number inserted."""
     library = read_library_csv(factors_csv)
-    present = set(conn.execute(select(EmissionFactor.factor_id).where(EmissionFactor.org_id.is_(None))).scalars())
+    stored = pd.read_sql(select(EmissionFactor.factor_id, EmissionFactor.valid_to)
+                         .where(EmissionFactor.org_id.is_(None)), conn)
+    present = set(stored["factor_id"])
     new = library[~library["factor_id"].isin(present)]
+    _close_superseded(conn, library, stored)
     inserted = bulk_insert(conn, EmissionFactor.__tablename__, new,
                            not_null_text=("naics_code", "method", "notes", "table_ref", "source_label"))
     gwp = pd.read_csv(gwp_csv)
@@ -51,6 +54,25 @@ def seed_library(conn: Connection, factors_csv: Path, gwp_csv: Path) -> int:
     if inserted:
         log.info("factor library seeded", extra={"inserted": inserted, "total": len(library)})
     return inserted
+
+
+def _close_superseded(conn: Connection, library: pd.DataFrame, stored: pd.DataFrame) -> int:
+    """The one change a published factor may see: an end of validity, when a newer edition of the same
+    publication joins the library. Everything else about a factor is immutable."""
+    if stored.empty:
+        return 0
+    stored = stored.assign(valid_to=pd.to_datetime(stored["valid_to"]).astype("datetime64[us]"))
+    both = library[["factor_id", "valid_to"]].merge(stored, on="factor_id", suffixes=("", "_db"))
+    changed = both[both["valid_to"].notna() & (both["valid_to_db"].isna() | (both["valid_to"] != both["valid_to_db"]))]
+    if changed.empty:
+        return 0
+    table = EmissionFactor.__table__
+    conn.execute(
+        update(table).where(table.c.factor_id == bindparam("fid")).values(valid_to=bindparam("vt")),
+        [{"fid": f, "vt": v.to_pydatetime()} for f, v in zip(changed["factor_id"], changed["valid_to"], strict=True)],
+    )
+    log.info("superseded factors closed", extra={"factors": len(changed)})
+    return len(changed)
 
 
 @dataclass(frozen=True)

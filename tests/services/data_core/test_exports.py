@@ -83,3 +83,13 @@ def test_empty_export_and_bad_format(client):
     assert r.status_code == 200
     r = client.get("/api/v1/emissions/totals", params={"format": "pdf"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_xlsx_drops_control_characters_that_worksheets_cannot_hold(client):
+    from tests.services.data_core.helpers import ingest, make_site, record
+
+    make_site(client, "gb1", country="GB")
+    ingest(client, [{**record("gb1", timestamp="2019-06-01T10:00:00Z"), "meter": "main\x1e\x07meter"}])
+    frame = _read(_export(client, "audit", "xlsx"), "xlsx")
+    assert frame["meter"].tolist() == ["mainmeter"]
+    assert str(frame["activity_id"].iloc[0]) == str(client.get("/api/v1/emissions/audit").json()["rows"][0]["activity_id"])

@@ -38,7 +38,7 @@ def _encodable(part):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 def test_no_operation_answers_5xx(case, seeded):
@@ -54,3 +54,11 @@ def test_no_operation_answers_5xx(case, seeded):
         reject()  # longer than any HTTP client sends (httpx refuses it), so not a case for the server
     response.request.read()  # a streamed multipart body, so that the check can show the request
     case.validate_response(response, checks=[not_a_server_error])
+
+
+def test_text_the_database_cannot_store_is_a_422(client):
+    # PostgreSQL text cannot hold NUL; SQLite can. Either way the answer is not a 5xx.
+    r = client.post("/api/v1/organisations", json={"id": "acme", "name": "A\u0000B"}, headers=AUTH)
+    assert r.status_code in (201, 422), r.text
+    if r.status_code == 422:
+        assert r.headers["content-type"].startswith("application/problem+json")
