@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from services.common.errors import problem_response
 from services.data_core.db import make_engine, migrate
 from services.data_core.events import Outbox
 from services.data_core.factors.store import FactorCache, seed_library
+from services.data_core.ingest import workers
 from services.data_core.ledger import current_version
 from services.data_core.models import EmissionFactor, OutboxEvent
 from services.data_core.routes import emissions, factors, ingest, ledger, sites
@@ -56,6 +58,8 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.factor_cache = FactorCache(engine)
         app.state.factor_cache.get()
+        # start (and warm) the ingest worker processes now rather than in the first request
+        await asyncio.to_thread(workers.executor, settings.ingest_workers, settings.database_url)
         outbox = None
         if settings.orchestration_url:
             outbox = Outbox(engine, url=str(settings.orchestration_url), token=settings.api_token.get_secret_value(),

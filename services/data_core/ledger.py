@@ -26,9 +26,10 @@ from services.data_core.factors.selection import explain_missing, select_factors
 from services.data_core.factors.store import FactorTable, gwp_vector
 from services.data_core.models import LedgerVersion
 
+# what a ledger row stores; calculate() also returns site_id, activity_type and period_start (for the rollup)
 EMISSION_COLUMNS = [
-    "version_id", "activity_id", "site_id", "scope", "category", "activity_type", "period_start",
-    "factor_id", "selection", "gwp_set", "quantity_converted", "factor_unit", "kg_co2", "kg_ch4",
+    "version_id", "activity_id", "scope", "category",
+    "factor_id", "selection", "gwp_set", "quantity_converted", "kg_co2", "kg_ch4",
     "kg_n2o", "kg_co2e", "market_factor_id", "renewable_share", "kg_co2e_market",
 ]
 
@@ -58,8 +59,8 @@ def calculate(
     reasons = explain_missing(activities[missing], factors) if missing.any() else pd.Series(dtype=object)
     acts = activities[~missing]
     if acts.empty:
-        return pd.DataFrame(columns=EMISSION_COLUMNS), reasons
-    fcols = ["factor_id", "unit", "co2_kg", "ch4_kg", "n2o_kg", "co2e_kg", "gwp_set", "scope", "category"]
+        return pd.DataFrame(columns=[*EMISSION_COLUMNS, "site_id", "activity_type", "period_start", "edition_key"]), reasons
+    fcols = ["factor_id", "unit", "co2_kg", "ch4_kg", "n2o_kg", "co2e_kg", "gwp_set", "scope", "category", "edition_key"]
     f = factors.set_index("factor_id")[fcols[1:]]
     sel = chosen.loc[acts.index]
     fac = f.reindex(sel["factor_id"].to_numpy())
@@ -105,7 +106,6 @@ def calculate(
         "selection": sel["selection"].to_numpy(),
         "gwp_set": fac["gwp_set"].to_numpy(),
         "quantity_converted": qc,
-        "factor_unit": fac["unit"].to_numpy(),
         "kg_co2": co2,
         "kg_ch4": ch4,
         "kg_n2o": n2o,
@@ -113,6 +113,7 @@ def calculate(
         "market_factor_id": market_id.to_numpy(),
         "renewable_share": np.where(is_s2, share, 0.0),
         "kg_co2e_market": market_co2e,
+        "edition_key": fac["edition_key"].to_numpy(),  # for the rollup, not stored on the row
     })
     return out, reasons
 

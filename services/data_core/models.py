@@ -133,8 +133,9 @@ class IngestBatch(Base):
 
 class Activity(Base):
     __tablename__ = "activities"
-    # 63-bit hash of the natural key (site, meter, activity type, NAICS, period); duplicates are
-    # detected on the key columns themselves, the hash only has to be unique
+    # ascending within an ingest (blocks of 2**20 from ``id_blocks`` / the ``activity_id_block``
+    # sequence), so both primary-key indexes (activities, emissions) grow at their right edge;
+    # duplicates are detected on the natural-key columns, the id only has to be unique
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     site_id: Mapped[str] = mapped_column(String(64))
     meter: Mapped[str] = mapped_column(String(120), default="")
@@ -152,6 +153,14 @@ class Activity(Base):
         # one index serves both the uniqueness of the natural key and the duplicate pre-check by site and time
         UniqueConstraint("site_id", "period_start", "meter", "activity_type", "naics_code", "period_end"),
     )
+
+
+class IdBlock(Base):
+    """Next block of ids to hand out (SQLite; PostgreSQL uses the sequence ``activity_id_block``)."""
+
+    __tablename__ = "id_blocks"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_block: Mapped[int] = mapped_column(BigInteger)
 
 
 class LedgerVersion(Base):
@@ -172,17 +181,13 @@ class Emission(Base):
 
     __tablename__ = "emissions"
     version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    activity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    site_id: Mapped[str] = mapped_column(String(64))
+    activity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # -> activities (site, type, period)
     scope: Mapped[int] = mapped_column(Integer)
     category: Mapped[int | None] = mapped_column(Integer)
-    activity_type: Mapped[str] = mapped_column(String(80))
-    period_start: Mapped[datetime]
-    factor_id: Mapped[str] = mapped_column(String(160))
+    factor_id: Mapped[str] = mapped_column(String(160))  # -> emission_factors (source, edition, region, unit, validity)
     selection: Mapped[str] = mapped_column(String(40))
     gwp_set: Mapped[str] = mapped_column(String(10))
-    quantity_converted: Mapped[float] = mapped_column(Float)
-    factor_unit: Mapped[str] = mapped_column(String(60))
+    quantity_converted: Mapped[float] = mapped_column(Float)  # in the factor's unit
     kg_co2: Mapped[float | None] = mapped_column(Float)
     kg_ch4: Mapped[float | None] = mapped_column(Float)
     kg_n2o: Mapped[float | None] = mapped_column(Float)
@@ -190,8 +195,6 @@ class Emission(Base):
     market_factor_id: Mapped[str | None] = mapped_column(String(160))
     renewable_share: Mapped[float] = mapped_column(Float, default=0.0)
     kg_co2e_market: Mapped[float] = mapped_column(Float)
-
-    __table_args__ = (Index(None, "version_id", "period_start"), Index(None, "version_id", "site_id"))
 
 
 class EmissionRollup(Base):

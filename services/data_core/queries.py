@@ -22,8 +22,13 @@ from services.data_core.rollups import NO_CATEGORY
 Interval = Literal["hour", "day", "week", "month", "quarter", "year"]
 Method = Literal["location", "market"]
 GROUPS = {"scope", "category", "site", "activity_type", "country", "org", "edition"}
-E = Emission.__table__.c
-LEDGER: Table = Emission.__table__  # type: ignore[assignment]
+# the ledger as queries see it: each row with its activity's site, type and period start
+_A = Activity.__table__.c
+LEDGER: Table = (select(*Emission.__table__.c, _A.site_id, _A.activity_type, _A.period_start,  # type: ignore[assignment]
+                        _A.period_end, _A.meter, _A.quantity, _A.unit, _A.batch_id)
+                 .join_from(Emission.__table__, Activity.__table__, _A.id == Emission.__table__.c.activity_id)
+                 .subquery("ledger"))
+E = LEDGER.c
 ROLLUP: Table = EmissionRollup.__table__  # type: ignore[assignment]
 
 
@@ -244,15 +249,13 @@ def audit(conn: Connection, f: Filters, *, limit: int, offset: int) -> dict[str,
     value = value_column(f.method)
     total_stmt = _base(select(func.sum(value).label("kg"), func.count().label("n")), clauses, False, f)
     total = conn.execute(total_stmt).mappings().one()
-    a = Activity.__table__.c
     fc = EmissionFactor.__table__.c
-    stmt = (select(E.activity_id, E.site_id, E.scope, E.category, E.activity_type, E.period_start, a.period_end,
-                   a.meter, a.quantity, a.unit, a.batch_id, E.factor_id, E.selection, fc.source, fc.edition,
+    stmt = (select(E.activity_id, E.site_id, E.scope, E.category, E.activity_type, E.period_start, E.period_end,
+                   E.meter, E.quantity, E.unit, E.batch_id, E.factor_id, E.selection, fc.source, fc.edition,
                    fc.edition_key, fc.table_ref, fc.region, fc.valid_from, fc.valid_to, E.gwp_set,
-                   E.quantity_converted, E.factor_unit, fc.co2_kg, fc.ch4_kg, fc.n2o_kg, fc.co2e_kg, E.kg_co2,
+                   E.quantity_converted, fc.unit.label("factor_unit"), fc.co2_kg, fc.ch4_kg, fc.n2o_kg, fc.co2e_kg, E.kg_co2,
                    E.kg_ch4, E.kg_n2o, E.kg_co2e, E.market_factor_id, E.renewable_share, E.kg_co2e_market)
-            .join_from(Emission.__table__, Activity.__table__, a.id == E.activity_id)
-            .join(EmissionFactor.__table__, fc.factor_id == E.factor_id))
+            .join_from(LEDGER, EmissionFactor.__table__, fc.factor_id == E.factor_id))
     stmt = _base(stmt, clauses, False, f).order_by(E.period_start, E.activity_id).limit(limit).offset(offset)
     rows = []
     for r in conn.execute(stmt).mappings():

@@ -25,7 +25,10 @@ class DataCoreSettings(ServiceSettings):
     auto_migrate: bool = True
     factors_csv: Path = REPO_ROOT / "data" / "factors" / "factors.csv"
     gwp_csv: Path = REPO_ROOT / "data" / "factors" / "gwp.csv"
-    ingest_chunk_rows: int = Field(default=200_000, ge=1_000)
+    ingest_chunk_rows: int = Field(default=50_000, ge=1_000, le=1 << 20)
+    # worker processes that validate and calculate chunks while the request writes (0 = in the request's
+    # process); with two cores one worker overlaps the pandas work with the database writes
+    ingest_workers: int = Field(default=1, ge=0, le=16)
     ingest_max_rejects_listed: int = Field(default=1_000, ge=0)
     event_retry_seconds: float = Field(default=5.0, gt=0)
     event_max_backoff_seconds: float = Field(default=300.0, gt=0)

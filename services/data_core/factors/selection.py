@@ -105,6 +105,7 @@ def select_factors(
     ]
     factor_id = pd.Series(np.nan, index=acts.index, dtype=object)
     selection = pd.Series("", index=acts.index, dtype=object)
+    keys = acts[["period_start", "activity_type", "naics_code", "unit_dim"]]  # what _asof needs, once
     for p in passes:
         todo_mask = factor_id.isna()
         if not todo_mask.any():
@@ -112,7 +113,7 @@ def select_factors(
         cand = factors[p.factor_mask]
         if cand.empty:
             continue
-        todo = acts[todo_mask]
+        todo = keys[todo_mask]
         region = p.region_key[todo_mask]
         if p.check_validity:
             found = _asof(todo, cand, region, check_validity=True)

@@ -133,5 +133,6 @@ class FactorCache:
 
 
 def gwp_vector(table: FactorTable, sets: pd.Series, gas: str) -> np.ndarray:
-    mapping = {s: table.gwp.get((s, gas), np.nan) for s in sets.unique()}
-    return sets.map(mapping).to_numpy(dtype=float)
+    codes, uniques = pd.factorize(sets)
+    values = np.array([table.gwp.get((u, gas), np.nan) for u in uniques] + [np.nan], dtype=float)
+    return values[codes]  # code -1 (missing) takes the trailing NaN

@@ -41,17 +41,37 @@ class Validated:
     bad_rows: pd.Index  # index labels (of the input chunk) of rejected rows
 
 
-def _col(chunk: pd.DataFrame, name: str) -> pd.Series:
-    if name in chunk.columns:
-        return chunk[name].astype(str).str.strip()
-    return pd.Series("", index=chunk.index, dtype=str)
+def _col(chunk: pd.DataFrame, name: str, *, few: bool = False) -> pd.Series:
+    """A column as stripped strings ('' when absent). ``few`` = low cardinality (sites, units,
+    activity types): the work is done once per distinct value and mapped back."""
+    if name not in chunk.columns:
+        return pd.Series("", index=chunk.index, dtype=str)
+    values = chunk[name].astype(str)
+    if not few:
+        return values.str.strip()
+    codes, uniques = pd.factorize(values)
+    stripped = pd.Index(uniques).str.strip()
+    return pd.Series(stripped.take(codes), index=chunk.index, dtype=str)
 
 
-def _errors(chunk: pd.DataFrame, mask: pd.Series, column: str, reason: pd.Series | str,
+def _normalise_activity(values: pd.Series) -> pd.Series:
+    codes, uniques = pd.factorize(values)
+    norm = pd.Index(uniques).str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    return pd.Series(norm.take(codes), index=values.index, dtype=str)
+
+
+def _errors(chunk: pd.DataFrame, mask: pd.Series, column: str, reason: pd.Series | str | tuple[str, str],
             value: pd.Series) -> pd.DataFrame:
+    """Reject records for the rows in ``mask``. ``reason`` is a text, a per-row Series, or a
+    (prefix, suffix) pair put around the row's value; only masked rows are formatted."""
     if not mask.any():
         return pd.DataFrame(columns=ERROR_COLUMNS)
-    reasons = reason[mask] if isinstance(reason, pd.Series) else pd.Series(reason, index=mask.index[mask])
+    if isinstance(reason, tuple):
+        reasons = reason[0] + value[mask].astype(str) + reason[1]
+    elif isinstance(reason, pd.Series):
+        reasons = reason[mask]
+    else:
+        reasons = pd.Series(reason, index=mask.index[mask])
     return pd.DataFrame({"row": chunk.loc[mask, ROW].to_numpy(), "column": column,
                          "reason": reasons.to_numpy(), "value": value[mask].to_numpy()}, index=mask.index[mask])
 
@@ -98,14 +118,14 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     now = now or pd.Timestamp.now(tz="UTC").tz_convert(None)
     errors: list[pd.DataFrame] = []
 
-    site = _col(chunk, "site")
+    site = _col(chunk, "site", few=True)
     missing = site == ""
     errors.append(_errors(chunk, missing, "site", "site is missing", site))
     unknown = ~missing & ~site.isin(ref.sites.index)
     errors.append(_errors(chunk, unknown, "site",
-                          "unknown site '" + site + "'; register it with POST /api/v1/sites", site))
+                          ("unknown site '", "'; register it with POST /api/v1/sites"), site))
 
-    activity = _col(chunk, "activity_type").str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    activity = _normalise_activity(_col(chunk, "activity_type", few=True))
     missing = activity == ""
     errors.append(_errors(chunk, missing, "activity_type", "activity_type is missing", activity))
     unknown = ~missing & ~activity.isin(ref.activity_types)
@@ -118,11 +138,11 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     missing = raw_qty == ""
     errors.append(_errors(chunk, missing, "quantity", "quantity is missing", raw_qty))
     not_number = ~missing & (quantity.isna() | ~np.isfinite(quantity.fillna(0)))
-    errors.append(_errors(chunk, not_number, "quantity", "quantity '" + raw_qty + "' is not a finite number", raw_qty))
+    errors.append(_errors(chunk, not_number, "quantity", ("quantity '", "' is not a finite number"), raw_qty))
     negative = quantity < 0
     errors.append(_errors(chunk, negative, "quantity", "quantity must not be negative", raw_qty))
 
-    unit_raw = _col(chunk, "unit")
+    unit_raw = _col(chunk, "unit", few=True)
     unit_expr = pd.Series("", index=chunk.index, dtype=object)
     unit_dim = pd.Series("", index=chunk.index, dtype=object)
     known_units: dict[str, tuple[str, str]] = {}
@@ -134,7 +154,7 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     unit_dim[ok_unit] = unit_raw[ok_unit].map({k: v[1] for k, v in known_units.items()})
     missing = unit_raw == ""
     errors.append(_errors(chunk, missing, "unit", "unit is missing", unit_raw))
-    errors.append(_errors(chunk, ~missing & ~ok_unit, "unit", "unknown unit '" + unit_raw + "'", unit_raw))
+    errors.append(_errors(chunk, ~missing & ~ok_unit, "unit", ("unknown unit '", "'"), unit_raw))
     # a unit of the wrong kind for the activity (kg of electricity): checked per distinct pair
     check = ok_unit & activity.isin(ref.activity_types)
     if check.any():
@@ -154,7 +174,7 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     time_text = time_column.text
     unreadable = time_text.ne("") & start.isna()
     errors.append(_errors(chunk, unreadable, time_column.name,
-                          "impossible or unreadable date '" + time_text + "' (use ISO 8601, e.g. 2024-03-01T13:00:00Z)",
+                          ("impossible or unreadable date '", "' (use ISO 8601, e.g. 2024-03-01T13:00:00Z)"),
                           time_text))
     no_time = time_text.eq("")
     errors.append(_errors(chunk, no_time, time_column.name, "no timestamp or period given", time_text))
@@ -166,14 +186,14 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     future = start.notna() & (start > now + pd.Timedelta(days=1))
     errors.append(_errors(chunk, future, time_column.name, "date is in the future", time_text))
 
-    naics = _col(chunk, "naics_code")
+    naics = _col(chunk, "naics_code", few=True)
     spend = activity.isin(SPEND_ACTIVITIES)
     bad_naics = spend & ~naics.str.fullmatch(r"\d{6}")
     errors.append(_errors(chunk, bad_naics, "naics_code",
                           "spend-based activity needs a 6-digit NAICS code", naics))
     naics = naics.where(spend, "")
 
-    cat_raw = _col(chunk, "scope3_category")
+    cat_raw = _col(chunk, "scope3_category", few=True)
     category = pd.to_numeric(cat_raw.where(cat_raw != ""), errors="coerce")
     bad_cat = cat_raw.ne("") & (category.isna() | (category % 1 != 0) | (category < 1) | (category > 15))
     errors.append(_errors(chunk, bad_cat, "scope3_category", "scope3_category must be a whole number 1..15", cat_raw))
@@ -185,7 +205,7 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
     sites = ref.sites
     good = pd.DataFrame({
         "site_id": site[keep],
-        "meter": _col(chunk, "meter")[keep].str.slice(0, 120),
+        "meter": _col(chunk, "meter", few=True)[keep].str.slice(0, 120),
         "activity_type": activity[keep],
         "naics_code": naics[keep],
         "period_start": start[keep],
@@ -193,7 +213,7 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
         "quantity": quantity[keep],
         "unit": unit_expr[keep].astype(str),
         "unit_dim": unit_dim[keep].astype(str),
-        "supplier": _col(chunk, "supplier")[keep].str.slice(0, 200),
+        "supplier": _col(chunk, "supplier", few=True)[keep].str.slice(0, 200),
         "scope3_category": category[keep].astype("Int64"),
         ROW: chunk.loc[keep, ROW],
     })
@@ -221,7 +241,7 @@ def _times(chunk: pd.DataFrame) -> tuple[pd.Series, pd.Series, _TimeColumn]:
         parsed = _parse_times(ts[use])
         start[use], end[use] = parsed, parsed + ONE_HOUR
         label[use], text[use] = "timestamp", ts[use]
-    period = _col(chunk, "period")
+    period = _col(chunk, "period", few=True)
     use = period != ""
     if use.any():
         s, e = _parse_period(period[use])

@@ -150,7 +150,7 @@ async def ingest(
             source_name=source_name, request_sha256=request_sha, editions=editions,
             idempotency_key=idempotency_key, max_rejects_listed=settings.ingest_max_rejects_listed,
             orchestration_url=str(settings.orchestration_url) if settings.orchestration_url else None,
-            ignored_columns=parsed.ignored_columns)
+            ignored_columns=parsed.ignored_columns, workers=settings.ingest_workers)
         report = await run_in_threadpool(run_ingest, engine, cache, parsed, opts)
     finally:
         if upload is not None:

@@ -10,10 +10,11 @@ from tests.services.data_core.helpers import ingest, make_site, record
 
 pytestmark = pytest.mark.integration
 
-LEDGER_SQL = """SELECT version_id, site_id, scope, COALESCE(category, 0) AS category, activity_type,
-                       ROUND(CAST(SUM(kg_co2e) AS NUMERIC), 6) AS kg, ROUND(CAST(SUM(kg_co2e_market) AS NUMERIC), 6) AS mkt,
-                       COUNT(*) AS n
-                FROM emissions GROUP BY version_id, site_id, scope, COALESCE(category, 0), activity_type
+LEDGER_SQL = """SELECT e.version_id, a.site_id, e.scope, COALESCE(e.category, 0) AS category, a.activity_type,
+                       ROUND(CAST(SUM(e.kg_co2e) AS NUMERIC), 6) AS kg,
+                       ROUND(CAST(SUM(e.kg_co2e_market) AS NUMERIC), 6) AS mkt, COUNT(*) AS n
+                FROM emissions e JOIN activities a ON a.id = e.activity_id
+                GROUP BY e.version_id, a.site_id, e.scope, COALESCE(e.category, 0), a.activity_type
                 ORDER BY 1, 2, 3, 4, 5"""
 ROLLUP_SQL = """SELECT version_id, site_id, scope, category, activity_type,
                        ROUND(CAST(SUM(kg_co2e) AS NUMERIC), 6) AS kg, ROUND(CAST(SUM(kg_co2e_market) AS NUMERIC), 6) AS mkt,

@@ -381,3 +381,20 @@ def test_a_file_failing_in_a_later_chunk_writes_nothing(make_settings, failure):
         assert activity_count(small) == 0
         assert small.get("/api/v1/ingest/batches").json() == []
         assert small.get("/api/v1/ingest/rejects").json()["total"] == 0
+
+
+def test_duplicates_and_conflicts_across_chunks_of_one_file(make_settings):
+    """Rows repeated in a later chunk of the same file are found although the earlier chunk may still
+    be in the writer's hands: identical ones are duplicates, changed ones are rejected."""
+    with TestClient(create_app(make_settings(ingest_chunk_rows=1000))) as small:
+        make_site(small, "s1", country="GB")
+        first = _hourly(2500)
+        repeat = [dict(r) for r in first[:300]]  # lands in chunk 3, equal to rows of chunk 1
+        changed = [dict(r) for r in first[300:310]]
+        for r in changed:
+            r["quantity"] = float(r["quantity"]) + 1.0
+        report = upload(small, csv_text(first + repeat + changed).encode()).json()
+        assert report["received"] == 2810
+        assert report["accepted"] == 2500 and report["duplicates"] == 300 and report["rejected"] == 10
+        assert {r["column"] for r in report["rejects"]} == {"quantity"}
+        assert activity_count(small) == 2500
