@@ -172,19 +172,23 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
 
     start, end, time_column = _times(chunk)
     time_text = time_column.text
-    unreadable = time_text.ne("") & start.isna()
-    errors.append(_errors(chunk, unreadable, time_column.name,
-                          ("impossible or unreadable date '", "' (use ISO 8601, e.g. 2024-03-01T13:00:00Z)"),
-                          time_text))
-    no_time = time_text.eq("")
-    errors.append(_errors(chunk, no_time, time_column.name, "no timestamp or period given", time_text))
+    # each reject names the column its row's time came from (timestamp, period or period_start)
+    for name in time_column.labels.unique():
+        here = time_column.labels == name
+        column = str(name) or time_column.name
+        unreadable = here & time_text.ne("") & start.isna()
+        errors.append(_errors(chunk, unreadable, column,
+                              ("impossible or unreadable date '", "' (use ISO 8601, e.g. 2024-03-01T13:00:00Z)"),
+                              time_text))
+        no_time = here & time_text.eq("")
+        errors.append(_errors(chunk, no_time, column, "no timestamp or period given", time_text))
+        early = here & start.notna() & (start < EARLIEST)
+        errors.append(_errors(chunk, early, column, "date is before 1990-01-01", time_text))
+        future = here & start.notna() & (start > now + pd.Timedelta(days=1))
+        errors.append(_errors(chunk, future, column, "date is in the future", time_text))
     bad_end = start.notna() & (end.isna() | (end <= start))
     errors.append(_errors(chunk, bad_end, "period_end", "period_end is missing, unreadable or not after the start",
                           _col(chunk, "period_end")))
-    early = start.notna() & (start < EARLIEST)
-    errors.append(_errors(chunk, early, time_column.name, "date is before 1990-01-01", time_text))
-    future = start.notna() & (start > now + pd.Timedelta(days=1))
-    errors.append(_errors(chunk, future, time_column.name, "date is in the future", time_text))
 
     naics = _col(chunk, "naics_code", few=True)
     spend = activity.isin(SPEND_ACTIVITIES)
@@ -223,13 +227,14 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
 
 @dataclass
 class _TimeColumn:
-    name: str
+    name: str  # the most common time column (for rows that have none)
     text: pd.Series
+    labels: pd.Series  # per row: the column its time came from ('' when none)
 
 
 def _times(chunk: pd.DataFrame) -> tuple[pd.Series, pd.Series, _TimeColumn]:
     """Period of each row: period_start/period_end, else period (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-Qn),
-    else timestamp (an hour starting then)."""
+    else timestamp (the hour starting then; a bare date is that day)."""
     idx = chunk.index
     start = pd.Series(pd.NaT, index=idx, dtype="datetime64[us]")
     end = start.copy()
@@ -239,7 +244,10 @@ def _times(chunk: pd.DataFrame) -> tuple[pd.Series, pd.Series, _TimeColumn]:
     use = ts != ""
     if use.any():
         parsed = _parse_times(ts[use])
-        start[use], end[use] = parsed, parsed + ONE_HOUR
+        # a bare date ("2024-03-01") means that day; a date with a time, the hour starting then
+        length = pd.Series(ONE_HOUR, index=parsed.index).where(
+            ~ts[use].str.fullmatch(r"\d{4}-\d{2}-\d{2}"), pd.Timedelta(days=1))
+        start[use], end[use] = parsed, parsed + length
         label[use], text[use] = "timestamp", ts[use]
     period = _col(chunk, "period", few=True)
     use = period != ""
@@ -254,4 +262,4 @@ def _times(chunk: pd.DataFrame) -> tuple[pd.Series, pd.Series, _TimeColumn]:
         end[use] = _parse_times(pe[use])
         label[use], text[use] = "period_start", ps[use]
     name = label[label != ""].mode().iloc[0] if (label != "").any() else "timestamp"
-    return start, end, _TimeColumn(name=str(name), text=text.astype(str))
+    return start, end, _TimeColumn(name=str(name), text=text.astype(str), labels=label.astype(str))

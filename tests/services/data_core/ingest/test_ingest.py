@@ -398,3 +398,19 @@ def test_duplicates_and_conflicts_across_chunks_of_one_file(make_settings):
         assert report["accepted"] == 2500 and report["duplicates"] == 300 and report["rejected"] == 10
         assert {r["column"] for r in report["rejects"]} == {"quantity"}
         assert activity_count(small) == 2500
+
+
+def test_a_bare_date_in_the_timestamp_column_is_that_day(gb):
+    report = ingest(gb, [record("s1", "electricity", 24, "kWh", timestamp="2019-06-01"),
+                         record("s1", "electricity", 1, "kWh", timestamp="2019-06-01T10:00:00Z")])
+    assert report["accepted"] == 2
+    rows = {r["period_end"]: r for r in gb.get("/api/v1/emissions/audit").json()["rows"]}
+    day, hour = rows["2019-06-02T00:00:00"], rows["2019-06-01T11:00:00"]
+    assert day["selection"].startswith("national") and hour["selection"] == "hourly"
+
+
+def test_time_rejects_name_the_column_each_row_used(gb):
+    report = ingest(gb, [record("s1", timestamp="2019-02-30T10:00:00Z"), record("s1", period="2019-13"),
+                         record("s1", timestamp="2019-06-01T10:00:00Z")])
+    assert report["accepted"] == 1 and report["rejected"] == 2
+    assert sorted((r["row"], r["column"]) for r in report["rejects"]) == [(0, "timestamp"), (1, "period")]
