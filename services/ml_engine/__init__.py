@@ -1,0 +1,1 @@
+"""ML engine (port 8001): expected-value baselines; see docs/ml-baseline-research.md."""
