@@ -217,6 +217,24 @@ class EmissionRollup(Base):
     rows: Mapped[int] = mapped_column(Integer)
 
 
+class Prediction(Base):
+    """The expected value of one hourly reading (site, meter, activity type, hour) from the ML engine,
+    with its interval and the model version that made it. Re-predicting replaces it (idempotent)."""
+
+    __tablename__ = "predictions"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    meter: Mapped[str] = mapped_column(String(120), primary_key=True)
+    activity_type: Mapped[str] = mapped_column(String(80), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    expected: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(60))
+    model_name: Mapped[str] = mapped_column(String(120))
+    model_version: Mapped[str] = mapped_column(String(40))
+    predicted_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
 class RejectedRow(Base):
     __tablename__ = "rejected_rows"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,0 +1,141 @@
+"""Expected values next to actuals: the ML engine stores its predictions here, the predict flow
+asks which hourly readings still lack one, and anyone can read the residuals."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.common.auth import WriteAuth
+from services.common.errors import Unprocessable
+from services.data_core.deps import ConnDep
+from services.data_core.models import Activity, Prediction, Site
+
+router = APIRouter(prefix="/api/v1", tags=["predictions"])
+
+
+class PredictionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(min_length=1, max_length=64)
+    meter: str = Field(default="", max_length=120)
+    activity_type: str = Field(min_length=1, max_length=80)
+    period_start: datetime
+    expected: float
+    lower: float | None = None
+    upper: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PredictionIn:
+        values = [v for v in (self.expected, self.lower, self.upper) if v is not None]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("expected, lower and upper must be finite numbers")
+        if self.lower is not None and self.lower > self.expected:
+            raise ValueError("lower must not be above expected")
+        if self.upper is not None and self.upper < self.expected:
+            raise ValueError("upper must not be below expected")
+        return self
+
+
+class PredictionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_name: str = Field(min_length=1, max_length=120)
+    model_version: str = Field(min_length=1, max_length=40)
+    unit: str = Field(default="kWh", min_length=1, max_length=60)
+    predictions: list[PredictionIn] = Field(min_length=1, max_length=100_000)
+
+
+def _naive(value: datetime) -> datetime:
+    """UTC without a zone, as the database stores times."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+@router.put("/predictions", dependencies=[WriteAuth], summary="Store expected values (re-sending replaces them)")
+def put_predictions(body: PredictionsIn, conn: ConnDep) -> dict[str, Any]:
+    sites = {p.site for p in body.predictions}
+    known = set(conn.execute(select(Site.id).where(Site.id.in_(sorted(sites)))).scalars())
+    unknown = sorted(sites - known)
+    if unknown:
+        raise Unprocessable(f"unknown site(s): {', '.join(unknown[:10])}", field="predictions.site")
+    rows = [{"site_id": p.site, "meter": p.meter, "activity_type": p.activity_type,
+             "period_start": _naive(p.period_start), "expected": p.expected, "lower": p.lower, "upper": p.upper,
+             "unit": body.unit, "model_name": body.model_name, "model_version": body.model_version}
+            for p in body.predictions]
+    table = Prediction.__table__
+    insert = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["site_id", "meter", "activity_type", "period_start"],
+        set_={c: insert.excluded[c] for c in ("expected", "lower", "upper", "unit", "model_name", "model_version")}
+        | {"predicted_at": func.current_timestamp()})
+    for start in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[start : start + 5000])
+    return {"stored": len(rows), "model_name": body.model_name, "model_version": body.model_version}
+
+
+def _hourly_readings(dialect: str, site: list[str], activity_type: list[str], start: datetime | None,
+                     end: datetime | None) -> list[Any]:
+    """Filters for hourly meter readings (periods of one hour or less) of these sites and types."""
+    a = Activity.__table__.c
+    if dialect == "postgresql":
+        hourly = a.period_end - a.period_start <= text("interval '1 hour'")
+    else:
+        hourly = func.julianday(a.period_end) - func.julianday(a.period_start) <= 1.0 / 24 + 1e-9
+    clauses: list[Any] = [hourly]
+    if site:
+        clauses.append(a.site_id.in_(site))
+    if activity_type:
+        clauses.append(a.activity_type.in_(activity_type))
+    if start:
+        clauses.append(a.period_start >= _naive(start))
+    if end:
+        clauses.append(a.period_start < _naive(end))
+    return clauses
+
+
+@router.get("/predictions/pending", summary="Hourly readings that have no expected value yet")
+def pending(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
+            activity_type: list[str] = Query(default=["electricity", "natural_gas"], max_length=50),
+            start: datetime | None = None, end: datetime | None = None,
+            limit: int = Query(default=10_000, ge=1, le=100_000)) -> dict[str, Any]:
+    a, p = Activity.__table__.c, Prediction.__table__.c
+    clauses = _hourly_readings(conn.dialect.name, site, activity_type, start, end)
+    stmt = (select(a.site_id.label("site"), a.meter, a.activity_type, a.period_start, a.quantity, a.unit)
+            .select_from(Activity.__table__.outerjoin(Prediction.__table__, and_(
+                p.site_id == a.site_id, p.meter == a.meter, p.activity_type == a.activity_type,
+                p.period_start == a.period_start)))
+            .where(p.expected.is_(None), *clauses)
+            .order_by(a.period_start, a.site_id).limit(limit))
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    for r in rows:
+        r["period_start"] = r["period_start"].isoformat()
+    return {"count": len(rows), "readings": rows}
+
+
+@router.get("/residuals", summary="Actual against expected for hourly readings")
+def residuals(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
+              activity_type: list[str] = Query(default=[], max_length=50),
+              start: datetime | None = None, end: datetime | None = None,
+              limit: int = Query(default=10_000, ge=1, le=100_000)) -> dict[str, Any]:
+    if start and end and end <= start:
+        raise Unprocessable("end must be after start", field="end")
+    a, p = Activity.__table__.c, Prediction.__table__.c
+    clauses = _hourly_readings(conn.dialect.name, site, activity_type, start, end)
+    stmt = (select(a.site_id.label("site"), a.meter, a.activity_type, a.period_start, a.quantity.label("actual"),
+                   a.unit, p.expected, p.lower, p.upper, p.model_name, p.model_version)
+            .join_from(Activity.__table__, Prediction.__table__, and_(
+                p.site_id == a.site_id, p.meter == a.meter, p.activity_type == a.activity_type,
+                p.period_start == a.period_start))
+            .where(*clauses).order_by(a.period_start, a.site_id).limit(limit))
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    for r in rows:
+        r["period_start"] = r["period_start"].isoformat()
+        r["residual"] = r["actual"] - r["expected"]
+        r["above_upper"] = r["upper"] is not None and r["actual"] > r["upper"]
+        r["below_lower"] = r["lower"] is not None and r["actual"] < r["lower"]
+    return {"count": len(rows), "rows": rows}
