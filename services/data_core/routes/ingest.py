@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import IO, Any
+from typing import IO, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -22,6 +22,7 @@ from services.data_core.models import IngestBatch, RejectedRow
 from services.data_core.schemas import IngestRecords
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+RejectStatus = Literal["open", "fixed", "dismissed"]
 
 _RECORD_EXAMPLE = {"site": "b0", "meter": "main", "timestamp": "2020-01-06T09:00:00Z",
                    "activity_type": "electricity", "quantity": 12.5, "unit": "kWh"}
@@ -192,11 +193,29 @@ def batch_rejects(batch_id: str, conn: ConnDep, limit: int = Query(default=1000,
     return {"batch_id": batch_id, "total": total, "rejects": [dict(x) for x in rows]}
 
 
-@router.get("/rejects", summary="Open rejected rows across batches, for review")
-def open_rejects(conn: ConnDep, limit: int = Query(default=100, ge=1, le=10_000),
+@router.get("/rejects", summary="Rejected rows across batches, for review (open ones by default)")
+def open_rejects(conn: ConnDep, status: RejectStatus = Query(default="open"),
+                 limit: int = Query(default=100, ge=1, le=10_000),
                  offset: int = Query(default=0, ge=0, le=100_000_000)) -> dict[str, Any]:
     r = RejectedRow
-    total = conn.execute(select(func.count()).where(r.status == "open")).scalar_one()
-    rows = conn.execute(select(r.batch_id, r.row_number.label("row"), r.column, r.reason, r.value, r.raw)
-                        .where(r.status == "open").order_by(r.id).limit(limit).offset(offset)).mappings()
+    total = conn.execute(select(func.count()).where(r.status == status)).scalar_one()
+    rows = conn.execute(select(r.id, r.batch_id, r.row_number.label("row"), r.column, r.reason, r.value, r.raw,
+                               r.status)
+                        .where(r.status == status).order_by(r.id).limit(limit).offset(offset)).mappings()
     return {"total": total, "rejects": [dict(x) for x in rows]}
+
+
+class RejectReview(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: RejectStatus = Field(description="open, fixed (the corrected row was sent again) or dismissed")
+
+
+@router.patch("/rejects/{reject_id}", dependencies=[WriteAuth], summary="Mark a rejected row as reviewed")
+def review_reject(reject_id: int = Path(ge=1, le=2**63 - 1), *, body: RejectReview, conn: ConnDep) -> dict[str, Any]:
+    r = RejectedRow
+    found = conn.execute(update(r).where(r.id == reject_id).values(status=body.status)).rowcount
+    if not found:
+        raise NotFound(f"rejected row {reject_id} does not exist", reject_id=reject_id)
+    row = conn.execute(select(r.id, r.batch_id, r.row_number.label("row"), r.column, r.reason, r.value, r.status)
+                       .where(r.id == reject_id)).mappings().one()
+    return dict(row)

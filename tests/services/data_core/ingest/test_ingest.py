@@ -414,3 +414,18 @@ def test_time_rejects_name_the_column_each_row_used(gb):
                          record("s1", timestamp="2019-06-01T10:00:00Z")])
     assert report["accepted"] == 1 and report["rejected"] == 2
     assert sorted((r["row"], r["column"]) for r in report["rejects"]) == [(0, "timestamp"), (1, "period")]
+
+
+def test_rejects_can_be_marked_reviewed(gb):
+    ingest(gb, [record("s1", quantity="-1"), record("s1", quantity="abc", timestamp="2019-06-01T11:00:00Z"),
+                record("s1", timestamp="2019-06-01T12:00:00Z")])
+    listed = gb.get("/api/v1/ingest/rejects").json()
+    assert listed["total"] == 2 and all(r["status"] == "open" for r in listed["rejects"])
+    first = listed["rejects"][0]["id"]
+    r = gb.patch(f"/api/v1/ingest/rejects/{first}", json={"status": "dismissed"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["status"] == "dismissed"
+    assert gb.get("/api/v1/ingest/rejects").json()["total"] == 1
+    assert [x["id"] for x in gb.get("/api/v1/ingest/rejects", params={"status": "dismissed"}).json()["rejects"]] == [first]
+    problem(gb.patch(f"/api/v1/ingest/rejects/{first}", json={"status": "gone"}, headers=AUTH), 422)
+    problem(gb.patch("/api/v1/ingest/rejects/999999", json={"status": "fixed"}, headers=AUTH), 404)
+    problem(gb.patch(f"/api/v1/ingest/rejects/{first}", json={"status": "fixed"}), 401)
