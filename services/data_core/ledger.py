@@ -14,7 +14,6 @@ Arithmetic of one row (all of it is on the row and its factor, so it can be reco
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,8 +142,3 @@ def resolve_version(conn: Connection, version: int | None) -> int:
 def set_current(conn: Connection, version_id: int) -> None:
     conn.execute(update(LedgerVersion).values(is_current=False).where(LedgerVersion.is_current.is_(True)))
     conn.execute(update(LedgerVersion).values(is_current=True).where(LedgerVersion.id == version_id))
-
-
-def version_row(conn: Connection, version_id: int) -> dict[str, Any]:
-    row = conn.execute(select(LedgerVersion.__table__).where(LedgerVersion.id == version_id)).mappings().one()
-    return dict(row)

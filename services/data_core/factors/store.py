@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +82,6 @@ class FactorTable:
     gwp: dict[tuple[str, str], float]
     fingerprint: tuple[int, str]
 
-    def gwp_for(self, gwp_set: str, gas: str) -> float:
-        return self.gwp[(gwp_set, gas)]
-
-    @cached_property
-    def editions(self) -> pd.Series:
-        """edition key by factor id"""
-        return pd.Series(self.frame["edition_key"].to_numpy(), index=self.frame["factor_id"].to_numpy())
 
 
 class FactorCache:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from services.common.contracts import IngestionEvent
-from services.common.errors import Conflict, Unprocessable
+from services.common.errors import Conflict
 from services.data_core.bulk import execute_prepared, prepare_insert
 from services.data_core.factors.store import FactorCache
 from services.data_core.ingest import workers
@@ -57,11 +57,6 @@ class IngestOptions:
     orchestration_url: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
     workers: int = 1
-
-
-class AllRowsRejected(Unprocessable):
-    title = "No row could be accepted"
-    type_suffix = "all-rows-rejected"
 
 
 ID_BLOCK = 1 << 20  # a chunk never has more rows than this (settings.ingest_chunk_rows <= 2**20)

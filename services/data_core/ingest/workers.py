@@ -49,10 +49,3 @@ def executor(workers: int, database_url: str) -> Executor:
 
 def submit(pool: Executor, job: ChunkJob) -> Future[ChunkResult]:
     return pool.submit(compute_chunk, job)
-
-
-def shutdown() -> None:
-    with _lock:
-        for pool in _pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
-        _pools.clear()
