@@ -28,6 +28,8 @@ optimistic stand-in for a forecast).
 """
 from __future__ import annotations
 
+import functools
+
 import holidays
 import numpy as np
 import pandas as pd
@@ -81,23 +83,31 @@ def clean_meter(long: pd.DataFrame, zero_is_missing: bool) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- features
-def calendar_features(ts_utc: pd.Series) -> pd.DataFrame:
-    """Calendar features in UK local time. England & Wales bank holidays."""
-    local = ts_utc.dt.tz_convert(LOCAL_TZ)
-    years = range(int(local.dt.year.min()) - 1, int(local.dt.year.max()) + 2)
-    bank = holidays.UK(subdiv="ENG", years=years)
-    local_date = local.dt.tz_localize(None).dt.normalize()
-    is_bh = local_date.isin(pd.to_datetime(list(bank.keys()))).astype("int8")
-    dow = local.dt.day_of_week.astype("int8")
-    hour = local.dt.hour.astype("int8")
-    month, day = local.dt.month, local.dt.day
+@functools.lru_cache(maxsize=64)
+def bank_holidays(first_year: int, last_year: int) -> pd.DatetimeIndex:
+    """England & Wales bank holidays of these years (cached: serving builds calendars per request)."""
+    bank = holidays.UK(subdiv="ENG", years=range(first_year, last_year + 1))
+    return pd.DatetimeIndex(pd.to_datetime(sorted(bank.keys())))
+
+
+def calendar_arrays(ts_utc: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Calendar features in UK local time as arrays. England & Wales bank holidays."""
+    local = ts_utc.tz_convert(LOCAL_TZ)
+    local_date = local.tz_localize(None).normalize()
+    is_bh = local_date.isin(bank_holidays(int(local.year.min()) - 1, int(local.year.max()) + 1)).astype("int8")
+    dow = np.asarray(local.day_of_week, dtype="int8")
+    hour = np.asarray(local.hour, dtype="int8")
+    month, day = np.asarray(local.month), np.asarray(local.day)
     # University Christmas closure (known in advance): 24 Dec .. 1 Jan
     xmas = (((month == 12) & (day >= 24)) | ((month == 1) & (day == 1))).astype("int8")
-    day_type = np.select([is_bh.eq(1) | xmas.eq(1), dow.eq(5), dow.eq(6)], [3, 1, 2], 0).astype("int8")
-    return pd.DataFrame({
-        "hour": hour, "dow": dow, "hour_of_week": (dow.astype("int16") * 24 + hour),
-        "day_type": day_type, "is_bank_holiday": is_bh, "xmas_closure": xmas,
-    }, index=ts_utc.index)
+    day_type = np.select([(is_bh == 1) | (xmas == 1), dow == 5, dow == 6], [3, 1, 2], 0).astype("int8")
+    return {"hour": hour, "dow": dow, "hour_of_week": dow.astype("int16") * 24 + hour,
+            "day_type": day_type, "is_bank_holiday": is_bh, "xmas_closure": xmas}
+
+
+def calendar_features(ts_utc: pd.Series) -> pd.DataFrame:
+    """Calendar features in UK local time. England & Wales bank holidays."""
+    return pd.DataFrame(calendar_arrays(pd.DatetimeIndex(ts_utc)), index=ts_utc.index)
 
 
 def weather_features(weather: pd.DataFrame) -> pd.DataFrame:

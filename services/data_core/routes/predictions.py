@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, func, select, text
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from services.common.auth import WriteAuth
 from services.common.errors import Unprocessable
 from services.data_core.deps import ConnDep
+from services.data_core.exports import frame_response
 from services.data_core.models import Activity, Prediction, Site
 
 router = APIRouter(prefix="/api/v1", tags=["predictions"])
@@ -139,3 +141,28 @@ def residuals(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000
         r["above_upper"] = r["upper"] is not None and r["actual"] > r["upper"]
         r["below_lower"] = r["lower"] is not None and r["actual"] < r["lower"]
     return {"count": len(rows), "rows": rows}
+
+
+@router.get("/readings", summary="Hourly meter readings (the history the ML engine trains and predicts on)")
+def readings(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
+             activity_type: list[str] = Query(default=["electricity", "natural_gas"], max_length=50),
+             start: datetime | None = None, end: datetime | None = None,
+             format: Literal["json", "csv"] = "json",
+             limit: int = Query(default=100_000, ge=1, le=10_000_000)) -> Any:
+    """Readings of one hour or less, summed per site, activity type, hour and unit over the site's meters.
+    ``format=csv`` streams large ranges cheaply (the training flow reads a year of 40 buildings)."""
+    if start and end and end <= start:
+        raise Unprocessable("end must be after start", field="end")
+    a = Activity.__table__.c
+    hour = a.period_start  # hourly readings start on the hour; sub-hourly ones are summed below
+    stmt = (select(a.site_id.label("site"), a.activity_type, hour.label("timestamp"),
+                   func.sum(a.quantity).label("quantity"), a.unit)
+            .where(*_hourly_readings(conn.dialect.name, site, activity_type, start, end))
+            .group_by(a.site_id, a.activity_type, hour, a.unit)
+            .order_by(hour, a.site_id, a.activity_type).limit(limit))
+    frame = pd.DataFrame(conn.execute(stmt).mappings().all(),
+                         columns=["site", "activity_type", "timestamp", "quantity", "unit"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if format == "csv":
+        return frame_response(frame, fmt="csv", name="readings")
+    return {"count": len(frame), "readings": frame.to_dict("records")}

@@ -1,0 +1,197 @@
+"""Prefect flow ``train-baseline``: read site history from the data core, train the expected-value
+baseline, judge it on a time-based holdout against the week-ago naive baseline and against the current
+champion, and record everything in MLflow (``carbon-baseline``; alias ``champion`` only when the new
+model beats the champion on the same holdout, otherwise ``challenger``).
+
+Idempotent: a run over the same readings, weather, window and parameters finds the version it
+registered before (model-version tag ``fingerprint``) and changes nothing.
+
+    python -m flows.train_baseline --train-start 2019-01-01 --holdout-start 2020-01-01 --holdout-end 2020-03-15
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from services.data_core.units import conversion_factor
+from services.ml_engine import registry
+from services.ml_engine.bundle import INPUT_COLUMNS
+from services.ml_engine.settings import MLEngineSettings
+from services.ml_engine.training import (
+    Window,
+    beats,
+    default_window,
+    evaluate,
+    fingerprint,
+    holdout_inputs,
+    prepare,
+    train_bundle,
+)
+
+HISTORY_MARGIN = pd.Timedelta(days=35)  # history before the training window feeds the 28-day lags
+FETCH_RETRIES = dict(retries=3, retry_delay_seconds=[2, 10, 30])
+
+
+def data_core_client(base_url: str) -> httpx.Client:
+    """HTTP client of the data core (tests swap in a client bound to an in-process app)."""
+    return httpx.Client(base_url=base_url, timeout=300.0, trust_env=False)
+
+
+def _utc(value: datetime | str | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@task(name="fetch-sites", cache_policy=NO_CACHE, **FETCH_RETRIES)
+def fetch_sites(base_url: str) -> dict[str, float]:
+    """Site floor areas (m2) from the data core."""
+    with data_core_client(base_url) as client:
+        response = client.get("/api/v1/sites")
+        response.raise_for_status()
+    return {s["id"]: float(s["floor_area_m2"]) for s in response.json() if s.get("floor_area_m2")}
+
+
+@task(name="fetch-readings", cache_policy=NO_CACHE, **FETCH_RETRIES)
+def fetch_readings(base_url: str, activity_types: list[str], start: pd.Timestamp | None,
+                   end: pd.Timestamp | None) -> pd.DataFrame:
+    """Hourly readings in kWh [site, activity_type, timestamp, quantity] (CSV: a year of 40 buildings is
+    ~700k rows). Readings in other energy units are converted with pint; non-energy units are dropped."""
+    params: list[tuple[str, str]] = [("activity_type", t) for t in activity_types] + [("format", "csv")]
+    if start is not None:
+        params.append(("start", start.isoformat()))
+    if end is not None:
+        params.append(("end", end.isoformat()))
+    with data_core_client(base_url) as client:
+        response = client.get("/api/v1/readings", params=params)
+        response.raise_for_status()
+    frame = pd.read_csv(io.BytesIO(response.content), dtype={"site": str})
+    if frame.empty:
+        return frame.assign(quantity=pd.Series(dtype=float))
+    factors = {}
+    for unit in frame["unit"].unique():
+        try:
+            factors[unit] = conversion_factor(unit, "kWh")
+        except Exception:  # noqa: BLE001 - pint raises several error types; a non-energy unit is skipped
+            factors[unit] = float("nan")
+    frame["quantity"] = frame["quantity"] * frame["unit"].map(factors)
+    dropped = int(frame["quantity"].isna().sum())
+    if dropped:
+        get_run_logger().warning("%d readings in non-energy units left out", dropped)
+    return frame.dropna(subset=["quantity"])[["site", "activity_type", "timestamp", "quantity"]]
+
+
+@task(name="load-weather", cache_policy=NO_CACHE)
+def load_weather(path: str) -> pd.DataFrame:
+    weather = pd.read_csv(path).rename(columns={"datetime_utc": "timestamp"})
+    weather["timestamp"] = pd.to_datetime(weather["timestamp"], utc=True)
+    return weather[["timestamp", "air_temperature_degC", "relative_humidity_pct", "global_irradiance_w_m2"]]
+
+
+@task(name="train-and-register", cache_policy=NO_CACHE)
+def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area: dict[str, float],
+                       window: Window, params: dict[str, Any], settings: MLEngineSettings) -> dict[str, Any]:
+    logger = get_run_logger()
+    client = registry.configure(settings.mlflow_tracking_uri)
+    name = settings.model_name
+    series = prepare(readings)
+    fp = fingerprint(series, weather, floor_area, window, params)
+    existing = registry.find_by_fingerprint(client, name, fp)
+    if existing is not None:
+        champion = registry.alias_version(client, name, registry.CHAMPION)
+        alias = registry.CHAMPION if champion and champion.version == existing.version else registry.CHALLENGER
+        logger.info("same data, window and parameters as %s v%s: nothing to do", name, existing.version)
+        return {"version": str(existing.version), "alias": alias, "reused": True, "fingerprint": fp}
+    bundle = train_bundle(series, weather, floor_area, window, params=params or None)
+    inputs = holdout_inputs(series, weather, window)
+    per_site, metrics = evaluate(bundle, inputs)
+    champion = registry.alias_version(client, name, registry.CHAMPION)
+    promote, gate = True, {"gate": "no champion yet"}
+    if champion is not None:
+        champ_bundle = registry.load_bundle(name, str(champion.version))
+        promote, new_mae, champ_mae, rows = beats(bundle, champ_bundle, inputs)
+        metrics |= {"gate_new_mae": new_mae, "gate_champion_mae": champ_mae, "gate_rows": float(rows)}
+        gate = {"gate": f"{'beats' if promote else 'does not beat'} champion v{champion.version} "
+                        f"(MAE {new_mae:.4g} vs {champ_mae:.4g} on {rows} holdout rows)",
+                "compared_with": str(champion.version)}
+    example = inputs[[c for c in INPUT_COLUMNS if c in inputs.columns]].head(3).copy()
+    example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    example = example.astype({c: "float64" for c in example.columns if c not in ("site", "timestamp", "activity_type")})
+    tags = {"fingerprint": fp, **window.as_params(), "activity_types": ",".join(sorted(bundle.series)), **gate}
+    result = registry.log_and_register(
+        bundle, name=name, params={**params, **window.as_params(), "sites": len(per_site),
+                                   "activity_types": ",".join(sorted(bundle.series)), "readings": len(readings)},
+        metrics=metrics, per_site=per_site, tags=tags, input_example=example, promote=promote)
+    logger.info("%s v%s -> %s; %s; holdout MAE %.4g (naive %.4g), %.1f %% of sites within ASHRAE-14",
+                name, result.version, result.alias, gate["gate"], metrics["holdout_mae"], metrics["naive_mae"],
+                metrics["ashrae_within_pct"])
+    return {"version": result.version, "alias": result.alias, "reused": False, "run_id": result.run_id,
+            "fingerprint": fp, "metrics": metrics, **gate}
+
+
+@flow(name="train-baseline", log_prints=True)
+def train_baseline(activity_types: list[str] | None = None, train_start: datetime | None = None,
+                   holdout_start: datetime | None = None, holdout_end: datetime | None = None,
+                   max_iter: int = 600, max_leaf_nodes: int = 63, calibration_weeks: int = 8,
+                   data_core_url: str | None = None, tracking_uri: str | None = None) -> dict[str, Any]:
+    """Train, evaluate and register ``carbon-baseline``. Without a window: holdout = the last 28 days of
+    data, training = the 365 days before."""
+    settings = MLEngineSettings()  # type: ignore[call-arg]
+    updates = {k: v for k, v in {"data_core_url": data_core_url, "mlflow_tracking_uri": tracking_uri}.items() if v}
+    settings = settings.model_copy(update=updates)
+    types = activity_types or ["electricity", "natural_gas"]
+    start, h_start, h_end = _utc(train_start), _utc(holdout_start), _utc(holdout_end)
+    floor_area = fetch_sites(settings.data_core_url)
+    readings = fetch_readings(settings.data_core_url, types, start - HISTORY_MARGIN if start is not None else None,
+                              h_end)
+    if readings.empty:
+        raise ValueError(f"the data core has no hourly readings of {', '.join(types)} in this window")
+    readings["timestamp"] = pd.to_datetime(readings["timestamp"], utc=True)
+    if h_start is None or h_end is None or start is None:
+        auto = default_window(readings)
+        h_end = h_end or auto.holdout_end
+        h_start = h_start or h_end - pd.Timedelta(days=28)
+        start = start or h_start - pd.Timedelta(days=365)
+    if not start < h_start < h_end:
+        raise ValueError("need train_start < holdout_start < holdout_end")
+    window = Window(start, h_start, h_end, calibration_weeks)
+    weather = load_weather(str(settings.weather_csv))
+    params = {"learning_rate": 0.05, "max_iter": max_iter, "max_leaf_nodes": max_leaf_nodes, "min_samples_leaf": 40,
+              "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
+    return train_and_register(readings, weather, floor_area, window, params, settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train carbon-baseline (a Prefect flow run).")
+    parser.add_argument("--activity-type", action="append", dest="activity_types")
+    parser.add_argument("--train-start")
+    parser.add_argument("--holdout-start")
+    parser.add_argument("--holdout-end")
+    parser.add_argument("--max-iter", type=int, default=600)
+    parser.add_argument("--if-no-champion", action="store_true",
+                        help="do nothing when the registry already has a champion (make up)")
+    args = parser.parse_args()
+    if args.if_no_champion:
+        settings = MLEngineSettings()  # type: ignore[call-arg]
+        client = registry.configure(settings.mlflow_tracking_uri)
+        champion = registry.alias_version(client, settings.model_name, registry.CHAMPION)
+        if champion is not None:
+            print(json.dumps({"version": str(champion.version), "alias": registry.CHAMPION, "trained": False}))
+            return
+    result = train_baseline(activity_types=args.activity_types, train_start=args.train_start,
+                            holdout_start=args.holdout_start, holdout_end=args.holdout_end, max_iter=args.max_iter)
+    print(json.dumps({k: v for k, v in result.items() if k != "metrics"}, default=str))
+
+
+if __name__ == "__main__":
+    main()

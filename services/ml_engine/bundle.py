@@ -1,0 +1,231 @@
+"""The served artefact: expected-value models per activity type, their intervals, site attributes and a
+weather table, packed as one MLflow pyfunc (``carbon-baseline``).
+
+Input contract (one row per site, activity type and hour; the same frame on ``/invocations`` of this ML
+engine and of ``mlflow models serve``):
+
+=================  ========  ==========================================================================
+column             required  meaning
+=================  ========  ==========================================================================
+site               yes       site id as registered in the data core
+timestamp          yes       hour (ISO 8601; UTC unless it carries an offset)
+activity_type      no        ``electricity`` (default) or another type the model was trained on
+temp_c, rh,        no        weather of that hour (a forecast when predicting ahead); when absent the
+irradiance                   packaged weather table is used, and if it does not cover the hour the
+                             model predicts without weather
+lag_24h ..         no        day-ahead meter history in kWh (see ``HISTORY_COLUMNS``); the ML engine's
+same_type_day_mean           typed API builds them from data-core history; when absent the model
+                             predicts from calendar, weather and site attributes only
+=================  ========  ==========================================================================
+
+Output: ``expected``, ``lower``, ``upper`` (kWh; the interval is split-conformal, 90 % by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.ml_engine.features import (
+    CDD_BASE_C,
+    FEATURES,
+    HDD_BASE_C,
+    calendar_arrays,
+    history_features,
+    weather_features,
+)
+from services.ml_engine.model import ConformalIntervals, ExpectedConsumptionModel
+
+HISTORY_COLUMNS = [c for c in FEATURES if c.startswith(("lag_", "same_", "prev_"))]
+WEATHER_COLUMNS = ["temp_c", "rh", "irradiance"]
+REQUIRED_COLUMNS = ["site", "timestamp"]
+OPTIONAL_COLUMNS = ["activity_type", *WEATHER_COLUMNS, *HISTORY_COLUMNS]
+INPUT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+OUTPUT_COLUMNS = ["expected", "lower", "upper"]
+DEFAULT_ACTIVITY_TYPE = "electricity"
+MAX_SITE_CODES = 254  # HistGradientBoosting categorical features hold at most 255 categories
+
+
+class InputError(ValueError):
+    """Bad model input; ``field`` names the column."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class SeriesModel:
+    """The model of one activity type: regressor, intervals and per-site attributes."""
+    model: ExpectedConsumptionModel
+    intervals: ConformalIntervals
+    scale: pd.Series              # site -> mean training reading (kWh)
+    site_codes: dict[str, int]
+    floor_area: dict[str, float]  # site -> m2 (NaN when unknown)
+
+    def lookup(self, site: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row (found, code, scale, floor area, interval lo, interval hi) by one index lookup."""
+        table = self.__dict__.get("_table")
+        if table is None:
+            index = pd.Index(sorted(self.site_codes))
+            q = self.intervals.q.reindex(index) if self.intervals.q is not None else None
+            table = self.__dict__["_table"] = (
+                index,
+                np.array([self.site_codes[s] for s in index], float),
+                self.scale.reindex(index).to_numpy(float),
+                np.array([self.floor_area.get(s, np.nan) for s in index], float),
+                q["lo"].to_numpy(float) if q is not None else np.zeros(len(index)),
+                q["hi"].to_numpy(float) if q is not None else np.zeros(len(index)),
+            )
+        index, *arrays = table
+        pos = index.get_indexer(site)
+        found = pos >= 0
+        pos = np.where(found, pos, 0)
+        return (found, *(a[pos] for a in arrays))  # type: ignore[return-value]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_table", None)
+        return state
+
+
+@dataclass
+class BaselineBundle:
+    series: dict[str, SeriesModel]
+    weather: pd.DataFrame                     # index = UTC hour; weather_features columns
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- input handling
+    def sites(self) -> dict[str, list[str]]:
+        return {t: sorted(s.site_codes) for t, s in self.series.items()}
+
+    def _frame(self, data: pd.DataFrame) -> dict[str, Any]:
+        """Validated columns as numpy arrays (plain arrays, not a DataFrame: a single-row request spends
+        most of its time in pandas bookkeeping otherwise)."""
+        missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
+        if missing:
+            raise InputError(f"missing required column(s): {', '.join(missing)}", field=missing[0])
+        unknown = [c for c in data.columns if c not in INPUT_COLUMNS]
+        if unknown:
+            raise InputError(f"unknown column(s): {', '.join(map(str, unknown[:10]))}; "
+                             f"expected some of {', '.join(INPUT_COLUMNS)}", field=str(unknown[0]))
+        site = data["site"].to_numpy()
+        if pd.isna(site).any():
+            raise InputError("site must not be empty", field="site")
+        cols: dict[str, Any] = {"site": site.astype(str)}
+        if "activity_type" in data.columns:
+            at = data["activity_type"].to_numpy(dtype=object)
+            cols["activity_type"] = np.where(pd.isna(at), DEFAULT_ACTIVITY_TYPE, at).astype(str)
+        else:
+            cols["activity_type"] = np.full(len(data), DEFAULT_ACTIVITY_TYPE)
+        ts = data["timestamp"]
+        try:
+            if pd.api.types.is_datetime64_any_dtype(ts):
+                parsed = pd.DatetimeIndex(ts)
+                parsed = parsed.tz_localize("UTC") if parsed.tz is None else parsed.tz_convert("UTC")
+            else:
+                parsed = pd.DatetimeIndex(pd.to_datetime(ts.astype(str), utc=True, format="ISO8601"))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InputError(f"timestamp must be an ISO 8601 date-time: {exc}", field="timestamp") from exc
+        if parsed.isna().any():
+            raise InputError("timestamp must not be empty", field="timestamp")
+        cols["timestamp"] = parsed.floor("h")
+        for col in WEATHER_COLUMNS + HISTORY_COLUMNS:
+            if col in data.columns:
+                values = data[col]
+                if values.dtype == object or pd.api.types.is_string_dtype(values) or pd.api.types.is_bool_dtype(values):
+                    try:
+                        values = pd.to_numeric(values, errors="raise")
+                    except (ValueError, TypeError) as exc:
+                        raise InputError(f"{col} must be a number: {exc}", field=col) from exc
+                try:
+                    cols[col] = np.asarray(values, dtype=float)
+                except (ValueError, TypeError) as exc:
+                    raise InputError(f"{col} must be a number: {exc}", field=col) from exc
+                if np.isinf(cols[col]).any():
+                    raise InputError(f"{col} must be finite", field=col)
+            else:
+                cols[col] = np.full(len(data), np.nan)
+        return cols
+
+    def _matrix(self, cols: dict[str, Any], idx: np.ndarray, sm: SeriesModel, activity_type: str) -> tuple[np.ndarray, ...]:
+        """Feature matrix (model column order), site scale and interval offsets for rows ``idx``."""
+        site = cols["site"][idx]
+        found, codes, scale, area, q_lo, q_hi = sm.lookup(site)
+        if not found.all():
+            unknown = sorted(set(site[~found]))
+            raise InputError(f"unknown site(s) for {activity_type}: {', '.join(unknown[:10])}", field="site")
+        ts = cols["timestamp"][idx]
+        f: dict[str, np.ndarray] = dict(calendar_arrays(ts))
+        w = self.weather.reindex(ts)
+        temp_in = cols["temp_c"][idx]
+        given = ~np.isnan(temp_in)
+        temp = np.where(given, temp_in, w["temp_c"].to_numpy())
+        f["temp_c"] = temp
+        f["hdd"] = np.clip(HDD_BASE_C - temp, 0, None)
+        f["cdd"] = np.clip(temp - CDD_BASE_C, 0, None)
+        tm, hm = w["temp_mean_24h"].to_numpy(), w["hdd_mean_24h"].to_numpy()
+        f["temp_mean_24h"] = np.where(given & np.isnan(tm), temp, tm)
+        f["hdd_mean_24h"] = np.where(given & np.isnan(hm), f["hdd"], hm)
+        for col in ("irradiance", "rh"):
+            v = cols[col][idx]
+            f[col] = np.where(np.isnan(v), w[col].to_numpy(), v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f["log_floor_area_m2"] = np.log(area)
+            f["log_scale_kwh"] = np.log(scale)
+            f["log_intensity_kwh_m2"] = np.log(scale / area)
+        for col in HISTORY_COLUMNS:
+            f[col] = cols[col][idx] / scale
+        f["site_code"] = codes
+        X = np.column_stack([f[c] for c in sm.model.features]).astype(np.float32)
+        return X, scale, q_lo, q_hi
+
+    # ----------------------------------------------------------------- prediction
+    def predict(self, data: pd.DataFrame) -> pd.DataFrame:
+        cols = self._frame(data)
+        n = len(data)
+        out = np.full((n, 3), np.nan)
+        types = cols["activity_type"]
+        for activity_type in dict.fromkeys(types.tolist()):
+            sm = self.series.get(activity_type)
+            if sm is None:
+                raise InputError(f"no model for activity_type {activity_type!r}; known: "
+                                 f"{', '.join(sorted(self.series))}", field="activity_type")
+            idx = np.flatnonzero(types == activity_type)
+            X, scale, q_lo, q_hi = self._matrix(cols, idx, sm, activity_type)
+            yhat = sm.model.predict_matrix(X, scale)
+            lo, hi = np.clip(yhat + q_lo, 0, None), yhat + q_hi  # split-conformal, absolute (ConformalIntervals)
+            out[idx, 0], out[idx, 1], out[idx, 2] = yhat, np.minimum(lo, yhat), np.maximum(hi, yhat)
+        return pd.DataFrame(out, columns=OUTPUT_COLUMNS)
+
+
+# --------------------------------------------------------------------------- building inputs
+def weather_table(weather: pd.DataFrame) -> pd.DataFrame:
+    """Raw hourly weather [timestamp, air_temperature_degC, relative_humidity_pct, global_irradiance_w_m2]
+    -> feature table indexed by UTC hour (the packaged weather of the model)."""
+    return weather_features(weather).set_index("timestamp")
+
+
+def history_inputs(readings: pd.DataFrame) -> pd.DataFrame:
+    """Day-ahead history columns in kWh for every (site, hour) of a long frame [site, timestamp, value]
+    (one activity type). Rows to be predicted may carry value=NaN."""
+    sites = readings["site"].unique()
+    hist = history_features(readings, pd.Series(1.0, index=sites))
+    return hist[["site", "timestamp", *HISTORY_COLUMNS]]
+
+
+def model_inputs(readings: pd.DataFrame, activity_type: str, weather: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The model input frame for every reading of ``readings`` [site, timestamp, value] of one activity type,
+    with history built from the same frame and weather from ``weather`` (raw) when given."""
+    hist = history_inputs(readings)
+    df = readings[["site", "timestamp", "value"]].merge(hist, on=["site", "timestamp"], how="left")
+    df.insert(1, "activity_type", activity_type)
+    if weather is not None:
+        w = weather.set_index("timestamp")
+        df["temp_c"] = w["air_temperature_degC"].reindex(df["timestamp"]).to_numpy()
+        df["rh"] = w["relative_humidity_pct"].reindex(df["timestamp"]).to_numpy()
+        df["irradiance"] = w["global_irradiance_w_m2"].reindex(df["timestamp"]).to_numpy()
+    return df

@@ -1,0 +1,40 @@
+"""Settings of the ML engine and of the training flow (environment variables, optionally ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WEATHER = REPO_ROOT / "data" / "buildings_cambridge" / "context_hourly_weather_bedford_and_uk_grid_ci_2019_2020.csv"
+
+
+class MLEngineSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
+
+    service_name: str = "ml-engine"
+    port: int = 8001
+    # MLflow tracking server and model registry (the standard MLFLOW_TRACKING_URI variable)
+    mlflow_tracking_uri: str = "http://127.0.0.1:5000"
+    model_name: str = "carbon-baseline"
+    model_alias: str = "champion"
+    # how often the engine asks the registry whether the alias moved (POST /api/v1/models/reload forces it)
+    model_poll_seconds: float = Field(default=10.0, gt=0)
+    # where the typed API reads site history (day-ahead lags) from
+    data_core_url: str = "http://127.0.0.1:8002"
+    data_core_timeout_seconds: float = Field(default=30.0, gt=0)
+    # hourly weather (UTC; air_temperature_degC, relative_humidity_pct, global_irradiance_w_m2) packed
+    # into each trained model; the demo uses the Bedford station next to the Cambridge buildings
+    weather_csv: Path = DEFAULT_WEATHER
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_rows: int = Field(default=200_000, ge=1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> MLEngineSettings:
+    return MLEngineSettings()  # type: ignore[call-arg]

@@ -1,0 +1,181 @@
+"""Training and holdout evaluation of the expected-value baseline (no Prefect or MLflow here: the
+``train-baseline`` flow calls these and records the results in MLflow)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from services.ml_engine.bundle import (
+    INPUT_COLUMNS,
+    MAX_SITE_CODES,
+    BaselineBundle,
+    SeriesModel,
+    model_inputs,
+    weather_table,
+)
+from services.ml_engine.features import build_features, clean_meter, site_scale
+from services.ml_engine.model import ashrae_metrics, fit_with_intervals
+
+log = logging.getLogger(__name__)
+MODEL_FORMAT = "carbon-baseline/1"  # bump when the features or the bundle change meaning
+MIN_TRAIN_HOURS = 24 * 28
+
+
+@dataclass(frozen=True)
+class Window:
+    train_start: pd.Timestamp
+    holdout_start: pd.Timestamp
+    holdout_end: pd.Timestamp
+    calibration_weeks: int = 8
+
+    @property
+    def cal_start(self) -> pd.Timestamp:
+        return self.holdout_start - pd.Timedelta(weeks=self.calibration_weeks)
+
+    def as_params(self) -> dict[str, str]:
+        return {"train_start": self.train_start.isoformat(), "holdout_start": self.holdout_start.isoformat(),
+                "holdout_end": self.holdout_end.isoformat(), "calibration_weeks": str(self.calibration_weeks)}
+
+
+def default_window(readings: pd.DataFrame, holdout_days: int = 28, train_days: int = 365) -> Window:
+    """Holdout = the last ``holdout_days`` whole days of data; training = the ``train_days`` before it."""
+    end = pd.Timestamp(readings["timestamp"].max()).floor("D") + pd.Timedelta("1D")
+    holdout_start = end - pd.Timedelta(days=holdout_days)
+    return Window(holdout_start - pd.Timedelta(days=train_days), holdout_start, end)
+
+
+def prepare(readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Readings [site, activity_type, timestamp, quantity] (kWh, hourly) -> cleaned long frame
+    [site, timestamp, value] per activity type. Zero electricity readings of a whole building are
+    treated as missing (the meter archive writes 0 for gaps); gas zeros are real (heating off)."""
+    out: dict[str, pd.DataFrame] = {}
+    frame = readings.copy()
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    for activity_type, rows in frame.groupby("activity_type"):
+        long = rows.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
+        long = long.groupby(["site", "timestamp"], as_index=False)["value"].sum(min_count=1)
+        out[str(activity_type)] = clean_meter(long, zero_is_missing=activity_type == "electricity")
+    return out
+
+
+def fingerprint(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
+                window: Window, params: dict) -> str:
+    """Same data, window and parameters -> same fingerprint (re-runs reuse the registered version)."""
+    h = hashlib.sha256(MODEL_FORMAT.encode())
+    for activity_type in sorted(series):
+        h.update(activity_type.encode())
+        h.update(pd.util.hash_pandas_object(series[activity_type], index=False).to_numpy().tobytes())
+    h.update(pd.util.hash_pandas_object(weather, index=False).to_numpy().tobytes())
+    h.update(json.dumps({"area": floor_area, "window": window.as_params(), "params": params},
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def train_bundle(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
+                 window: Window, params: dict | None = None, alpha: float = 0.10) -> BaselineBundle:
+    """One model per activity type (electricity and gas behave differently; each is a global model over
+    its sites). Sites with fewer than 28 days of training readings are left out."""
+    models: dict[str, SeriesModel] = {}
+    for activity_type, long in sorted(series.items()):
+        upto = long[long["timestamp"] < window.holdout_start]
+        train_rows = upto[upto["timestamp"] >= window.train_start]
+        counts = train_rows.dropna(subset=["value"]).groupby("site").size()
+        sites = sorted(counts[counts >= MIN_TRAIN_HOURS].index)
+        if len(sites) > MAX_SITE_CODES:
+            log.warning("%s: %d sites; the model holds %d, the largest are kept", activity_type, len(sites),
+                        MAX_SITE_CODES)
+            means = train_rows.groupby("site")["value"].mean().reindex(sites)
+            sites = sorted(means.nlargest(MAX_SITE_CODES).index)
+        if not sites:
+            log.warning("%s: no site has %d training hours; skipped", activity_type, MIN_TRAIN_HOURS)
+            continue
+        upto = upto[upto["site"].isin(sites)]
+        scale = site_scale(train_rows[train_rows["site"].isin(sites)])
+        codes = {s: i for i, s in enumerate(sites)}
+        meta = pd.DataFrame({"site": sites, "gross_internal_area_m2": [floor_area.get(s, np.nan) for s in sites]})
+        df = build_features(upto, weather, meta, scale, codes)
+        df = df[df["timestamp"] >= window.train_start]
+        model, intervals = fit_with_intervals(df, cal_start=window.cal_start, alpha=alpha, params=params)
+        models[activity_type] = SeriesModel(model, intervals, scale, codes,
+                                            {s: float(floor_area.get(s, np.nan)) for s in sites})
+    if not models:
+        raise ValueError("no activity type has enough hourly history to train on")
+    return BaselineBundle(series=models, weather=weather_table(weather),
+                          info={"format": MODEL_FORMAT, **window.as_params(), "alpha": alpha})
+
+
+def holdout_inputs(series: dict[str, pd.DataFrame], weather: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Model inputs (with the actual ``value``) of every holdout reading, for any model to be judged on."""
+    frames = []
+    for activity_type, long in sorted(series.items()):
+        upto = long[long["timestamp"] < window.holdout_end]
+        df = model_inputs(upto, activity_type, weather)
+        frames.append(df[(df["timestamp"] >= window.holdout_start) & df["value"].notna()])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*INPUT_COLUMNS, "value"])
+
+
+def predictable(bundle: BaselineBundle, inputs: pd.DataFrame) -> pd.Series:
+    """Rows whose activity type and site the bundle knows."""
+    known = pd.Series(False, index=inputs.index)
+    for activity_type, sm in bundle.series.items():
+        known |= inputs["activity_type"].eq(activity_type) & inputs["site"].isin(list(sm.site_codes))
+    return known
+
+
+def evaluate(bundle: BaselineBundle, inputs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    """ASHRAE-14 metrics per site and activity type, the week-ago naive baseline and interval coverage."""
+    rows = inputs[predictable(bundle, inputs)].copy()
+    if rows.empty:
+        raise ValueError("no holdout reading of a site this model knows")
+    pred = bundle.predict(rows[[c for c in INPUT_COLUMNS if c in rows.columns]])
+    rows["yhat"], rows["lo"], rows["hi"] = pred["expected"].to_numpy(), pred["lower"].to_numpy(), pred["upper"].to_numpy()
+    rows["inside"] = (rows["value"] >= rows["lo"]) & (rows["value"] <= rows["hi"])
+    table = []
+    for (activity_type, site), g in rows.groupby(["activity_type", "site"], sort=True):
+        ours, naive = ashrae_metrics(g["value"], g["yhat"]), ashrae_metrics(g["value"], g["lag_168h"])
+        table.append({"activity_type": activity_type, "site": site, "hours": ours["n"], "mean_kwh": ours["mean_kwh"],
+                      "cv_rmse_pct": 100 * ours["cv_rmse"], "nmbe_pct": 100 * ours["nmbe"], "mae": ours["mae"],
+                      "naive_mae": naive["mae"], "naive_cv_rmse_pct": 100 * naive["cv_rmse"],
+                      "naive_nmbe_pct": 100 * naive["nmbe"], "coverage_pct": 100 * float(g["inside"].mean())})
+    per_site = pd.DataFrame(table)
+    per_site["ashrae_ok"] = (per_site["cv_rmse_pct"] <= 30) & (per_site["nmbe_pct"].abs() <= 10)
+    per_site["naive_ashrae_ok"] = (per_site["naive_cv_rmse_pct"] <= 30) & (per_site["naive_nmbe_pct"].abs() <= 10)
+    summary: dict[str, float] = {}
+    for label, part, sites in [("all", rows, per_site)] + [
+            (t, rows[rows["activity_type"] == t], per_site[per_site["activity_type"] == t])
+            for t in sorted(rows["activity_type"].unique())]:
+        ours, naive = ashrae_metrics(part["value"], part["yhat"]), ashrae_metrics(part["value"], part["lag_168h"])
+        prefix = "" if label == "all" else f"{label}_"
+        summary |= {
+            f"{prefix}holdout_mae": ours["mae"], f"{prefix}holdout_cv_rmse_pct": 100 * ours["cv_rmse"],
+            f"{prefix}holdout_nmbe_pct": 100 * ours["nmbe"], f"{prefix}naive_mae": naive["mae"],
+            f"{prefix}naive_cv_rmse_pct": 100 * naive["cv_rmse"], f"{prefix}naive_nmbe_pct": 100 * naive["nmbe"],
+            f"{prefix}mae_cut_vs_naive_pct": 100 * (1 - ours["mae"] / naive["mae"]) if naive["mae"] else float("nan"),
+            f"{prefix}ashrae_within_pct": 100 * float(sites["ashrae_ok"].mean()),
+            f"{prefix}naive_ashrae_within_pct": 100 * float(sites["naive_ashrae_ok"].mean()),
+            f"{prefix}interval_coverage_pct": 100 * float(part["inside"].mean()),
+            f"{prefix}holdout_rows": float(len(part)), f"{prefix}sites": float(len(sites)),
+        }
+    return per_site, summary
+
+
+def holdout_mae(bundle: BaselineBundle, inputs: pd.DataFrame) -> float:
+    """Pooled MAE on the given rows (all must be predictable by the bundle)."""
+    pred = bundle.predict(inputs[[c for c in INPUT_COLUMNS if c in inputs.columns]])
+    return float(np.nanmean(np.abs(inputs["value"].to_numpy() - pred["expected"].to_numpy())))
+
+
+def beats(new: BaselineBundle, champion: BaselineBundle, inputs: pd.DataFrame) -> tuple[bool, float, float, int]:
+    """The promotion gate: both models judged on the same holdout rows (those both can predict).
+    The new model must have a strictly lower pooled MAE. Returns (beats, new_mae, champion_mae, rows)."""
+    rows = inputs[predictable(new, inputs) & predictable(champion, inputs)]
+    if rows.empty:
+        return True, float("nan"), float("nan"), 0  # nothing in common: the champion cannot be judged here
+    new_mae, champ_mae = holdout_mae(new, rows), holdout_mae(champion, rows)
+    return bool(new_mae < champ_mae), new_mae, champ_mae, len(rows)

@@ -1,0 +1,17 @@
+"""Flows run against a temporary Prefect API (prefect_test_harness), started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.services.ml_engine.conftest import cambridge_csv, flow_env, loaded_data_core, tracking_uri  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
