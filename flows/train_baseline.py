@@ -12,7 +12,6 @@ registered before (model-version tag ``fingerprint``) and changes nothing.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -22,9 +21,9 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from services.data_core.units import conversion_factor
 from services.ml_engine import registry
 from services.ml_engine.bundle import INPUT_COLUMNS
+from services.ml_engine.history import read_csv, readings_params
 from services.ml_engine.settings import MLEngineSettings
 from services.ml_engine.training import (
     Window,
@@ -67,28 +66,10 @@ def fetch_readings(base_url: str, activity_types: list[str], start: pd.Timestamp
                    end: pd.Timestamp | None) -> pd.DataFrame:
     """Hourly readings in kWh [site, activity_type, timestamp, quantity] (CSV: a year of 40 buildings is
     ~700k rows). Readings in other energy units are converted with pint; non-energy units are dropped."""
-    params: list[tuple[str, str]] = [("activity_type", t) for t in activity_types] + [("format", "csv")]
-    if start is not None:
-        params.append(("start", start.isoformat()))
-    if end is not None:
-        params.append(("end", end.isoformat()))
     with data_core_client(base_url) as client:
-        response = client.get("/api/v1/readings", params=params)
+        response = client.get("/api/v1/readings", params=readings_params([], activity_types, start, end))
         response.raise_for_status()
-    frame = pd.read_csv(io.BytesIO(response.content), dtype={"site": str})
-    if frame.empty:
-        return frame.assign(quantity=pd.Series(dtype=float))
-    factors = {}
-    for unit in frame["unit"].unique():
-        try:
-            factors[unit] = conversion_factor(unit, "kWh")
-        except Exception:  # noqa: BLE001 - pint raises several error types; a non-energy unit is skipped
-            factors[unit] = float("nan")
-    frame["quantity"] = frame["quantity"] * frame["unit"].map(factors)
-    dropped = int(frame["quantity"].isna().sum())
-    if dropped:
-        get_run_logger().warning("%d readings in non-energy units left out", dropped)
-    return frame.dropna(subset=["quantity"])[["site", "activity_type", "timestamp", "quantity"]]
+    return read_csv(response.content)
 
 
 @task(name="load-weather", cache_policy=NO_CACHE)
@@ -156,7 +137,6 @@ def train_baseline(activity_types: list[str] | None = None, train_start: datetim
                               h_end)
     if readings.empty:
         raise ValueError(f"the data core has no hourly readings of {', '.join(types)} in this window")
-    readings["timestamp"] = pd.to_datetime(readings["timestamp"], utc=True)
     if h_start is None or h_end is None or start is None:
         auto = default_window(readings)
         h_end = h_end or auto.holdout_end

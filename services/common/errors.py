@@ -64,6 +64,12 @@ class UnsupportedMediaType(DomainError):
     type_suffix = "unsupported-media-type"
 
 
+class ServiceUnavailable(DomainError):
+    status = 503
+    title = "Service unavailable"
+    type_suffix = "unavailable"
+
+
 class Unauthorized(DomainError):
     status = 401
     title = "Unauthorized"

@@ -136,7 +136,10 @@ class BaselineBundle:
         for col in WEATHER_COLUMNS + HISTORY_COLUMNS:
             if col in data.columns:
                 values = data[col]
-                if values.dtype == object or pd.api.types.is_string_dtype(values) or pd.api.types.is_bool_dtype(values):
+                if pd.api.types.is_bool_dtype(values) or (values.dtype == object and values.map(
+                        lambda v: isinstance(v, bool)).any()):
+                    raise InputError(f"{col} must be a number, not true/false", field=col)
+                if values.dtype == object or pd.api.types.is_string_dtype(values):
                     try:
                         values = pd.to_numeric(values, errors="raise")
                     except (ValueError, TypeError) as exc:

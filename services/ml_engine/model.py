@@ -117,10 +117,12 @@ class TreeEnsemble:
                 break
             v = Xt[rows, self.feature[node]]
             nan = np.isnan(v)
-            vi = np.where(nan | (v < 0), 0, v).astype(np.int64)
-            in_left = (self.bitsets[self.bitset_idx[node], vi // 32] >> (vi % 32).astype(np.uint32)) & 1
-            go_left = np.where(nan, self.missing_left[node],
-                               np.where(self.is_cat[node], in_left.astype(bool), v <= self.threshold[node]))
+            cat = self.is_cat[node]
+            # bitset lookups only where the node is categorical (elsewhere v is any number)
+            vi = np.where(cat & ~nan & (v >= 0), v, 0).astype(np.int64)
+            bi = np.where(cat, self.bitset_idx[node], 0)
+            in_left = ((self.bitsets[bi, vi // 32] >> (vi % 32).astype(np.uint32)) & 1).astype(bool)
+            go_left = np.where(nan, self.missing_left[node], np.where(cat, in_left, v <= self.threshold[node]))
             node = np.where(go_left, self.left[node], self.right[node])
         return self.value[node].sum(axis=1) + self.baseline
 

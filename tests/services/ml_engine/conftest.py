@@ -70,6 +70,8 @@ def tracking_uri(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # artifacts under the test's directory (a bare SQLite store would default to ./mlruns)
+    mlflow.MlflowClient(uri).create_experiment("carbon-baseline", artifact_location=(tmp_path / "artifacts").as_uri())
     return uri
 
 
@@ -83,3 +85,86 @@ def flow_env(loaded_data_core, tracking_uri, monkeypatch):  # type: ignore[no-un
     monkeypatch.setattr(tb, "data_core_client", lambda base_url: contextlib.nullcontext(loaded_data_core))
     monkeypatch.setenv("API_TOKEN", "test-token-for-ml-engine")
     return {"client": loaded_data_core, "tracking_uri": tracking_uri, "module": tb}
+
+
+# --------------------------------------------------------------------------- served models
+@pytest.fixture(scope="session")
+def slice_series(cambridge_csv):  # type: ignore[no-untyped-def]
+    """The three buildings as the training flow sees them (kWh per site, type and hour) and the weather."""
+    import io
+
+    from flows.train_baseline import load_weather
+    from services.ml_engine.settings import DEFAULT_WEATHER
+    from services.ml_engine.training import prepare
+
+    frame = pd.read_csv(io.BytesIO(cambridge_csv))
+    frame["activity_type"] = frame["activity_type"].astype(str)
+    series = prepare(frame[["site", "activity_type", "timestamp", "quantity"]])
+    return series, load_weather.fn(str(DEFAULT_WEATHER))
+
+
+@pytest.fixture(scope="session")
+def registered_store(tmp_path_factory, slice_series):  # type: ignore[no-untyped-def]
+    """An MLflow store with carbon-baseline v1 (champion, 30 trees) and v2 (challenger, 3 trees)."""
+    import mlflow
+    from services.ml_engine import registry
+    from services.ml_engine.bundle import INPUT_COLUMNS
+    from services.ml_engine.training import Window, evaluate, holdout_inputs, train_bundle
+
+    base = tmp_path_factory.mktemp("mlflow-store")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    registry.configure(uri)
+    mlflow.MlflowClient(uri).create_experiment("carbon-baseline", artifact_location=(base / "artifacts").as_uri())
+    series, weather = slice_series
+    window = Window(pd.Timestamp(WINDOW["train_start"], tz="UTC"), pd.Timestamp(WINDOW["holdout_start"], tz="UTC"),
+                    pd.Timestamp(WINDOW["holdout_end"], tz="UTC"))
+    meta = pd.read_csv(DATA / "building_metadata.csv")
+    area = dict(zip(meta["building_id"], meta["gross_internal_area_m2"], strict=True))
+    inputs = holdout_inputs(series, weather, window)
+    example = inputs[INPUT_COLUMNS].head(2).assign(timestamp=lambda d: d["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for max_iter, promote in ((30, True), (3, False)):
+        bundle = train_bundle(series, weather, area, window, params={"max_iter": max_iter, "max_leaf_nodes": 31})
+        per_site, metrics = evaluate(bundle, inputs)
+        registry.log_and_register(bundle, name="carbon-baseline", params={"max_iter": max_iter}, metrics=metrics,
+                                  per_site=per_site, tags={"fingerprint": f"test-{max_iter}"},
+                                  input_example=example, promote=promote)
+    return base, inputs
+
+
+@pytest.fixture
+def store_uri(registered_store, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A private copy of the registered store (aliases can move without touching other tests)."""
+    import shutil
+
+    import mlflow
+
+    base, _ = registered_store
+    shutil.copy(base / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+@pytest.fixture
+def engine_settings(store_uri):  # type: ignore[no-untyped-def]
+    from services.ml_engine.settings import MLEngineSettings
+    from tests.conftest import TOKEN
+
+    def make(**overrides):  # type: ignore[no-untyped-def]
+        values = {"api_token": TOKEN, "mlflow_tracking_uri": store_uri, "data_core_url": "http://127.0.0.1:9",
+                  "model_poll_seconds": 3600.0, "environment": "test", "log_json": False, **overrides}
+        return MLEngineSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+def engine(engine_settings):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    with TestClient(create_app(engine_settings())) as test_client:
+        yield test_client

@@ -1,0 +1,332 @@
+"""ML engine (port 8001): serves ``models:/carbon-baseline@champion``.
+
+* MLflow scoring protocol: ``POST /invocations`` (JSON ``dataframe_split`` / ``dataframe_records`` /
+  ``inputs`` / ``instances``, or ``text/csv``), ``GET /ping``, ``GET /version``;
+* typed API: ``POST /api/v1/predict`` (site, timestamps, optional features; history from the data core),
+  ``GET /api/v1/models``, ``POST /api/v1/models/reload``.
+
+Stateless: the model comes from the registry, history from the data core; run as many replicas as needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.responses import Response
+
+import mlflow
+from services.common.app import create_app as base_app
+from services.common.auth import WriteAuth
+from services.common.errors import ServiceUnavailable, Unprocessable, UnsupportedMediaType
+from services.ml_engine import registry
+from services.ml_engine.bundle import HISTORY_COLUMNS, INPUT_COLUMNS, WEATHER_COLUMNS, InputError
+from services.ml_engine.history import HISTORY_DAYS, fetch_history
+from services.ml_engine.serving import ModelHolder, Served
+from services.ml_engine.settings import MLEngineSettings, get_settings
+
+log = logging.getLogger(__name__)
+THREAD_ROWS = 256  # larger requests predict in a worker thread so the event loop keeps answering
+JSON_FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
+
+
+# --------------------------------------------------------------------------- helpers
+def _served(request: Request) -> Served:
+    holder: ModelHolder = request.app.state.holder
+    current = holder.current
+    if current is None:
+        raise ServiceUnavailable(f"no model loaded yet: {holder.last_error or 'waiting for the registry'}")
+    return current
+
+
+def _json_response(frame: pd.DataFrame, served: Served) -> Response:
+    body = '{"predictions": ' + frame.to_json(orient="records", double_precision=10) + "}"
+    return Response(body, media_type="application/json", headers={"X-Model-Version": served.version,
+                                                                   "X-Model-Name": served.name})
+
+
+async def _predict(served: Served, frame: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    if len(frame) == 0:
+        raise Unprocessable("no rows to predict", field="data")
+    if len(frame) > max_rows:
+        raise Unprocessable(f"{len(frame)} rows exceed the limit of {max_rows} per request", field="data")
+    try:
+        if len(frame) > THREAD_ROWS:
+            return await run_in_threadpool(served.bundle.predict, frame)
+        return served.bundle.predict(frame)
+    except InputError as exc:
+        raise Unprocessable(str(exc), field=exc.field) from exc
+
+
+def _frame_from_json(payload: Any) -> pd.DataFrame:
+    """The MLflow scoring-protocol JSON forms -> DataFrame (errors name the field)."""
+    if not isinstance(payload, dict):
+        raise Unprocessable("the body must be a JSON object with one of: " + ", ".join(JSON_FORMATS), field="body")
+    present = [k for k in JSON_FORMATS if k in payload]
+    extra = [k for k in payload if k not in (*JSON_FORMATS, "params")]
+    if extra:
+        raise Unprocessable(f"unknown key(s): {', '.join(map(str, extra[:5]))}; expected one of "
+                            f"{', '.join(JSON_FORMATS)} (and optionally params)", field=str(extra[0]))
+    if len(present) != 1:
+        raise Unprocessable(f"the body must have exactly one of: {', '.join(JSON_FORMATS)}",
+                            field=present[1] if present else "body")
+    key = present[0]
+    data = payload[key]
+    try:
+        if key == "dataframe_split":
+            if not isinstance(data, dict) or "data" not in data:
+                raise Unprocessable("dataframe_split needs 'columns' and 'data'", field="dataframe_split")
+            columns, rows = data.get("columns"), data["data"]
+            if not isinstance(rows, list) or (columns is not None and not isinstance(columns, list)):
+                raise Unprocessable("dataframe_split.columns and .data must be lists", field="dataframe_split.data")
+            if not all(isinstance(r, list) for r in rows):
+                raise Unprocessable("each row of dataframe_split.data must be a list", field="dataframe_split.data")
+            if columns is None or not all(isinstance(c, str) for c in columns):
+                raise Unprocessable("dataframe_split.columns must be a list of column names",
+                                    field="dataframe_split.columns")
+            widths = {len(r) for r in rows}
+            if widths and widths != {len(columns)}:
+                raise Unprocessable(f"every row needs {len(columns)} values (one per column)",
+                                    field="dataframe_split.data")
+            return pd.DataFrame(rows, columns=columns, index=data.get("index") if isinstance(data.get("index"), list) else None)
+        if isinstance(data, list):
+            if not all(isinstance(r, dict) for r in data):
+                raise Unprocessable(f"{key} must be a list of objects (one per row) or an object of columns",
+                                    field=key)
+            return pd.DataFrame.from_records(data)
+        if isinstance(data, dict) and key != "dataframe_records":
+            columns = {k: v if isinstance(v, list) else [v] for k, v in data.items()}
+            if len({len(v) for v in columns.values()}) > 1:
+                raise Unprocessable(f"every column of {key} needs the same number of values", field=key)
+            return pd.DataFrame(columns)
+    except (ValueError, TypeError) as exc:
+        raise Unprocessable(f"{key} is not a table: {exc}", field=key) from exc
+    raise Unprocessable(f"{key} must be a list of rows" + ("" if key == "dataframe_records" else " or an object of columns"),
+                        field=key)
+
+
+# --------------------------------------------------------------------------- MLflow scoring protocol
+scoring = APIRouter(tags=["scoring protocol"])
+
+
+@scoring.get("/ping", summary="200 when a model is loaded (MLflow scoring protocol)")
+async def ping(request: Request) -> Response:
+    _served(request)
+    return Response("\n", media_type="application/json")
+
+
+@scoring.get("/version", summary="MLflow version and the model version served")
+async def version(request: Request) -> dict[str, Any]:
+    current = request.app.state.holder.current
+    return {"mlflow": mlflow.__version__, "model": current.describe() if current else None}
+
+
+@scoring.post(
+    "/invocations",
+    summary="Score rows (MLflow scoring protocol)",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "dataframe_split": {"type": "object"}, "dataframe_records": {"type": "array", "items": {"type": "object"}},
+            "inputs": {}, "instances": {}, "params": {"type": "object"}}}},
+        "text/csv": {"schema": {"type": "string"}}}}},
+)
+async def invocations(request: Request) -> Response:
+    served = _served(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if content_type == "application/json":
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Unprocessable(f"the body is not valid JSON: {exc}", field="body") from exc
+        frame = _frame_from_json(payload)
+    elif content_type == "text/csv":
+        try:
+            frame = pd.read_csv(io.BytesIO(body), dtype={"site": str, "timestamp": str, "activity_type": str})
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise Unprocessable(f"the body is not a CSV table: {exc}", field="body") from exc
+    else:
+        raise UnsupportedMediaType(f"content type {content_type or '(none)'!r} is not supported; send "
+                                   "application/json or text/csv", field="content-type")
+    result = await _predict(served, frame, request.app.state.settings.max_rows)
+    return _json_response(result, served)
+
+
+# --------------------------------------------------------------------------- typed API
+api = APIRouter(prefix="/api/v1", tags=["predictions"])
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(min_length=1, max_length=64, description="site id as registered in the data core")
+    activity_type: str = Field(default="electricity", min_length=1, max_length=80)
+    timestamps: list[datetime] = Field(min_length=1, max_length=10_000, description="hours to predict (UTC unless an offset is given)")
+    features: dict[Literal["temp_c", "rh", "irradiance", *HISTORY_COLUMNS], list[float | None]] | None = Field(  # type: ignore[valid-type]
+        default=None, description="optional per-timestamp values (weather forecast, or history in kWh) that "
+                                  "override what the engine would look up")
+    history: Literal["auto", "none"] = Field(
+        default="auto", description="auto: day-ahead lags from the data core's readings; none: without history")
+
+    @model_validator(mode="after")
+    def _aligned(self) -> PredictRequest:
+        for name, values in (self.features or {}).items():
+            if len(values) != len(self.timestamps):
+                raise ValueError(f"features.{name} needs {len(self.timestamps)} values (one per timestamp)")
+            if any(v is not None and not np.isfinite(v) for v in values):
+                raise ValueError(f"features.{name} must hold finite numbers or null")
+        return self
+
+
+class Prediction(BaseModel):
+    timestamp: datetime
+    expected: float
+    lower: float | None
+    upper: float | None
+
+
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    site: str
+    activity_type: str
+    unit: str = "kWh"
+    interval: float
+    model: dict[str, Any]
+    history: dict[str, Any]
+    predictions: list[Prediction]
+
+
+@api.post("/predict", response_model=PredictResponse, summary="Expected value and interval per timestamp")
+async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
+    served = _served(request)
+    sm = served.bundle.series.get(body.activity_type)
+    if sm is None:
+        raise Unprocessable(f"the model has no {body.activity_type!r}; known: {', '.join(sorted(served.bundle.series))}",
+                            field="activity_type")
+    if body.site not in sm.site_codes:
+        raise Unprocessable(f"unknown site {body.site!r} for {body.activity_type} (the model knows "
+                            f"{len(sm.site_codes)} sites; new sites need a retrain)", field="site")
+    ts = pd.DatetimeIndex([pd.Timestamp(t) for t in body.timestamps])
+    ts = (ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")).floor("h")
+    frame = pd.DataFrame({"site": body.site, "activity_type": body.activity_type, "timestamp": ts})
+    history: dict[str, Any] = {"source": "none"}
+    if body.history == "auto":
+        history = await _history_features(request, body, frame)
+    for name, values in (body.features or {}).items():
+        frame[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+    result = await _predict(served, frame[[c for c in INPUT_COLUMNS if c in frame.columns]],
+                            request.app.state.settings.max_rows)
+    out = result.astype(object).where(result.notna(), None)
+    return {"site": body.site, "activity_type": body.activity_type, "interval": 1 - sm.intervals.alpha,
+            "model": served.describe(), "history": history,
+            "predictions": [{"timestamp": t.isoformat(), "expected": e, "lower": lo, "upper": hi}
+                            for t, e, lo, hi in zip(ts, out["expected"], out["lower"], out["upper"], strict=True)]}
+
+
+async def _history_features(request: Request, body: PredictRequest, frame: pd.DataFrame) -> dict[str, Any]:
+    """Fill the history columns of ``frame`` from the data core; on failure predict without them and say so."""
+    from services.ml_engine.bundle import history_inputs
+
+    client: httpx.AsyncClient = request.app.state.data_core
+    first, last = frame["timestamp"].min(), frame["timestamp"].max()
+    try:
+        readings = await fetch_history(client, body.site, body.activity_type, first, last)
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("history from the data core unavailable: %s", exc)
+        return {"source": "none", "reason": f"data core unavailable: {type(exc).__name__}"}
+    long = readings.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
+    long = long.groupby(["site", "timestamp"], as_index=False)["value"].sum()
+    targets = frame[["site", "timestamp"]].drop_duplicates().assign(value=np.nan)
+    long = pd.concat([long, targets[~targets["timestamp"].isin(long["timestamp"])]], ignore_index=True)
+    hist = history_inputs(long).set_index("timestamp")
+    for col in HISTORY_COLUMNS:
+        frame[col] = hist[col].reindex(frame["timestamp"]).to_numpy()
+    start = first.floor("D") - pd.Timedelta(days=HISTORY_DAYS)
+    return {"source": "data-core", "readings": int(len(readings)), "from": start.isoformat(),
+            "to": (last + pd.Timedelta("1h")).isoformat()}
+
+
+@api.get("/models", summary="Registered versions: aliases, holdout metrics, run id, when trained")
+async def models(request: Request) -> dict[str, Any]:
+    holder: ModelHolder = request.app.state.holder
+    s = holder.settings
+    try:
+        versions = await asyncio.to_thread(registry.describe_versions, registry.configure(s.mlflow_tracking_uri),
+                                           s.model_name)
+        registry_status: dict[str, Any] = {"reachable": True}
+    except Exception as exc:  # noqa: BLE001 - the registry being down must not fail this answer
+        versions, registry_status = [], {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+    current = holder.current
+    return {"name": s.model_name, "alias": s.model_alias, "served": current.describe() if current else None,
+            "registry": registry_status | {"uri": s.mlflow_tracking_uri, "last_error": holder.last_error},
+            "versions": versions}
+
+
+@api.post("/models/reload", dependencies=[WriteAuth], summary="Check the alias now (the engine also polls)")
+async def reload(request: Request) -> dict[str, Any]:
+    holder: ModelHolder = request.app.state.holder
+    swapped = await asyncio.to_thread(holder.refresh)
+    current = holder.current
+    return {"swapped": swapped, "served": current.describe() if current else None, "last_error": holder.last_error}
+
+
+# --------------------------------------------------------------------------- app
+def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        holder = ModelHolder(settings)
+        app.state.holder = holder
+        app.state.data_core = httpx.AsyncClient(base_url=settings.data_core_url, trust_env=False,
+                                                timeout=settings.data_core_timeout_seconds)
+        await asyncio.to_thread(holder.refresh)
+        poller = asyncio.create_task(holder.poll())
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await poller
+            await app.state.data_core.aclose()
+
+    async def model_check(app: FastAPI) -> tuple[bool, dict[str, Any]]:
+        holder: ModelHolder = app.state.holder
+        current = holder.current
+        return current is not None, {"served": current.describe() if current else None,
+                                     "last_error": holder.last_error}
+
+    return base_app(
+        settings,
+        title="Carbon Nexus ML engine",
+        description="Expected consumption per site and hour with prediction intervals, served from the MLflow "
+                    "registry (carbon-baseline@champion).",
+        routers=[scoring, api],
+        lifespan=lifespan,
+        health_checks={"model": model_check},
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=True, timeout_graceful_shutdown=10)
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["create_app", "WEATHER_COLUMNS"]

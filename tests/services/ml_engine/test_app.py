@@ -1,0 +1,242 @@
+"""The ML engine service: MLflow scoring protocol in every input format, every error as problem+json,
+alias moves picked up without failing requests, the typed API with history from a live data core."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import pytest
+
+import mlflow
+from mlflow import MlflowClient
+from tests.conftest import AUTH, LiveServer
+
+pytestmark = pytest.mark.integration
+PROBLEM = "application/problem+json"
+ROWS = [
+    {"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "activity_type": "electricity", "lag_24h": 55.0,
+     "lag_168h": 60.0, "temp_c": 9.5},
+    {"site": "b33", "timestamp": "2019-04-10T23:00:00+01:00", "activity_type": "natural_gas"},
+    {"site": "b2", "timestamp": "2019-04-13T12:00:00Z"},
+]
+COLUMNS = ["site", "timestamp", "activity_type", "lag_24h", "lag_168h", "temp_c"]
+
+
+def _split(rows):  # type: ignore[no-untyped-def]
+    return {"columns": COLUMNS, "data": [[r.get(c) for c in COLUMNS] for r in rows]}
+
+
+def _problem(response, status, field=None):  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["detail"]
+    if field is not None:
+        fields = {body.get("field")} | {e["field"] for e in body.get("errors", [])}
+        assert field in fields, body
+    return body
+
+
+def test_ping_version_and_health_name_the_served_version(engine):
+    assert engine.get("/ping").status_code == 200
+    version = engine.get("/version").json()
+    assert version["mlflow"] == mlflow.__version__
+    assert version["model"]["name"] == "carbon-baseline" and version["model"]["version"] == "1"
+    assert version["model"]["alias"] == "champion"
+    health = engine.get("/health").json()
+    assert health["status"] == "ok" and health["checks"]["model"]["detail"]["served"]["version"] == "1"
+
+
+def test_every_input_format_gives_the_same_answer_as_the_registered_pyfunc(engine, store_uri):
+    expected = mlflow.pyfunc.load_model("models:/carbon-baseline@champion").predict(
+        pd.DataFrame(ROWS, columns=COLUMNS))
+    csv = pd.DataFrame(ROWS, columns=COLUMNS).to_csv(index=False)
+    answers = {
+        "dataframe_split": engine.post("/invocations", json={"dataframe_split": _split(ROWS)}),
+        "dataframe_records": engine.post("/invocations", json={"dataframe_records": ROWS}),
+        "inputs (records)": engine.post("/invocations", json={"inputs": ROWS}),
+        "inputs (columns)": engine.post("/invocations", json={"inputs": {c: [r.get(c) for r in ROWS] for c in COLUMNS}}),
+        "instances": engine.post("/invocations", json={"instances": ROWS}),
+        "csv": engine.post("/invocations", content=csv, headers={"Content-Type": "text/csv"}),
+    }
+    for name, response in answers.items():
+        assert response.status_code == 200, (name, response.text)
+        assert response.headers["x-model-version"] == "1"
+        got = pd.DataFrame(response.json()["predictions"])
+        assert list(got.columns) == ["expected", "lower", "upper"], name
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, obj=name)
+    assert (expected["lower"] <= expected["expected"]).all() and (expected["expected"] <= expected["upper"]).all()
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"dataframe_records": [{"timestamp": "2019-04-10T09:00:00Z"}]}, "site"),
+    ({"dataframe_records": [{"site": "b0"}]}, "timestamp"),
+    ({"dataframe_records": [{"site": "b0", "timestamp": "yesterday"}]}, "timestamp"),
+    ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "lag_24h": "a lot"}]}, "lag_24h"),
+    ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "lag_24h": True}]}, "lag_24h"),
+    ({"dataframe_records": [{"site": "b99", "timestamp": "2019-04-10T09:00:00Z"}]}, "site"),
+    ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "activity_type": "diesel"}]},
+     "activity_type"),
+    ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "colour": "red"}]}, "colour"),
+    ({"dataframe_records": []}, "data"),
+    ({"dataframe_records": [1, 2]}, "dataframe_records"),
+    ({"dataframe_split": {"columns": ["site", "timestamp"], "data": [["b0"]]}}, "dataframe_split.data"),
+    ({"dataframe_split": {"data": [["b0", "2019-04-10T09:00:00Z"]]}}, "dataframe_split.columns"),
+    ({"dataframe_split": [1]}, "dataframe_split"),
+    ({"inputs": {"site": ["b0", "b2"], "timestamp": ["2019-04-10T09:00:00Z"]}}, "inputs"),
+    ({"dataframe_records": ROWS, "inputs": ROWS}, "inputs"),
+    ({"rows": ROWS}, "rows"),
+    ({}, "body"),
+    ([ROWS], "body"),
+])
+def test_bad_input_is_a_422_naming_the_field(engine, body, field):
+    _problem(engine.post("/invocations", json=body), 422, field)
+
+
+def test_bad_json_csv_content_type_and_size(engine_settings):
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    with TestClient(create_app(engine_settings(max_body_bytes=10_000))) as engine:
+        _problem(engine.post("/invocations", content=b"{not json", headers={"Content-Type": "application/json"}),
+                 422, "body")
+        _problem(engine.post("/invocations", content=b"site,timestamp\nb0,never\n", headers={"Content-Type": "text/csv"}),
+                 422, "timestamp")
+        _problem(engine.post("/invocations", content=b"site\tb0", headers={"Content-Type": "text/plain"}), 415,
+                 "content-type")
+        _problem(engine.post("/invocations", content=b"{}"), 415, "content-type")
+        big = {"dataframe_records": ROWS * 200}
+        _problem(engine.post("/invocations", json=big), 413)
+
+
+def test_row_limit(engine_settings):
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    with TestClient(create_app(engine_settings(max_rows=2))) as engine:
+        _problem(engine.post("/invocations", json={"dataframe_records": ROWS}), 422, "data")
+
+
+def test_without_a_champion_the_engine_says_so_and_loads_it_when_it_appears(engine_settings, store_uri):
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    client = MlflowClient(store_uri, store_uri)
+    client.delete_registered_model_alias("carbon-baseline", "champion")
+    with TestClient(create_app(engine_settings())) as engine:
+        body = _problem(engine.get("/ping"), 503)
+        assert "champion" in body["detail"]
+        _problem(engine.post("/invocations", json={"dataframe_records": ROWS}), 503)
+        assert engine.get("/health").status_code == 503
+        client.set_registered_model_alias("carbon-baseline", "champion", "1")
+        assert engine.post("/api/v1/models/reload", headers=AUTH).json()["swapped"] is True
+        assert engine.get("/ping").status_code == 200
+
+
+def test_alias_move_is_noticed_by_the_poller_and_requests_in_flight_never_fail(engine_settings, store_uri):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    client = MlflowClient(store_uri, store_uri)
+    stop = threading.Event()
+    seen: list[tuple[int, str]] = []
+
+    def hammer(engine):  # type: ignore[no-untyped-def]
+        while not stop.is_set():
+            r = engine.post("/invocations", json={"dataframe_records": ROWS})
+            seen.append((r.status_code, r.headers.get("x-model-version", "")))
+
+    with TestClient(create_app(engine_settings(model_poll_seconds=0.2))) as engine:
+        workers = [threading.Thread(target=hammer, args=(engine,)) for _ in range(3)]
+        for w in workers:
+            w.start()
+        try:
+            for version in ("2", "1", "2"):
+                client.set_registered_model_alias("carbon-baseline", "champion", version)
+                deadline = time.monotonic() + 20
+                while engine.get("/version").json()["model"]["version"] != version:
+                    assert time.monotonic() < deadline, f"alias move to v{version} not noticed"
+                    time.sleep(0.05)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
+    assert seen and all(status == 200 for status, _ in seen), {s for s, _ in seen}
+    assert {v for _, v in seen} == {"1", "2"}
+
+
+def test_models_lists_versions_with_aliases_and_metrics(engine):
+    body = engine.get("/api/v1/models").json()
+    assert body["name"] == "carbon-baseline" and body["served"]["version"] == "1"
+    versions = {v["version"]: v for v in body["versions"]}
+    assert versions["1"]["aliases"] == ["champion"] and versions["2"]["aliases"] == ["challenger"]
+    for v in versions.values():
+        assert v["run_id"] and v["trained_at"] and v["metrics"]["holdout_mae"] > 0
+    assert versions["1"]["metrics"]["holdout_mae"] < versions["2"]["metrics"]["holdout_mae"]
+
+
+def test_reload_needs_the_token(engine):
+    _problem(engine.post("/api/v1/models/reload"), 401)
+    assert engine.post("/api/v1/models/reload", headers=AUTH).json()["swapped"] is False
+
+
+# --------------------------------------------------------------------------- typed API
+def test_typed_predict_without_history_and_with_forecast_features(engine):
+    stamps = ["2019-04-10T09:00:00Z", "2019-04-10T10:00:00Z"]
+    r = engine.post("/api/v1/predict", json={"site": "b0", "timestamps": stamps, "history": "none",
+                                             "features": {"temp_c": [8.0, None]}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"]["version"] == "1" and body["unit"] == "kWh" and body["interval"] == pytest.approx(0.9)
+    assert body["history"] == {"source": "none"}
+    assert [p["timestamp"][:19] for p in body["predictions"]] == ["2019-04-10T09:00:00", "2019-04-10T10:00:00"]
+    for p in body["predictions"]:
+        assert p["lower"] <= p["expected"] <= p["upper"]
+
+
+def test_typed_predict_history_from_a_live_data_core_and_without_it(engine_settings, loaded_data_core,
+                                                                    make_settings, slice_series):
+    from fastapi.testclient import TestClient
+
+    from services.data_core.app import create_app as data_core_app
+    from services.ml_engine.app import create_app
+
+    stamps = [f"2019-04-{d:02d}T{h:02d}:00:00Z" for d in (9, 10) for h in range(24)]
+    with LiveServer(data_core_app(make_settings())) as data_core, \
+            TestClient(create_app(engine_settings(data_core_url=data_core.url))) as engine:
+        r = engine.post("/api/v1/predict", json={"site": "b0", "timestamps": stamps})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["history"]["source"] == "data-core" and body["history"]["readings"] >= 29 * 24
+        with_history = pd.DataFrame(body["predictions"])["expected"].to_numpy()
+        without = pd.DataFrame(engine.post("/api/v1/predict", json={"site": "b0", "timestamps": stamps,
+                                                                   "history": "none"}).json()["predictions"])
+    series, _ = slice_series
+    actual = series["electricity"].set_index(["site", "timestamp"]).loc["b0"]["value"]
+    actual = actual.reindex(pd.to_datetime(stamps, utc=True)).to_numpy()
+    # history must help on real data: the day-ahead lags carry the building's current level
+    assert abs(with_history - actual).mean() < abs(without["expected"].to_numpy() - actual).mean()
+    with TestClient(create_app(engine_settings(data_core_url="http://127.0.0.1:9"))) as engine:
+        r = engine.post("/api/v1/predict", json={"site": "b0", "timestamps": stamps})
+        assert r.status_code == 200
+        assert r.json()["history"]["source"] == "none" and "unavailable" in r.json()["history"]["reason"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"site": "b99", "timestamps": ["2019-04-10T09:00:00Z"]}, "site"),
+    ({"site": "b0", "activity_type": "diesel", "timestamps": ["2019-04-10T09:00:00Z"]}, "activity_type"),
+    ({"site": "b0", "timestamps": []}, "timestamps"),
+    ({"site": "b0", "timestamps": ["not a time"]}, "timestamps.0"),
+    ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"], "features": {"temp_c": [1.0, 2.0]}}, None),
+    ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"], "features": {"wind": [1.0]}}, None),
+    ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"], "history": "maybe"}, "history"),
+])
+def test_typed_predict_bad_input(engine, body, field):
+    _problem(engine.post("/api/v1/predict", json=body), 422, field)
