@@ -28,6 +28,8 @@ class MLEngineSettings(ServiceSettings):
     # where the typed API reads site history (day-ahead lags) from
     data_core_url: str = "http://127.0.0.1:8002"
     data_core_timeout_seconds: float = Field(default=30.0, gt=0)
+    # where the fill-expected flow finds the ML engine (a load balancer in front of replicas, in production)
+    ml_engine_url: str = "http://127.0.0.1:8001"
     # hourly weather (UTC; air_temperature_degC, relative_humidity_pct, global_irradiance_w_m2) packed
     # into each trained model; the demo uses the Bedford station next to the Cambridge buildings
     weather_csv: Path = DEFAULT_WEATHER

@@ -6,7 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services.ml_engine.conftest import cambridge_csv, flow_env, loaded_data_core, tracking_uri  # noqa: F401
+from tests.services.ml_engine.conftest import (  # noqa: F401
+    cambridge_csv,
+    engine_settings,
+    flow_env,
+    loaded_data_core,
+    registered_store,
+    slice_series,
+    store_uri,
+    tracking_uri,
+)
 
 
 @pytest.fixture(scope="session")

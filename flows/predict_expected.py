@@ -1,0 +1,135 @@
+"""Prefect flow ``fill-expected``: the expected value of every hourly reading that lacks one.
+
+Asks the data core which hourly readings have no expected value (``GET /api/v1/predictions/pending``),
+asks the ML engine for each site's expected values and intervals (``POST /api/v1/predict``, history from
+the data core), and stores them next to the actuals (``PUT /api/v1/predictions``, an upsert per hour).
+
+When the ML engine is down the predict task retries and the run fails; the readings stay pending and the
+next run fills them: nothing is lost, and re-running changes nothing that is already filled.
+
+    python -m flows.predict_expected --start 2020-01-01 --end 2020-03-15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from services.ml_engine.settings import MLEngineSettings
+
+RETRIES = dict(retries=3, retry_delay_seconds=[2, 10, 30])
+PREDICT_CHUNK = 5_000  # timestamps per ML-engine request
+STORE_CHUNK = 20_000   # predictions per data-core request
+
+
+def http_client(base_url: str, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=base_url, headers=headers, timeout=300.0, trust_env=False)
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).isoformat()
+
+
+@task(name="pending-readings", cache_policy=NO_CACHE, **RETRIES)
+def pending_readings(data_core_url: str, start: str | None, end: str | None, sites: list[str],
+                     activity_types: list[str], limit: int) -> pd.DataFrame:
+    params: list[tuple[str, str]] = [("activity_type", t) for t in activity_types] + [("site", s) for s in sites]
+    params += [(k, v) for k, v in (("start", start), ("end", end)) if v] + [("limit", str(limit))]
+    with http_client(data_core_url) as client:
+        response = client.get("/api/v1/predictions/pending", params=params)
+        response.raise_for_status()
+    rows = response.json()["readings"]
+    return pd.DataFrame(rows, columns=["site", "meter", "activity_type", "period_start", "quantity", "unit"])
+
+
+@task(name="predict-site", cache_policy=NO_CACHE, **RETRIES)
+def predict_site(ml_engine_url: str, site: str, activity_type: str, timestamps: list[str]) -> dict[str, Any] | None:
+    """Expected values of one site's hours; None when the model does not know the site (no retry helps)."""
+    with http_client(ml_engine_url) as client:
+        response = client.post("/api/v1/predict", json={"site": site, "activity_type": activity_type,
+                                                        "timestamps": timestamps})
+    if response.status_code == 422 and response.json().get("field") in ("site", "activity_type"):
+        get_run_logger().warning("model cannot predict %s/%s: %s", site, activity_type, response.json()["detail"])
+        return None
+    response.raise_for_status()
+    return response.json()
+
+
+@task(name="store-predictions", cache_policy=NO_CACHE, **RETRIES)
+def store_predictions(data_core_url: str, token: str, model_name: str, model_version: str,
+                      rows: list[dict[str, Any]]) -> int:
+    stored = 0
+    with http_client(data_core_url, token) as client:
+        for i in range(0, len(rows), STORE_CHUNK):
+            response = client.put("/api/v1/predictions", json={
+                "model_name": model_name, "model_version": model_version, "unit": "kWh",
+                "predictions": rows[i : i + STORE_CHUNK]})
+            response.raise_for_status()
+            stored += response.json()["stored"]
+    return stored
+
+
+@flow(name="fill-expected", log_prints=True)
+def fill_expected(start: datetime | None = None, end: datetime | None = None, sites: list[str] | None = None,
+                  activity_types: list[str] | None = None, max_readings: int = 100_000,
+                  data_core_url: str | None = None, ml_engine_url: str | None = None) -> dict[str, Any]:
+    """Fill expected values for up to ``max_readings`` pending hourly readings (oldest first)."""
+    settings = MLEngineSettings()  # type: ignore[call-arg]
+    dc = data_core_url or settings.data_core_url
+    ml = ml_engine_url or settings.ml_engine_url
+    token = settings.api_token.get_secret_value()
+    pending = pending_readings(dc, _iso(start), _iso(end), sites or [],
+                               activity_types or ["electricity", "natural_gas"], max_readings)
+    summary: dict[str, Any] = {"pending": len(pending), "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
+                               "model_versions": []}
+    if pending.empty:
+        return summary
+    # the model predicts a site's total per hour; hours metered by several meters are left for review
+    per_hour = pending.groupby(["site", "activity_type", "period_start"])["meter"].transform("size")
+    summary["multi_meter_hours"] = int((per_hour > 1).sum())
+    single = pending[per_hour == 1]
+    for (site, activity_type), rows in single.groupby(["site", "activity_type"], sort=True):
+        stamps = rows["period_start"].tolist()
+        meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
+        for i in range(0, len(stamps), PREDICT_CHUNK):
+            answer = predict_site(ml, str(site), str(activity_type), stamps[i : i + PREDICT_CHUNK])
+            if answer is None:
+                summary["skipped_sites"].append(f"{site}/{activity_type}")
+                break
+            stored_rows = []
+            for stamp, p in zip(stamps[i : i + PREDICT_CHUNK], answer["predictions"], strict=True):
+                stored_rows.append({"site": site, "meter": meters[stamp], "activity_type": activity_type,
+                                    "period_start": stamp, "expected": p["expected"], "lower": p["lower"],
+                                    "upper": p["upper"]})
+            model = answer["model"]
+            summary["stored"] += store_predictions(dc, token, model["name"], model["version"], stored_rows)
+            if model["version"] not in summary["model_versions"]:
+                summary["model_versions"].append(model["version"])
+    print(f"fill-expected: {summary['stored']} of {summary['pending']} pending readings filled "
+          f"(models {summary['model_versions']}); skipped {summary['skipped_sites'] or 'none'}")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fill expected values of pending hourly readings.")
+    parser.add_argument("--start")
+    parser.add_argument("--end")
+    parser.add_argument("--max-readings", type=int, default=100_000)
+    args = parser.parse_args()
+    result = fill_expected(start=args.start, end=args.end, max_readings=args.max_readings)
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()
