@@ -22,9 +22,13 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.common import SERVICE_RETRIES
 from services.ml_engine.settings import MLEngineSettings
 
-RETRIES = dict(retries=3, retry_delay_seconds=[2, 10, 30])
+PAGE = 100_000  # the data core lists at most this many pending readings per request
+
+
+RETRIES = SERVICE_RETRIES
 PREDICT_CHUNK = 5_000  # timestamps per ML-engine request
 STORE_CHUNK = 20_000   # predictions per data-core request
 
@@ -89,36 +93,47 @@ def fill_expected(start: datetime | None = None, end: datetime | None = None, si
     dc = data_core_url or settings.data_core_url
     ml = ml_engine_url or settings.ml_engine_url
     token = settings.api_token.get_secret_value()
-    pending = pending_readings(dc, _iso(start), _iso(end), sites or [],
-                               activity_types or ["electricity", "natural_gas"], max_readings)
-    summary: dict[str, Any] = {"pending": len(pending), "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
+    summary: dict[str, Any] = {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
                                "model_versions": []}
+    types = activity_types or ["electricity", "natural_gas"]
+    while summary["pending"] < max_readings:
+        pending = pending_readings(dc, _iso(start), _iso(end), sites or [], types,
+                                   min(PAGE, max_readings - summary["pending"]))
+        summary["pending"] += len(pending)
+        stored = _fill_page(pending, dc, ml, token, summary)
+        if len(pending) < PAGE or stored == 0:
+            break  # everything listed, or only readings this model cannot predict are left
+    print(f"fill-expected: {summary['stored']} of {summary['pending']} pending readings filled "
+          f"(models {summary['model_versions']}); skipped {summary['skipped_sites'] or 'none'}")
+    return summary
+
+
+def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dict[str, Any]) -> int:
     if pending.empty:
-        return summary
+        return 0
     # the model predicts a site's total per hour; hours metered by several meters are left for review
     per_hour = pending.groupby(["site", "activity_type", "period_start"])["meter"].transform("size")
-    summary["multi_meter_hours"] = int((per_hour > 1).sum())
+    summary["multi_meter_hours"] += int((per_hour > 1).sum())
     single = pending[per_hour == 1]
+    stored = 0
     for (site, activity_type), rows in single.groupby(["site", "activity_type"], sort=True):
         stamps = rows["period_start"].tolist()
         meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
         for i in range(0, len(stamps), PREDICT_CHUNK):
-            answer = predict_site(ml, str(site), str(activity_type), stamps[i : i + PREDICT_CHUNK])
+            chunk = stamps[i : i + PREDICT_CHUNK]
+            answer = predict_site(ml, str(site), str(activity_type), chunk)
             if answer is None:
                 summary["skipped_sites"].append(f"{site}/{activity_type}")
                 break
-            stored_rows = []
-            for stamp, p in zip(stamps[i : i + PREDICT_CHUNK], answer["predictions"], strict=True):
-                stored_rows.append({"site": site, "meter": meters[stamp], "activity_type": activity_type,
-                                    "period_start": stamp, "expected": p["expected"], "lower": p["lower"],
-                                    "upper": p["upper"]})
+            rows_out = [{"site": site, "meter": meters[stamp], "activity_type": activity_type, "period_start": stamp,
+                         "expected": p["expected"], "lower": p["lower"], "upper": p["upper"]}
+                        for stamp, p in zip(chunk, answer["predictions"], strict=True)]
             model = answer["model"]
-            summary["stored"] += store_predictions(dc, token, model["name"], model["version"], stored_rows)
+            stored += store_predictions(dc, token, model["name"], model["version"], rows_out)
             if model["version"] not in summary["model_versions"]:
                 summary["model_versions"].append(model["version"])
-    print(f"fill-expected: {summary['stored']} of {summary['pending']} pending readings filled "
-          f"(models {summary['model_versions']}); skipped {summary['skipped_sites'] or 'none'}")
-    return summary
+    summary["stored"] += stored
+    return stored
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.common import SERVICE_RETRIES
 from services.ml_engine import registry
 from services.ml_engine.bundle import INPUT_COLUMNS
 from services.ml_engine.history import read_csv, readings_params
@@ -37,7 +38,7 @@ from services.ml_engine.training import (
 )
 
 HISTORY_MARGIN = pd.Timedelta(days=35)  # history before the training window feeds the 28-day lags
-FETCH_RETRIES = dict(retries=3, retry_delay_seconds=[2, 10, 30])
+FETCH_RETRIES = SERVICE_RETRIES
 
 
 def data_core_client(base_url: str) -> httpx.Client:

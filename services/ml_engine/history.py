@@ -25,7 +25,7 @@ def to_kwh(frame: pd.DataFrame) -> pd.DataFrame:
             factors[unit] = conversion_factor(str(unit), "kWh")
         except Exception:  # noqa: BLE001 - pint raises several error types for a non-energy unit
             factors[unit] = float("nan")
-    out = frame.assign(quantity=frame["quantity"] * frame["unit"].map(factors))
+    out = frame.assign(quantity=frame["quantity"].astype(float) * frame["unit"].map(factors).astype(float))
     dropped = int(out["quantity"].isna().sum())
     if dropped:
         log.warning("%d readings in non-energy units left out", dropped)
@@ -43,7 +43,8 @@ def readings_params(sites: Iterable[str], activity_types: Iterable[str], start: 
 
 
 def read_csv(content: bytes) -> pd.DataFrame:
-    frame = pd.read_csv(io.BytesIO(content), dtype={"site": str, "activity_type": str, "unit": str})
+    frame = pd.read_csv(io.BytesIO(content), dtype={"site": str, "activity_type": str, "unit": str,
+                                                    "timestamp": str, "quantity": float})
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     return to_kwh(frame)
 

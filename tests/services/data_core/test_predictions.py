@@ -59,3 +59,21 @@ def test_bad_predictions_are_problems(client) -> None:
 def _put_without_token(client):
     return client.put("/api/v1/predictions", json={"model_name": "m", "model_version": "1", "predictions": [
         {"site": "s1", "activity_type": "electricity", "period_start": "2019-06-01T00:00:00Z", "expected": 5}]})
+
+
+def test_readings_sum_meters_per_hour_in_json_and_csv(client) -> None:
+    _readings(client)
+    ingest(client, [dict(record("s1", "electricity", 1.5, "MWh", timestamp="2019-06-01T00:00:00Z"), meter="sub")])
+    body = client.get("/api/v1/readings", params={"site": "s1"}).json()
+    assert body["count"] == 5  # four hours of kWh plus the MWh sub-meter hour (units are kept apart)
+    first = [r for r in body["readings"] if r["timestamp"] == "2019-06-01T00:00:00Z"]
+    assert sorted((r["unit"], r["quantity"]) for r in first) == [("MWh", 1.5), ("kWh", 10.0)]
+    assert client.get("/api/v1/readings", params={"site": "s1", "limit": 2}).json()["count"] == 2
+    csv = client.get("/api/v1/readings", params={"site": "s1", "format": "csv",
+                                                 "start": "2019-06-01T02:00:00Z"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines() == ["site,activity_type,timestamp,quantity,unit",
+                                     "s1,electricity,2019-06-01T02:00:00Z,12.0,kWh",
+                                     "s1,electricity,2019-06-01T03:00:00Z,13.0,kWh"]
+    problem(client.get("/api/v1/readings", params={"start": "2019-06-02T00:00:00Z", "end": "2019-06-01T00:00:00Z"}),
+            422)
