@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,7 +32,7 @@ from services.common.app import create_app as base_app
 from services.common.auth import WriteAuth
 from services.common.errors import ServiceUnavailable, Unprocessable, UnsupportedMediaType
 from services.ml_engine import registry
-from services.ml_engine.bundle import HISTORY_COLUMNS, INPUT_COLUMNS, WEATHER_COLUMNS, InputError
+from services.ml_engine.bundle import HISTORY_COLUMNS, INPUT_COLUMNS, OUTPUT_COLUMNS, WEATHER_COLUMNS, InputError
 from services.ml_engine.history import HISTORY_DAYS, fetch_history
 from services.ml_engine.serving import ModelHolder, Served
 from services.ml_engine.settings import MLEngineSettings, get_settings
@@ -51,21 +51,22 @@ def _served(request: Request) -> Served:
     return current
 
 
-def _json_response(frame: pd.DataFrame, served: Served) -> Response:
-    body = '{"predictions": ' + frame.to_json(orient="records", double_precision=10) + "}"
-    return Response(body, media_type="application/json", headers={"X-Model-Version": served.version,
-                                                                   "X-Model-Name": served.name})
+def _json_response(result: np.ndarray, served: Served) -> Response:
+    """MLflow's answer shape: {"predictions": [{"expected": .., "lower": .., "upper": ..}, ...]} (NaN -> null)."""
+    rows = [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in result.tolist()]
+    return Response(orjson.dumps({"predictions": rows}), media_type="application/json",
+                    headers={"X-Model-Version": served.version, "X-Model-Name": served.name})
 
 
-async def _predict(served: Served, frame: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+async def _predict(served: Served, frame: pd.DataFrame, max_rows: int) -> np.ndarray:
     if len(frame) == 0:
         raise Unprocessable("no rows to predict", field="data")
     if len(frame) > max_rows:
         raise Unprocessable(f"{len(frame)} rows exceed the limit of {max_rows} per request", field="data")
     try:
         if len(frame) > THREAD_ROWS:
-            return await run_in_threadpool(served.bundle.predict, frame)
-        return served.bundle.predict(frame)
+            return await run_in_threadpool(served.bundle.predict_array, frame)
+        return served.bundle.predict_array(frame)
     except InputError as exc:
         raise Unprocessable(str(exc), field=exc.field) from exc
 
@@ -148,8 +149,8 @@ async def invocations(request: Request) -> Response:
     body = await request.body()
     if content_type == "application/json":
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            payload = orjson.loads(body)
+        except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError) as exc:
             raise Unprocessable(f"the body is not valid JSON: {exc}", field="body") from exc
         frame = _frame_from_json(payload)
     elif content_type == "text/csv":
@@ -227,7 +228,8 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         frame[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
     result = await _predict(served, frame[[c for c in INPUT_COLUMNS if c in frame.columns]],
                             request.app.state.settings.max_rows)
-    out = result.astype(object).where(result.notna(), None)
+    out = pd.DataFrame(result, columns=OUTPUT_COLUMNS).astype(object)
+    out = out.where(out.notna(), None)
     return {"site": body.site, "activity_type": body.activity_type, "interval": 1 - sm.intervals.alpha,
             "model": served.describe(), "history": history,
             "predictions": [{"timestamp": t.isoformat(), "expected": e, "lower": lo, "upper": hi}

@@ -88,7 +88,14 @@ class TreeEnsemble:
         self.value = nodes["value"].astype(np.float64)
         self.bitset_idx = nodes["bitset_idx"].astype(np.int64) + np.repeat(bit_offsets, sizes)
         raw = [p.raw_left_cat_bitsets for p in predictors if len(p.raw_left_cat_bitsets)]
-        self.bitsets = np.concatenate(raw).astype(np.uint32) if raw else np.zeros((1, 8), np.uint32)
+        bitsets = np.concatenate(raw).astype(np.uint32) if raw else np.zeros((1, 8), np.uint32)
+        # category c goes left at a categorical node if bit c of its bitset is set (sklearn's rule)
+        cat_nodes = np.flatnonzero(self.is_cat)
+        self.cat_row = np.zeros(len(nodes), np.intp)
+        self.cat_row[cat_nodes] = np.arange(1, len(cat_nodes) + 1)
+        cats = np.arange(256)
+        table = (bitsets[self.bitset_idx[cat_nodes]][:, cats // 32] >> (cats % 32).astype(np.uint32)) & 1
+        self.cat_table = np.vstack([np.zeros((1, 256), bool), table.astype(bool)])
         self.depth = int(nodes["depth"].max()) + 1
         self.baseline = float(np.ravel(hgb._baseline_prediction)[0])
         # the model reorders its input: categorical columns (ordinal-encoded) first, then the numeric ones
@@ -111,19 +118,15 @@ class TreeEnsemble:
         n = len(Xt)
         node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
         rows = np.arange(n)[:, None]
-        for _ in range(self.depth):
-            leaf = self.is_leaf[node]
-            if leaf.all():
+        for step in range(self.depth):
+            if step % 4 == 3 and self.is_leaf[node].all():  # leaves point to themselves; stop once all arrived
                 break
             v = Xt[rows, self.feature[node]]
             nan = np.isnan(v)
-            cat = self.is_cat[node]
-            # bitset lookups only where the node is categorical (elsewhere v is any number)
-            vi = np.where(cat & ~nan & (v >= 0), v, 0).astype(np.int64)
-            bi = np.where(cat, self.bitset_idx[node], 0)
-            in_left = ((self.bitsets[bi, vi // 32] >> (vi % 32).astype(np.uint32)) & 1).astype(bool)
-            go_left = np.where(nan, self.missing_left[node], np.where(cat, in_left, v <= self.threshold[node]))
-            node = np.where(go_left, self.left[node], self.right[node])
+            # categorical nodes: a dense (node, category) table; numeric nodes: the threshold
+            vi = np.clip(np.where(nan, 0, v), 0, 255).astype(np.intp)
+            left = np.where(self.is_cat[node], self.cat_table[self.cat_row[node], vi], v <= self.threshold[node])
+            node = np.where(np.where(nan, self.missing_left[node], left), self.left[node], self.right[node])
         return self.value[node].sum(axis=1) + self.baseline
 
 

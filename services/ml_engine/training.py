@@ -20,7 +20,7 @@ from services.ml_engine.bundle import (
     weather_table,
 )
 from services.ml_engine.features import build_features, clean_meter, site_scale
-from services.ml_engine.model import ashrae_metrics, fit_with_intervals
+from services.ml_engine.model import ExpectedConsumptionModel, ashrae_metrics, fit_with_intervals
 
 log = logging.getLogger(__name__)
 MODEL_FORMAT = "carbon-baseline/1"  # bump when the features or the bundle change meaning
@@ -80,7 +80,8 @@ def fingerprint(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_ar
 def train_bundle(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
                  window: Window, params: dict | None = None, alpha: float = 0.10) -> BaselineBundle:
     """One model per activity type (electricity and gas behave differently; each is a global model over
-    its sites). Sites with fewer than 28 days of training readings are left out."""
+    its sites). Sites with fewer than 28 days of training readings are left out. ``params`` override the
+    model's default hyper-parameters one by one."""
     models: dict[str, SeriesModel] = {}
     for activity_type, long in sorted(series.items()):
         upto = long[long["timestamp"] < window.holdout_start]
@@ -101,7 +102,8 @@ def train_bundle(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_a
         meta = pd.DataFrame({"site": sites, "gross_internal_area_m2": [floor_area.get(s, np.nan) for s in sites]})
         df = build_features(upto, weather, meta, scale, codes)
         df = df[df["timestamp"] >= window.train_start]
-        model, intervals = fit_with_intervals(df, cal_start=window.cal_start, alpha=alpha, params=params)
+        model, intervals = fit_with_intervals(df, cal_start=window.cal_start, alpha=alpha,
+                                              params={**ExpectedConsumptionModel().params, **(params or {})})
         models[activity_type] = SeriesModel(model, intervals, scale, codes,
                                             {s: float(floor_area.get(s, np.nan)) for s in sites})
     if not models:

@@ -1,0 +1,260 @@
+"""Serving speed of carbon-baseline: this ML engine next to ``mlflow models serve --env-manager local``,
+the same registered model, in one run (issue #3).
+
+    .venv/bin/python bench/serve.py [--seconds 10] [--tracking-uri URI] [--json bench/out/serve.json]
+
+1. Trains carbon-baseline on the real Cambridge buildings (train 2019, holdout 2020-01-01 .. 03-15, both
+   activity types, 600 trees) into a fresh MLflow store under bench/out/serve/ and registers it as
+   champion (or, with --tracking-uri, uses the champion of an existing registry, e.g. make up's).
+2. Starts both servers on 127.0.0.1, one worker process each, loading ``models:/carbon-baseline@champion``.
+3. Single-row requests (``dataframe_split``, every input column; rows drawn from the real holdout) at
+   concurrency 1 and 16 for --seconds each: requests per second, p50 and p99 latency, errors.
+4. A 10,000-row batch through each server (median of 5) against the bare ``model.predict`` of the
+   loaded pyfunc in this process (median of 5).
+
+Goals: >= 3x the requests per second of ``mlflow models serve``; p99 <= 20 ms for a single row; the
+batch within 2x of the bare predict. Client and servers share the machine's 2 cores; servers and the bare
+predict use OMP_NUM_THREADS threads (default 1, as make up runs the services).
+"""
+
+from __future__ import annotations
+
+import os
+
+# The servers and the bare predict use the same number of OpenMP threads (make up runs services with 1 on
+# 2 cores); set OMP_NUM_THREADS=2 to compare with two.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.settings import OFFLINE_ENV  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "serve"
+BIN = Path(sys.executable).parent
+NAME = "carbon-baseline"
+
+
+# --------------------------------------------------------------------------- model
+def train_store(max_iter: int) -> tuple[str, pd.DataFrame]:
+    """A fresh MLflow store with the production model as champion; returns (uri, holdout inputs)."""
+    import mlflow
+    from bench.accuracy import WINDOW, load_readings, load_weather
+    from services.ml_engine import registry
+    from services.ml_engine.bundle import INPUT_COLUMNS
+    from services.ml_engine.training import evaluate, holdout_inputs, prepare, train_bundle
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    uri = f"sqlite:///{OUT / 'mlflow.db'}"
+    registry.configure(uri)
+    mlflow.MlflowClient(uri).create_experiment("carbon-baseline", artifact_location=(OUT / "artifacts").as_uri())
+    readings, area = load_readings()
+    series, weather = prepare(readings), load_weather()
+    t = time.perf_counter()
+    bundle = train_bundle(series, weather, area, WINDOW, params={"max_iter": max_iter})
+    print(f"trained in {time.perf_counter() - t:.1f} s")
+    inputs = holdout_inputs(series, weather, WINDOW)
+    per_site, metrics = evaluate(bundle, inputs)
+    example = inputs[INPUT_COLUMNS].head(2).assign(timestamp=lambda d: d["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    registry.log_and_register(bundle, name=NAME, params={"max_iter": max_iter}, metrics=metrics, per_site=per_site,
+                              tags={"fingerprint": "bench-serve"}, input_example=example, promote=True)
+    return uri, inputs
+
+
+def holdout_rows(n: int) -> pd.DataFrame:
+    from bench.accuracy import WINDOW, load_readings, load_weather
+    from services.ml_engine.training import holdout_inputs, prepare
+
+    readings, _ = load_readings()
+    return holdout_inputs(prepare(readings), load_weather(), WINDOW).head(n)
+
+
+def as_split(frame: pd.DataFrame) -> dict:
+    from services.ml_engine.bundle import INPUT_COLUMNS
+
+    df = frame[INPUT_COLUMNS].copy()
+    df["timestamp"] = df["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    df = df.astype(object).where(df.notna(), None)
+    return {"dataframe_split": {"columns": list(df.columns), "data": df.to_numpy().tolist()}}
+
+
+# --------------------------------------------------------------------------- servers
+def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    log = open(OUT / f"{name}.log", "wb")  # noqa: SIM115 - handed to the child
+    full_env = {**os.environ, **OFFLINE_ENV, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", **env}
+    return subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_ping(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}; see {OUT}/*.log")
+        try:
+            if httpx.get(url + "/ping", timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer /ping")
+
+
+def stop(process: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- load
+async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, trust_env=False, timeout=30) as client:
+        headers = {"Content-Type": "application/json"}
+        for body in bodies[:50]:  # warm-up
+            await client.post("/invocations", content=body, headers=headers)
+        stop_at = time.perf_counter() + seconds
+        counter = iter(range(10**9))
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                body = bodies[next(counter) % len(bodies)]
+                t = time.perf_counter()
+                response = await client.post("/invocations", content=body, headers=headers)
+                latencies.append(time.perf_counter() - t)
+                errors += response.status_code != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {"requests": len(ms), "rps": len(ms) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "errors": errors}
+
+
+def batch(url: str, body: bytes, repeat: int = 5) -> float:
+    times = []
+    with httpx.Client(base_url=url, trust_env=False, timeout=300) as client:
+        client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+        for _ in range(repeat):
+            t = time.perf_counter()
+            r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+            times.append(time.perf_counter() - t)
+            assert r.status_code == 200 and len(r.json()["predictions"]) == 10_000, r.text[:300]
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-iter", type=int, default=600)
+    parser.add_argument("--tracking-uri", help="use this registry's champion instead of training one")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    os.environ.update(OFFLINE_ENV)
+    if args.tracking_uri:
+        OUT.mkdir(parents=True, exist_ok=True)
+        uri, inputs = args.tracking_uri, holdout_rows(20_000)
+    else:
+        uri, inputs = train_store(args.max_iter)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    from services.ml_engine.training import predictable
+
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    inputs = inputs[predictable(model.unwrap_python_model().bundle, inputs)].reset_index(drop=True)
+    ours_port, theirs_port = 18001, 18002
+    token = secrets.token_urlsafe(24)
+    ours = start("ml-engine", [sys.executable, "-m", "services.ml_engine.app"],
+                 {"PORT": str(ours_port), "API_TOKEN": token, "MLFLOW_TRACKING_URI": uri, "LOG_LEVEL": "WARNING",
+                  "DATA_CORE_URL": "http://127.0.0.1:9"})
+    theirs = start("mlflow-models-serve", [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{NAME}@champion",
+                                           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(theirs_port),
+                                           "-w", "1"], {"MLFLOW_TRACKING_URI": uri})
+    results: dict[str, object] = {}
+    try:
+        servers = {"ml-engine": f"http://127.0.0.1:{ours_port}", "mlflow models serve": f"http://127.0.0.1:{theirs_port}"}
+        for url, process in zip(servers.values(), (ours, theirs), strict=True):
+            wait_ping(url, process)
+        rng = np.random.default_rng(0)
+        sample = inputs.iloc[rng.choice(len(inputs), size=min(1000, len(inputs)), replace=False)]
+        bodies = [json.dumps(as_split(sample.iloc[[i]])).encode() for i in range(len(sample))]
+        big = json.dumps(as_split(inputs.iloc[:10_000])).encode()
+        # answers must agree before speed means anything
+        answers = [httpx.post(u + "/invocations", content=bodies[0], headers={"Content-Type": "application/json"},
+                              trust_env=False).json()["predictions"] for u in servers.values()]
+        a0, a1 = answers[0][0], answers[1][0]
+        assert abs(a0["expected"] - a1["expected"]) < 1e-6 * max(1.0, abs(a0["expected"])), answers
+        for concurrency in (1, 16):
+            for name, url in servers.items():
+                r = asyncio.run(load(url, bodies, concurrency, args.seconds))
+                results[f"{name} c={concurrency}"] = r
+                print(f"{name:22} c={concurrency:<3} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                      f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}  ({r['requests']} requests)")
+        frame = pd.DataFrame(as_split(inputs.iloc[:10_000])["dataframe_split"]["data"],
+                             columns=as_split(inputs.iloc[:1])["dataframe_split"]["columns"])
+        model.predict(frame)
+        bare = statistics.median(_timed(lambda: model.predict(frame)) for _ in range(5))
+        inner = model.unwrap_python_model().bundle
+        bare_bundle = statistics.median(_timed(lambda: inner.predict(frame)) for _ in range(5))
+        for name, url in servers.items():
+            results[f"{name} batch 10k s"] = batch(url, big)
+        results["bare pyfunc predict 10k s"] = bare
+        results["bare bundle predict 10k s"] = bare_bundle
+    finally:
+        stop(ours)
+        stop(theirs)
+    summary = {
+        "rps_ratio_c1": results["ml-engine c=1"]["rps"] / results["mlflow models serve c=1"]["rps"],  # type: ignore[index]
+        "rps_ratio_c16": results["ml-engine c=16"]["rps"] / results["mlflow models serve c=16"]["rps"],  # type: ignore[index]
+        "p99_ms_c1": results["ml-engine c=1"]["p99_ms"],  # type: ignore[index]
+        "batch_vs_bare": results["ml-engine batch 10k s"] / results["bare pyfunc predict 10k s"],  # type: ignore[operator]
+        "mlflow_batch_vs_bare": results["mlflow models serve batch 10k s"] / results["bare pyfunc predict 10k s"],  # type: ignore[operator]
+    }
+    print(f"batch 10k: ml-engine {results['ml-engine batch 10k s']:.3f} s, mlflow models serve "
+          f"{results['mlflow models serve batch 10k s']:.3f} s, bare pyfunc predict {bare:.3f} s "
+          f"(bundle alone {bare_bundle:.3f} s)")
+    summary["omp_num_threads"] = int(os.environ["OMP_NUM_THREADS"])
+    print(json.dumps(summary, indent=2))
+    print(f"goals: rps >= 3x mlflow models serve: c=1 {summary['rps_ratio_c1']:.2f}x, c=16 {summary['rps_ratio_c16']:.2f}x; "
+          f"p99 single row <= 20 ms: {summary['p99_ms_c1']:.1f} ms; batch <= 2x bare predict: "
+          f"{summary['batch_vs_bare']:.2f}x")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"results": results, "summary": summary}, indent=2, default=float))
+
+
+def _timed(fn) -> float:  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+if __name__ == "__main__":
+    main()
