@@ -70,3 +70,45 @@ def test_docker_compose_config_is_valid() -> None:
     result = subprocess.run(["docker-compose", "-f", "compose.yaml", "config", "-q"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+LONG_RUNNING = {"postgres": None, "data-core": 8002, "prefect-server": 4200, "mlflow": 5000, "ml-engine": 8001}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_every_service_is_healthchecked_restarted_logged_and_on_the_network(compose: dict, name: str) -> None:
+    svc = compose["services"][name]
+    assert svc["networks"] == ["carbon_network"] and svc["restart"] == "unless-stopped"
+    hc = svc["healthcheck"]
+    assert (hc["interval"], hc["retries"], hc["start_period"]) == ("30s", 3, "40s")
+    assert svc["logging"]["driver"] == "json-file"
+    port = LONG_RUNNING[name]
+    if port:
+        assert f"{port}:{port}" in svc["ports"]
+        assert f"http://127.0.0.1:{port}/" in " ".join(hc["test"])
+
+
+def test_ml_engine_service_matches_the_code(compose: dict) -> None:
+    from services.ml_engine.app import create_app
+    from services.ml_engine.settings import MLEngineSettings
+
+    svc = compose["services"]["ml-engine"]
+    assert svc["build"]["args"]["SERVICE_MODULE"] == "services.ml_engine.app"
+    assert svc["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert {"mlflow", "data-core"} <= set(svc["depends_on"])
+    fields = {name.upper() for name in MLEngineSettings.model_fields}
+    assert set(svc["environment"]) <= fields, set(svc["environment"]) - fields
+    example = [line.split("=")[0] for line in (ROOT / svc["env_file"]).read_text().splitlines()
+               if line and not line.startswith("#")]
+    assert set(example) <= fields, set(example) - fields
+    paths = set(create_app(MLEngineSettings(api_token="a-real-token-for-this-check")).openapi()["paths"])
+    assert {"/health", "/ping", "/version", "/invocations", "/api/v1/predict", "/api/v1/models"} <= paths
+
+
+def test_mlflow_and_trainer(compose: dict) -> None:
+    mlflow = compose["services"]["mlflow"]
+    assert mlflow["environment"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert "mlflow:5000" in " ".join(mlflow["command"])  # other containers reach it by name
+    trainer = compose["services"]["model-trainer"]
+    assert trainer["command"][:3] == ["python", "-m", "flows.train_baseline"] and trainer["restart"] == "no"
+    assert trainer["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
