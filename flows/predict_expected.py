@@ -48,8 +48,10 @@ def _iso(value: datetime | str | None) -> str | None:
 @task(name="pending-readings", cache_policy=NO_CACHE, **RETRIES)
 def pending_readings(data_core_url: str, start: str | None, end: str | None, sites: list[str],
                      activity_types: list[str], limit: int) -> pd.DataFrame:
-    params: list[tuple[str, str]] = [("activity_type", t) for t in activity_types] + [("site", s) for s in sites]
-    params += [(k, v) for k, v in (("start", start), ("end", end)) if v] + [("limit", str(limit))]
+    params: list[tuple[str, str | int | float | bool | None]] = [("limit", limit)]
+    params.extend(("activity_type", t) for t in activity_types)
+    params.extend(("site", s) for s in sites)
+    params.extend((k, v) for k, v in (("start", start), ("end", end)) if v)
     with http_client(data_core_url) as client:
         response = client.get("/api/v1/predictions/pending", params=params)
         response.raise_for_status()

@@ -247,8 +247,8 @@ async def _history_features(request: Request, body: PredictRequest, frame: pd.Da
     except (httpx.HTTPError, ValueError) as exc:
         log.warning("history from the data core unavailable: %s", exc)
         return {"source": "none", "reason": f"data core unavailable: {type(exc).__name__}"}
-    long = readings.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
-    long = long.groupby(["site", "timestamp"], as_index=False)["value"].sum()
+    hourly = readings.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
+    long = hourly.groupby(["site", "timestamp"])["value"].sum().reset_index()
     targets = frame[["site", "timestamp"]].drop_duplicates().assign(value=np.nan)
     long = pd.concat([long, targets[~targets["timestamp"].isin(long["timestamp"])]], ignore_index=True)
     hist = history_inputs(long).set_index("timestamp")

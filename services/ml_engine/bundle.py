@@ -81,7 +81,7 @@ class SeriesModel:
                 q["hi"].to_numpy(float) if q is not None else np.zeros(len(index)),
             )
         index, *arrays = table
-        pos = index.get_indexer(site)
+        pos = index.get_indexer(pd.Index(site))
         found = pos >= 0
         pos = np.where(found, pos, 0)
         return (found, *(a[pos] for a in arrays))  # type: ignore[return-value]

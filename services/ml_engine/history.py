@@ -32,9 +32,14 @@ def to_kwh(frame: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["quantity"])[["site", "activity_type", "timestamp", "quantity"]]
 
 
+QueryParams = list[tuple[str, str | int | float | bool | None]]
+
+
 def readings_params(sites: Iterable[str], activity_types: Iterable[str], start: pd.Timestamp | None,
-                    end: pd.Timestamp | None) -> list[tuple[str, str]]:
-    params = [("site", s) for s in sites] + [("activity_type", t) for t in activity_types] + [("format", "csv")]
+                    end: pd.Timestamp | None) -> QueryParams:
+    params: QueryParams = [("format", "csv")]
+    params.extend(("site", s) for s in sites)
+    params.extend(("activity_type", t) for t in activity_types)
     if start is not None:
         params.append(("start", start.isoformat()))
     if end is not None:

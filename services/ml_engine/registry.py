@@ -14,6 +14,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
 import mlflow
@@ -36,7 +37,7 @@ SIGNATURE = ModelSignature(
 )
 
 
-class CarbonBaseline(mlflow.pyfunc.PythonModel):
+class CarbonBaseline(PythonModel):
     """The registered pyfunc: a thin shell around :class:`BaselineBundle` so that ``mlflow models serve``,
     ``mlflow.pyfunc.load_model`` and this ML engine all run the same code."""
 
@@ -76,8 +77,9 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
 
 def find_by_fingerprint(client: MlflowClient, name: str, fp: str) -> ModelVersion | None:
     """A registered version trained on exactly this data, window and parameters (idempotent re-runs)."""
+    versions: list[ModelVersion]
     try:
-        versions = client.search_model_versions(f"name = '{name}' and tags.fingerprint = '{fp}'")
+        versions = list(client.search_model_versions(f"name = '{name}' and tags.fingerprint = '{fp}'"))
     except MlflowException:
         versions = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get("fingerprint") == fp]
     return max(versions, key=lambda v: int(v.version)) if versions else None

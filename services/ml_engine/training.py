@@ -58,8 +58,8 @@ def prepare(readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
     frame = readings.copy()
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     for activity_type, rows in frame.groupby("activity_type"):
-        long = rows.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
-        long = long.groupby(["site", "timestamp"], as_index=False)["value"].sum(min_count=1)
+        hourly = rows.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
+        long = hourly.groupby(["site", "timestamp"])["value"].sum(min_count=1).reset_index()
         out[str(activity_type)] = clean_meter(long, zero_is_missing=activity_type == "electricity")
     return out
 

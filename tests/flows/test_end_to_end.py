@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mlflow import MlflowClient
 
+from mlflow import MlflowClient
 from services.common.settings import OFFLINE_ENV
 from tests.conftest import AUTH, TOKEN, LiveServer
 from tests.services.ml_engine.conftest import WINDOW
