@@ -32,7 +32,14 @@ from services.common.app import create_app as base_app
 from services.common.auth import WriteAuth
 from services.common.errors import ServiceUnavailable, Unprocessable, UnsupportedMediaType
 from services.ml_engine import registry
-from services.ml_engine.bundle import HISTORY_COLUMNS, INPUT_COLUMNS, OUTPUT_COLUMNS, WEATHER_COLUMNS, InputError
+from services.ml_engine.bundle import (
+    HISTORY_COLUMNS,
+    INPUT_COLUMNS,
+    OUTPUT_COLUMNS,
+    WEATHER_COLUMNS,
+    InputError,
+    Table,
+)
 from services.ml_engine.history import HISTORY_DAYS, fetch_history
 from services.ml_engine.serving import ModelHolder, Served
 from services.ml_engine.settings import MLEngineSettings, get_settings
@@ -58,20 +65,21 @@ def _json_response(result: np.ndarray, served: Served) -> Response:
                     headers={"X-Model-Version": served.version, "X-Model-Name": served.name})
 
 
-async def _predict(served: Served, frame: pd.DataFrame, max_rows: int) -> np.ndarray:
-    if len(frame) == 0:
+async def _predict(served: Served, frame: Table, max_rows: int) -> np.ndarray:
+    rows = len(frame) if isinstance(frame, pd.DataFrame) else max((len(v) for v in frame.values()), default=0)
+    if rows == 0:
         raise Unprocessable("no rows to predict", field="data")
-    if len(frame) > max_rows:
-        raise Unprocessable(f"{len(frame)} rows exceed the limit of {max_rows} per request", field="data")
+    if rows > max_rows:
+        raise Unprocessable(f"{rows} rows exceed the limit of {max_rows} per request", field="data")
     try:
-        if len(frame) > THREAD_ROWS:
+        if rows > THREAD_ROWS:
             return await run_in_threadpool(served.bundle.predict_array, frame)
         return served.bundle.predict_array(frame)
     except InputError as exc:
         raise Unprocessable(str(exc), field=exc.field) from exc
 
 
-def _frame_from_json(payload: Any) -> pd.DataFrame:
+def _frame_from_json(payload: Any) -> Table:
     """The MLflow scoring-protocol JSON forms -> DataFrame (errors name the field)."""
     if not isinstance(payload, dict):
         raise Unprocessable("the body must be a JSON object with one of: " + ", ".join(JSON_FORMATS), field="body")
@@ -101,6 +109,12 @@ def _frame_from_json(payload: Any) -> pd.DataFrame:
             if widths and widths != {len(columns)}:
                 raise Unprocessable(f"every row needs {len(columns)} values (one per column)",
                                     field="dataframe_split.data")
+            if len(set(columns)) != len(columns):
+                raise Unprocessable("dataframe_split.columns has a name twice", field="dataframe_split.columns")
+            if 0 < len(rows) <= THREAD_ROWS:
+                # small requests skip the DataFrame: plain columns (each cell kept as sent) are enough
+                return {name: np.fromiter((r[j] for r in rows), dtype=object, count=len(rows))
+                        for j, name in enumerate(columns)}
             return pd.DataFrame(rows, columns=columns, index=data.get("index") if isinstance(data.get("index"), list) else None)
         if isinstance(data, list):
             if not all(isinstance(r, dict) for r in data):

@@ -23,6 +23,7 @@ Output: ``expected``, ``lower``, ``upper`` (kWh; the interval is split-conformal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ INPUT_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 OUTPUT_COLUMNS = ["expected", "lower", "upper"]
 DEFAULT_ACTIVITY_TYPE = "electricity"
 MAX_SITE_CODES = 254  # HistGradientBoosting categorical features hold at most 255 categories
+Table = pd.DataFrame | Mapping[str, Any]
 
 
 class InputError(ValueError):
@@ -102,41 +104,35 @@ class BaselineBundle:
     def sites(self) -> dict[str, list[str]]:
         return {t: sorted(s.site_codes) for t, s in self.series.items()}
 
-    def _frame(self, data: pd.DataFrame) -> dict[str, Any]:
+    def _frame(self, data: Table) -> dict[str, Any]:
         """Validated columns as numpy arrays (plain arrays, not a DataFrame: a single-row request spends
-        most of its time in pandas bookkeeping otherwise)."""
-        missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
+        most of its time in pandas bookkeeping otherwise). ``data`` is a DataFrame or a mapping of
+        equal-length columns (what the engine builds from a small ``dataframe_split`` request)."""
+        columns, n = _columns(data)
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
             raise InputError(f"missing required column(s): {', '.join(missing)}", field=missing[0])
-        unknown = [c for c in data.columns if c not in INPUT_COLUMNS]
+        unknown = [c for c in columns if c not in INPUT_COLUMNS]
         if unknown:
             raise InputError(f"unknown column(s): {', '.join(map(str, unknown[:10]))}; "
                              f"expected some of {', '.join(INPUT_COLUMNS)}", field=str(unknown[0]))
-        site = data["site"].to_numpy()
-        if pd.isna(site).any():
-            raise InputError("site must not be empty", field="site")
-        cols: dict[str, Any] = {"site": site.astype(str)}
-        if "activity_type" in data.columns:
-            at = data["activity_type"].to_numpy(dtype=object)
-            cols["activity_type"] = np.where(pd.isna(at), DEFAULT_ACTIVITY_TYPE, at).astype(str)
-        else:
-            cols["activity_type"] = np.full(len(data), DEFAULT_ACTIVITY_TYPE)
-        ts = data["timestamp"]
+        cols: dict[str, Any] = {"site": _labels(columns["site"], "site")}
+        cols["activity_type"] = (_labels(columns["activity_type"], "activity_type", DEFAULT_ACTIVITY_TYPE)
+                                 if "activity_type" in columns else np.full(n, DEFAULT_ACTIVITY_TYPE))
         try:
-            parsed = _timestamps(ts)
+            parsed = _timestamps(columns["timestamp"])
         except (ValueError, TypeError, OverflowError) as exc:
             raise InputError(f"timestamp must be an ISO 8601 date-time: {exc}", field="timestamp") from exc
         if parsed.isna().any():
             raise InputError("timestamp must not be empty", field="timestamp")
         cols["timestamp"] = parsed.floor("h")
         numeric = WEATHER_COLUMNS + HISTORY_COLUMNS
-        present = [c for c in numeric if c in data.columns]
-        for col in present:
-            raw = data[col].to_numpy()
-            cols[col] = raw.astype(float, copy=False) if raw.dtype.kind in "fiu" else _numbers(data[col], col)
-            if np.isinf(cols[col]).any():
-                raise InputError(f"{col} must be finite", field=col)
-        missing_numeric = np.full(len(data), np.nan)
+        for col in numeric:
+            if col in columns:
+                cols[col] = _floats(columns[col], col)
+                if np.isinf(cols[col]).any():
+                    raise InputError(f"{col} must be finite", field=col)
+        missing_numeric = np.full(n, np.nan)
         for col in numeric:
             if col not in cols:
                 cols[col] = missing_numeric
@@ -175,13 +171,13 @@ class BaselineBundle:
         return X, scale, q_lo, q_hi
 
     # ----------------------------------------------------------------- prediction
-    def predict(self, data: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, data: Table) -> pd.DataFrame:
         return pd.DataFrame(self.predict_array(data), columns=OUTPUT_COLUMNS)
 
-    def predict_array(self, data: pd.DataFrame) -> np.ndarray:
+    def predict_array(self, data: Table) -> np.ndarray:
         """``predict`` as an (n, 3) array: expected, lower, upper."""
         cols = self._frame(data)
-        n = len(data)
+        n = len(cols["site"])
         out = np.full((n, 3), np.nan)
         types = cols["activity_type"]
         for activity_type in dict.fromkeys(types.tolist()):
@@ -197,12 +193,15 @@ class BaselineBundle:
         return out
 
 
-def _timestamps(ts: pd.Series) -> pd.DatetimeIndex:
+def _timestamps(ts: pd.Series | np.ndarray) -> pd.DatetimeIndex:
     """UTC hours from datetimes or ISO 8601 text (naive = UTC; offsets converted)."""
     if pd.api.types.is_datetime64_any_dtype(ts):
         parsed = pd.DatetimeIndex(ts)
     else:
-        text = ts.to_numpy(dtype=object)
+        text = np.asarray(ts, dtype=object)
+        kind = pd.api.types.infer_dtype(text, skipna=True)
+        if kind not in ("string", "empty", "datetime"):
+            raise ValueError(f"expected text like 2020-03-02T09:00:00Z, got {kind} values")
         if len(text) <= 64 and all(isinstance(v, str) and len(v) >= 10 and v[4] == "-" and v[7] == "-"
                                    and v[:4].isdigit() for v in text):
             try:  # small ISO 8601 requests: the plain parser is 7x faster than the strict one
@@ -232,6 +231,58 @@ def _calendar(ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
 
 CALENDAR_COLUMNS = ["hour", "dow", "hour_of_week", "day_type", "is_bank_holiday", "xmas_closure"]
 _CALENDAR_CACHE: dict[int, tuple] = {}
+
+
+def _columns(data: Table) -> tuple[dict[str, Any], int]:
+    if isinstance(data, pd.DataFrame):  # the timestamp stays a Series: tz-aware datetimes keep their dtype
+        return {c: data[c] if c == "timestamp" else data[c].to_numpy() for c in data.columns}, len(data)
+    lengths = {len(v) for v in data.values()}
+    if len(lengths) > 1:
+        raise InputError("every column needs the same number of values", field="data")
+    return dict(data), lengths.pop() if lengths else 0
+
+
+SMALL_ROWS = 256
+
+
+def _labels(values: Any, col: str, default: str | None = None) -> np.ndarray:
+    """Text labels (site ids, activity types); numbers are taken as text, empties get ``default``."""
+    arr = np.asarray(values, dtype=object)
+    if arr.ndim != 1:
+        raise InputError(f"{col} must be text", field=col)
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind not in ("string", "empty", "integer"):
+        raise InputError(f"{col} must be text, got {kind} values", field=col)
+    empty = pd.isna(arr)
+    if empty.any():
+        if default is None:
+            raise InputError(f"{col} must not be empty", field=col)
+        arr = np.where(empty, default, arr)
+    return arr.astype(str)
+
+
+
+def _floats(values: Any, col: str) -> np.ndarray:
+    """A column as floats (None -> NaN); text that is not a number and true/false are refused."""
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.dtype.kind in "fiu":
+        return arr.astype(float, copy=False)
+    if arr.dtype.kind == "b":
+        raise InputError(f"{col} must be a number, not true/false", field=col)
+    if len(arr) > SMALL_ROWS:
+        return _numbers(pd.Series(arr), col)
+    out = np.empty(len(arr))
+    for i, v in enumerate(arr.tolist()):  # small requests only: cheaper than building a Series
+        if v is None or v is pd.NA:
+            out[i] = np.nan
+        elif isinstance(v, bool):
+            raise InputError(f"{col} must be a number, not true/false", field=col)
+        else:
+            try:
+                out[i] = float(v)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"{col} must be a number: {v!r}", field=col) from exc
+    return out
 
 
 def _numbers(values: pd.Series, col: str) -> np.ndarray:

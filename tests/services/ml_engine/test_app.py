@@ -3,6 +3,7 @@ alias moves picked up without failing requests, the typed API with history from 
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pandas as pd
@@ -54,6 +55,7 @@ def test_every_input_format_gives_the_same_answer_as_the_registered_pyfunc(engin
     csv = pd.DataFrame(ROWS, columns=COLUMNS).to_csv(index=False)
     answers = {
         "dataframe_split": engine.post("/invocations", json={"dataframe_split": _split(ROWS)}),
+        "dataframe_split (large)": engine.post("/invocations", json={"dataframe_split": _split(ROWS * 100)}),
         "dataframe_records": engine.post("/invocations", json={"dataframe_records": ROWS}),
         "inputs (records)": engine.post("/invocations", json={"inputs": ROWS}),
         "inputs (columns)": engine.post("/invocations", json={"inputs": {c: [r.get(c) for r in ROWS] for c in COLUMNS}}),
@@ -63,7 +65,7 @@ def test_every_input_format_gives_the_same_answer_as_the_registered_pyfunc(engin
     for name, response in answers.items():
         assert response.status_code == 200, (name, response.text)
         assert response.headers["x-model-version"] == "1"
-        got = pd.DataFrame(response.json()["predictions"])
+        got = pd.DataFrame(response.json()["predictions"]).head(len(ROWS))
         assert list(got.columns) == ["expected", "lower", "upper"], name
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, obj=name)
     assert (expected["lower"] <= expected["expected"]).all() and (expected["expected"] <= expected["upper"]).all()
@@ -86,6 +88,18 @@ def test_every_input_format_gives_the_same_answer_as_the_registered_pyfunc(engin
     ({"dataframe_split": [1]}, "dataframe_split"),
     ({"inputs": {"site": ["b0", "b2"], "timestamp": ["2019-04-10T09:00:00Z"]}}, "inputs"),
     ({"dataframe_records": ROWS, "inputs": ROWS}, "inputs"),
+    ({"dataframe_split": {"columns": ["site", "timestamp", "lag_24h"], "data": [["b0", "2019-04-10T09:00:00Z",
+                                                                                  {"a": 1}]]}}, "lag_24h"),
+    ({"dataframe_split": {"columns": ["site", "timestamp", "lag_24h"], "data": [["b0", "2019-04-10T09:00:00Z",
+                                                                                  True]]}}, "lag_24h"),
+    ({"dataframe_split": {"columns": ["site", "timestamp", "temp_c"], "data": [["b0", "2019-04-10T09:00:00Z",
+                                                                                 "1e999"]]}}, "temp_c"),
+    ({"dataframe_split": {"columns": ["site", "timestamp"], "data": [["b0", ["2019-04-10"]]]}}, "timestamp"),
+    ({"dataframe_split": {"columns": ["site", "timestamp"], "data": [["b0", 20190410]]}}, "timestamp"),
+    ({"dataframe_split": {"columns": ["site", "timestamp"], "data": [[None, "2019-04-10T09:00:00Z"]]}}, "site"),
+    ({"dataframe_split": {"columns": ["site", "site"], "data": [["b0", "b0"]]}}, "dataframe_split.columns"),
+    ({"dataframe_split": {"columns": ["site", "timestamp", "activity_type"],
+                          "data": [["b0", "2019-04-10T09:00:00Z", ["gas"]]]}}, "activity_type"),
     ({"rows": ROWS}, "rows"),
     ({}, "body"),
     ([ROWS], "body"),
@@ -240,3 +254,28 @@ def test_typed_predict_history_from_a_live_data_core_and_without_it(engine_setti
 ])
 def test_typed_predict_bad_input(engine, body, field):
     _problem(engine.post("/api/v1/predict", json=body), 422, field)
+
+
+# --------------------------------------------------------------------------- fuzz
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_cells = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+                      | st.sampled_from(["b0", "b33", "2019-04-10T09:00:00Z", "natural_gas", "1e999", "NaN"]),
+                      lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+                      max_leaves=4)
+_columns = st.lists(st.sampled_from(COLUMNS + ["temp_c", "rh", "prev_day_max", "extra"]), min_size=1, max_size=5,
+                    unique=True)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(columns=_columns, data=st.data())
+def test_any_cells_in_any_format_are_answered_200_or_422(engine, columns, data):
+    rows = data.draw(st.lists(st.lists(_cells, min_size=len(columns), max_size=len(columns)), min_size=1, max_size=3))
+    for body in ({"dataframe_split": {"columns": columns, "data": rows}},
+                 {"dataframe_records": [dict(zip(columns, r, strict=True)) for r in rows]}):
+        response = engine.post("/invocations", json=body)
+        assert response.status_code in (200, 422), (body, response.text)
+        if response.status_code == 422:
+            assert response.headers["content-type"].startswith(PROBLEM)
