@@ -1,14 +1,15 @@
 """Serving speed of carbon-baseline: this ML engine next to ``mlflow models serve --env-manager local``,
 the same registered model, in one run (issue #3).
 
-    .venv/bin/python bench/serve.py [--seconds 10] [--tracking-uri URI] [--json bench/out/serve.json]
+    .venv/bin/python bench/serve.py [--seconds 10] [--repeat 3] [--tracking-uri URI] [--json bench/out/serve.json]
 
 1. Trains carbon-baseline on the real Cambridge buildings (train 2019, holdout 2020-01-01 .. 03-15, both
    activity types, 600 trees) into a fresh MLflow store under bench/out/serve/ and registers it as
    champion (or, with --tracking-uri, uses the champion of an existing registry, e.g. make up's).
 2. Starts both servers on 127.0.0.1, one worker process each, loading ``models:/carbon-baseline@champion``.
 3. Single-row requests (``dataframe_split``, every input column; rows drawn from the real holdout) at
-   concurrency 1 and 16 for --seconds each: requests per second, p50 and p99 latency, errors.
+   concurrency 1 and 16 for --seconds each, --repeat times with the servers taking turns (medians):
+   requests per second, p50 and p99 latency, errors.
 4. A 10,000-row batch through each server (median of 5) against the bare ``model.predict`` of the
    loaded pyfunc in this process (median of 5).
 
@@ -171,6 +172,7 @@ def batch(url: str, body: bytes, repeat: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=3, help="load runs per server and concurrency (median)")
     parser.add_argument("--max-iter", type=int, default=600)
     parser.add_argument("--tracking-uri", help="use this registry's champion instead of training one")
     parser.add_argument("--json", type=Path)
@@ -212,11 +214,17 @@ def main() -> None:
         a0, a1 = answers[0][0], answers[1][0]
         assert abs(a0["expected"] - a1["expected"]) < 1e-6 * max(1.0, abs(a0["expected"])), answers
         for concurrency in (1, 16):
-            for name, url in servers.items():
-                r = asyncio.run(load(url, bodies, concurrency, args.seconds))
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+            for _ in range(args.repeat):  # the servers take turns, so drift hits both alike
+                for name, url in servers.items():
+                    runs[name].append(asyncio.run(load(url, bodies, concurrency, args.seconds)))
+            for name in servers:
+                r = {k: statistics.median(run[k] for run in runs[name]) for k in runs[name][0]}
+                r["errors"] = sum(run["errors"] for run in runs[name])
+                r["rps_runs"] = [round(run["rps"], 1) for run in runs[name]]  # type: ignore[assignment]
                 results[f"{name} c={concurrency}"] = r
                 print(f"{name:22} c={concurrency:<3} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  "
-                      f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}  ({r['requests']} requests)")
+                      f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}  (median of {args.repeat}: {r['rps_runs']})")
         frame = pd.DataFrame(as_split(inputs.iloc[:10_000])["dataframe_split"]["data"],
                              columns=as_split(inputs.iloc[:1])["dataframe_split"]["columns"])
         model.predict(frame)

@@ -83,7 +83,13 @@ class SeriesModel:
                 q["hi"].to_numpy(float) if q is not None else np.zeros(len(index)),
             )
         index, *arrays = table
-        pos = index.get_indexer(pd.Index(site))
+        if len(site) <= SMALL_ROWS:  # a dict lookup beats building an Index for a few rows
+            positions = self.__dict__.get("_positions")
+            if positions is None:
+                positions = self.__dict__["_positions"] = {s: i for i, s in enumerate(index)}
+            pos = np.array([positions.get(s, -1) for s in site.tolist()], dtype=np.intp)
+        else:
+            pos = index.get_indexer(pd.Index(site))
         found = pos >= 0
         pos = np.where(found, pos, 0)
         return (found, *(a[pos] for a in arrays))  # type: ignore[return-value]
@@ -91,6 +97,7 @@ class SeriesModel:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_table", None)
+        state.pop("_positions", None)
         return state
 
 
@@ -147,19 +154,19 @@ class BaselineBundle:
             raise InputError(f"unknown site(s) for {activity_type}: {', '.join(unknown[:10])}", field="site")
         ts = cols["timestamp"][idx]
         f: dict[str, np.ndarray] = _calendar(ts)
-        w = self.weather.reindex(ts)
+        w = self._weather_at(ts)
         temp_in = cols["temp_c"][idx]
         given = ~np.isnan(temp_in)
-        temp = np.where(given, temp_in, w["temp_c"].to_numpy())
+        temp = np.where(given, temp_in, w["temp_c"])
         f["temp_c"] = temp
         f["hdd"] = np.clip(HDD_BASE_C - temp, 0, None)
         f["cdd"] = np.clip(temp - CDD_BASE_C, 0, None)
-        tm, hm = w["temp_mean_24h"].to_numpy(), w["hdd_mean_24h"].to_numpy()
+        tm, hm = w["temp_mean_24h"], w["hdd_mean_24h"]
         f["temp_mean_24h"] = np.where(given & np.isnan(tm), temp, tm)
         f["hdd_mean_24h"] = np.where(given & np.isnan(hm), f["hdd"], hm)
         for col in ("irradiance", "rh"):
             v = cols[col][idx]
-            f[col] = np.where(np.isnan(v), w[col].to_numpy(), v)
+            f[col] = np.where(np.isnan(v), w[col], v)
         with np.errstate(divide="ignore", invalid="ignore"):
             f["log_floor_area_m2"] = np.log(area)
             f["log_scale_kwh"] = np.log(scale)
@@ -169,6 +176,26 @@ class BaselineBundle:
         f["site_code"] = codes
         X = np.column_stack([f[c] for c in sm.model.features]).astype(np.float32)
         return X, scale, q_lo, q_hi
+
+    def _weather_at(self, ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+        """The packed weather of these hours (NaN where the table has none), by binary search on ns."""
+        table = self.__dict__.get("_weather_np")
+        if table is None:
+            keys = pd.DatetimeIndex(self.weather.index).as_unit("ns").asi8
+            order = np.argsort(keys)
+            table = self.__dict__["_weather_np"] = (
+                keys[order], {c: self.weather[c].to_numpy(float)[order] for c in self.weather.columns})
+        keys, columns = table
+        wanted = ts.as_unit("ns").asi8
+        pos = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
+        hit = (keys[pos] == wanted) if len(keys) else np.zeros(len(wanted), bool)
+        return {c: np.where(hit, v[pos], np.nan) if len(v) else np.full(len(wanted), np.nan)
+                for c, v in columns.items()}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_weather_np", None)
+        return state
 
     # ----------------------------------------------------------------- prediction
     def predict(self, data: Table) -> pd.DataFrame:
@@ -218,14 +245,15 @@ def _calendar(ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     if len(ts) > 8:
         return calendar_arrays(ts)
     keys = ts.as_unit("ns").asi8.tolist()  # pandas keeps parsed times in us or ns: key on ns
-    missing = [k for k in keys if k not in _CALENDAR_CACHE]
+    found = {k: _CALENDAR_CACHE.get(k) for k in keys}  # a local view: another thread may clear the cache
+    missing = [k for k, v in found.items() if v is None]
     if missing:
         if len(_CALENDAR_CACHE) > 200_000:
             _CALENDAR_CACHE.clear()
         fresh = calendar_arrays(pd.DatetimeIndex(pd.to_datetime(missing, unit="ns", utc=True)))
         for i, k in enumerate(missing):
-            _CALENDAR_CACHE[k] = tuple(fresh[c][i] for c in CALENDAR_COLUMNS)
-    rows = [_CALENDAR_CACHE[k] for k in keys]
+            found[k] = _CALENDAR_CACHE[k] = tuple(fresh[c][i] for c in CALENDAR_COLUMNS)
+    rows = [found[k] for k in keys]
     return {c: np.array([r[i] for r in rows]) for i, c in enumerate(CALENDAR_COLUMNS)}
 
 

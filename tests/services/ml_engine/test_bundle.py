@@ -11,6 +11,7 @@ import pytest
 
 from services.ml_engine.bundle import INPUT_COLUMNS, InputError
 from services.ml_engine.model import FAST_PATH_MAX_ROWS, TreeEnsemble
+from tests.services.ml_engine.conftest import DATA
 
 pytestmark = pytest.mark.unit
 
@@ -93,7 +94,28 @@ def test_caches_are_not_pickled(bundle_and_inputs):
     bundle, _ = bundle_and_inputs
     bundle.predict(pd.DataFrame({"site": ["b0"], "timestamp": ["2019-04-10T09:00:00Z"]}))
     sm = next(iter(bundle.series.values()))
-    assert "_fast" in sm.model.__dict__ and "_table" in sm.__dict__
+    assert "_fast" in sm.model.__dict__ and {"_table", "_positions"} <= set(sm.__dict__)
+    assert "_weather_np" in bundle.__dict__
     clone = pickle.loads(pickle.dumps(bundle))
     clone_sm = next(iter(clone.series.values()))
-    assert "_fast" not in clone_sm.model.__dict__ and "_table" not in clone_sm.__dict__
+    assert "_fast" not in clone_sm.model.__dict__ and not {"_table", "_positions"} & set(clone_sm.__dict__)
+    assert "_weather_np" not in clone.__dict__
+
+
+def test_serving_features_equal_training_features(bundle_and_inputs, slice_series):
+    """No training/serving skew: the served bundle, given the history columns the engine builds, predicts
+    what the trained model predicts on the training feature frame for the same hours."""
+    from services.ml_engine.features import build_features
+
+    bundle, inputs = bundle_and_inputs
+    series, weather = slice_series
+    meta = pd.read_csv(DATA / "building_metadata.csv").rename(columns={"building_id": "site"})
+    for activity_type, sm in bundle.series.items():
+        long = series[activity_type][series[activity_type]["site"].isin(list(sm.site_codes))]
+        feats = build_features(long, weather, meta, sm.scale, sm.site_codes)
+        rows = inputs[inputs["activity_type"] == activity_type]
+        joined = rows[["site", "timestamp"]].merge(feats, on=["site", "timestamp"], how="left")
+        assert len(joined) == len(rows) > 100
+        trained = sm.model.predict(joined)
+        served = bundle.predict(rows[INPUT_COLUMNS])["expected"].to_numpy()
+        np.testing.assert_allclose(served, trained, rtol=1e-5)
