@@ -245,8 +245,9 @@ def _calendar(ts: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     if len(ts) > 8:
         return calendar_arrays(ts)
     keys = ts.as_unit("ns").asi8.tolist()  # pandas keeps parsed times in us or ns: key on ns
-    found = {k: _CALENDAR_CACHE.get(k) for k in keys}  # a local view: another thread may clear the cache
-    missing = [k for k, v in found.items() if v is None]
+    # a local view: another thread may clear the shared cache meanwhile
+    found: dict[int, tuple] = {k: v for k in keys if (v := _CALENDAR_CACHE.get(k)) is not None}
+    missing = [k for k in dict.fromkeys(keys) if k not in found]
     if missing:
         if len(_CALENDAR_CACHE) > 200_000:
             _CALENDAR_CACHE.clear()
