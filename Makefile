@@ -15,7 +15,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: install system-deps up down status test test-fast lint bench demo clean
+.PHONY: install system-deps up down status test test-fast lint bench bench-ml demo clean
 
 install: $(STAMP) system-deps
 
@@ -59,6 +59,10 @@ test-fast: install
 
 bench: install
 	$(PY) bench/ingest.py
+
+bench-ml: install
+	$(PY) bench/accuracy.py --json bench/out/accuracy.json
+	$(PY) bench/serve.py --json bench/out/serve.json
 
 clean: down
 	rm -rf var
