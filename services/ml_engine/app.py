@@ -15,7 +15,7 @@ import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -45,7 +45,8 @@ from services.ml_engine.serving import ModelHolder, Served
 from services.ml_engine.settings import MLEngineSettings, get_settings
 
 log = logging.getLogger(__name__)
-THREAD_ROWS = 256  # larger requests predict in a worker thread so the event loop keeps answering
+THREAD_ROWS = 256
+MAX_SPAN_HOURS = 10_000  # one typed request covers at most ~14 months (history is built hour by hour)  # larger requests predict in a worker thread so the event loop keeps answering
 JSON_FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 
 
@@ -196,6 +197,11 @@ class PredictRequest(BaseModel):
 
     @model_validator(mode="after")
     def _aligned(self) -> PredictRequest:
+        stamps = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in self.timestamps]
+        if any(not 1900 <= t.year <= 2200 for t in stamps):
+            raise ValueError("timestamps must lie between the years 1900 and 2200")
+        if (max(stamps) - min(stamps)).total_seconds() > MAX_SPAN_HOURS * 3600:
+            raise ValueError(f"timestamps must span at most {MAX_SPAN_HOURS} hours (split longer ranges)")
         for name, values in (self.features or {}).items():
             if len(values) != len(self.timestamps):
                 raise ValueError(f"features.{name} needs {len(self.timestamps)} values (one per timestamp)")

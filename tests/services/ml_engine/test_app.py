@@ -251,6 +251,8 @@ def test_typed_predict_history_from_a_live_data_core_and_without_it(engine_setti
     ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"], "features": {"temp_c": [1.0, 2.0]}}, None),
     ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"], "features": {"wind": [1.0]}}, None),
     ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"], "history": "maybe"}, "history"),
+    ({"site": "b0", "timestamps": ["2019-04-10T09:00:00Z", "2030-04-10T09:00:00Z"]}, None),
+    ({"site": "b0", "timestamps": ["0001-01-01T00:00:00Z"]}, None),
 ])
 def test_typed_predict_bad_input(engine, body, field):
     _problem(engine.post("/api/v1/predict", json=body), 422, field)
