@@ -4,7 +4,8 @@ Each service is a real process on 127.0.0.1 with its log under ``var/log/`` and 
 ``var/run/``; data lives under ``var/`` (the MLflow store under ``mlflow/``) so a restart keeps it.
 
 ``up`` starts the Prefect server (4200), the MLflow tracking server and registry (5000), the data core
-(8002) and the ML engine (8001); loads the demo data; trains ``carbon-baseline`` with the
+(8002), the ML engine (8001) and the Prefect runner that executes the deployments (health on 4201);
+loads the demo data; trains ``carbon-baseline`` with the
 ``train-baseline`` flow when the registry has no champion; and fills the expected values of the demo
 holdout period with the ``fill-expected`` flow.
 """
@@ -37,6 +38,7 @@ class Service:
     health: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()  # services that must be healthy before this one starts
 
     @property
     def url(self) -> str:
@@ -72,6 +74,11 @@ SERVICES: list[Service] = [
     Service("ml-engine", 8001, "/version", [_python(), "-m", "services.ml_engine.app"],
             {"PORT": "8001", "HOST": "127.0.0.1", "MLFLOW_TRACKING_URI": MLFLOW_URL,
              "DATA_CORE_URL": "http://127.0.0.1:8002", "MODEL_POLL_SECONDS": "10"}),
+    # the Prefect runner: registers the deployments (deployments/definitions.py) and executes their runs
+    Service("flow-runner", 4201, "/health", [_python(), "-m", "deployments.serve"],
+            {**FLOW_ENV, "PREFECT_RUNNER_SERVER_ENABLE": "true", "PREFECT_RUNNER_SERVER_HOST": "127.0.0.1",
+             "PREFECT_RUNNER_SERVER_PORT": "4201", "PREFECT_LOGGING_LEVEL": "INFO"},
+            after=("prefect-server",)),
 ]
 
 
@@ -156,7 +163,11 @@ def print_table(services: list[Service]) -> None:
 
 def up(load_demo: bool = True) -> int:
     started = time.monotonic()
+    by_name = {s.name: s for s in SERVICES}
     for s in SERVICES:
+        if s.after and not all(wait_healthy([by_name[n] for n in s.after], timeout=120).values()):
+            print(f"{s.name} waits for {', '.join(s.after)}, which did not become healthy", file=sys.stderr)
+            break
         start(s)
     state = wait_healthy(SERVICES, timeout=120)
     failed = [n for n, ok in state.items() if not ok]

@@ -1,0 +1,28 @@
+"""make up's process table: every service on its own port, started after what it needs, offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.platform import FLOW_ENV, SERVICES
+
+pytestmark = pytest.mark.unit
+
+
+def test_ports_names_and_order() -> None:
+    names = [s.name for s in SERVICES]
+    assert len(set(names)) == len(names) and len({s.port for s in SERVICES}) == len(SERVICES)
+    assert {s.port for s in SERVICES} >= {4200, 5000, 8001, 8002}
+    for i, s in enumerate(SERVICES):
+        assert set(s.after) <= set(names[:i]), f"{s.name} starts before {s.after}"
+
+
+def test_flows_and_engine_point_at_the_local_services() -> None:
+    by_name = {s.name: s for s in SERVICES}
+    assert by_name["ml-engine"].env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
+    assert by_name["flow-runner"].env["PREFECT_API_URL"] == FLOW_ENV["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
+    assert by_name["flow-runner"].env["PREFECT_RUNNER_SERVER_PORT"] == str(by_name["flow-runner"].port)
+    assert by_name["mlflow"].env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert "--analytics-off" in by_name["prefect-server"].command
+    for s in SERVICES:
+        assert all(part.startswith("127.0.0.1") or "0.0.0.0" not in part for part in s.command)

@@ -1,0 +1,77 @@
+"""Deployments: registered with their schedules, parameters and descriptions; and a real runner process
+(python -m deployments.serve) executing a manual run of fill-expected against live services."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from services.common.settings import OFFLINE_ENV
+from tests.conftest import TOKEN, LiveServer
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_deployment_is_registered_with_its_schedule(prefect_harness):
+    from prefect.client.orchestration import get_client
+
+    from deployments.definitions import build
+
+    expected = {"fill-expected/predict": ("5 * * * *", {"max_readings": 100_000}),
+                "train-baseline/train-baseline": ("0 3 * * 1", {"max_iter": 600})}
+    for deployment in build():
+        deployment.apply()
+    with get_client(sync_client=True) as client:
+        for name, (cron, parameters) in expected.items():
+            d = client.read_deployment_by_name(name)
+            assert [s.schedule.cron for s in d.schedules] == [cron]
+            assert d.schedules[0].schedule.timezone == "Europe/London" and d.schedules[0].active
+            assert d.parameters == parameters and d.description and "carbon-nexus" in d.tags
+
+
+@pytest.mark.slow
+def test_a_runner_process_executes_a_manual_run(prefect_harness, loaded_data_core, make_settings, engine_settings,
+                                                tmp_path):
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    from services.data_core.app import create_app as data_core_app
+    from services.ml_engine.app import create_app as ml_engine_app
+
+    window = {"start": "2019-04-08T00:00:00Z", "end": "2019-04-09T00:00:00Z"}
+    with LiveServer(data_core_app(make_settings())) as dc, \
+            LiveServer(ml_engine_app(engine_settings(data_core_url=dc.url))) as ml:
+        env = {**os.environ, **OFFLINE_ENV, "PREFECT_API_URL": PREFECT_API_URL.value(), "API_TOKEN": TOKEN,
+               "DATA_CORE_URL": dc.url, "ML_ENGINE_URL": ml.url, "OMP_NUM_THREADS": "1"}
+        runner = subprocess.Popen([sys.executable, "-m", "deployments.serve"], cwd=ROOT, env=env,
+                                  stdout=(tmp_path / "runner.log").open("wb"), stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        try:
+            from prefect.client.orchestration import get_client
+
+            deadline = time.monotonic() + 60
+            with get_client(sync_client=True) as client:
+                while True:  # the runner registers the deployments when it starts
+                    try:
+                        client.read_deployment_by_name("fill-expected/predict")
+                        break
+                    except Exception:  # noqa: BLE001 - not registered yet
+                        assert time.monotonic() < deadline and runner.poll() is None, (tmp_path / "runner.log").read_text()
+                        time.sleep(0.5)
+            run = run_deployment("fill-expected/predict", parameters=window, timeout=180)
+            assert run.state is not None and run.state.is_completed(), (run.state, (tmp_path / "runner.log").read_text())
+        finally:
+            import signal
+
+            os.killpg(runner.pid, signal.SIGTERM)
+            runner.wait(timeout=30)
+    pending = loaded_data_core.get("/api/v1/predictions/pending", params=window).json()["count"]
+    assert pending == 0
+    stored = loaded_data_core.get("/api/v1/residuals", params=window).json()["count"]
+    assert stored == 3 * 2 * 24
