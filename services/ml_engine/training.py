@@ -167,17 +167,35 @@ def evaluate(bundle: BaselineBundle, inputs: pd.DataFrame) -> tuple[pd.DataFrame
     return per_site, summary
 
 
-def holdout_mae(bundle: BaselineBundle, inputs: pd.DataFrame) -> float:
-    """Pooled MAE on the given rows (all must be predictable by the bundle)."""
-    pred = bundle.predict(inputs[[c for c in INPUT_COLUMNS if c in inputs.columns]])
-    return float(np.nanmean(np.abs(inputs["value"].to_numpy() - pred["expected"].to_numpy())))
+@dataclass(frozen=True)
+class GateResult:
+    beats: bool
+    new_mae: float
+    champion_mae: float
+    rows: int
+    per_type: dict[str, tuple[float, float]]  # activity type -> (new MAE, champion MAE)
+    reason: str
 
 
-def beats(new: BaselineBundle, champion: BaselineBundle, inputs: pd.DataFrame) -> tuple[bool, float, float, int]:
-    """The promotion gate: both models judged on the same holdout rows (those both can predict).
-    The new model must have a strictly lower pooled MAE. Returns (beats, new_mae, champion_mae, rows)."""
+def beats(new: BaselineBundle, champion: BaselineBundle, inputs: pd.DataFrame,
+          per_type_tolerance: float = 0.02) -> GateResult:
+    """The promotion gate: both models judged on the same holdout rows (those both can predict). The new
+    model must have a strictly lower pooled MAE, and no activity type may get worse by more than
+    ``per_type_tolerance`` (electricity's larger kWh would otherwise hide a worse gas model)."""
     rows = inputs[predictable(new, inputs) & predictable(champion, inputs)]
-    if rows.empty:
-        return True, float("nan"), float("nan"), 0  # nothing in common: the champion cannot be judged here
-    new_mae, champ_mae = holdout_mae(new, rows), holdout_mae(champion, rows)
-    return bool(new_mae < champ_mae), new_mae, champ_mae, len(rows)
+    if rows.empty:  # nothing in common: the champion cannot be judged here
+        return GateResult(True, float("nan"), float("nan"), 0, {}, "no holdout rows in common with the champion")
+    new_pred = new.predict(rows[[c for c in INPUT_COLUMNS if c in rows.columns]])["expected"].to_numpy()
+    champ_pred = champion.predict(rows[[c for c in INPUT_COLUMNS if c in rows.columns]])["expected"].to_numpy()
+    actual = rows["value"].to_numpy()
+    new_err, champ_err = np.abs(actual - new_pred), np.abs(actual - champ_pred)
+    per_type = {str(t): (float(np.nanmean(new_err[m])), float(np.nanmean(champ_err[m])))
+                for t in sorted(rows["activity_type"].unique()) for m in [rows["activity_type"].to_numpy() == t]}
+    new_mae, champ_mae = float(np.nanmean(new_err)), float(np.nanmean(champ_err))
+    worse = [t for t, (a, b) in per_type.items() if a > b * (1 + per_type_tolerance)]
+    if not new_mae < champ_mae:
+        return GateResult(False, new_mae, champ_mae, len(rows), per_type, "pooled MAE not lower")
+    if worse:
+        return GateResult(False, new_mae, champ_mae, len(rows), per_type,
+                          f"worse on {', '.join(worse)} by more than {per_type_tolerance:.0%}")
+    return GateResult(True, new_mae, champ_mae, len(rows), per_type, "lower pooled MAE, no activity type worse")

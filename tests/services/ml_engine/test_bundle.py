@@ -119,3 +119,27 @@ def test_serving_features_equal_training_features(bundle_and_inputs, slice_serie
         trained = sm.model.predict(joined)
         served = bundle.predict(rows[INPUT_COLUMNS])["expected"].to_numpy()
         np.testing.assert_allclose(served, trained, rtol=1e-5)
+
+
+def test_gate_refuses_a_model_worse_on_one_activity_type(registered_store):
+    """Pooled MAE is dominated by electricity's larger kWh: a model better on electricity but worse on gas
+    must not become champion even though its pooled MAE is lower."""
+    import copy
+
+    import mlflow
+    from services.ml_engine.training import beats
+
+    base, inputs = registered_store
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    good = mlflow.pyfunc.load_model("models:/carbon-baseline/1").unwrap_python_model().bundle
+    weak = mlflow.pyfunc.load_model("models:/carbon-baseline/2").unwrap_python_model().bundle
+    assert beats(good, weak, inputs).beats and not beats(weak, good, inputs).beats
+    champion, challenger = copy.copy(good), copy.copy(good)
+    champion.series = {"electricity": weak.series["electricity"], "natural_gas": good.series["natural_gas"]}
+    challenger.series = {"electricity": good.series["electricity"], "natural_gas": weak.series["natural_gas"]}
+    verdict = beats(challenger, champion, inputs)
+    assert verdict.new_mae < verdict.champion_mae  # pooled: better
+    assert not verdict.beats and "worse on natural_gas" in verdict.reason
+    assert verdict.per_type["electricity"][0] < verdict.per_type["electricity"][1]
