@@ -101,15 +101,15 @@ def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area
     promote, gate = True, {"gate": "no champion yet"}
     if champion is not None:
         champ_bundle = registry.load_bundle(name, str(champion.version))
-        result = beats(bundle, champ_bundle, inputs)
-        promote = result.beats
-        metrics |= {"gate_new_mae": result.new_mae, "gate_champion_mae": result.champion_mae,
-                    "gate_rows": float(result.rows)}
-        for activity_type, (new_mae, champ_mae) in result.per_type.items():
+        verdict = beats(bundle, champ_bundle, inputs)
+        promote = verdict.beats
+        metrics |= {"gate_new_mae": verdict.new_mae, "gate_champion_mae": verdict.champion_mae,
+                    "gate_rows": float(verdict.rows)}
+        for activity_type, (new_mae, champ_mae) in verdict.per_type.items():
             metrics |= {f"gate_{activity_type}_new_mae": new_mae, f"gate_{activity_type}_champion_mae": champ_mae}
         gate = {"gate": f"{'beats' if promote else 'does not beat'} champion v{champion.version} "
-                        f"(MAE {result.new_mae:.4g} vs {result.champion_mae:.4g} on {result.rows} holdout rows; "
-                        f"{result.reason})",
+                        f"(MAE {verdict.new_mae:.4g} vs {verdict.champion_mae:.4g} on {verdict.rows} holdout rows; "
+                        f"{verdict.reason})",
                 "compared_with": str(champion.version)}
     example = inputs[[c for c in INPUT_COLUMNS if c in inputs.columns]].head(3).copy()
     example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
