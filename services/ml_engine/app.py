@@ -36,7 +36,6 @@ from services.ml_engine.bundle import (
     HISTORY_COLUMNS,
     INPUT_COLUMNS,
     OUTPUT_COLUMNS,
-    WEATHER_COLUMNS,
     InputError,
     Table,
 )
@@ -350,5 +349,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-__all__ = ["create_app", "WEATHER_COLUMNS"]
