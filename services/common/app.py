@@ -199,3 +199,12 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run a service's app with uvicorn the way every service runs (our logging, proxy headers, a
+    graceful shutdown window)."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True,
+                timeout_graceful_shutdown=10)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError
 from starlette.responses import Response
 
 from services.common.app import create_app as base_app
+from services.common.app import serve
 from services.common.errors import problem_response
 from services.data_core.db import make_engine, migrate
 from services.data_core.events import Outbox
@@ -88,11 +89,8 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    import uvicorn
-
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 import mlflow
 from services.common.app import create_app as base_app
+from services.common.app import serve
 from services.common.auth import WriteAuth
 from services.common.errors import ServiceUnavailable, Unprocessable, UnsupportedMediaType
 from services.ml_engine import registry
@@ -38,6 +39,7 @@ from services.ml_engine.bundle import (
     OUTPUT_COLUMNS,
     InputError,
     Table,
+    history_inputs,
 )
 from services.ml_engine.history import HISTORY_DAYS, fetch_history
 from services.ml_engine.serving import ModelHolder, Served
@@ -257,8 +259,6 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
 
 async def _history_features(request: Request, body: PredictRequest, frame: pd.DataFrame) -> dict[str, Any]:
     """Fill the history columns of ``frame`` from the data core; on failure predict without them and say so."""
-    from services.ml_engine.bundle import history_inputs
-
     client: httpx.AsyncClient = request.app.state.data_core
     first, last = frame["timestamp"].min(), frame["timestamp"].max()
     try:
@@ -283,8 +283,7 @@ async def models(request: Request) -> dict[str, Any]:
     holder: ModelHolder = request.app.state.holder
     s = holder.settings
     try:
-        versions = await asyncio.to_thread(registry.describe_versions, registry.configure(s.mlflow_tracking_uri),
-                                           s.model_name)
+        versions = await asyncio.to_thread(registry.describe_versions, holder.client, s.model_name)
         registry_status: dict[str, Any] = {"reachable": True}
     except Exception as exc:  # noqa: BLE001 - the registry being down must not fail this answer
         versions, registry_status = [], {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -340,11 +339,8 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    import uvicorn
-
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -215,7 +215,8 @@ class BaselineBundle:
             idx = np.flatnonzero(types == activity_type)
             X, scale, q_lo, q_hi = self._matrix(cols, idx, sm, activity_type)
             yhat = sm.model.predict_matrix(X, scale)
-            lo, hi = np.clip(yhat + q_lo, 0, None), yhat + q_hi  # split-conformal, absolute (ConformalIntervals)
+            width = sm.intervals.width(yhat, scale)  # ConformalIntervals' own rule (1 in absolute mode)
+            lo, hi = np.clip(yhat + q_lo * width, 0, None), yhat + q_hi * width
             out[idx, 0], out[idx, 1], out[idx, 2] = yhat, np.minimum(lo, yhat), np.maximum(hi, yhat)
         return out
 

@@ -143,7 +143,8 @@ class ConformalIntervals:
     floor_frac: float = 0.25
     q: pd.DataFrame | None = None
 
-    def _norm(self, yhat, scale):
+    def width(self, yhat, scale):
+        """What the residual quantiles are multiplied by: 1 (absolute) or the expected value (relative)."""
         if self.mode == "absolute":
             return np.ones(len(yhat))
         return np.maximum(yhat, self.floor_frac * np.asarray(scale, float))
@@ -152,7 +153,7 @@ class ConformalIntervals:
         site, y, yhat = np.asarray(site), np.asarray(y, float), np.asarray(yhat, float)
         ok = ~np.isnan(y)
         sc = None if scale is None else np.asarray(scale, float)[ok]
-        r = pd.Series((y - yhat)[ok] / self._norm(yhat[ok], sc))
+        r = pd.Series((y - yhat)[ok] / self.width(yhat[ok], sc))
         rows = []
         for s, rs in r.groupby(site[ok]):
             v, n = np.sort(rs.to_numpy()), len(rs)
@@ -165,7 +166,7 @@ class ConformalIntervals:
 
     def predict(self, site, yhat, scale=None):
         site, yhat = np.asarray(site), np.asarray(yhat, float)
-        s = self._norm(yhat, scale)
+        s = self.width(yhat, scale)
         lo = yhat + self.q["lo"].reindex(site).to_numpy() * s
         hi = yhat + self.q["hi"].reindex(site).to_numpy() * s
         return np.clip(lo, 0, None), hi

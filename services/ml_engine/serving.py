@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from mlflow import MlflowClient
 from services.ml_engine import registry
 from services.ml_engine.bundle import BaselineBundle
 from services.ml_engine.settings import MLEngineSettings
@@ -43,14 +44,21 @@ class ModelHolder:
         self.last_error: str | None = None
         self.swaps = 0
         self._lock = threading.Lock()  # one refresh at a time (poller and the reload endpoint)
+        self._client: MlflowClient | None = None
+
+    @property
+    def client(self) -> MlflowClient:
+        """The registry client, made once (it also points this process's mlflow at the registry)."""
+        if self._client is None:
+            self._client = registry.configure(self.settings.mlflow_tracking_uri)
+        return self._client
 
     def refresh(self) -> bool:
         """Ask the registry which version the alias names; load and swap if it moved. True if swapped."""
         with self._lock:
             s = self.settings
             try:
-                client = registry.configure(s.mlflow_tracking_uri)
-                mv = registry.alias_version(client, s.model_name, s.model_alias)
+                mv = registry.alias_version(self.client, s.model_name, s.model_alias)
                 self.last_check = time.time()
                 if mv is None:
                     self.last_error = f"no version of {s.model_name} has the alias {s.model_alias!r} yet"

@@ -143,3 +143,18 @@ def test_gate_refuses_a_model_worse_on_one_activity_type(registered_store):
     assert verdict.new_mae < verdict.champion_mae  # pooled: better
     assert not verdict.beats and "worse on natural_gas" in verdict.reason
     assert verdict.per_type["electricity"][0] < verdict.per_type["electricity"][1]
+
+
+@pytest.mark.parametrize("mode", ["absolute", "relative"])
+def test_served_interval_is_the_conformal_interval(bundle_and_inputs, mode):
+    import copy
+
+    bundle, inputs = bundle_and_inputs
+    bundle = copy.deepcopy(bundle)
+    rows = inputs[inputs["activity_type"] == "electricity"].head(50)[INPUT_COLUMNS]
+    sm = bundle.series["electricity"]
+    sm.intervals.mode = mode
+    out = bundle.predict(rows)
+    lo, hi = sm.intervals.predict(rows["site"], out["expected"].to_numpy(), sm.scale.reindex(rows["site"]).to_numpy())
+    np.testing.assert_allclose(out["lower"], np.minimum(lo, out["expected"]), rtol=1e-12)
+    np.testing.assert_allclose(out["upper"], np.maximum(hi, out["expected"]), rtol=1e-12)
