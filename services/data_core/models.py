@@ -259,3 +259,86 @@ class OutboxEvent(Base):
     next_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Hotspot(Base):
+    """A site, meter or category running above expectation, shifted, silent or stuck, or dominating the
+    total. One row per episode: a scan that finds the same episode again updates it (``revision``); it is
+    ``closed`` when it ends. Found by the hotspot scan (``services.hotspots``), stored through the
+    orchestration engine."""
+
+    __tablename__ = "hotspots"
+    __table_args__ = (Index(None, "site_id", "kind", "status"), Index(None, "status", "period_end"))
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    site_id: Mapped[str] = mapped_column(String(64))
+    meter: Mapped[str] = mapped_column(String(120), default="")
+    activity_type: Mapped[str] = mapped_column(String(80), default="")  # or the category for Pareto kinds
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    severity: Mapped[str] = mapped_column(String(16))
+    excess_kwh: Mapped[float] = mapped_column(Float, default=0.0)
+    excess_kg: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    closed_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """Raised from a hotspot by the alert rules; acknowledged and resolved by people."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hotspot_id: Mapped[str] = mapped_column(ForeignKey("hotspots.id"), unique=True)
+    rule: Mapped[str] = mapped_column(String(120))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | resolved
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Recommendation(Base):
+    """Reduction actions for one hotspot from the chatbot service. Created ``pending`` in the same
+    transaction as the hotspot, so a request made while the chatbot is down is queued, not lost."""
+
+    __tablename__ = "recommendations"
+    hotspot_id: Mapped[str] = mapped_column(ForeignKey("hotspots.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | ready | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    answered_at: Mapped[datetime | None]
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Stream(Base):
+    """One WebSocket channel's identity: ``epoch`` changes only if its history is lost; ``last_seq``
+    is the sequence number of its newest event (updated under a row lock)."""
+
+    __tablename__ = "streams"
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StreamEvent(Base):
+    """The durable log behind the orchestration engine's channels: written in the same transaction as
+    the change it announces, so a restarted orchestration engine loses nothing."""
+
+    __tablename__ = "stream_events"
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    ts: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
