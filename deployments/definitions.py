@@ -1,9 +1,11 @@
 """Every flow as a Prefect deployment with its schedule (issue #4; the flows of issue #3 first).
 
-| deployment                     | flow             | schedule (Europe/London)   |
-|--------------------------------|------------------|----------------------------|
-| ``fill-expected/predict``      | fill-expected    | hourly at :05              |
-| ``train-baseline/train-baseline`` | train-baseline | weekly, Monday 03:00       |
+| deployment                        | flow            | schedule (Europe/London)             |
+|-----------------------------------|-----------------|--------------------------------------|
+| ``ingest/ingest``                 | ingest          | every 5 minutes                      |
+| ``fill-expected/predict``         | fill-expected   | hourly at :05                        |
+| ``hotspot-scan/hotspot-scan``     | hotspot-scan    | hourly at :15, and on demand         |
+| ``train-baseline/train-baseline`` | train-baseline  | weekly, Monday 03:00                 |
 
 ``python -m deployments.serve`` registers them and runs their scheduled and manual runs (a Prefect
 runner: ``make up`` starts it). Trigger one by hand with
@@ -13,8 +15,10 @@ runner: ``make up`` starts it). Trigger one by hand with
 from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Interval
 
+from flows.hotspot_scan import hotspot_scan
+from flows.ingest import ingest
 from flows.predict_expected import fill_expected
 from flows.train_baseline import train_baseline
 
@@ -24,6 +28,24 @@ TAGS = ["carbon-nexus"]
 
 def build() -> list[RunnerDeployment]:
     return [
+        ingest.to_deployment(
+            name="ingest",
+            schedules=[Interval(300, timezone=TIMEZONE)],
+            parameters={},
+            description="Files dropped in INGEST_DIR (default var/inbox) and the INGEST_SOURCES patterns into the "
+                        "data core (idempotent per file content); done/ and failed/ keep each file with its report.",
+            tags=[*TAGS, "ingest"],
+        ),
+        hotspot_scan.to_deployment(
+            name="hotspot-scan",
+            schedules=[Cron("15 * * * *", timezone=TIMEZONE)],
+            parameters={"lookback_days": 28, "chunk_size": 10},
+            description="Hotspots over the last lookback_days of readings (above expectation, spikes, level "
+                        "shifts, silent or stuck meters, Pareto and growth), stored and broadcast through the "
+                        "orchestration engine; alerts by rule; recommendation requests queued. Run it on demand "
+                        "with sites=[...] for a targeted scan.",
+            tags=[*TAGS, "hotspots"],
+        ),
         fill_expected.to_deployment(
             name="predict",
             schedules=[Cron("5 * * * *", timezone=TIMEZONE)],

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import httpx
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+from services.data_core.settings import REPO_ROOT
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -23,3 +28,36 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
 
 # 3 retries after 2, 10 and 30 s: rides out a service restart, gives up on a real outage
 SERVICE_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": [2, 10, 30], "retry_condition_fn": transient}
+
+
+class FlowSettings(ServiceSettings):
+    """Where the flows find the platform's services (environment variables, optionally ``.env``)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_core_url: str = "http://127.0.0.1:8002"
+    ml_engine_url: str = "http://127.0.0.1:8001"
+    orchestration_url: str = "http://127.0.0.1:8003"
+    rag_service_url: str | None = None
+    # ingest: the drop folder (files land in inbox/, move to done/ or failed/) and extra sources
+    # (paths or glob patterns of CSV/XLSX files; re-reading a file that did not change changes nothing)
+    ingest_dir: Path = REPO_ROOT / "var" / "inbox"
+    ingest_sources: list[str] = []
+    # task runner of the chunked flows: "thread" (in the flow's process) or "dask" (DASK_ADDRESS, or a
+    # local cluster when unset)
+    task_runner: Literal["thread", "dask"] = "thread"
+    dask_address: str | None = None
+
+
+def make_task_runner(kind: str, address: str | None, workers: int = 2) -> Any:
+    """The task runner a chunked flow uses: threads here, or a Dask cluster (``prefect-dask``)."""
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if address:
+            return DaskTaskRunner(address=address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=workers)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +23,7 @@ import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from flows.common import SERVICE_RETRIES
 from services.ml_engine.settings import MLEngineSettings
@@ -36,6 +39,15 @@ STORE_CHUNK = 20_000   # predictions per data-core request
 def http_client(base_url: str, token: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=base_url, headers=headers, timeout=300.0, trust_env=False)
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow run's logger inside a run; a module logger when the same code runs outside Prefect (the
+    orchestration engine's event path calls these functions directly)."""
+    try:
+        return get_run_logger()  # type: ignore[return-value]
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -66,7 +78,7 @@ def predict_site(ml_engine_url: str, site: str, activity_type: str, timestamps: 
         response = client.post("/api/v1/predict", json={"site": site, "activity_type": activity_type,
                                                         "timestamps": timestamps})
     if response.status_code == 422 and response.json().get("field") in ("site", "activity_type"):
-        get_run_logger().warning("model cannot predict %s/%s: %s", site, activity_type, response.json()["detail"])
+        run_logger().warning("model cannot predict %s/%s: %s", site, activity_type, response.json()["detail"])
         return None
     response.raise_for_status()
     return response.json()
@@ -110,7 +122,14 @@ def fill_expected(start: datetime | None = None, end: datetime | None = None, si
     return summary
 
 
-def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dict[str, Any]) -> int:
+Predict = Callable[[str, str, str, list[str]], "dict[str, Any] | None"]
+Store = Callable[[str, str, str, str, list[dict[str, Any]]], int]
+
+
+def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dict[str, Any], *,
+               predict: Predict = predict_site, store: Store = store_predictions) -> int:
+    """Predict and store one page of pending readings. Inside a flow the calls are Prefect tasks (retried,
+    visible in the UI); the event path passes the plain functions (``predict_site.fn``)."""
     if pending.empty:
         return 0
     # the model predicts a site's total per hour; hours metered by several meters are left for review
@@ -123,7 +142,7 @@ def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dic
         meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
         for i in range(0, len(stamps), PREDICT_CHUNK):
             chunk = stamps[i : i + PREDICT_CHUNK]
-            answer = predict_site(ml, str(site), str(activity_type), chunk)
+            answer = predict(ml, str(site), str(activity_type), chunk)
             if answer is None:
                 summary["skipped_sites"].append(f"{site}/{activity_type}")
                 break
@@ -131,7 +150,7 @@ def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dic
                          "expected": p["expected"], "lower": p["lower"], "upper": p["upper"]}
                         for stamp, p in zip(chunk, answer["predictions"], strict=True)]
             model = answer["model"]
-            stored += store_predictions(dc, token, model["name"], model["version"], rows_out)
+            stored += store(dc, token, model["name"], model["version"], rows_out)
             if model["version"] not in summary["model_versions"]:
                 summary["model_versions"].append(model["version"])
     summary["stored"] += stored

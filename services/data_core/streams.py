@@ -36,7 +36,7 @@ def _stream(conn: Connection, channel: str, *, lock: bool = True) -> tuple[str, 
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
     if row is None:
-        conn.execute(insert(Stream.__table__).values(channel=channel, epoch=uuid.uuid4().hex, last_seq=0))
+        conn.execute(insert(Stream).values(channel=channel, epoch=uuid.uuid4().hex, last_seq=0))
         row = conn.execute(stmt).first()
     assert row is not None
     return str(row.epoch), int(row.last_seq)
@@ -63,8 +63,8 @@ def append(conn: Connection, channel: str, events: Sequence[tuple[str, str, dict
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [{"channel": channel, "seq": last + i, "id": event_id, "type": kind, "ts": now, "payload": payload}
             for i, (event_id, kind, payload) in enumerate(fresh, start=1)]
-    conn.execute(insert(StreamEvent.__table__), rows)
-    conn.execute(update(Stream.__table__).where(Stream.__table__.c.channel == channel)
+    conn.execute(insert(StreamEvent), rows)
+    conn.execute(update(Stream).where(Stream.__table__.c.channel == channel)
                  .values(last_seq=last + len(fresh)))
     return [envelope(r, epoch) for r in rows]
 

@@ -23,15 +23,21 @@ def test_every_deployment_is_registered_with_its_schedule(prefect_harness):
 
     from deployments.definitions import build
 
-    expected = {"fill-expected/predict": ("5 * * * *", {"max_readings": 100_000}),
+    expected = {"ingest/ingest": (300, {}),
+                "fill-expected/predict": ("5 * * * *", {"max_readings": 100_000}),
+                "hotspot-scan/hotspot-scan": ("15 * * * *", {"lookback_days": 28, "chunk_size": 10}),
                 "train-baseline/train-baseline": ("0 3 * * 1", {"max_iter": 600})}
-    for deployment in build():
+    built = build()
+    assert sorted(f"{d.flow_name}/{d.name}" for d in built) == sorted(expected)
+    for deployment in built:
         deployment.apply()
     with get_client(sync_client=True) as client:
-        for name, (cron, parameters) in expected.items():
+        for name, (when, parameters) in expected.items():
             d = client.read_deployment_by_name(name)
-            assert [s.schedule.cron for s in d.schedules] == [cron]
-            assert d.schedules[0].schedule.timezone == "Europe/London" and d.schedules[0].active
+            schedule = d.schedules[0].schedule
+            got = schedule.interval.total_seconds() if isinstance(when, int) else schedule.cron
+            assert len(d.schedules) == 1 and got == when
+            assert schedule.timezone == "Europe/London" and d.schedules[0].active
             assert d.parameters == parameters and d.description and "carbon-nexus" in d.tags
 
 

@@ -123,7 +123,12 @@ def pending(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
 def residuals(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
               activity_type: list[str] = Query(default=[], max_length=50),
               start: datetime | None = None, end: datetime | None = None,
-              limit: int = Query(default=10_000, ge=1, le=100_000)) -> dict[str, Any]:
+              format: Literal["json", "csv"] = "json",
+              limit: int | None = Query(default=None, ge=1, le=100_000_000)) -> Any:
+    """Hourly readings that have an expected value, oldest first. JSON answers at most ``limit`` rows
+    (default 10,000); ``format=csv`` (what the hotspot scan reads) has no limit unless one is given."""
+    if limit is None and format == "json":
+        limit = 10_000
     if start and end and end <= start:
         raise Unprocessable("end must be after start", field="end")
     a, p = Activity.__table__.c, Prediction.__table__.c
@@ -133,14 +138,30 @@ def residuals(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000
             .join_from(Activity.__table__, Prediction.__table__, and_(
                 p.site_id == a.site_id, p.meter == a.meter, p.activity_type == a.activity_type,
                 p.period_start == a.period_start))
-            .where(*clauses).order_by(a.period_start, a.site_id).limit(limit))
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+            .where(*clauses).order_by(a.period_start, a.site_id, a.meter).limit(limit))
+    columns = ["site", "meter", "activity_type", "period_start", "actual", "unit", "expected", "lower", "upper",
+               "model_name", "model_version"]
+    frame = pd.DataFrame(conn.execute(stmt).mappings().all(), columns=columns)
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if format == "csv":
+        return frame_response(frame, fmt="csv", name="residuals")
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for r in rows:
-        r["period_start"] = r["period_start"].isoformat()
         r["residual"] = r["actual"] - r["expected"]
         r["above_upper"] = r["upper"] is not None and r["actual"] > r["upper"]
         r["below_lower"] = r["lower"] is not None and r["actual"] < r["lower"]
     return {"count": len(rows), "rows": rows}
+
+
+@router.get("/readings/extent", summary="First and last hour of hourly readings, and the sites that have them")
+def readings_extent(conn: ConnDep, activity_type: list[str] = Query(default=["electricity", "natural_gas"],
+                                                                   max_length=50)) -> dict[str, Any]:
+    a = Activity.__table__.c
+    clauses = _hourly_readings(conn.dialect.name, [], activity_type, None, None)
+    first, last = conn.execute(select(func.min(a.period_start), func.max(a.period_start)).where(*clauses)).one()
+    sites = conn.execute(select(a.site_id).where(*clauses).distinct().order_by(a.site_id)).scalars().all()
+    return {"first": first.isoformat() + "Z" if first else None, "last": last.isoformat() + "Z" if last else None,
+            "sites": list(sites)}
 
 
 @router.get("/readings", summary="Hourly meter readings (the history the ML engine trains and predicts on)")

@@ -1,0 +1,46 @@
+"""The event path: an ingest of hourly readings is judged at once, not at the next scheduled scan.
+
+For the sites and hours of one ``ingestion.committed`` event: fill the expected values of its pending
+readings (the predict flow's own functions, called directly), then scan those sites over the ingested
+hours plus ``context`` hours before (sustained rules need the run-up). The result goes the same way as
+a scheduled scan's (``results.store_scan``), except that it closes nothing: the hourly scan, which sees
+the whole window, decides when an episode has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from flows.predict_expected import _fill_page, pending_readings, predict_site, store_predictions
+from services.hotspots.scan import client, scan_sites, utc
+
+log = logging.getLogger(__name__)
+METERED = ("electricity", "natural_gas")
+
+
+def targeted_scan(event: dict[str, Any], *, data_core_url: str, ml_engine_url: str, token: str,
+                  context_hours: int) -> dict[str, Any] | None:
+    types = [t for t in event.get("activity_types") or [] if t in METERED]
+    sites = list(event.get("sites") or [])
+    if not types or not sites or not event.get("period_start") or not event.get("period_end"):
+        return None
+    start, end = utc(event["period_start"]), utc(event["period_end"])
+    summary: dict[str, Any] = {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
+                               "model_versions": []}
+    pending = pending_readings.fn(data_core_url, start.isoformat(), end.isoformat(), sites, types, 100_000)
+    summary["pending"] = len(pending)
+    _fill_page(pending, data_core_url, ml_engine_url, token, summary,
+               predict=predict_site.fn, store=store_predictions.fn)
+    window_start = start - pd.Timedelta(hours=context_hours)
+    with client(data_core_url) as dc:
+        found = scan_sites(dc, sites, window_start, end, as_of=end, activity_types=types)
+    hotspots = [h for h in found["hotspots"] if utc(h["period_end"]) > start]
+    log.info("event scan", extra={"event_id": event.get("event_id"), "sites": len(sites), "filled": summary["stored"],
+                                  "hotspots": len(hotspots)})
+    return {"scan_id": f"event:{event.get('event_id')}", "hotspots": hotspots,
+            "scope": {"sites": sites, "start": window_start.isoformat(), "end": end.isoformat(),
+                      "close_missing": False},
+            "filled": summary["stored"], "rows": found["rows"]}

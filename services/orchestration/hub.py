@@ -1,0 +1,220 @@
+"""WebSocket fan-out: per-channel ``seq``/``epoch``, bounded history for resume, bounded queues per client.
+
+Publishing never waits on a client: each envelope is serialised once and offered to every client's
+bounded queue (``put_nowait``); a client whose queue is full is closed with a reason (it reconnects with
+its last ``seq`` and resumes from history) and never stalls the others. A writer task per client drains
+its queue. Envelopes arrive from the data core's durable log in ``seq`` order; one that skips ahead is
+held until the gap is filled (the tail poller fetches what is missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+log = logging.getLogger(__name__)
+CHANNELS = ("hotspots", "alerts", "recs")
+
+# close codes (4000-4999 are the application's)
+CLOSE_SLOW = 4008
+CLOSE_NO_PONG = 4000
+CLOSE_UNAUTHORISED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_SHUTDOWN = 1001
+
+
+class Socket(Protocol):
+    async def send_text(self, data: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@dataclass(eq=False)
+class Client:
+    socket: Socket
+    channel: str
+    queue_size: int
+    queue: asyncio.Queue[tuple[int | None, str]] = field(init=False)
+    sent_seq: int = 0
+    closed: str | None = None
+    last_seen: float = field(default_factory=time.monotonic)
+    on_close: Callable[[Client], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(maxsize=self.queue_size)
+
+    def offer(self, seq: int | None, frame: str) -> bool:
+        if self.closed:
+            return False
+        try:
+            self.queue.put_nowait((seq, frame))
+            return True
+        except asyncio.QueueFull:
+            self.close_soon(CLOSE_SLOW, f"too slow: more than {self.queue_size} messages waiting; reconnect "
+                                        f"with last_seq={self.sent_seq} to resume")
+            return False
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = reason
+        if self.on_close:
+            self.on_close(self)
+        with contextlib.suppress(asyncio.QueueFull):  # wakes the writer, which closes the socket
+            self.queue.put_nowait((None, ""))
+        self._close_args = (code, reason)
+
+    async def run_writer(self, first: list[tuple[int | None, str]]) -> None:
+        """Send the first messages (hello, replay), then the live queue, skipping anything already sent."""
+        try:
+            for seq, frame in first:
+                if self.closed:
+                    break
+                await self.socket.send_text(frame)
+                if seq is not None:
+                    self.sent_seq = seq
+            while not self.closed:
+                seq, frame = await self.queue.get()
+                if self.closed:
+                    break
+                if seq is not None and seq <= self.sent_seq:
+                    continue
+                await self.socket.send_text(frame)
+                if seq is not None:
+                    self.sent_seq = seq
+        except Exception as exc:  # noqa: BLE001 - a broken socket ends this client only
+            self.close_soon(1011, f"send failed: {type(exc).__name__}")
+        code, reason = getattr(self, "_close_args", (1000, "bye"))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), timeout=2.0)
+
+
+class Channel:
+    def __init__(self, name: str, *, history_size: int) -> None:
+        self.name = name
+        self.epoch = ""
+        self.last_seq = 0
+        self.history: deque[tuple[int, str]] = deque(maxlen=history_size)
+        self.clients: set[Client] = set()
+        self.held: dict[int, tuple[str, dict[str, Any]]] = {}
+        self.delivered = 0
+        self.slow_closed = 0
+
+    def reset(self, epoch: str, last_seq: int, events: list[dict[str, Any]]) -> None:
+        """Load identity and history from the durable log (at start, or when the epoch changed)."""
+        changed = bool(self.epoch) and epoch != self.epoch
+        self.epoch, self.last_seq = epoch, last_seq
+        self.history.clear()
+        self.held.clear()
+        for env in events:
+            self.history.append((env["seq"], dumps(env)))
+        if changed:  # history lost: every connected client must reload
+            for client in list(self.clients):
+                client.offer(None, self.control("resync", {"reason": "epoch changed: history was reset"}))
+
+    def control(self, kind: str, payload: dict[str, Any]) -> str:
+        return dumps({"channel": self.name, "seq": self.last_seq, "epoch": self.epoch,
+                      "id": f"{kind}-{uuid.uuid4().hex[:12]}", "type": kind, "ts": _now_iso(), "payload": payload})
+
+    def publish(self, envelopes: list[dict[str, Any]]) -> int:
+        """Broadcast envelopes in seq order; duplicates are ignored, gaps held. Returns how many went out."""
+        for env in envelopes:
+            if env["epoch"] != self.epoch or env["seq"] <= self.last_seq:
+                continue
+            self.held[env["seq"]] = (dumps(env), env)
+        sent = 0
+        while self.last_seq + 1 in self.held:
+            frame, _ = self.held.pop(self.last_seq + 1)
+            self.last_seq += 1
+            self.history.append((self.last_seq, frame))
+            for client in list(self.clients):
+                if client.offer(self.last_seq, frame):
+                    self.delivered += 1
+            sent += 1
+        return sent
+
+    @property
+    def has_gap(self) -> bool:
+        return bool(self.held)
+
+    def replay_after(self, last_seq: int) -> list[tuple[int, str]] | None:
+        """History after ``last_seq``, or None when it is no longer held (the client must resync)."""
+        if last_seq >= self.last_seq:
+            return []
+        oldest = self.history[0][0] if self.history else self.last_seq + 1
+        if last_seq + 1 < oldest:
+            return None
+        return [(s, f) for s, f in self.history if s > last_seq]
+
+
+class Hub:
+    def __init__(self, *, history_size: int = 1000, queue_size: int = 256) -> None:
+        self.channels = {name: Channel(name, history_size=history_size) for name in CHANNELS}
+        self.queue_size = queue_size
+        self.gap_event = asyncio.Event()
+
+    def publish(self, envelopes: list[dict[str, Any]]) -> int:
+        sent = 0
+        for name in {e["channel"] for e in envelopes}:
+            channel = self.channels[name]
+            sent += channel.publish([e for e in envelopes if e["channel"] == name])
+            if channel.has_gap:
+                self.gap_event.set()
+        return sent
+
+    def attach(self, socket: Socket, channel_name: str, *, last_seq: int | None, epoch: str | None
+               ) -> tuple[Client, list[tuple[int | None, str]]]:
+        """Register a client and compute what it must receive first (hello, then replay or resync).
+        Runs without awaiting, so no live event can slip between the replay and the queue."""
+        channel = self.channels[channel_name]
+        client = Client(socket=socket, channel=channel_name, queue_size=self.queue_size)
+        client.on_close = lambda c: channel.clients.discard(c)
+        first: list[tuple[int | None, str]] = []
+        replay: list[tuple[int, str]] | None = []
+        reason = None
+        if last_seq is not None:
+            if epoch and epoch != channel.epoch:
+                replay, reason = None, "epoch changed: the history was reset"
+            elif last_seq > channel.last_seq:
+                replay, reason = None, "last_seq is ahead of the server"
+            else:
+                replay = channel.replay_after(last_seq)
+                if replay is None:
+                    reason = "too far behind: the missed events are no longer held"
+        hello = {"resumed": len(replay or []), "history_from": channel.history[0][0] if channel.history else None,
+                 "last_seq": channel.last_seq}
+        first.append((None, channel.control("hello", hello)))
+        if replay is None:
+            first.append((None, channel.control("resync", {"reason": reason, "last_seq": channel.last_seq,
+                                                        "reload": f"/api/v1/{channel_name}"})))
+            replay = []
+        client.sent_seq = last_seq if (last_seq is not None and reason is None) else channel.last_seq
+        channel.clients.add(client)
+        return client, [*first, *replay]
+
+    def stats(self) -> dict[str, Any]:
+        return {name: {"epoch": c.epoch, "last_seq": c.last_seq, "clients": len(c.clients),
+                       "history": len(c.history), "delivered": c.delivered, "held": len(c.held)}
+                for name, c in self.channels.items()}
+
+    async def close_all(self) -> None:
+        for channel in self.channels.values():
+            for client in list(channel.clients):
+                client.close_soon(CLOSE_SHUTDOWN, "server shutting down; reconnect with last_seq")

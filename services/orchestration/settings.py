@@ -1,0 +1,44 @@
+"""Settings of the orchestration engine (environment variables, optionally ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+
+
+class OrchestrationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    service_name: str = "orchestration"
+    port: int = 8003
+    data_core_url: str = "http://127.0.0.1:8002"
+    ml_engine_url: str = "http://127.0.0.1:8001"
+    rag_service_url: str | None = None
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
+    # WebSockets: Origin allow-list (browsers always send Origin; other clients may omit it), history kept
+    # per channel for resume, queue per client before it is closed as too slow, heartbeat
+    ws_allowed_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
+    ws_history: int = Field(default=5000, ge=10, le=1_000_000)
+    ws_queue: int = Field(default=512, ge=4, le=100_000)
+    ws_ping_seconds: float = Field(default=20.0, gt=0)
+    ws_auth_seconds: float = Field(default=5.0, gt=0)
+    ws_ticket_seconds: int = Field(default=60, ge=5, le=3600)
+    # how often the channel logs are read from the data core (other replicas' events, gaps)
+    stream_poll_seconds: float = Field(default=2.0, gt=0)
+    data_core_timeout_seconds: float = Field(default=30.0, gt=0)
+    # the event path: an ingest of hourly readings triggers a targeted scan of its sites at once
+    event_scan: bool = True
+    event_scan_context_hours: int = Field(default=48, ge=0, le=24 * 60)
+    # alert rules: JSON (see services.hotspots.rules.AlertRules)
+    alert_rules: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> OrchestrationSettings:
+    return OrchestrationSettings()  # type: ignore[call-arg]
