@@ -4,10 +4,10 @@ Each service is a real process on 127.0.0.1 with its log under ``var/log/`` and 
 ``var/run/``; data lives under ``var/`` (the MLflow store under ``mlflow/``) so a restart keeps it.
 
 ``up`` starts the Prefect server (4200), the MLflow tracking server and registry (5000), the data core
-(8002), the ML engine (8001) and the Prefect runner that executes the deployments (health on 4201);
-loads the demo data; trains ``carbon-baseline`` with the
-``train-baseline`` flow when the registry has no champion; and fills the expected values of the demo
-holdout period with the ``fill-expected`` flow.
+(8002), the ML engine (8001), the orchestration engine (8003) and the Prefect runner that executes the
+deployments (health on 4201); loads the demo data; trains ``carbon-baseline`` with the ``train-baseline``
+flow when the registry has no champion; fills the expected values of the demo holdout period with the
+``fill-expected`` flow; and scans that period for hotspots with the ``hotspot-scan`` flow.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ PREFECT_API_URL = "http://127.0.0.1:4200/api"
 MLFLOW_URL = "http://127.0.0.1:5000"
 # where the flows started by ``up`` send their runs (the Prefect server below) and find the registry
 FLOW_ENV = {"PREFECT_API_URL": PREFECT_API_URL, "MLFLOW_TRACKING_URI": MLFLOW_URL,
-            "DATA_CORE_URL": "http://127.0.0.1:8002", "ML_ENGINE_URL": "http://127.0.0.1:8001"}
+            "DATA_CORE_URL": "http://127.0.0.1:8002", "ML_ENGINE_URL": "http://127.0.0.1:8001",
+            "ORCHESTRATION_URL": "http://127.0.0.1:8003"}
 # the demo's judged period (issue #3): train on 2019, hold out 2020-01-01 .. 2020-03-15
 DEMO_WINDOW = ["--train-start", "2019-01-01", "--holdout-start", "2020-01-01", "--holdout-end", "2020-03-15"]
 
@@ -68,12 +69,18 @@ SERVICES: list[Service] = [
              "--backend-store-uri", f"sqlite:///{MLFLOW_DIR / 'mlflow.db'}",
              "--artifacts-destination", str(MLFLOW_DIR / "artifacts")],
             {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}),
+    # ingestion events go to the orchestration engine (kept in the data core's outbox until it answers)
     Service("data-core", 8002, "/health", [_python(), "-m", "services.data_core.app"],
-            {"PORT": "8002", "HOST": "127.0.0.1"}),
+            {"PORT": "8002", "HOST": "127.0.0.1", "ORCHESTRATION_URL": "http://127.0.0.1:8003"}),
     # /version answers as soon as the engine runs; /health turns ok once a champion is loaded
     Service("ml-engine", 8001, "/version", [_python(), "-m", "services.ml_engine.app"],
             {"PORT": "8001", "HOST": "127.0.0.1", "MLFLOW_TRACKING_URI": MLFLOW_URL,
              "DATA_CORE_URL": "http://127.0.0.1:8002", "MODEL_POLL_SECONDS": "10"}),
+    # thin: flow results and events in, WebSockets and REST out; /health is ok once the channel logs load
+    Service("orchestration", 8003, "/health", [_python(), "-m", "services.orchestration.app"],
+            {**FLOW_ENV, "PORT": "8003", "HOST": "127.0.0.1", "PREFECT_UI_URL": "http://127.0.0.1:4200",
+             "MLFLOW_UI_URL": MLFLOW_URL},
+            after=("data-core",)),
     # the Prefect runner: registers the deployments (deployments/definitions.py) and executes their runs
     Service("flow-runner", 4201, "/health", [_python(), "-m", "deployments.serve"],
             {**FLOW_ENV, "PREFECT_RUNNER_SERVER_ENABLE": "true", "PREFECT_RUNNER_SERVER_HOST": "127.0.0.1",
@@ -158,7 +165,8 @@ def print_table(services: list[Service]) -> None:
         ok, detail = _healthy(s)
         print(f"{s.name:22} {s.url:28} {('ok' if ok else 'DOWN ' + detail):10} {_running_pid(s) or '-'}")
     print(f"\nlogs: {LOG}/   API docs: http://127.0.0.1:8002/docs (data core), http://127.0.0.1:8001/docs "
-          f"(ML engine)\nMLflow UI: {MLFLOW_URL}   Prefect UI: http://127.0.0.1:4200\n")
+          f"(ML engine), http://127.0.0.1:8003/docs (orchestration)\nMLflow UI: {MLFLOW_URL}   "
+          f"Prefect UI: http://127.0.0.1:4200   live alerts: ws://127.0.0.1:8003/ws/alerts\n")
 
 
 def up(load_demo: bool = True) -> int:
@@ -219,6 +227,10 @@ def ensure_model() -> int:
     if _flow("flows.predict_expected", "--start", "2020-01-01", "--end", "2020-03-15",
              "--max-readings", "200000") != 0:
         print("fill-expected failed; the readings stay pending and the next run fills them", file=sys.stderr)
+        return 1
+    print("hotspots: hotspot-scan of 2020-01-01 .. 2020-03-15 (idempotent: a re-run changes nothing) ...")
+    if _flow("flows.hotspot_scan", "--start", "2020-01-01", "--end", "2020-03-15") != 0:
+        print("hotspot-scan failed; the hourly schedule retries it", file=sys.stderr)
         return 1
     return 0
 

@@ -109,18 +109,23 @@ def client(make_settings: Callable[..., object]) -> Iterator[object]:
         yield test_client
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class LiveServer:
     """A real uvicorn server on 127.0.0.1 in a background thread (for code that speaks HTTP to a service)."""
 
-    def __init__(self, app: object) -> None:
-        import socket
+    def __init__(self, app: object, port: int | None = None) -> None:
         import threading
 
         import uvicorn
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)

@@ -30,6 +30,8 @@ def get_settings_dep(request: Request) -> DataCoreSettings:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
-ConnDep = Annotated[Connection, Depends(get_connection)]
+# scope="function": the transaction commits before the response is sent (a caller that reads right after
+# an answer sees the write; a failed commit is an error answer, not a silent loss)
+ConnDep = Annotated[Connection, Depends(get_connection, scope="function")]
 CacheDep = Annotated[FactorCache, Depends(get_cache)]
 SettingsDep = Annotated[DataCoreSettings, Depends(get_settings_dep)]

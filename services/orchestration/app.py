@@ -146,13 +146,14 @@ async def _event_scan(app: FastAPI, event: dict[str, Any]) -> None:
         try:
             body = await asyncio.to_thread(
                 targeted_scan, event, data_core_url=settings.data_core_url, ml_engine_url=settings.ml_engine_url,
-                token=settings.api_token.get_secret_value(), context_hours=settings.event_scan_context_hours)
+                token=settings.api_token.get_secret_value(), context_hours=settings.event_scan_context_hours,
+                max_hours=settings.event_scan_max_hours)
             if body is not None:
                 outcome = await store_scan(s.dc, s.hub, s.rules, body)
                 s.event_scans.append({"event_id": event["event_id"], "at": time.time(), **outcome})
         except Exception as exc:  # noqa: BLE001 - the hourly scan covers what this one could not do
-            log.warning("event scan failed; the scheduled scan will cover it",
-                        extra={"event_id": event.get("event_id"), "error": f"{type(exc).__name__}: {exc}"})
+            log.warning("event scan of %s failed (%s: %s); the scheduled scan will cover it", event.get("event_id"),
+                        type(exc).__name__, exc)
             s.event_scans.append({"event_id": event["event_id"], "at": time.time(),
                                   "error": f"{type(exc).__name__}: {exc}"})
         del s.event_scans[:-50]
@@ -329,6 +330,8 @@ async def websocket_endpoint(ws: WebSocket, channel: str) -> None:
                 message = orjson.loads(text)
                 if isinstance(message, dict) and message.get("type") == "ping":
                     client.offer(None, hub.channels[channel].control("pong", {}))
+                elif isinstance(message, dict) and message.get("type") == "pong":
+                    client.answers_pings = True
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -339,9 +342,12 @@ async def websocket_endpoint(ws: WebSocket, channel: str) -> None:
 
 
 async def _heartbeat(client: Any, hub: Hub, channel: str, every: float) -> None:
+    """An application ping every ``every`` seconds (browsers cannot see protocol pings). A client that has
+    answered one is expected to keep answering, and is closed after 2.5 silent intervals; a passive client
+    is watched by the protocol-level ping/pong of the server (uvicorn's ws_ping_interval)."""
     while not client.closed:
         await asyncio.sleep(every)
-        if time.monotonic() - client.last_seen > 2.5 * every:
+        if client.answers_pings and time.monotonic() - client.last_seen > 2.5 * every:
             client.close_soon(CLOSE_NO_PONG, "no pong: the peer looks dead")
             return
         client.offer(None, hub.channels[channel].control("ping", {}))

@@ -2,7 +2,8 @@
 
 For the sites and hours of one ``ingestion.committed`` event: fill the expected values of its pending
 readings (the predict flow's own functions, called directly), then scan those sites over the ingested
-hours plus ``context`` hours before (sustained rules need the run-up). The result goes the same way as
+hours plus ``context`` hours before (sustained rules need the run-up). A bulk load is judged on its last
+``max_hours`` only (the scheduled scan covers the rest), which bounds the cost of the event path. The result goes the same way as
 a scheduled scan's (``results.store_scan``), except that it closes nothing: the hourly scan, which sees
 the whole window, decides when an episode has ended.
 """
@@ -22,12 +23,13 @@ METERED = ("electricity", "natural_gas")
 
 
 def targeted_scan(event: dict[str, Any], *, data_core_url: str, ml_engine_url: str, token: str,
-                  context_hours: int) -> dict[str, Any] | None:
+                  context_hours: int, max_hours: int = 72) -> dict[str, Any] | None:
     types = [t for t in event.get("activity_types") or [] if t in METERED]
     sites = list(event.get("sites") or [])
     if not types or not sites or not event.get("period_start") or not event.get("period_end"):
         return None
     start, end = utc(event["period_start"]), utc(event["period_end"])
+    start = max(start, end - pd.Timedelta(hours=max_hours))  # a year-long load: its last hours only
     summary: dict[str, Any] = {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
                                "model_versions": []}
     pending = pending_readings.fn(data_core_url, start.isoformat(), end.isoformat(), sites, types, 100_000)

@@ -55,6 +55,7 @@ class Client:
     sent_seq: int = 0
     closed: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
+    answers_pings: bool = False
     on_close: Callable[[Client], None] | None = None
 
     def __post_init__(self) -> None:
@@ -91,14 +92,17 @@ class Client:
                 if seq is not None:
                     self.sent_seq = seq
             while not self.closed:
-                seq, frame = await self.queue.get()
-                if self.closed:
-                    break
-                if seq is not None and seq <= self.sent_seq:
-                    continue
-                await self.socket.send_text(frame)
-                if seq is not None:
-                    self.sent_seq = seq
+                batch = [await self.queue.get()]
+                while not self.queue.empty():  # everything waiting goes out in one wake-up
+                    batch.append(self.queue.get_nowait())
+                for seq, frame in batch:
+                    if self.closed:
+                        break
+                    if seq is not None and seq <= self.sent_seq:
+                        continue
+                    await self.socket.send_text(frame)
+                    if seq is not None:
+                        self.sent_seq = seq
         except Exception as exc:  # noqa: BLE001 - a broken socket ends this client only
             self.close_soon(1011, f"send failed: {type(exc).__name__}")
         code, reason = getattr(self, "_close_args", (1000, "bye"))

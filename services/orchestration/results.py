@@ -53,18 +53,13 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 async def store_scan(dc: DataCore, hub: Hub, rules: AlertRules, body: dict[str, Any]) -> dict[str, Any]:
-    """Store a scan's hotspots, raise the alerts the rules call for, broadcast both."""
+    """Store a scan's hotspots and the alerts the rules call for (one data-core transaction), then
+    broadcast what the data core logged."""
     synced = await dc.call("POST", "/api/v1/hotspots/sync", json={
-        "scan_id": body.get("scan_id"), "scope": body.get("scope") or {}, "hotspots": body.get("hotspots") or []})
-    hub.publish(synced["events"])
-    # every hotspot still found is evaluated (not only new ones): a retry after a failure between the two
-    # calls raises the alert that was missed, and the data core keeps one alert per hotspot
-    wanted = [alert for r in synced["results"] if r["action"] != "closed"
-              if (alert := rules.evaluate(r["hotspot"])) is not None]
-    alerts: dict[str, Any] = {"results": [], "events": []}
-    if wanted:
-        alerts = await dc.call("PUT", "/api/v1/alerts", json={"alerts": wanted})
-        hub.publish(alerts["events"])
+        "scan_id": body.get("scan_id"), "scope": body.get("scope") or {}, "hotspots": body.get("hotspots") or [],
+        "alert_rules": rules.model_dump()})
+    alerts = synced["alerts"]
+    hub.publish(synced["events"] + alerts["events"])
     return {"scan_id": synced.get("scan_id"), "counts": synced["counts"],
             "created": [r["id"] for r in synced["results"] if r["action"] == "created"],
             "alerts": {a: sum(r["action"] == a for r in alerts["results"]) for a in ("created", "escalated")},

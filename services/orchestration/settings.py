@@ -35,6 +35,8 @@ class OrchestrationSettings(ServiceSettings):
     # the event path: an ingest of hourly readings triggers a targeted scan of its sites at once
     event_scan: bool = True
     event_scan_context_hours: int = Field(default=48, ge=0, le=24 * 60)
+    # a bulk or historical load is judged on its last hours only; the scheduled scan covers the rest
+    event_scan_max_hours: int = Field(default=72, ge=1, le=24 * 366)
     # alert rules: JSON (see services.hotspots.rules.AlertRules)
     alert_rules: str | None = None
 

@@ -25,6 +25,7 @@ from services.common.errors import Conflict, NotFound, Unprocessable
 from services.data_core import streams
 from services.data_core.deps import ConnDep
 from services.data_core.models import Alert, Hotspot, Recommendation
+from services.hotspots.rules import AlertRules
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 
@@ -78,6 +79,8 @@ class SyncIn(BaseModel):
     scan_id: str | None = Field(default=None, max_length=100)
     scope: ScanScope = Field(default_factory=ScanScope)
     hotspots: list[HotspotIn] = Field(default_factory=list, max_length=10_000)
+    alert_rules: AlertRules | None = Field(default=None, description="raise the alerts these rules call for, in "
+                                                                     "the same transaction")
 
 
 def hotspot_dict(row: Any) -> dict[str, Any]:
@@ -151,7 +154,14 @@ def sync_hotspots(body: SyncIn, conn: ConnDep) -> dict[str, Any]:
     if body.scope.close_missing:
         results.extend(_close_missing(conn, body.scope, matched, events, now))
     envelopes = streams.append(conn, "hotspots", events)
-    return {"scan_id": body.scan_id, "results": results, "events": envelopes,
+    alerts: dict[str, Any] = {"results": [], "events": []}
+    if body.alert_rules is not None:
+        # every hotspot still found is evaluated, not only new ones: one alert per hotspot, escalated when
+        # its severity rises
+        wanted = [AlertIn(**alert) for r in results if r["action"] != "closed"
+                  if (alert := body.alert_rules.evaluate(r["hotspot"])) is not None]
+        alerts = _raise_alerts(conn, wanted) if wanted else alerts
+    return {"scan_id": body.scan_id, "results": results, "events": envelopes, "alerts": alerts,
             "counts": {a: sum(r["action"] == a for r in results)
                        for a in ("created", "updated", "closed", "unchanged")}}
 
@@ -255,8 +265,12 @@ def _alert_with_hotspot(conn: Connection, alert_id: str) -> tuple[Any, Any]:
 
 @router.put("/alerts", dependencies=[WriteAuth], summary="Raise alerts for hotspots (one per hotspot; idempotent)")
 def put_alerts(body: AlertsIn, conn: ConnDep) -> dict[str, Any]:
+    return _raise_alerts(conn, body.alerts)
+
+
+def _raise_alerts(conn: Connection, items: list[AlertIn]) -> dict[str, Any]:
     a, h = Alert.__table__.c, Hotspot.__table__.c
-    ids = [x.hotspot_id for x in body.alerts]
+    ids = [x.hotspot_id for x in items]
     hotspots = {r["id"]: r for r in conn.execute(select(Hotspot.__table__).where(h.id.in_(ids))).mappings()}
     missing = [i for i in ids if i not in hotspots]
     if missing:
@@ -264,7 +278,7 @@ def put_alerts(body: AlertsIn, conn: ConnDep) -> dict[str, Any]:
     existing = {r["hotspot_id"]: dict(r) for r in conn.execute(select(Alert.__table__).where(a.hotspot_id.in_(ids))).mappings()}
     now = _now()
     results, events = [], []
-    for item in body.alerts:
+    for item in items:
         row = existing.get(item.hotspot_id)
         if row is None:
             new = {"id": uuid.uuid4().hex, "hotspot_id": item.hotspot_id, "rule": item.rule, "severity": item.severity,
