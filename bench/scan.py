@@ -340,6 +340,13 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 # ------------------------------------------------------------------- server side of GET /residuals
 
 
+def _client_frame(body: bytes) -> pd.DataFrame:
+    """The frame ``services.hotspots.scan.read_residuals`` parses from a residuals CSV body."""
+    return pd.read_csv(io.BytesIO(body), dtype={"site": str, "meter": str, "model_version": str},
+                       keep_default_na=False, na_values={"expected": [""], "lower": [""], "upper": [""],
+                                                         "actual": [""], "model_version": [""]})
+
+
 def residuals_breakdown(db_url: str, sites: list[str], repeat: int) -> dict[str, Any]:
     """The residuals endpoint's work for one chunk, in-process on the same database, by step; and the same
     rows fetched other ways (what the endpoint could do instead)."""
@@ -373,7 +380,7 @@ def residuals_breakdown(db_url: str, sites: list[str], repeat: int) -> dict[str,
         plan_sql = ("EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN ") + str(compiled)
         plan = [" | ".join(str(v) for v in row) for row in conn.exec_driver_sql(plan_sql)]
         literal_sql = str(compiled)
-        n, same = 0, False
+        n, same, arrow_same = 0, False, None
         for _ in range(repeat):
             t = time.perf_counter()
             result = conn.execute(stmt).mappings().all()
@@ -430,12 +437,14 @@ def residuals_breakdown(db_url: str, sites: list[str], repeat: int) -> dict[str,
             sink = io.BytesIO()
             pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink)
             add("alt_arrow_csv_instead_of_to_csv", time.perf_counter() - t)
+            if arrow_same is None:  # what the scan's client makes of the Arrow CSV: the same frame?
+                arrow_same = bool(_client_frame(sink.getvalue()).equals(_client_frame(body)))
             del frame, alt_body
     engine.dispose()
     med = {k: statistics.median(v) for k, v in out.items()}
     med["endpoint_total"] = sum(med[k] for k in ("sql_fetch_mappings", "dataframe", "strftime", "to_csv"))
     return {"sites": sites, "rows": n, "csv_mib": len(body) / 2**20, "seconds": med, "plan": plan,
-            "driver_level_csv_identical": same}
+            "driver_level_csv_identical": same, "arrow_csv_parses_same": arrow_same}
 
 
 # ------------------------------------------------------------------------------------------ reporting
@@ -502,7 +511,8 @@ def breakdown_table(results: dict[str, Any]) -> str:
         a, b = one["seconds"][k], four["seconds"][k]
         lines.append(f"  {k:28}{a:>10.3f}{b:>10.3f}{b / a:>8.2f}")
     lines.append(f"  driver-level CSV byte-identical to the endpoint's: {one['driver_level_csv_identical']} / "
-                 f"{four['driver_level_csv_identical']}")
+                 f"{four['driver_level_csv_identical']}; Arrow CSV parses to the same frame in the scan's "
+                 f"read_csv: {one['arrow_csv_parses_same']} / {four['arrow_csv_parses_same']}")
     lines.append("  query plan (4x): " + " ; ".join(four["plan"]))
     return "\n".join(lines)
 

@@ -93,9 +93,8 @@ def pct(values: list[float], q: float) -> float:
 
 # =========================================================================== roles: servers
 def run_engine(ws_impl: str) -> None:
-    """The real orchestration app, served as ``services.common.app.serve`` does, with a chosen ws implementation."""
-    import uvicorn
-
+    """The real orchestration app, served by ``services.common.app.serve``, with a chosen ws implementation."""
+    from services.common.app import serve
     from services.common.settings import apply_offline_env
     from services.orchestration.app import create_app
     from services.orchestration.settings import get_settings
@@ -111,8 +110,7 @@ def run_engine(ws_impl: str) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                    proxy_headers=True, timeout_graceful_shutdown=10, ws=ws_impl)  # type: ignore[arg-type]
+        serve(create_app(settings), settings, ws=ws_impl)
     finally:
         if profiler is not None:
             profiler.disable()
@@ -164,7 +162,9 @@ def run_naive(port: int, ws_impl: str) -> None:
 
     app = Starlette(routes=[Route("/publish", publish, methods=["POST"]), Route("/health", health),
                             WebSocketRoute("/ws/alerts", endpoint)])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, ws=ws_impl)  # type: ignore[arg-type]
+    # the same WebSocket settings as the engine (services.common.app.serve): no permessage-deflate
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, ws=ws_impl,  # type: ignore[arg-type]
+                ws_per_message_deflate=False)
 
 
 # =========================================================================== role: clients

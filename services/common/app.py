@@ -201,7 +201,7 @@ def create_app(
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def serve(app: FastAPI, settings: ServiceSettings, **uvicorn_options: Any) -> None:
     """Run a service's app with uvicorn the way every service runs (our logging, proxy headers, a
     graceful shutdown window)."""
     import uvicorn
@@ -209,4 +209,4 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     # permessage-deflate off: event frames are ~1 KB of JSON, and compressing each one once per client
     # cost the orchestration engine 40 % of its CPU in bench/ws
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True,
-                timeout_graceful_shutdown=10, ws_per_message_deflate=False)
+                timeout_graceful_shutdown=10, ws_per_message_deflate=False, **uvicorn_options)
