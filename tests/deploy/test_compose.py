@@ -72,7 +72,8 @@ def test_docker_compose_config_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
-LONG_RUNNING = {"postgres": None, "data-core": 8002, "prefect-server": 4200, "mlflow": 5000, "ml-engine": 8001}
+LONG_RUNNING = {"postgres": None, "prefect-db": None, "data-core": 8002, "prefect-server": 4200, "mlflow": 5000,
+                "ml-engine": 8001, "orchestration-engine": 8003, "flow-runner": None}
 
 
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
@@ -112,3 +113,21 @@ def test_mlflow_and_trainer(compose: dict) -> None:
     trainer = compose["services"]["model-trainer"]
     assert trainer["command"][:3] == ["python", "-m", "flows.train_baseline"] and trainer["restart"] == "no"
     assert trainer["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+
+
+def test_pipeline_services_match_the_code(compose: dict) -> None:
+    from flows.common import FlowSettings
+    from services.orchestration.settings import OrchestrationSettings
+
+    oe = compose["services"]["orchestration-engine"]
+    assert oe["build"]["args"]["SERVICE_MODULE"] == "services.orchestration.app"
+    fields = {name.upper() for name in OrchestrationSettings.model_fields}
+    assert set(oe["environment"]) <= fields, set(oe["environment"]) - fields
+    assert compose["services"]["data-core"]["environment"]["ORCHESTRATION_URL"] == "http://orchestration-engine:8003"
+    runner = compose["services"]["flow-runner"]
+    assert runner["command"] == ["python", "-m", "deployments.serve"]
+    prefect_only = {"PREFECT_API_URL", "MLFLOW_TRACKING_URI"} | {k for k in runner["environment"] if k.startswith("PREFECT_")}
+    flow_fields = {name.upper() for name in FlowSettings.model_fields}
+    assert set(runner["environment"]) - prefect_only <= flow_fields
+    prefect = compose["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert prefect.startswith("postgresql+asyncpg://") and "@prefect-db:5432/" in prefect
