@@ -155,6 +155,7 @@ def main() -> int:
     from prefect.testing.utilities import prefect_test_harness
 
     from tests.conftest import AUTH, TOKEN
+    from tests.flows.test_end_to_end import _stop
     from tests.flows.test_hotspot_scan import _load
     from tests.flows.test_pipeline_e2e import Platform
 
@@ -249,8 +250,10 @@ def main() -> int:
 
                 if not args.no_anchor:
                     out["anchor"] = anchor(platform, cut + pd.Timedelta(days=args.runs))
-        finally:
-            platform.stop_all()
+        finally:  # the orchestration engine first (it tails the data core's channels)
+            for name in ("oe", "ml", "dc"):
+                if name in platform.procs:
+                    _stop(platform.procs[name])
     report(out, wall=time.monotonic() - wall0)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2, default=str))

@@ -4,8 +4,8 @@ For the sites and hours of one ``ingestion.committed`` event: fill the expected 
 readings (the predict flow's own functions, called directly), then scan those sites over the ingested
 hours plus ``context`` hours before (sustained rules need the run-up). A bulk load is judged on its last
 ``max_hours`` only (the scheduled scan covers the rest), which bounds the cost of the event path. The result goes the same way as
-a scheduled scan's (``results.store_scan``), except that it closes nothing: the hourly scan, which sees
-the whole window, decides when an episode has ended.
+a scheduled scan's (``results.store_scan``), except that it does not close hotspots it did not see (the
+hourly scan, which sees the whole window, does); an episode it sees end in the new readings is closed.
 """
 
 from __future__ import annotations

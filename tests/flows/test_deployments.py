@@ -81,3 +81,38 @@ def test_a_runner_process_executes_a_manual_run(prefect_harness, loaded_data_cor
     assert pending == 0
     stored = loaded_data_core.get("/api/v1/residuals", params=window).json()["count"]
     assert stored == 3 * 2 * 24
+
+
+def test_the_orchestration_api_lists_and_triggers_deployments(prefect_harness, make_settings):
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments.definitions import build
+    from services.data_core.app import create_app as data_core_app
+    from services.orchestration.app import create_app
+    from tests.conftest import AUTH
+    from tests.services.orchestration.conftest import orchestration_settings
+
+    for deployment in build():
+        deployment.apply()
+    with LiveServer(data_core_app(make_settings())) as dc, \
+            LiveServer(create_app(orchestration_settings(dc.url, prefect_api_url=PREFECT_API_URL.value()))) as oe, \
+            httpx.Client(base_url=oe.url, headers=AUTH, timeout=60, trust_env=False) as http:
+        listed = {d["name"]: d for d in http.get("/api/v1/deployments").json()["deployments"]}
+        assert {"ingest/ingest", "fill-expected/predict", "hotspot-scan/hotspot-scan",
+                "train-baseline/train-baseline"} <= set(listed)
+        scan = listed["hotspot-scan/hotspot-scan"]
+        assert scan["schedules"][0]["cron"] == "15 * * * *" and scan["description"] and scan["ui"].startswith("http")
+        run = http.post("/api/v1/deployments/hotspot-scan/run", json={"parameters": {"lookback_days": 7}})
+        assert run.status_code == 201, run.text
+        body = run.json()
+        assert body["deployment"] == "hotspot-scan/hotspot-scan" and body["parameters"]["lookback_days"] == 7
+        assert body["state"] == "Scheduled"
+        runs = http.get("/api/v1/flow-runs", params={"limit": 50}).json()["flow_runs"]
+        assert body["id"] in {r["id"] for r in runs}
+        bad = http.post("/api/v1/deployments/hotspot-scan/run", json={"parameters": {"nope": 1}})
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+        assert http.post("/api/v1/deployments/no-such/thing/run", json={}).status_code == 404
+        assert http.post("/api/v1/deployments/hotspot-scan/run", json={}, headers={"Authorization": "Bearer x"}
+                         ).status_code == 401
+        assert http.get("/api/v1/links").json()["prefect"].startswith("http")
