@@ -16,6 +16,7 @@ from tests.services.ml_engine.conftest import (  # noqa: F401
     store_uri,
     tracking_uri,
 )
+from tests.services.orchestration.conftest import make_stack  # noqa: F401
 
 
 @pytest.fixture(scope="session")

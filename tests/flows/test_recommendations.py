@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from websockets.sync.client import connect
 
 from tests.conftest import TOKEN, LiveServer
-from tests.services.orchestration.conftest import hotspot, make_stack, recv_events  # noqa: F401 - fixture
+from tests.services.orchestration.conftest import hotspot, recv_events
 
 pytestmark = pytest.mark.integration
 
