@@ -56,3 +56,14 @@ def inventory_frame(inv: dict[str, Any]) -> pd.DataFrame:
         {"line": "Total (market-based scope 2)", "category": "", "t_co2e": inv["total_market_t_co2e"]},
     ]
     return pd.DataFrame(lines)
+
+
+def arrow_csv_response(frame: pd.DataFrame, *, name: str) -> Response:
+    """CSV written by pyarrow (C++): for large machine-read answers (the hotspot scan's residuals)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

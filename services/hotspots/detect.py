@@ -570,7 +570,7 @@ def _level_shifts(g: _Grid, cfg: DetectionConfig, types: np.ndarray) -> list[Hot
               "after_mean_ratio": _r(m2[b]), "shift_ratio": _r(rel[b]), "t_stat": _r(t[b], 2),
               "days_before": int(n1[b]), "days_tested_after": int(n2[b]), "days_after": int(ll - b),
               "before_mean_kwh_per_hour": _r(raw_before[b], 3),
-              "after_mean_kwh_per_hour": _r(raw_before[b] * (1 + raw_up[b]), 3),
+              "after_mean_kwh_per_hour": _r(raw_before[b] * (1 + raw_up[b]), 3) if math.isfinite(raw_up[b]) else None,
               "last_days_mean_kwh_per_hour": _r(last_raw, 3), "actual_step_ratio": _r(raw_up[b]),
               "actual_kwh": _r(act_sum, 3), "expected_kwh": _r(exp_sum, 3),
               "threshold_t": cfg.shift_min_t, "threshold_ratio": float(need[b]), "min_days": m}
