@@ -37,5 +37,10 @@ def configure_logging(*, service: str, level: str = "INFO", json_output: bool = 
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    # Prefect configures the root logger with its console handler when it is imported (the orchestration
+    # engine imports it): the service logs once, in its own format
+    for existing in list(root.handlers):
+        if type(existing).__module__.startswith("prefect."):
+            root.removeHandler(existing)
     root.addHandler(handler)
     _configured = True

@@ -103,10 +103,16 @@ class Tail:
         while True:
             try:
                 await self.step()
-                self.last_error = None
             except Exception as exc:  # noqa: BLE001 - the data core being down is retried, not fatal
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("channel tail failed; retrying", extra={"error": self.last_error})
+                error = f"{type(exc).__name__}: {exc}"
+                if error != self.last_error:  # once per outage, not every poll
+                    log.warning("reading the channel logs from the data core failed (%s); retrying every %s s",
+                                error, self.poll)
+                self.last_error = error
+            else:
+                if self.last_error is not None:
+                    log.info("channel logs readable again")
+                self.last_error = None
             self.hub.gap_event.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.hub.gap_event.wait(), timeout=self.poll)
