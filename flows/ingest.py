@@ -3,8 +3,10 @@
 * Drop folder ``INGEST_DIR`` (default ``var/inbox``): every ``*.csv`` / ``*.xlsx`` is sent to
   ``POST /api/v1/ingest`` with an ``Idempotency-Key`` derived from its content, then moved to
   ``INGEST_DIR/done/`` (with the data core's report next to it as ``<name>.report.json``) or, when the data
-  core refuses the whole file (4xx), to ``INGEST_DIR/failed/`` with the problem document. A file the data
-  core could not be reached for stays in the inbox for the next run (retried with backoff first).
+  core refuses the file itself (400, 413, 415, 422), to ``INGEST_DIR/failed/`` with the problem document. A
+  file the data core could not be reached for, or answered with something that may change (409 "retry",
+  401, 429, ...), stays in the inbox for the next run (unreachable: retried with backoff first). Files
+  modified in the last 5 seconds are left for the next run (they may still be being written).
 * Sources ``INGEST_SOURCES``: paths or glob patterns read in place (nothing is moved); a file already sent
   with the same content changes nothing (same key: the data core replays its first answer).
 
@@ -22,6 +24,7 @@ import glob
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +58,27 @@ def send_file(data_core_url: str, token: str, path: str) -> dict[str, Any]:
                                headers=headers, params={"source_name": file.name})
     if response.status_code >= 500:
         response.raise_for_status()
-    return {"path": path, "status_code": response.status_code, "body": response.json()}
+    body = response.json()
+    if response.headers.get("Idempotent-Replayed") == "true":  # sent before: the first answer again
+        body["replayed"] = True
+    return {"path": path, "status_code": response.status_code, "body": body}
+
+
+REFUSED = {400, 413, 415, 422}  # the file itself is bad: it goes to failed/ with the problem document
+SETTLE_SECONDS = 5.0  # a file modified more recently may still be being written: the next run takes it
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TYPES) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    now = time.time()
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TYPES
+                  and now - p.stat().st_mtime >= SETTLE_SECONDS)
 
 
-def _move(path: Path, outcome: dict[str, Any], root: Path) -> Path:
+def _move(path: Path, outcome: dict[str, Any], root: Path) -> Path | None:
+    if not path.exists():  # another run moved it already
+        return None
     target = root / ("done" if outcome["status_code"] < 400 else "failed")
     target.mkdir(parents=True, exist_ok=True)
     destination = target / path.name
@@ -93,9 +109,10 @@ def ingest(folder: str | None = None, sources: list[str] | None = None, task_run
     root = Path(folder) if folder else settings.ingest_dir
     (root).mkdir(parents=True, exist_ok=True)
     dropped = _files(root)
-    listed = sorted({Path(p) for pattern in (sources if sources is not None else settings.ingest_sources)
+    listed = sorted({Path(p).resolve() for pattern in (sources if sources is not None else settings.ingest_sources)
                      for p in glob.glob(pattern) if Path(p).suffix.lower() in TYPES})
-    paths = [str(p) for p in [*dropped, *listed]]
+    seen = {p.resolve() for p in dropped}
+    paths = [str(p) for p in [*dropped, *(p for p in listed if p not in seen)]]
     summary: dict[str, Any] = {"files": len(paths), "committed": 0, "nothing_new": 0, "refused": 0, "waiting": 0,
                                "accepted_rows": 0, "rejected_rows": 0}
     if not paths:
@@ -108,17 +125,22 @@ def ingest(folder: str | None = None, sources: list[str] | None = None, task_run
     dropped_set = {str(p) for p in dropped}
     for outcome in outcomes:
         body, code = outcome["body"], outcome["status_code"]
-        if code is None:
+        if code is None or (code >= 400 and code not in REFUSED):
+            # unreachable, or an answer that may change (409 retry, 401 wrong token, 429, ...): keep the file
             summary["waiting"] += 1
-            state = "waiting (data core unreachable)"
+            state = "waiting: " + ("data core unreachable" if code is None else f"HTTP {code}: "
+                                   f"{str(body.get('detail', ''))[:200]}")
+            code = None
         elif code >= 400:
             summary["refused"] += 1
             state = f"refused: {body.get('detail', '')[:200]}"
         else:
-            summary["committed" if body.get("status") == "committed" else "nothing_new"] += 1
-            summary["accepted_rows"] += int(body.get("accepted", 0))
-            summary["rejected_rows"] += int(body.get("rejected", 0))
-            state = body.get("status", "")
+            replayed = bool(body.get("replayed"))  # the same content was sent before: its first answer again
+            summary["committed" if body.get("status") == "committed" and not replayed else "nothing_new"] += 1
+            if not replayed:
+                summary["accepted_rows"] += int(body.get("accepted", 0))
+                summary["rejected_rows"] += int(body.get("rejected", 0))
+            state = "already ingested" if replayed else body.get("status", "")
         if code is not None and outcome["path"] in dropped_set:
             _move(Path(outcome["path"]), outcome, root)
         rows.append({"file": Path(outcome["path"]).name, "result": state, "accepted": body.get("accepted"),

@@ -28,12 +28,13 @@ def utc_iso(value: datetime | None) -> str | None:
 
 
 def _stream(conn: Connection, channel: str, *, lock: bool = True) -> tuple[str, int]:
-    """(epoch, last_seq) of a channel (migration 0003 creates the rows); ``lock`` holds the row until the
-    transaction ends on PostgreSQL (SQLite serialises writers anyway)."""
+    """(epoch, last_seq) of a channel (migration 0003 creates the rows). With ``lock`` the caller holds the
+    channel until its transaction ends: writers of a channel are serialised, so what they read before
+    writing (stored episodes, alerts) cannot change under them, and seq order is commit order."""
     t = Stream.__table__.c
     stmt = select(t.epoch, t.last_seq).where(t.channel == channel)
-    if lock and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+    if lock:  # a no-op write takes the row lock (PostgreSQL) or the database write lock (SQLite) until commit
+        conn.execute(update(Stream).where(t.channel == channel).values(last_seq=t.last_seq))
     row = conn.execute(stmt).first()
     if row is None:
         conn.execute(insert(Stream).values(channel=channel, epoch=uuid.uuid4().hex, last_seq=0))
@@ -49,6 +50,7 @@ def append(conn: Connection, channel: str, events: Sequence[tuple[str, str, dict
         raise ValueError(f"unknown channel {channel!r}")
     if not events:
         return []
+    epoch, last = _stream(conn, channel)
     e = StreamEvent.__table__.c
     ids = [event_id for event_id, _, _ in events]
     known = set(conn.execute(select(e.id).where(e.id.in_(ids))).scalars())
@@ -59,7 +61,6 @@ def append(conn: Connection, channel: str, events: Sequence[tuple[str, str, dict
             seen.add(event[0])
     if not fresh:
         return []
-    epoch, last = _stream(conn, channel)
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [{"channel": channel, "seq": last + i, "id": event_id, "type": kind, "ts": now, "payload": payload}
             for i, (event_id, kind, payload) in enumerate(fresh, start=1)]
@@ -84,3 +85,9 @@ def read(conn: Connection, channel: str, *, after: int | None, limit: int) -> di
     else:
         rows = list(conn.execute(stmt.where(e.seq > after).order_by(e.seq).limit(limit)).mappings())
     return {"channel": channel, "epoch": epoch, "last_seq": last, "events": [envelope(r, epoch) for r in rows]}
+
+
+def lock(conn: Connection, channel: str) -> None:
+    """Serialise this transaction with every other writer of ``channel``: call it before reading what
+    the write depends on."""
+    _stream(conn, channel, lock=True)

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, FastAPI, Header, Query, Request, WebSocket, WebSocketDisconnect
@@ -42,7 +43,14 @@ from services.common.errors import DomainError, ServiceUnavailable
 from services.hotspots.rules import AlertRules
 from services.orchestration import prefect_api
 from services.orchestration.event_scan import targeted_scan
-from services.orchestration.hub import CHANNELS, CLOSE_FORBIDDEN_ORIGIN, CLOSE_NO_PONG, CLOSE_UNAUTHORISED, Hub
+from services.orchestration.hub import (
+    CHANNELS,
+    CLOSE_FORBIDDEN_ORIGIN,
+    CLOSE_NO_PONG,
+    CLOSE_NOT_READY,
+    CLOSE_UNAUTHORISED,
+    Hub,
+)
 from services.orchestration.results import DataCore, Tail, store_scan
 from services.orchestration.settings import OrchestrationSettings, get_settings
 
@@ -78,10 +86,15 @@ class Tickets:
         now = time.time()
         while self.used and next(iter(self.used.values())) < now:
             self.used.popitem(last=False)
-        if not hmac.compare_digest(sig, good) or expires < now or nonce in self.used:
+        if not hmac.compare_digest(sig.encode(), good.encode()) or expires < now or nonce in self.used:
             return False
         self.used[nonce] = expires
         return True
+
+
+def _q(path_part: str) -> str:
+    """An id as one path segment of a data-core URL (no '..', '/', '?' games)."""
+    return quote(path_part, safe="")
 
 
 def _state(request: Request | WebSocket) -> Any:
@@ -164,7 +177,7 @@ async def _event_scan(app: FastAPI, event: dict[str, Any]) -> None:
           summary="The chatbot's answer for a hotspot: stored and broadcast on /ws/recs")
 async def post_recommendation(hotspot_id: str, body: RecommendationIn, request: Request) -> dict[str, Any]:
     s = _state(request)
-    out = await s.dc.call("PUT", f"/api/v1/recommendations/{hotspot_id}", json=body.model_dump())
+    out = await s.dc.call("PUT", f"/api/v1/recommendations/{_q(hotspot_id)}", json=body.model_dump())
     s.hub.publish(out["events"])
     return out
 
@@ -182,7 +195,7 @@ async def hotspots(request: Request, status: Literal["open", "closed"] | None = 
 
 @api.get("/hotspots/{hotspot_id}", summary="One hotspot with its alert and recommendation")
 async def hotspot(hotspot_id: str, request: Request) -> Any:
-    return await _state(request).dc.call("GET", f"/api/v1/hotspots/{hotspot_id}")
+    return await _state(request).dc.call("GET", f"/api/v1/hotspots/{_q(hotspot_id)}")
 
 
 @api.get("/alerts", summary="Alerts with their hotspots")
@@ -195,7 +208,7 @@ async def alerts(request: Request, status: list[Literal["open", "acknowledged", 
 
 async def _alert_action(request: Request, alert_id: str, action: str, body: AlertAction | None) -> Any:
     s = _state(request)
-    out = await s.dc.call("POST", f"/api/v1/alerts/{alert_id}/{action}", json=(body or AlertAction()).model_dump())
+    out = await s.dc.call("POST", f"/api/v1/alerts/{_q(alert_id)}/{action}", json=(body or AlertAction()).model_dump())
     s.hub.publish(out["events"])
     return out["alert"]
 
@@ -242,10 +255,18 @@ async def run_deployment(name: str, request: Request, body: RunRequest | None = 
 
 
 async def _prefect(call: Any) -> Any:
+    import httpx
+
     try:
         return await call
     except DomainError:
         raise
+    except ValueError as exc:  # e.g. a deployment name with more than one '/'
+        raise DomainError(f"not a deployment name: {exc}", status=404) from exc
+    except httpx.HTTPStatusError as exc:
+        if 400 <= exc.response.status_code < 500:  # Prefect refused the request (bad parameter values, ...)
+            raise DomainError(f"Prefect refused the request: {exc.response.text[:500]}", status=422) from exc
+        raise ServiceUnavailable(f"the Prefect API failed ({exc.response.status_code})", service="prefect") from exc
     except Exception as exc:  # noqa: BLE001 - Prefect being down is a 503 answer, not a 500
         raise ServiceUnavailable(f"the Prefect API is unavailable: {type(exc).__name__}", service="prefect") from exc
 
@@ -314,6 +335,9 @@ async def websocket_endpoint(ws: WebSocket, channel: str) -> None:
         await ws.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed")  # before accept: HTTP 403
         return
     await ws.accept()
+    if not s.tail.ready:  # the channel logs are not loaded yet (data core unreachable): no seq to give
+        await ws.close(code=CLOSE_NOT_READY, reason="channels not loaded yet; try again shortly")
+        return
     resume = await _authenticate(ws, settings, s.tickets)
     if resume is None:
         with contextlib.suppress(Exception):
@@ -333,7 +357,7 @@ async def websocket_endpoint(ws: WebSocket, channel: str) -> None:
                     client.offer(None, hub.channels[channel].control("pong", {}))
                 elif isinstance(message, dict) and message.get("type") == "pong":
                     client.answers_pings = True
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, KeyError):  # KeyError: a binary frame where text was expected
         pass
     finally:
         client.close_soon(1000, "bye")

@@ -24,6 +24,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 CHANNELS = ("hotspots", "alerts", "recs")
+RELOAD = {"hotspots": "/api/v1/hotspots", "alerts": "/api/v1/alerts", "recs": "/api/v1/recommendations"}
 
 # close codes (4000-4999 are the application's)
 CLOSE_SLOW = 4008
@@ -31,6 +32,8 @@ CLOSE_NO_PONG = 4000
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_SHUTDOWN = 1001
+CLOSE_RECONNECT = 1012  # service restart: reconnect
+CLOSE_NOT_READY = 1013  # try again later
 
 
 class Socket(Protocol):
@@ -123,18 +126,18 @@ class Channel:
 
     def reset(self, epoch: str, last_seq: int, events: list[dict[str, Any]]) -> None:
         """Load identity and history from the durable log (at start, or when the epoch changed)."""
-        changed = bool(self.epoch) and epoch != self.epoch
+        changed = epoch != self.epoch
         self.epoch, self.last_seq = epoch, last_seq
         self.history.clear()
         self.held.clear()
         for env in events:
             self.history.append((env["seq"], dumps(env)))
-        if changed:  # history lost: every connected client must reload
+        if changed:  # a new history: connected clients reconnect (and get resync for the old epoch)
             for client in list(self.clients):
-                client.offer(None, self.control("resync", {"reason": "epoch changed: history was reset"}))
+                client.close_soon(CLOSE_RECONNECT, "the channel's history was reset (new epoch); reconnect")
 
-    def control(self, kind: str, payload: dict[str, Any]) -> str:
-        return dumps({"channel": self.name, "seq": self.last_seq, "epoch": self.epoch,
+    def control(self, kind: str, payload: dict[str, Any], seq: int | None = None) -> str:
+        return dumps({"channel": self.name, "seq": self.last_seq if seq is None else seq, "epoch": self.epoch,
                       "id": f"{kind}-{uuid.uuid4().hex[:12]}", "type": kind, "ts": _now_iso(), "payload": payload})
 
     def publish(self, envelopes: list[dict[str, Any]]) -> int:
@@ -204,10 +207,12 @@ class Hub:
                     reason = "too far behind: the missed events are no longer held"
         hello = {"resumed": len(replay or []), "history_from": channel.history[0][0] if channel.history else None,
                  "last_seq": channel.last_seq}
-        first.append((None, channel.control("hello", hello)))
+        start = last_seq if (last_seq is not None and reason is None and replay is not None) else channel.last_seq
+        # control messages do not move a client's position; hello's seq is where this connection starts
+        first.append((None, channel.control("hello", hello, seq=start)))
         if replay is None:
             first.append((None, channel.control("resync", {"reason": reason, "last_seq": channel.last_seq,
-                                                        "reload": f"/api/v1/{channel_name}"})))
+                                                        "reload": RELOAD[channel_name]})))
             replay = []
         client.sent_seq = last_seq if (last_seq is not None and reason is None) else channel.last_seq
         channel.clients.add(client)

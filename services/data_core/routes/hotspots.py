@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -39,6 +40,15 @@ def _naive(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
+def _finite_json(value: Any, name: str) -> None:
+    """JSON without NaN or Infinity (PostgreSQL's json refuses them; NaN != NaN would also make every
+    re-sent hotspot look changed)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"{name} must not contain NaN or Infinity") from exc
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -60,8 +70,9 @@ class HotspotIn(BaseModel):
 
     @model_validator(mode="after")
     def _period(self) -> HotspotIn:
-        if self.period_end <= self.period_start:
+        if _naive(self.period_end) <= _naive(self.period_start):
             raise ValueError("period_end must be after period_start")
+        _finite_json(self.evidence, "evidence")
         return self
 
 
@@ -101,6 +112,9 @@ def _same_episode(row: Any, h: HotspotIn) -> bool:
 
 @router.post("/hotspots/sync", dependencies=[WriteAuth], summary="Store a scan's hotspots (idempotent)")
 def sync_hotspots(body: SyncIn, conn: ConnDep) -> dict[str, Any]:
+    streams.lock(conn, "hotspots")  # concurrent scans of the same site must not both create an episode
+    if body.alert_rules is not None:
+        streams.lock(conn, "alerts")  # always hotspots, then alerts: no lock-order deadlock
     t = Hotspot.__table__.c
     now = _now()
     results: list[dict[str, Any]] = []
@@ -269,6 +283,7 @@ def put_alerts(body: AlertsIn, conn: ConnDep) -> dict[str, Any]:
 
 
 def _raise_alerts(conn: Connection, items: list[AlertIn]) -> dict[str, Any]:
+    streams.lock(conn, "alerts")  # one alert per hotspot even when two requests race
     a, h = Alert.__table__.c, Hotspot.__table__.c
     ids = [x.hotspot_id for x in items]
     hotspots = {r["id"]: r for r in conn.execute(select(Hotspot.__table__).where(h.id.in_(ids))).mappings()}
@@ -330,6 +345,7 @@ def get_alert(alert_id: str, conn: ConnDep) -> dict[str, Any]:
 
 def _transition(conn: Connection, alert_id: str, target: Literal["acknowledged", "resolved"],
                 action: AlertAction) -> dict[str, Any]:
+    streams.lock(conn, "alerts")
     row, hotspot = _alert_with_hotspot(conn, alert_id)
     row = dict(row)
     if row["status"] == target:  # idempotent: doing it again changes nothing
@@ -373,6 +389,7 @@ class RecommendationIn(BaseModel):
     def _content(self) -> RecommendationIn:
         if self.status == "ready" and not self.content:
             raise ValueError("a ready recommendation needs content")
+        _finite_json(self.content, "content")
         return self
 
 
@@ -406,6 +423,7 @@ def list_recommendations(conn: ConnDep, status: Literal["pending", "ready", "fai
 @router.put("/recommendations/{hotspot_id}", dependencies=[WriteAuth],
             summary="Store the chatbot's answer for a hotspot (or a failed attempt)")
 def put_recommendation(hotspot_id: str, body: RecommendationIn, conn: ConnDep) -> dict[str, Any]:
+    streams.lock(conn, "recs")
     r = Recommendation.__table__.c
     row = conn.execute(select(Recommendation.__table__).where(r.hotspot_id == hotspot_id)).mappings().first()
     if row is None:

@@ -3,6 +3,8 @@ closed when they end, alerts follow their state machine, and every change lands 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import AUTH
@@ -110,9 +112,20 @@ def test_new_hotspots_queue_a_recommendation_request_until_answered(client) -> N
     ("/api/v1/alerts/missing/resolve", "post", {}, 404),
     ("/api/v1/recommendations/missing", "put", {"status": "ready"}, 422),
     ("/api/v1/recommendations/missing", "put", {"status": "failed"}, 404),
+    ("/api/v1/hotspots/sync", "post", {"hotspots": [_hotspot(start="2020-01-10T00:00:00", end="2020-01-11T00:00:00Z")]},
+     200),  # a naive start is UTC: compared with an aware end, not a crash
+    ("/api/v1/hotspots/sync", "post", json.dumps({"hotspots": [{**_hotspot(), "evidence": {"ratio": float("nan")}}]}),
+     422),
+    ("/api/v1/recommendations/missing", "put", '{"status": "ready", "content": {"x": Infinity}}', 422),
 ])
 def test_bad_input_is_a_problem_answer(client, path, method, body, status) -> None:
-    response = getattr(client, method)(path, json=body, headers=AUTH)
+    if isinstance(body, str):  # JSON with NaN/Infinity literals (json.loads accepts them)
+        response = getattr(client, method)(path, content=body, headers={**AUTH, "Content-Type": "application/json"})
+    else:
+        response = getattr(client, method)(path, json=body, headers=AUTH)
+    if status == 200:
+        assert response.status_code == 200, response.text
+        return
     problem(response, status)
 
 
@@ -121,3 +134,29 @@ def test_writes_need_the_token_and_streams_are_per_channel(client) -> None:
     assert client.get("/api/v1/streams/nope").status_code == 422
     epochs = {c: client.get(f"/api/v1/streams/{c}").json()["epoch"] for c in ("hotspots", "alerts", "recs")}
     assert len(set(epochs.values())) == 3
+
+
+def test_concurrent_scans_of_one_site_make_one_episode(make_settings) -> None:
+    """Two scans racing on the same site (the hourly scan and an event scan): one hotspot, one alert."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from services.data_core.app import create_app
+    from tests.conftest import LiveServer
+
+    rules = {"min_severity": "low"}
+    with LiveServer(create_app(make_settings())) as dc, httpx.Client(base_url=dc.url, headers=AUTH, timeout=60,
+                                                                       trust_env=False) as http:
+        def sync(i: int) -> int:
+            body = {"hotspots": [_hotspot(end=f"2020-01-11T0{i % 3}:00:00Z")], "alert_rules": rules}
+            return http.post("/api/v1/hotspots/sync", json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            codes = list(pool.map(sync, range(12)))
+        assert codes == [200] * 12
+        assert http.get("/api/v1/hotspots").json()["count"] == 1
+        assert http.get("/api/v1/alerts").json()["count"] == 1
+        log = http.get("/api/v1/streams/hotspots", params={"after": 0}).json()["events"]
+        seqs = [e["seq"] for e in log]
+        assert seqs == list(range(1, len(seqs) + 1)) and log[0]["type"] == "hotspot.opened"

@@ -100,3 +100,29 @@ def test_attach_decides_replay_or_resync(last_seq, epoch, expect) -> None:
         assert kinds[1:] == ["resync"]
     else:
         assert kinds == ["hello"]
+
+
+def test_a_new_epoch_closes_connected_clients_so_they_reconnect() -> None:
+    from services.orchestration.hub import CLOSE_RECONNECT
+
+    async def scenario() -> Sink:
+        hub = Hub(history_size=10, queue_size=8)
+        hub.channels["alerts"].reset("e1", 5, [_env(5)])
+        sink = Sink()
+        client, first = hub.attach(sink, "alerts", last_seq=None, epoch=None)
+        writer = asyncio.create_task(client.run_writer(first))
+        await asyncio.sleep(0.01)
+        hub.channels["alerts"].reset("e2", 0, [])  # the data core's history was reset
+        await asyncio.wait_for(writer, 1)
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert sink.closed is not None and sink.closed[0] == CLOSE_RECONNECT
+
+
+def test_hello_carries_the_resume_point() -> None:
+    hub = Hub(history_size=10, queue_size=8)
+    hub.channels["alerts"].reset("e1", 4, [_env(2), _env(3), _env(4)])
+    _, first = hub.attach(Sink(), "alerts", last_seq=2, epoch="e1")
+    hello = json.loads(first[0][1])
+    assert hello["type"] == "hello" and hello["seq"] == 2 and hello["payload"]["last_seq"] == 4

@@ -153,3 +153,19 @@ def test_bad_input_and_absent_dependencies_are_problem_answers(make_stack, metho
     response = stack.http.request(method.upper(), path, json=body)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_bad_tickets_and_binary_frames_do_not_break_the_server(make_stack) -> None:
+    stack = make_stack()
+    with connect(stack.ws_url("alerts", ticket="1.x.\u00e9")) as ws:  # non-ASCII signature
+        with pytest.raises(ConnectionClosed) as closed:
+            recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    with connect(stack.ws_url("alerts")) as ws:
+        _auth(ws)
+        ws.send(b"\x00\x01")  # binary where text is expected: this client ends, the server does not
+    with connect(stack.ws_url("alerts")) as ws:
+        _auth(ws)
+    bad = stack.http.post("/api/v1/deployments/a/b/c/run", json={})
+    assert bad.status_code in (404, 503) and bad.headers["content-type"].startswith("application/problem+json")
+    assert stack.http.get("/api/v1/hotspots/..").status_code in (404, 405)
