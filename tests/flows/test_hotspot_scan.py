@@ -131,8 +131,14 @@ def test_an_ingest_with_excess_readings_raises_an_alert_on_the_websocket(cambrid
             LiveServer(orchestration_app(orchestration_settings(dc_url, ml_engine_url=ml.url, event_scan=True))) as oe, \
             LiveServer(data_core_app(make_settings(orchestration_url=oe.url, event_retry_seconds=0.5)),
                        port=dc_port) as dc:
+        import time
+
         import httpx
 
+        deadline = time.monotonic() + 30  # the engine started before the data core: wait for its channels
+        while httpx.get(oe.url + "/health", trust_env=False).status_code != 200:
+            assert time.monotonic() < deadline, "orchestration engine never loaded its channels"
+            time.sleep(0.2)
         with connect(oe.url.replace("http", "ws") + "/ws/alerts") as ws:
             ws.send(json.dumps({"type": "auth", "token": TOKEN}))
             r = httpx.post(dc.url + "/api/v1/ingest", params={"editions": "DESNZ-2024"}, headers=AUTH,
