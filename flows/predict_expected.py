@@ -19,13 +19,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from flows.common import SERVICE_RETRIES
+from services.hotspots.scan import client as http_client
 from services.ml_engine.settings import MLEngineSettings
 
 PAGE = 100_000  # the data core lists at most this many pending readings per request
@@ -35,10 +35,6 @@ RETRIES = SERVICE_RETRIES
 PREDICT_CHUNK = 5_000  # timestamps per ML-engine request
 STORE_CHUNK = 20_000   # predictions per data-core request
 
-
-def http_client(base_url: str, token: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=base_url, headers=headers, timeout=300.0, trust_env=False)
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:

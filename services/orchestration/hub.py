@@ -122,7 +122,6 @@ class Channel:
         self.clients: set[Client] = set()
         self.held: dict[int, tuple[str, dict[str, Any]]] = {}
         self.delivered = 0
-        self.slow_closed = 0
 
     def reset(self, epoch: str, last_seq: int, events: list[dict[str, Any]]) -> None:
         """Load identity and history from the durable log (at start, or when the epoch changed)."""

@@ -13,7 +13,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import AUTH, TOKEN, LiveServer, free_port
-from tests.services.ml_engine.conftest import FLOW_SITES
+from tests.services.ml_engine.conftest import FLOW_SITES, load_buildings
 from tests.services.orchestration.conftest import orchestration_settings, recv_events
 
 pytestmark = pytest.mark.integration
@@ -33,16 +33,7 @@ def inject(csv: bytes) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def _load(client, csv: bytes) -> None:  # type: ignore[no-untyped-def]
-    from services.data_core.demo import ORG, demo_sites
-
-    assert client.post("/api/v1/organisations", json=ORG, headers=AUTH).status_code == 201
-    for site in demo_sites():
-        if site["id"] in FLOW_SITES:
-            assert client.post("/api/v1/sites", json=site, headers=AUTH).status_code == 201
-    r = client.post("/api/v1/ingest", params={"editions": "DESNZ-2024"},
-                    files={"file": ("cambridge.csv", csv, "text/csv")}, headers=AUTH)
-    assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
+_load = load_buildings  # the buildings as the ML-engine fixtures load them (bench/e2e imports _load)
 
 
 @pytest.fixture

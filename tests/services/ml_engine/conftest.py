@@ -47,6 +47,12 @@ def cambridge_csv() -> bytes:
 @pytest.fixture
 def loaded_data_core(client, cambridge_csv):  # type: ignore[no-untyped-def]
     """The data core (``client``) with the three buildings registered and four months of readings."""
+    load_buildings(client, cambridge_csv)
+    return client
+
+
+def load_buildings(client, csv: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Register the organisation and the three buildings, then ingest ``csv`` (none of it rejected)."""
     from services.data_core.demo import ORG, demo_sites
     from tests.conftest import AUTH
 
@@ -55,10 +61,9 @@ def loaded_data_core(client, cambridge_csv):  # type: ignore[no-untyped-def]
         if site["id"] in FLOW_SITES:
             assert client.post("/api/v1/sites", json=site, headers=AUTH).status_code == 201
     r = client.post("/api/v1/ingest", params={"editions": "DESNZ-2024"},
-                    files={"file": ("cambridge.csv", cambridge_csv, "text/csv")}, headers=AUTH)
+                    files={"file": ("cambridge.csv", csv, "text/csv")}, headers=AUTH)
     assert r.status_code == 200, r.text
     assert r.json()["rejected"] == 0
-    return client
 
 
 @pytest.fixture
