@@ -1,0 +1,214 @@
+"""The RAG chatbot (port 8004).
+
+- ``POST /api/chat`` ``{"session_id"?, "message"}``: a cited answer (knowledge-base documents and the data-core
+  queries whose numbers it used); follow-ups in the same session keep its context.
+- ``POST /api/chat/stream``: the same answer as Server-Sent Events (``start``, ``delta``..., ``done``).
+- ``POST /api/recommendations`` ``{"hotspot_id"}`` or ``{"hotspot": {...}}`` or ``{"site", "activity_type"?,
+  "category"?}``: ranked actions with abatement in t CO2e/yr, effort, cost and citations. The hotspot scan
+  calls it; its answer goes out on the orchestration engine's ``/ws/recs``.
+- ``GET /api/kb``, ``GET /api/kb/{id}``, ``GET /api/kb/search?q=``: the knowledge base and its retrieval.
+- ``GET /api/health``: the knowledge base (documents, hybrid or BM25 retrieval and why) and the data core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.responses import StreamingResponse
+
+from services.common.app import create_app as base_app
+from services.common.app import serve
+from services.common.errors import DomainError, NotFound, Unprocessable
+from services.rag.chat import ChatService
+from services.rag.datacore import DataCoreClient
+from services.rag.kb import KnowledgeBase
+from services.rag.recommend import recommend
+from services.rag.settings import RagSettings, get_settings
+
+log = logging.getLogger(__name__)
+api = APIRouter(prefix="/api", tags=["chat"])
+SESSION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str | None = Field(default=None, pattern=SESSION_ID, description="omit to start a new session")
+    message: str = Field(min_length=1, max_length=100_000)
+
+
+class RecommendationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hotspot_id: str | None = Field(default=None, min_length=1, max_length=200)
+    hotspot: dict[str, Any] | None = None
+    site: str | None = Field(default=None, min_length=1, max_length=200)
+    activity_type: str | None = Field(default=None, min_length=1, max_length=80)
+    category: int | None = Field(default=None, ge=1, le=15)
+    top_k: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _target(self) -> RecommendationIn:
+        if not (self.hotspot_id or self.hotspot or self.site):
+            raise ValueError("give hotspot_id, hotspot or site")
+        if self.hotspot is not None and not self.hotspot.get("site"):
+            raise ValueError("hotspot must have a site")
+        return self
+
+
+def _service(request: Request) -> ChatService:
+    return request.app.state.chat  # type: ignore[no-any-return]
+
+
+def _check_message(service: ChatService, body: ChatIn) -> tuple[str, str]:
+    message = body.message.strip()
+    if not message:
+        raise Unprocessable("message is empty", field="message")
+    limit = service.settings.max_message_chars
+    if len(message) > limit:
+        raise Unprocessable(f"message is {len(message)} characters; the limit is {limit}", field="message")
+    return body.session_id or uuid.uuid4().hex, message
+
+
+@api.post("/chat", summary="Ask a question; a cited answer")
+async def chat(body: ChatIn, request: Request) -> dict[str, Any]:
+    service = _service(request)
+    session_id, message = _check_message(service, body)
+    return await run_in_threadpool(service.ask, session_id, message)
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+@api.post("/chat/stream", summary="Ask a question; the answer streamed as Server-Sent Events",
+          response_class=StreamingResponse)
+async def chat_stream(body: ChatIn, request: Request) -> StreamingResponse:
+    service = _service(request)
+    session_id, message = _check_message(service, body)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def on_text(text: str) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, ("delta", {"text": text}))
+
+    async def produce() -> None:
+        try:
+            result = await run_in_threadpool(service.ask, session_id, message, on_text)
+            await queue.put(("done", result))
+        except DomainError as exc:
+            await queue.put(("error", {"status": exc.status, "title": exc.title, "detail": exc.detail}))
+        except Exception:  # logged; the stream ends with an error event instead of hanging
+            log.exception("chat stream failed")
+            await queue.put(("error", {"status": 500, "title": "Internal server error",
+                                       "detail": "the answer failed; it has been logged"}))
+
+    async def events() -> AsyncIterator[bytes]:
+        task = asyncio.create_task(produce())
+        yield _sse("start", {"session_id": session_id})
+        try:
+            while True:
+                event, data = await queue.get()
+                yield _sse(event, data)
+                if event in ("done", "error"):
+                    break
+        finally:
+            await task
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@api.post("/recommendations", summary="Ranked reduction actions for a hotspot or a site")
+async def recommendations(body: RecommendationIn, request: Request) -> dict[str, Any]:
+    service = _service(request)
+    return await run_in_threadpool(
+        recommend, service.kb, service.dc, hotspot=body.hotspot, hotspot_id=body.hotspot_id, site=body.site,
+        activity_type=body.activity_type, category=body.category, top_k=body.top_k)
+
+
+@api.get("/kb", summary="The knowledge base's documents (without their text)")
+async def kb_list(request: Request, topic: str | None = Query(default=None, max_length=60)) -> dict[str, Any]:
+    kb = _service(request).kb
+    docs = [d.public(with_body=False) for d in kb.docs if topic is None or d.topic == topic]
+    return {"documents": docs, "count": len(docs), "retrieval": kb.mode}
+
+
+@api.get("/kb/search", summary="Search the knowledge base (hybrid: BM25 + dense, fused by reciprocal rank)")
+async def kb_search(request: Request, q: str = Query(min_length=1, max_length=2000),
+                    top_k: int = Query(default=5, ge=1, le=50),
+                    mode: str = Query(default="hybrid", pattern="^(hybrid|bm25)$")) -> dict[str, Any]:
+    kb = _service(request).kb
+    hits = await run_in_threadpool(kb.search, q, top_k, mode=mode)
+    return {"query": q, "retrieval": "bm25" if mode == "bm25" else kb.mode,
+            "documents": [{"id": h.doc.id, "title": h.doc.title, "score": h.score, "section": h.section,
+                           "snippet": h.snippet} for h in hits]}
+
+
+@api.get("/kb/{doc_id}", summary="One knowledge-base document with its Markdown and sources")
+async def kb_document(doc_id: str, request: Request) -> dict[str, Any]:
+    doc = _service(request).kb.by_id.get(doc_id)
+    if doc is None:
+        raise NotFound(f"no knowledge-base document '{doc_id}'")
+    return doc.public()
+
+
+def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None = None,
+               data_core: DataCoreClient | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        knowledge = kb or await run_in_threadpool(
+            KnowledgeBase, settings.kb_dir, embedding_model=settings.embedding_model, cache_dir=settings.cache_dir,
+            candidates=settings.retrieval_candidates)
+        dc = data_core or DataCoreClient(settings.data_core_url, timeout=settings.data_core_timeout_seconds,
+                                         cache_seconds=settings.site_cache_seconds)
+        app.state.chat = ChatService(settings, dc, knowledge)
+        try:
+            yield
+        finally:
+            if data_core is None:
+                dc.close()
+
+    async def kb_check(app: FastAPI) -> tuple[bool, Any]:
+        service: ChatService | None = getattr(app.state, "chat", None)
+        if service is None:
+            return False, "loading"
+        kbase = service.kb
+        detail: dict[str, Any] = {"documents": len(kbase.docs), "sections": len(kbase.chunks),
+                                  "retrieval": kbase.mode,
+                                  "embedding_model": str(kbase.model_path.name) if kbase.model is not None
+                                  and kbase.model_path else None,
+                                  "answers": service.mode}
+        if kbase.model is None:
+            detail["note"] = ("dense retrieval off: " + (kbase.embedding_error or "EMBEDDING_MODEL is none or the "
+                              "model package is not installed") + "; answering with BM25 only")
+        return True, detail
+
+    async def data_core_check(app: FastAPI) -> tuple[bool, Any]:
+        service: ChatService | None = getattr(app.state, "chat", None)
+        if service is None:
+            return False, "loading"
+        response = await run_in_threadpool(service.dc.http.get, "/health")
+        return response.status_code == 200, {"url": service.dc.base_url, "status": response.status_code}
+
+    return base_app(settings, title="Carbon Nexus RAG chatbot", description=__doc__ or "", routers=[api],
+                    lifespan=lifespan, health_checks={"knowledge_base": kb_check, "data_core": data_core_check},
+                    health_path="/api/health")
+
+
+def main() -> None:
+    settings = get_settings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

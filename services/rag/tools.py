@@ -1,0 +1,94 @@
+"""The chatbot's haystack tools: every number in an answer comes from one of these calls to the data core,
+and every claim about measures or methodology from the knowledge-base search. The same tools serve the
+grounded composer (no language model) and an optional OpenAI-compatible model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from haystack.tools import Tool, create_tool_from_function
+
+from services.rag.datacore import DataCoreClient
+from services.rag.kb import KnowledgeBase
+from services.rag.recommend import recommend
+
+Method = Literal["location", "market"]
+
+
+def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
+    def emissions_totals(
+        start: Annotated[str | None, "period start, ISO date (inclusive, UTC)"] = None,
+        end: Annotated[str | None, "period end, ISO date (exclusive, UTC)"] = None,
+        scope: Annotated[list[int] | None, "GHG Protocol scopes 1, 2, 3"] = None,
+        site: Annotated[list[str] | None, "site ids"] = None,
+        activity_type: Annotated[list[str] | None, "activity types, e.g. electricity, natural_gas"] = None,
+        category: Annotated[list[int] | None, "Scope 3 categories 1..15"] = None,
+        method: Annotated[Method, "scope 2 method"] = "location",
+        group_by: Annotated[str, "comma-separated: scope, category, site, activity_type, country"] = "",
+    ) -> dict[str, Any]:
+        """Emissions in kg CO2e from the ledger, filtered and optionally grouped."""
+        params = {"start": start, "end": end, "scope": scope, "site": site, "activity_type": activity_type,
+                  "category": category, "method": method, "group_by": group_by or "scope"}
+        body, citation = dc.totals(**params)
+        return {"result": body, "citation": citation}
+
+    def top_contributors(
+        start: Annotated[str | None, "period start, ISO date"] = None,
+        end: Annotated[str | None, "period end, ISO date (exclusive)"] = None,
+        by: Annotated[Literal["site", "activity_type", "scope", "category", "country"], "what to rank"] = "site",
+        limit: Annotated[int, "how many"] = 5,
+        scope: Annotated[list[int] | None, "GHG Protocol scopes"] = None,
+        activity_type: Annotated[list[str] | None, "activity types"] = None,
+        category: Annotated[list[int] | None, "Scope 3 categories"] = None,
+        method: Annotated[Method, "scope 2 method"] = "location",
+    ) -> dict[str, Any]:
+        """The largest contributors with their share (and the change against the previous period)."""
+        body, citation = dc.top(start=start, end=end, by=by, limit=limit, scope=scope, activity_type=activity_type,
+                                category=category, method=method)
+        return {"result": body, "citation": citation}
+
+    def site_alerts(
+        site: Annotated[str | None, "a site id; omit for every site"] = None,
+        include_resolved: Annotated[bool, "also resolved alerts"] = False,
+    ) -> dict[str, Any]:
+        """Alerts (open and acknowledged by default) with their hotspot: kind, severity, period, excess, evidence."""
+        status = None if include_resolved else ["open", "acknowledged"]
+        body, citation = dc.alerts(site=[site] if site else None, status=status, limit=50)
+        return {"result": body, "citation": citation}
+
+    def recommend_actions(
+        site: Annotated[str | None, "site id"] = None,
+        activity_type: Annotated[str | None, "activity type, e.g. natural_gas"] = None,
+        category: Annotated[int | None, "Scope 3 category"] = None,
+        hotspot_id: Annotated[str | None, "a hotspot id (takes precedence)"] = None,
+        top_k: Annotated[int, "how many actions"] = 5,
+    ) -> dict[str, Any]:
+        """Ranked reduction actions with abatement (t CO2e/yr) from the site's ledger and cited ranges."""
+        return recommend(kb, dc, hotspot_id=hotspot_id, site=site, activity_type=activity_type, category=category,
+                         top_k=top_k)
+
+    def search_knowledge_base(
+        query: Annotated[str, "what to look for"],
+        top_k: Annotated[int, "how many documents"] = 5,
+    ) -> dict[str, Any]:
+        """Documents of the reduction knowledge base and methodology notes (id, title, best passage, sources)."""
+        hits = kb.search(query, top_k=top_k)
+        return {"documents": [{"id": h.doc.id, "title": h.doc.title, "kind": h.doc.kind, "topic": h.doc.topic,
+                               "section": h.section, "snippet": h.snippet, "score": round(h.score, 5),
+                               "reduction_pct": h.doc.meta.get("reduction_pct"), "effort": h.doc.meta.get("effort"),
+                               "cost": h.doc.meta.get("cost"), "sources": h.doc.sources()} for h in hits],
+                "retrieval": kb.mode}
+
+    def site_info(site: Annotated[str, "site id"]) -> dict[str, Any]:
+        """A site's details: name, country, grid region, floor area (m2)."""
+        body, citation = dc.site(site)
+        return {"result": body, "citation": citation}
+
+    def list_sites() -> dict[str, Any]:
+        """Every site of the organisation."""
+        body, citation = dc.get("/api/v1/sites")
+        return {"result": body, "citation": citation}
+
+    functions = [emissions_totals, top_contributors, site_alerts, recommend_actions, search_knowledge_base,
+                 site_info, list_sites]
+    return [create_tool_from_function(f) for f in functions]
