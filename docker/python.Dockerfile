@@ -12,7 +12,10 @@ COPY pyproject.toml README.md ./
 COPY services ./services
 COPY flows ./flows
 COPY deployments ./deployments
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip && /opt/venv/bin/pip install .
+# torch from the CPU index first (PyPI's default torch wheel is a multi-GB CUDA build)
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip \
+    && /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && /opt/venv/bin/pip install .
 
 FROM base AS development
 COPY --from=build /opt/venv /opt/venv
@@ -28,6 +31,7 @@ FROM base AS production
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY data ./data
+COPY docs/kb ./docs/kb
 RUN useradd --create-home --uid 10001 app && mkdir -p /app/var && chown -R app /app/var
 USER app
 ARG SERVICE_MODULE=services.data_core.app

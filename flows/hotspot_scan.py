@@ -78,7 +78,7 @@ def request_recommendations(data_core_url: str, orchestration_url: str, rag_url:
         for item in queue:
             hotspot = item["hotspot"]
             try:
-                answer = rag.post("/api/v1/recommendations", json={"hotspot": hotspot})
+                answer = rag.post("/api/recommendations", json={"hotspot": hotspot})
                 answer.raise_for_status()
                 body = {"status": "ready", "content": answer.json()}
                 out["answered"] += 1

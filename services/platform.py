@@ -56,7 +56,7 @@ MLFLOW_URL = "http://127.0.0.1:5000"
 # where the flows started by ``up`` send their runs (the Prefect server below) and find the registry
 FLOW_ENV = {"PREFECT_API_URL": PREFECT_API_URL, "MLFLOW_TRACKING_URI": MLFLOW_URL,
             "DATA_CORE_URL": "http://127.0.0.1:8002", "ML_ENGINE_URL": "http://127.0.0.1:8001",
-            "ORCHESTRATION_URL": "http://127.0.0.1:8003"}
+            "ORCHESTRATION_URL": "http://127.0.0.1:8003", "RAG_SERVICE_URL": "http://127.0.0.1:8004"}
 # the demo's judged period (issue #3): train on 2019, hold out 2020-01-01 .. 2020-03-15
 DEMO_WINDOW = ["--train-start", "2019-01-01", "--holdout-start", "2020-01-01", "--holdout-end", "2020-03-15"]
 
@@ -80,6 +80,11 @@ SERVICES: list[Service] = [
     Service("orchestration", 8003, "/health", [_python(), "-m", "services.orchestration.app"],
             {**FLOW_ENV, "PORT": "8003", "HOST": "127.0.0.1", "PREFECT_UI_URL": "http://127.0.0.1:4200",
              "MLFLOW_UI_URL": MLFLOW_URL},
+            after=("data-core",)),
+    # the chatbot: haystack pipelines over docs/kb and the data core (first start embeds the knowledge base)
+    Service("rag-chatbot", 8004, "/api/health", [_python(), "-m", "services.rag.app"],
+            {"PORT": "8004", "HOST": "127.0.0.1", "DATA_CORE_URL": "http://127.0.0.1:8002",
+             "CACHE_DIR": str(VAR / "rag")},
             after=("data-core",)),
     # the Prefect runner: registers the deployments (deployments/definitions.py) and executes their runs
     Service("flow-runner", 4201, "/health", [_python(), "-m", "deployments.serve"],
@@ -165,7 +170,7 @@ def print_table(services: list[Service]) -> None:
         ok, detail = _healthy(s)
         print(f"{s.name:22} {s.url:28} {('ok' if ok else 'DOWN ' + detail):10} {_running_pid(s) or '-'}")
     print(f"\nlogs: {LOG}/   API docs: http://127.0.0.1:8002/docs (data core), http://127.0.0.1:8001/docs "
-          f"(ML engine), http://127.0.0.1:8003/docs (orchestration)\nMLflow UI: {MLFLOW_URL}   "
+          f"(ML engine), http://127.0.0.1:8003/docs (orchestration), http://127.0.0.1:8004/docs (chatbot)\nMLflow UI: {MLFLOW_URL}   "
           f"Prefect UI: http://127.0.0.1:4200   live alerts: ws://127.0.0.1:8003/ws/alerts\n")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from haystack import component
 from haystack.dataclasses import ChatMessage, StreamingChunk, ToolCall
 
+from services.common.errors import DomainError
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
 from services.rag.parse import Period, Slots, merge_follow_up, parse
@@ -156,9 +157,16 @@ class GroundedComposer:
         return None
 
     def _plan(self, question: str, messages: list[ChatMessage]) -> ChatMessage:
-        slots = parse(question, sites=self.dc.sites(), activity_types=self.dc.activity_types(),
-                      year_months=self.dc.year_months())
+        try:
+            sites, activity_types, year_months = self.dc.sites(), self.dc.activity_types(), self.dc.year_months()
+            down = None
+        except DomainError as exc:  # the knowledge base still answers; numbers wait for the data core
+            sites, activity_types, year_months, down = {}, [], [], exc.detail
+        slots = parse(question, sites=sites, activity_types=activity_types, year_months=year_months)
         slots = merge_follow_up(slots, self._previous_slots(messages))
+        if down is not None and slots.intent not in ("kb", "greeting"):
+            return self._final(f"I could not reach the data core just now ({down}), so I will not guess a number. "
+                               "Questions about reduction measures and methodology still work.", slots, declined=True)
         if slots.unknown_sites and not slots.sites:
             return self._final(self._unknown_site(slots), slots, declined=True)
         if slots.intent == "greeting":
@@ -227,8 +235,8 @@ class GroundedComposer:
                                                       "citations": citations or [], "facts": facts or []})
 
     def _unknown_site(self, slots: Slots) -> str:
-        sites = sorted(self.dc.sites())
-        shown = ", ".join(sites[:12]) + (f" and {len(sites) - 12} more" if len(sites) > 12 else "")
+        sites = sorted(self.dc.sites(), key=lambda x: (re.sub(r"\d+", "", x), int(re.sub(r"\D", "", x) or 0), x))
+        shown = ", ".join(sites[:60]) + (f" and {len(sites) - 60} more" if len(sites) > 60 else "")
         names = ", ".join(f"'{u}'" for u in slots.unknown_sites)
         return (f"I don't know a site called {names}: it is not in the data core. The organisation's sites are "
                 f"{shown}. Ask about one of them, or about all sites together.")

@@ -73,7 +73,7 @@ def test_docker_compose_config_is_valid() -> None:
 
 
 LONG_RUNNING = {"postgres": None, "prefect-db": None, "data-core": 8002, "prefect-server": 4200, "mlflow": 5000,
-                "ml-engine": 8001, "orchestration-engine": 8003, "flow-runner": None}
+                "ml-engine": 8001, "orchestration-engine": 8003, "rag-chatbot": 8004, "flow-runner": None}
 
 
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
@@ -131,3 +131,20 @@ def test_pipeline_services_match_the_code(compose: dict) -> None:
     assert set(runner["environment"]) - prefect_only <= flow_fields
     prefect = compose["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
     assert prefect.startswith("postgresql+asyncpg://") and "@prefect-db:5432/" in prefect
+
+
+def test_rag_chatbot_service_matches_the_code(compose: dict) -> None:
+    from services.rag.app import create_app
+    from services.rag.settings import RagSettings
+
+    rag = compose["services"]["rag-chatbot"]
+    assert rag["image"] == "carbon-nexus-rag-chatbot" and rag["build"]["args"]["SERVICE_MODULE"] == "services.rag.app"
+    assert rag["ports"] == ["8004:8004"] and "/api/health" in " ".join(rag["healthcheck"]["test"])
+    assert rag["depends_on"]["orchestration-engine"]["condition"] == "service_healthy"
+    fields = {name.upper() for name in RagSettings.model_fields}
+    assert set(rag["environment"]) <= fields, set(rag["environment"]) - fields
+    app = create_app(RagSettings(api_token="a-real-token-for-this-check"))  # type: ignore[call-arg]
+    paths = set(app.openapi()["paths"]) | {getattr(r, "path", None) for r in app.routes}
+    assert {"/api/health", "/api/chat", "/api/chat/stream", "/api/recommendations", "/metrics"} <= paths
+    for svc in ("orchestration-engine", "flow-runner"):
+        assert compose["services"][svc]["environment"]["RAG_SERVICE_URL"] == "http://rag-chatbot:8004"

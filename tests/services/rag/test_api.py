@@ -1,0 +1,141 @@
+"""The chatbot's HTTP API on the demo data: answers and follow-ups with citations, alerts explained,
+recommendations with abatement computed from the ledger, streaming, health, and problem+json errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.services.rag.conftest import ask
+
+pytestmark = pytest.mark.integration
+PROBLEM = "application/problem+json"
+
+
+def test_answer_cites_the_query_behind_each_number_and_follow_ups_keep_context(rag: Any) -> None:
+    first = ask(rag, "What were our scope 2 emissions in March 2020?", "s-follow")
+    assert first["intent"] == "totals" and not first["declined"]
+    q1 = next(c for c in first["citations"] if c["ref"] == "Q1")
+    assert q1["endpoint"] == "/api/v1/emissions/totals" and q1["params"]["scope"] == [2]
+    assert q1["ledger_version"] >= 1 and q1["result"]["total_kg_co2e"] == first["facts"][0]["value_kg"]
+    assert "[Q1]" in first["answer"] and "[Q2]" in first["answer"]  # location- and market-based
+    follow = ask(rag, "and for b33?", "s-follow")
+    params = next(c for c in follow["citations"] if c["ref"] == "Q1")["params"]
+    assert params["site"] == ["b33"] and params["scope"] == [2] and params["start"].startswith("2020-03-01")
+    other_session = ask(rag, "and for b33?", "s-other")
+    assert other_session["intent"] != "totals" or "scope" not in other_session["citations"][0]["params"]
+
+
+def test_why_is_a_site_on_alert_explains_the_hotspot_and_what_to_do(rag: Any) -> None:
+    answer = ask(rag, "why is b33 on alert?")
+    assert answer["intent"] == "alerts" and not answer["declined"]
+    text = answer["answer"]
+    assert "above expected" in text and "natural gas" in text and "4,200 kWh" in text
+    kinds = {c["type"] for c in answer["citations"]}
+    assert {"query", "kb"} <= kinds  # the alert from the data core, the actions from the knowledge base
+    assert any(t["name"] == "recommend_actions" for t in answer["tools_called"])
+    assert math.isclose(answer["facts"][0]["value_kg"], 768.6)
+
+
+def test_unknown_site_gets_an_honest_i_dont_know(rag: Any) -> None:
+    for q in ("why is b999 on alert?", "What were the emissions of building 4242 in 2020?"):
+        answer = ask(rag, q)
+        assert answer["declined"] and "I don't know" in answer["answer"] and not answer["facts"], answer
+        assert "b33" in answer["answer"]  # says which sites exist
+
+
+def test_knowledge_question_cites_documents_that_open(rag: Any) -> None:
+    answer = ask(rag, "How can we cut the gas our boilers burn at night and at weekends?")
+    assert answer["intent"] == "kb" and not answer["declined"]
+    docs = [c for c in answer["citations"] if c["type"] == "kb"]
+    assert docs and f"[{docs[0]['id']}]" in answer["answer"]
+    opened = rag.get(docs[0]["url"])
+    assert opened.status_code == 200 and opened.json()["markdown"] and opened.json()["sources"]
+
+
+def test_recommendations_for_a_hotspot_compute_abatement_from_the_sites_ledger(rag: Any, demo_data_core: str) -> None:
+    hotspots = httpx.get(f"{demo_data_core}/api/v1/hotspots", params={"site": "b33"}).json()["hotspots"]
+    r = rag.post("/api/recommendations", json={"hotspot_id": hotspots[0]["id"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["target"]["site"] == "b33" and body["target"]["activity_type"] == "natural_gas"
+    actions = body["actions"]
+    assert 1 <= len(actions) <= 5 and [a["rank"] for a in actions] == list(range(1, len(actions) + 1))
+    assert actions[0]["answers_hotspot_kind"]
+    # independent check of the baseline: the site's gas emissions over its last 12 months in the ledger (2020)
+    ledger = httpx.get(f"{demo_data_core}/api/v1/emissions/totals",
+                       params={"site": "b33", "activity_type": "natural_gas", "start": "2020-01-01",
+                               "end": "2021-01-01"}).json()["total_kg_co2e"]
+    for a in actions:
+        assert a["activity_types"] == ["natural_gas"]
+        assert math.isclose(a["baseline_t_co2e_per_year"], round(ledger / 1000, 3), abs_tol=1e-3)
+        low, high = a["reduction_pct"]["low"], a["reduction_pct"]["high"]
+        assert math.isclose(a["abatement_t_co2e_per_year"]["low"], round(ledger / 1000 * low / 100, 3), abs_tol=1e-3)
+        assert math.isclose(a["abatement_t_co2e_per_year"]["high"], round(ledger / 1000 * high / 100, 3), abs_tol=1e-3)
+        assert a["effort"] in ("low", "medium", "high") and a["cost"] in ("low", "medium", "high")
+        assert a["citations"][0]["type"] == "kb" and any(c["type"] == "source" and c["url"] for c in a["citations"])
+    # the same by site and activity type, and by the full hotspot object (what the scan flow sends)
+    by_site = rag.post("/api/recommendations", json={"site": "b33", "activity_type": "natural_gas"}).json()
+    assert {a["id"] for a in by_site["actions"]} <= {d.id for d in rag.app.state.chat.kb.measures()}
+    by_object = rag.post("/api/recommendations", json={"hotspot": hotspots[0]}).json()
+    assert [a["id"] for a in by_object["actions"]] == [a["id"] for a in actions]
+
+
+def test_market_instruments_are_valued_on_market_based_emissions(rag: Any) -> None:
+    """b2 buys a 100 % renewable tariff (demo): a certificate measure has nothing left to abate there."""
+    body = rag.post("/api/recommendations", json={"site": "b2", "activity_type": "electricity", "top_k": 20}).json()
+    market = [a for a in body["actions"] if a["scope2_method"] == "market"]
+    assert market and all(a["abatement_t_co2e_per_year"]["high"] == 0 for a in market)
+    assert body["actions"][0]["abatement_t_co2e_per_year"]["mid"] > 0
+
+
+def test_streamed_answer_equals_the_answer(rag: Any) -> None:
+    with rag.stream("POST", "/api/chat/stream", json={"message": "Which site emitted the most in 2020?"}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = []
+        for block in r.read().decode().split("\n\n"):
+            if block.strip():
+                name = block.split("\n")[0].removeprefix("event: ")
+                data = json.loads(block.split("\n")[1].removeprefix("data: "))
+                events.append((name, data))
+    assert events[0][0] == "start" and events[-1][0] == "done"
+    deltas = "".join(d["text"] for n, d in events if n == "delta")
+    assert len([1 for n, _ in events if n == "delta"]) > 3
+    assert deltas == events[-1][1]["answer"] and events[-1][1]["citations"]
+
+
+def test_bad_input_is_problem_json(rag: Any) -> None:
+    cases = [
+        ("/api/chat", {"message": ""}),
+        ("/api/chat", {"message": "   "}),
+        ("/api/chat", {"message": "x" * 5000}),
+        ("/api/chat", {"message": "hi", "session_id": "bad id with spaces"}),
+        ("/api/chat", {"msg": "hi"}),
+        ("/api/recommendations", {}),
+        ("/api/recommendations", {"site": "b2", "top_k": 0}),
+        ("/api/recommendations", {"hotspot": {"kind": "spike"}}),
+        ("/api/recommendations", {"site": "b2", "category": 99}),
+    ]
+    for path, body in cases:
+        r = rag.post(path, json=body)
+        assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), (path, body, r.text)
+    r = rag.post("/api/chat", content=b"{not json", headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith(PROBLEM)
+    for path, body in [("/api/recommendations", {"hotspot_id": "no-such-hotspot"}),
+                       ("/api/recommendations", {"site": "b999"})]:
+        r = rag.post(path, json=body)
+        assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM), r.text
+    r = rag.get("/api/kb/no-such-doc")
+    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_health_reports_hybrid_retrieval_and_the_data_core(rag: Any) -> None:
+    body = rag.get("/api/health").json()
+    assert body["status"] == "ok"
+    kb = body["checks"]["knowledge_base"]["detail"]
+    assert kb["retrieval"] == "hybrid" and kb["documents"] >= 60 and kb["answers"] == "composer"
+    assert body["checks"]["data_core"]["ok"]
