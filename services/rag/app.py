@@ -160,13 +160,20 @@ async def kb_document(doc_id: str, request: Request) -> dict[str, Any]:
     return doc.public()
 
 
+def _model_name(kbase: KnowledgeBase) -> str | None:
+    if kbase.model is None or kbase.model_path is None:
+        return None
+    path = kbase.model_path
+    return f"{path.parent.name}/{path.name}" if path.name == "model" else path.name
+
+
 def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None = None,
                data_core: DataCoreClient | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        knowledge = kb or await run_in_threadpool(
+        knowledge = kb if kb is not None else await run_in_threadpool(
             KnowledgeBase, settings.kb_dir, embedding_model=settings.embedding_model, cache_dir=settings.cache_dir,
             candidates=settings.retrieval_candidates)
         dc = data_core or DataCoreClient(settings.data_core_url, timeout=settings.data_core_timeout_seconds,
@@ -185,8 +192,7 @@ def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None 
         kbase = service.kb
         detail: dict[str, Any] = {"documents": len(kbase.docs), "sections": len(kbase.chunks),
                                   "retrieval": kbase.mode,
-                                  "embedding_model": str(kbase.model_path.name) if kbase.model is not None
-                                  and kbase.model_path else None,
+                                  "embedding_model": _model_name(kbase),
                                   "answers": service.mode}
         if kbase.model is None:
             detail["note"] = ("dense retrieval off: " + (kbase.embedding_error or "EMBEDDING_MODEL is none or the "

@@ -10,6 +10,7 @@ declines, saying what it can answer instead.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from typing import Any
@@ -22,6 +23,7 @@ from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
 from services.rag.parse import Period, Slots, merge_follow_up, parse
 
+log = logging.getLogger(__name__)
 SCOPE_NAMES = {1: "Scope 1", 2: "Scope 2", 3: "Scope 3"}
 CATEGORY_NAMES = {1: "purchased goods and services", 2: "capital goods", 3: "fuel- and energy-related activities",
                   4: "upstream transportation", 5: "waste", 6: "business travel", 7: "employee commuting",
@@ -40,7 +42,17 @@ DOMAIN = re.compile(
     r"flights?|flying|rail|trains?|hotel\w*|commut\w*|supplier\w*|procurement|purchas\w*|refrigerant\w*|f-?gas\w*|"
     r"leak\w*|gwp|hfc\w*|factor\w*|ledger|kwh|mwh|tco2e|tonnes?|abatement|reduc\w*|decarbon\w*|efficien\w*|"
     r"building\w*|sites?|meter\w*|alerts?|hotspots?|sbti|target\w*|baseline|inventory|offset\w*|intensity|"
-    r"retrofit\w*|bms|bems|thermostat\w*|pump\w*|compressor\w*|sustainab\w*|footprint|desnz|defra|epa|iea)\b", re.I)
+    r"retrofit\w*|bms|bems|thermostat\w*|pump\w*|compressor\w*|sustainab\w*|footprint|desnz|defra|epa|iea|"
+    r"r-?\d{2,3}[a-z]?|degrees?|setpoints?|temperatures?|burners?|envelope|ashp|gshp|trvs?|dhw|lfp|batter\w*|"
+    r"panels?|fugitive|\w*commission\w*|restat\w*|recalculat\w*|upload\w*|csv|duplicat\w*|egrid|obligation\w*|"
+    r"savings?|insulation|glazing|draught\w*|kw|fuel\w*|litres?|mileage|tonne-km|payback|capex|m2|"
+    r"report\w*|occupan\w*|thermal|radiator\w*|ventilation|air[- ]?con\w*)\b", re.I)
+# requests an assistant for carbon data must not answer from a loosely related passage (a meeting room is not
+# "virtual meetings", a marketing budget is not a carbon budget)
+OFF_TOPIC = re.compile(
+    r"\b(?:book(?:ing)? a|send an? (?:e-?mail|message)|marketing|revenue|profit|payroll|headcount|"
+    r"how many (?:employees|staff|people)|canteen|joke|poem|recipe|weather|stock price|exchange rate|translate|"
+    r"football|world cup|novel|films? (?:on|showing)|cinema|password)\b", re.I)
 
 
 def fmt_t(kg: float) -> str:
@@ -124,11 +136,9 @@ class GroundedComposer:
     """A chat generator without a model: plans tool calls from the question, then composes the answer
     from the tool results only."""
 
-    def __init__(self, dc: DataCoreClient, kb: KnowledgeBase, *, decline_bm25: float = 4.0,
-                 decline_dense: float = 0.38) -> None:
+    def __init__(self, dc: DataCoreClient, kb: KnowledgeBase, *, decline_dense: float = 0.30) -> None:
         self.dc = dc
         self.kb = kb
-        self.decline_bm25 = decline_bm25
         self.decline_dense = decline_dense
 
     @component.output_types(replies=list[ChatMessage])
@@ -194,7 +204,7 @@ class GroundedComposer:
         if s.intent == "alerts":
             return [("site_alerts", {"site": s.sites[0] if s.sites else None})]
         if s.intent == "recommend":
-            return [("recommend_actions", {"site": s.sites[0], "activity_type": (s.activity_types or [None])[0],
+            return [("recommend_actions", {"site": s.sites[0], "activity_type": s.activity_types[0] if s.activity_types else None,
                                            "category": s.category, "top_k": 5})]
         if s.intent == "list_sites":
             return [("list_sites", {})]
@@ -204,6 +214,8 @@ class GroundedComposer:
             by = s.by or "site"
             return [("top_contributors", {**base, "by": by, "limit": s.top_n or 5, "method": method})]
         site_args = {"site": s.sites} if s.sites else {}
+        if s.intent == "intensity" and not s.sites:
+            s.intent = "totals"  # intensity is per site (its floor area); without one, the total
         if s.intent == "intensity" and s.sites:
             return [("emissions_totals", {**base, **site_args, "method": method, "group_by": "site"}),
                     ("site_info", {"site": s.sites[0]})]
@@ -242,11 +254,13 @@ class GroundedComposer:
                 f"{shown}. Ask about one of them, or about all sites together.")
 
     def out_of_scope(self, question: str) -> bool:
-        """No word of the domain and nothing in the knowledge base close to the question."""
+        """Declined: a request of another kind (booking, e-mail, finance, trivia), or no word of the domain and
+        nothing in the knowledge base semantically close (cosine of the best section below ``decline_dense``;
+        without the embedding model, no word of the domain is enough)."""
         if DOMAIN.search(question):
             return False
-        if self.kb.bm25_top_score(question) >= self.decline_bm25:
-            return False
+        if OFF_TOPIC.search(question):
+            return True
         dense = self.kb.dense_top_score(question)
         return dense is None or dense < self.decline_dense
 
@@ -262,6 +276,14 @@ class GroundedComposer:
                 return self._final(self._unknown_site(Slots(unknown_sites=s.sites or ["?"])), s, declined=True)
             return self._final(f"I could not get that from the data core just now ({text[:200]}), so I will not guess "
                                "a number. Please try again in a moment.", s, declined=True)
+        try:
+            return self._compose_intent(question, s, results, refs, step)
+        except (StopIteration, KeyError, IndexError, TypeError, ValueError) as exc:  # a result it cannot read
+            log.warning("could not compose an answer", extra={"intent": s.intent, "error": repr(exc)})
+            return self._final("I don't know how to answer that from the results I got, so I will not guess. "
+                               f"{CAPABILITIES}", s, declined=True)
+
+    def _compose_intent(self, question: str, s: Slots, results: list[Any], refs: _Refs, step: int) -> ChatMessage:
         if s.intent == "kb":
             return self._compose_kb(question, s, results, refs)
         if s.intent == "alerts":

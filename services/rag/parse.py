@@ -321,8 +321,8 @@ def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[s
     s.periods = parse_periods(text, year_months)
     s.activity_types, s.activity_words, s.category = parse_activities(text, activity_types)
     low = text.lower()
-    for pattern, scope in SCOPE_WORDS:
-        if re.search(pattern, low):
+    for scope_words, scope in SCOPE_WORDS:
+        if re.search(scope_words, low):
             s.scopes.append(scope)
     if re.search(r"\bmarket[- ]?based\b|\bmarket\b", low):
         s.method = "market"

@@ -57,7 +57,8 @@ def _base_kg(doc: KbDocument, baseline: dict[str, Any], targets: list[str]) -> t
 
 def rank_measures(kb: KnowledgeBase, baseline: dict[str, Any], targets: list[str], kind: str | None,
                   top_k: int = 5) -> list[dict[str, Any]]:
-    actions = []
+    actions: list[dict[str, Any]] = []
+    order: dict[str, tuple[int, float, int, str]] = {}
     for doc in kb.measures():
         kg, acts = _base_kg(doc, baseline, targets)
         if not acts:
@@ -81,12 +82,11 @@ def rank_measures(kb: KnowledgeBase, baseline: dict[str, Any], targets: list[str
             "citations": [{"type": "kb", "id": doc.id, "title": doc.title}]
             + [{"type": "source", **{k: s.get(k) for k in ("publisher", "title", "url", "year", "states")}}
                for s in doc.sources()],
-            "_sort": (0 if matches_kind else 1, -score, COST_ORDER.get(cost, 1), doc.id),
         })
-    actions.sort(key=lambda a: a["_sort"])
+        order[doc.id] = (0 if matches_kind else 1, -score, COST_ORDER.get(cost, 1), doc.id)
+    actions.sort(key=lambda a: order[str(a["id"])])
     for rank, a in enumerate(actions, start=1):
         a["rank"] = rank
-        a.pop("_sort")
     return actions[:top_k]
 
 

@@ -4,6 +4,7 @@ grounded composer (no language model) and an optional OpenAI-compatible model.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from haystack.tools import Tool, create_tool_from_function
@@ -89,6 +90,6 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         body, citation = dc.get("/api/v1/sites")
         return {"result": body, "citation": citation}
 
-    functions = [emissions_totals, top_contributors, site_alerts, recommend_actions, search_knowledge_base,
+    functions: list[Callable[..., Any]] = [emissions_totals, top_contributors, site_alerts, recommend_actions, search_knowledge_base,
                  site_info, list_sites]
     return [create_tool_from_function(f) for f in functions]

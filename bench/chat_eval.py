@@ -1,0 +1,54 @@
+"""Retrieval quality of the knowledge base on the evaluation set (tests/eval/kb_questions): recall@5 and
+MRR@10 of the gold documents, BM25 alone next to hybrid (BM25 + dense all-MiniLM-L6-v2, reciprocal rank
+fusion), with the time per query of each, in one run.
+
+    .venv/bin/python bench/chat_eval.py [--json bench/out/chat_eval.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+from services.rag.evaluation import load_kb_questions, retrieval_metrics  # noqa: E402
+from services.rag.kb import KnowledgeBase  # noqa: E402
+from services.rag.settings import REPO_ROOT  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    kb = KnowledgeBase(REPO_ROOT / "docs" / "kb", cache_dir=REPO_ROOT / "var" / "rag")
+    load_s = time.perf_counter() - started
+    questions = load_kb_questions()
+    rows = []
+    for mode in ("bm25", None):
+        t = time.perf_counter()
+        m = retrieval_metrics(kb, questions, mode=mode)
+        m["ms_per_query"] = (time.perf_counter() - t) / len(questions) * 1000
+        rows.append(m)
+    print(f"knowledge base: {len(kb.docs)} documents, {len(kb.chunks)} sections, loaded in {load_s:.1f} s; "
+          f"{len(questions)} questions\n")
+    print(f"{'retrieval':10} {'recall@5':>9} {'MRR@10':>8} {'ms/query':>9} {'misses@5':>9}")
+    for m in rows:
+        print(f"{m['mode']:10} {m['recall@5']:9.3f} {m['mrr@10']:8.3f} {m['ms_per_query']:9.1f} {len(m['misses']):9d}")
+    bm25, hybrid = rows
+    print(f"\nhybrid vs BM25: recall@5 {hybrid['recall@5'] - bm25['recall@5']:+.3f}, "
+          f"MRR@10 {hybrid['mrr@10'] - bm25['mrr@10']:+.3f}; goal recall@5 >= 0.85 and MRR@10 >= 0.70: "
+          f"{'met' if hybrid['recall@5'] >= 0.85 and hybrid['mrr@10'] >= 0.70 else 'MISSED'}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
