@@ -26,3 +26,11 @@ def test_flows_and_engine_point_at_the_local_services() -> None:
     assert "--analytics-off" in by_name["prefect-server"].command
     for s in SERVICES:  # make up binds to the loopback interface only
         assert "0.0.0.0" not in " ".join(s.command) and s.env.get("HOST", "127.0.0.1") == "127.0.0.1"
+
+
+def test_the_chatbot_runs_with_the_platform_and_the_flows_find_it() -> None:
+    by_name = {s.name: s for s in SERVICES}
+    rag = by_name["rag-chatbot"]
+    assert rag.port == 8004 and rag.health == "/api/health" and rag.env["DATA_CORE_URL"] == "http://127.0.0.1:8002"
+    assert FLOW_ENV["RAG_SERVICE_URL"] == "http://127.0.0.1:8004"
+    assert by_name["orchestration"].env["RAG_SERVICE_URL"] == FLOW_ENV["RAG_SERVICE_URL"]
