@@ -203,6 +203,8 @@ class GroundedComposer:
         method = s.method or "location"
         if s.intent == "alerts":
             return [("site_alerts", {"site": s.sites[0] if s.sites else None})]
+        if s.intent == "recommend" and s.hotspot_id and not s.activity_types:
+            return [("recommend_actions", {"hotspot_id": s.hotspot_id, "top_k": 5})]
         if s.intent == "recommend":
             return [("recommend_actions", {"site": s.sites[0], "activity_type": s.activity_types[0] if s.activity_types else None,
                                            "category": s.category, "top_k": 5})]
@@ -232,7 +234,7 @@ class GroundedComposer:
         group = "activity_type" if s.intent == "breakdown" and s.by == "activity_type" else "scope"
         calls = [("emissions_totals", {**base, **site_args, "method": method, "group_by": group})]
         scope2_only = s.scopes == [2] or (s.activity_types == ["electricity"])
-        if scope2_only and s.method is None:
+        if (scope2_only and s.method is None) or s.both_methods:
             calls.append(("emissions_totals", {**base, **site_args, "method": "market", "group_by": group}))
         return calls
 
@@ -407,16 +409,21 @@ class GroundedComposer:
         alerts_value = next(v for n, _a, v, _e in results if n == "site_alerts")
         ref = refs.query(alerts_value["citation"])
         alerts = alerts_value["result"].get("alerts", [])
-        where = s.sites[0] if s.sites else "any site"
+        where = s.sites[0] if s.sites else "all sites"
         if not alerts:
             return self._final(f"There is no open or acknowledged alert for {where} [{ref}].", s,
                                citations=refs.items)
         rec = next((v for n, _a, v, _e in results if n == "recommend_actions"), None)
+        if s.sites:
+            s.hotspot_id = (alerts[0].get("hotspot") or {}).get("id")
         if rec is None and step == 1 and s.sites:
             hotspot = alerts[0].get("hotspot") or {}
             if hotspot.get("id"):
                 return self._calls(s, [("recommend_actions", {"hotspot_id": hotspot["id"], "top_k": 3})], step=2)
-        lines = [f"{where} has {len(alerts)} open or acknowledged alert{'s' if len(alerts) != 1 else ''} [{ref}]:"]
+        plural = "s" if len(alerts) != 1 else ""
+        lines = [f"{where} has {len(alerts)} open or acknowledged alert{plural} [{ref}]:" if s.sites else
+                 f"Across all sites there {'are' if plural else 'is'} {len(alerts)} open or acknowledged alert{plural}"
+                 f"{' (the 5 newest below)' if len(alerts) > 5 else ''} [{ref}]:"]
         facts = []
         for a in alerts[:5]:
             h = a.get("hotspot") or {}
@@ -449,7 +456,9 @@ class GroundedComposer:
         if not rec["actions"]:
             return self._final(f"I have no measure to recommend for {what} at {target['site']}: "
                                f"{rec.get('note', 'nothing matched')} [{', '.join(qrefs)}].", s, citations=refs.items)
-        text = _actions_text(rec, refs, qrefs, intro=f"Ranked actions for {what} at {target['site']}")
+        if target.get("hotspot_kind"):
+            what = f"the {str(target['hotspot_kind']).replace('_', ' ')} hotspot on {what}"
+        text = _actions_text(rec, refs, qrefs, intro=f"Ranked actions for {what} at {target['site']}").lstrip()
         facts = [{"label": f"abatement of {a['id']}", "value_t": a["abatement_t_co2e_per_year"]["mid"],
                   "ref": a["id"]} for a in rec["actions"]]
         return self._final(text, s, citations=refs.items, facts=facts)
@@ -487,7 +496,8 @@ def _actions_text(rec: dict[str, Any], refs: _Refs, qrefs: list[str], intro: str
         ab = a["abatement_t_co2e_per_year"]
         lines.append(f"{a['rank']}. **{a['title']}**: {ab['low']:,.1f}-{ab['high']:,.1f} t CO2e/yr "
                      f"({a['reduction_pct']['low']:g}-{a['reduction_pct']['high']:g} % of "
-                     f"{a['baseline_t_co2e_per_year']:,.1f} t), effort {a['effort']}, cost {a['cost']} [{ref}].")
+                     f"{a['baseline_t_co2e_per_year']:,.1f} t{', market-based figure only' if a.get('scope2_method') == 'market' else ''}), "
+                     f"effort {a['effort']}, cost {a['cost']} [{ref}].")
     note = (rec.get("hotspot") or {}).get("note")
     if note:
         lines.append(f"Note: {note}.")

@@ -114,6 +114,9 @@ class Slots:
     definitional: bool = False
     follow_up: bool = False
     data_words: bool = False
+    asked: str = "none"  # the intent the words asked for, before it was narrowed (e.g. recommend without a site)
+    both_methods: bool = False
+    hotspot_id: str | None = None  # the hotspot an alerts answer was about (for "what should we do about it?")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -324,7 +327,11 @@ def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[s
     for scope_words, scope in SCOPE_WORDS:
         if re.search(scope_words, low):
             s.scopes.append(scope)
-    if re.search(r"\bmarket[- ]?based\b|\bmarket\b", low):
+    market = bool(re.search(r"\bmarket[- ]?based\b|\bmarket\b", low))
+    location = bool(re.search(r"\blocation[- ]?based\b|\blocation\b", low))
+    if market and location:
+        s.both_methods = True  # "location vs market": both figures of the same period
+    elif market:
         s.method = "market"
     elif re.search(r"\blocation[- ]?based\b", low):
         s.method = "location"
@@ -346,6 +353,9 @@ def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[s
         if pattern.search(text):
             s.intent = intent
             break
+    s.asked = s.intent
+    if s.both_methods and s.intent in ("compare", "none") and len(s.periods) < 2:
+        s.intent = "totals"
     if s.intent == "compare" and len(s.periods) < 2 and not re.search(
             r"\b(?:previous|prior|last|year before|the year earlier|compared|vs|versus|year[- ]on[- ]year|yoy)\b", low):
         s.intent = "none"  # "did emissions rise in March?" without a second period reads as a total
@@ -376,7 +386,13 @@ def merge_follow_up(current: Slots, previous: Slots | None) -> Slots:
     if previous.intent in ("kb", "greeting", "none", "list_sites") and not elliptical:
         return current
     merged = Slots(**{**previous.__dict__})
-    merged.intent = previous.intent if elliptical or current.intent in ("kb", "none") else current.intent
+    if current.asked not in ("none", "kb", "greeting"):
+        merged.intent = current.asked  # "what should we do about it?" after "why is b33 on alert?"
+    else:
+        merged.intent = previous.intent if elliptical or current.intent in ("kb", "none") else current.intent
+    merged.both_methods = current.both_methods
+    if current.sites and current.sites != previous.sites:
+        merged.hotspot_id = None
     for name in ("sites", "periods", "scopes", "activity_types", "activity_words"):
         value = getattr(current, name)
         if value:

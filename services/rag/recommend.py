@@ -4,7 +4,9 @@ Abatement is computed, never guessed: the site's own emissions of each activity 
 of ledger data (location-based, and market-based for measures that act on contractual instruments) times the
 measure's cited reduction range (``reduction_pct`` in the document's front matter) gives t CO2e per year, low
 to high. Ranking: measures that answer the hotspot's kind first, then by the middle of the abatement range
-discounted by effort and by cost (each low 1.0, medium 0.85, high 0.7).
+discounted by effort and by cost (each low 1.0, medium 0.85, high 0.7) and by half for contractual
+instruments (green tariffs, PPAs, certificates), which lower the market-based figure only; for a hotspot
+they come after every measure that cuts the physical excess.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from services.rag.kb import KbDocument, KnowledgeBase
 
 EFFORT_FACTOR = {"low": 1.0, "medium": 0.85, "high": 0.7}
 COST_FACTOR = {"low": 1.0, "medium": 0.85, "high": 0.7}
+CONTRACTUAL_FACTOR = 0.5
 COST_ORDER = {"low": 0, "medium": 1, "high": 2}
 FAULT_KINDS = {"above_expected", "spike", "level_shift", "stuck_meter", "silent_meter"}
 
@@ -70,6 +73,9 @@ def rank_measures(kb: KnowledgeBase, baseline: dict[str, Any], targets: list[str
         effort = str(doc.meta.get("effort", "medium"))
         cost = str(doc.meta.get("cost", "medium"))
         score = mid_t * EFFORT_FACTOR.get(effort, 0.85) * COST_FACTOR.get(cost, 0.85)
+        contractual = doc.meta.get("scope2_method") == "market"
+        if contractual:
+            score *= CONTRACTUAL_FACTOR  # lowers the market-based figure only; physical cuts come first
         actions.append({
             "id": doc.id, "title": doc.title, "topic": doc.topic, "summary": doc.summary(),
             "activity_types": acts, "reduction_pct": {"low": low_pct, "high": high_pct},
@@ -83,7 +89,9 @@ def rank_measures(kb: KnowledgeBase, baseline: dict[str, Any], targets: list[str
             + [{"type": "source", **{k: s.get(k) for k in ("publisher", "title", "url", "year", "states")}}
                for s in doc.sources()],
         })
-        order[doc.id] = (0 if matches_kind else 1, -score, COST_ORDER.get(cost, 1), doc.id)
+        # for a hotspot (a physical excess) contractual instruments come after every measure that cuts it
+        tier = (0 if matches_kind else 1) + (2 if contractual and kind is not None else 0)
+        order[doc.id] = (tier, -score, COST_ORDER.get(cost, 1), doc.id)
     actions.sort(key=lambda a: order[str(a["id"])])
     for rank, a in enumerate(actions, start=1):
         a["rank"] = rank
@@ -128,7 +136,8 @@ def recommend(kb: KnowledgeBase, dc: DataCoreClient, *, hotspot: dict[str, Any] 
                      "basis": "last 12 months of ledger data per activity type (annualised when shorter)"},
         "actions": actions,
         "method": "abatement = the site's annual emissions of the measure's activity types x its cited reduction range; "
-                  "ranked: measures for the hotspot's kind first, then mid abatement x effort and cost factors",
+                  "ranked: measures for the hotspot's kind first, then mid abatement x effort and cost factors (contractual "
+                  "instruments x 0.5; for a hotspot, after the measures that cut it)",
         "citations": citations,
     }
     if hotspot is not None:

@@ -41,6 +41,23 @@ def test_why_is_a_site_on_alert_explains_the_hotspot_and_what_to_do(rag: Any) ->
     assert math.isclose(answer["facts"][0]["value_kg"], 768.6)
 
 
+def test_what_to_do_about_it_after_an_alert_targets_that_hotspot(rag: Any) -> None:
+    ask(rag, "why is b33 on alert?", "s-it")
+    answer = ask(rag, "what should we do about it?", "s-it")
+    assert answer["intent"] == "recommend"
+    call = answer["tools_called"][0]
+    assert call["name"] == "recommend_actions" and call["arguments"].get("hotspot_id")
+    assert "above expected hotspot on natural gas at b33" in answer["answer"]
+
+
+def test_location_versus_market_gives_both_figures_of_the_same_period(rag: Any) -> None:
+    answer = ask(rag, "compare scope 2 location vs market in 2020")
+    queries = [c for c in answer["citations"] if c["type"] == "query"]
+    assert [q["params"]["method"] for q in queries] == ["location", "market"]
+    assert all(q["params"]["start"].startswith("2020-01-01") and q["params"]["scope"] == [2] for q in queries)
+    assert queries[1]["result"]["total_kg_co2e"] < queries[0]["result"]["total_kg_co2e"]  # certificates and tariff
+
+
 def test_unknown_site_gets_an_honest_i_dont_know(rag: Any) -> None:
     for q in ("why is b999 on alert?", "What were the emissions of building 4242 in 2020?"):
         answer = ask(rag, q)
