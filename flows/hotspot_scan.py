@@ -79,9 +79,14 @@ def request_recommendations(data_core_url: str, orchestration_url: str, rag_url:
             hotspot = item["hotspot"]
             try:
                 answer = rag.post("/api/recommendations", json={"hotspot": hotspot})
-                answer.raise_for_status()
-                body = {"status": "ready", "content": answer.json()}
-                out["answered"] += 1
+                if 400 <= answer.status_code < 500 and answer.status_code not in (408, 429):
+                    # refused for good (unknown site, bad hotspot): recorded as failed, the queue moves on
+                    body = {"status": "failed", "error": f"{answer.status_code}: {answer.text[:300]}"}
+                    out["refused"] = out.get("refused", 0) + 1
+                else:
+                    answer.raise_for_status()
+                    body = {"status": "ready", "content": answer.json()}
+                    out["answered"] += 1
             except Exception as exc:  # noqa: BLE001 - the chatbot being down keeps the request queued
                 body = {"status": "pending", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
                 out["failed"] += 1

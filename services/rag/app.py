@@ -45,10 +45,25 @@ class ChatIn(BaseModel):
     message: str = Field(min_length=1, max_length=100_000)
 
 
+class HotspotRef(BaseModel):
+    """The fields of a hotspot (as the data core serves it) that the recommender reads; others are kept."""
+    model_config = ConfigDict(extra="allow")
+    id: str | None = Field(default=None, max_length=200)
+    site: str = Field(min_length=1, max_length=200)
+    kind: str | None = Field(default=None, max_length=40)
+    activity_type: str | None = Field(default=None, max_length=80)
+    meter: str | None = Field(default=None, max_length=200)
+    severity: str | None = Field(default=None, max_length=20)
+    period_start: str | None = Field(default=None, max_length=40)
+    period_end: str | None = Field(default=None, max_length=40)
+    excess_kwh: float | None = Field(default=None, allow_inf_nan=False)
+    excess_kg: float | None = Field(default=None, allow_inf_nan=False)
+
+
 class RecommendationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hotspot_id: str | None = Field(default=None, min_length=1, max_length=200)
-    hotspot: dict[str, Any] | None = None
+    hotspot: HotspotRef | None = None
     site: str | None = Field(default=None, min_length=1, max_length=200)
     activity_type: str | None = Field(default=None, min_length=1, max_length=80)
     category: int | None = Field(default=None, ge=1, le=15)
@@ -58,8 +73,6 @@ class RecommendationIn(BaseModel):
     def _target(self) -> RecommendationIn:
         if not (self.hotspot_id or self.hotspot or self.site):
             raise ValueError("give hotspot_id, hotspot or site")
-        if self.hotspot is not None and not self.hotspot.get("site"):
-            raise ValueError("hotspot must have a site")
         return self
 
 
@@ -130,7 +143,8 @@ async def chat_stream(body: ChatIn, request: Request) -> StreamingResponse:
 async def recommendations(body: RecommendationIn, request: Request) -> dict[str, Any]:
     service = _service(request)
     return await run_in_threadpool(
-        recommend, service.kb, service.dc, hotspot=body.hotspot, hotspot_id=body.hotspot_id, site=body.site,
+        recommend, service.kb, service.dc, hotspot=body.hotspot.model_dump() if body.hotspot else None,
+        hotspot_id=body.hotspot_id, site=body.site,
         activity_type=body.activity_type, category=body.category, top_k=body.top_k)
 
 

@@ -26,8 +26,9 @@ KEEP_MESSAGES = 24  # user/assistant turns kept per session (tool traffic is not
 
 LLM_SYSTEM_PROMPT = """You are the Carbon Nexus assistant for an organisation's sustainability team.
 Answer ONLY from tool results. Every number must come from a data-core tool (emissions_totals,
-top_contributors, site_alerts, recommend_actions, site_info, list_sites) and be cited with the query reference
-[Q1], [Q2]... in the order you called them; every claim about measures or methodology must come from
+top_contributors, site_alerts, recommend_actions, site_info, list_sites) and be cited as [Qn], where n counts
+your data-tool calls in this answer in the order you made them (the first is [Q1]); every claim about measures
+or methodology must come from
 search_knowledge_base and be cited with the document id in brackets, e.g. [heating-boiler-controls].
 Dates: the ledger holds the organisation's data; use ISO dates for start and end (end exclusive).
 If a site is unknown or the question is outside carbon accounting and reduction, say "I don't know" and
@@ -102,7 +103,8 @@ class ChatService:
             text = reply.text if reply is not None and reply.text else "I don't know."
             meta = dict(reply.meta) if reply is not None else {}
             tool_results = collect_tool_results(messages)
-            citations = meta.get("citations") or citations_from_results(tool_results)
+            # the composer numbers what it wrote (a declined answer cites nothing); a model's calls are numbered
+            citations = (meta.get("citations") or []) if self.mode == "composer" else citations_from_results(tool_results)
             kept = ChatMessage.from_assistant(text, meta={k: meta[k] for k in ("slots",) if k in meta})
             session.messages = [*history, user, kept][-KEEP_MESSAGES:]
         slots = meta.get("slots") or {}

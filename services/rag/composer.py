@@ -114,21 +114,30 @@ def collect_tool_results(messages: list[ChatMessage]) -> list[tuple[str, dict[st
 
 
 def citations_from_results(results: list[tuple[str, dict[str, Any], Any, bool]]) -> list[dict[str, Any]]:
-    """Citations of a turn made by any model (the composer or an LLM): every query and document it used."""
-    refs = _Refs()
+    """Citations of a turn answered by a language model: the n-th data tool call is [Qn] (its further queries,
+    e.g. the two baselines of recommend_actions, [Qnb], [Qnc]), as the system prompt tells the model; every
+    knowledge-base document returned is cited by its id."""
+    items: list[dict[str, Any]] = []
+    n = 0
     for _name, _args, value, error in results:
         if error or not isinstance(value, dict):
             continue
-        if "citation" in value:
-            refs.query(value["citation"], value.get("result"))
-        for c in value.get("citations", []):
-            if c.get("type") == "query":
-                refs.query(c)
-        for d in value.get("documents", []):
-            refs.doc(d["id"], d["title"], d.get("snippet", ""), d.get("section", ""))
-        for a in value.get("actions", []):
-            refs.doc(a["id"], a["title"], a.get("summary", ""))
-    return refs.items
+        queries = ([value["citation"]] if "citation" in value else []) + [
+            c for c in value.get("citations", []) if c.get("type") == "query"]
+        if queries:
+            n += 1
+            for i, c in enumerate(queries):
+                entry = {"ref": f"Q{n}" + ("" if i == 0 else "bcdefghij"[i - 1]), **c}
+                if i == 0 and "result" in value:
+                    entry["result"] = value["result"]
+                items.append(entry)
+        docs = [(d["id"], d["title"], d.get("snippet", ""), d.get("section", "")) for d in value.get("documents", [])]
+        docs += [(a["id"], a["title"], a.get("summary", ""), "") for a in value.get("actions", [])]
+        for doc_id, title, snippet, section in docs:
+            if not any(i["type"] == "kb" and i["id"] == doc_id for i in items):
+                items.append({"ref": doc_id, "type": "kb", "id": doc_id, "title": title, "section": section,
+                              "snippet": snippet, "url": f"/api/kb/{doc_id}"})
+    return items
 
 
 @component
@@ -177,6 +186,9 @@ class GroundedComposer:
         if down is not None and slots.intent not in ("kb", "greeting"):
             return self._final(f"I could not reach the data core just now ({down}), so I will not guess a number. "
                                "Questions about reduction measures and methodology still work.", slots, declined=True)
+        if slots.invalid_dates:
+            return self._final(f"'{slots.invalid_dates[0]}' is not a date, so I will not guess which period you mean. "
+                               "Ask with a real date, month, quarter or year.", slots, declined=True)
         if slots.unknown_sites and not slots.sites:
             return self._final(self._unknown_site(slots), slots, declined=True)
         if slots.intent == "greeting":
@@ -213,14 +225,20 @@ class GroundedComposer:
         if s.intent == "site_info":
             return [("site_info", {"site": s.sites[0]})] if s.sites else [("list_sites", {})]
         if s.intent == "top":
-            by = s.by or "site"
-            return [("top_contributors", {**base, "by": by, "limit": s.top_n or 5, "method": method})]
+            by = s.by or ("activity_type" if s.sites else "site")
+            return [("top_contributors", {**base, **({"site": s.sites} if s.sites else {}), "by": by,
+                                          "limit": s.top_n or 5, "method": method})]
         site_args = {"site": s.sites} if s.sites else {}
         if s.intent == "intensity" and not s.sites:
             s.intent = "totals"  # intensity is per site (its floor area); without one, the total
         if s.intent == "intensity" and s.sites:
-            return [("emissions_totals", {**base, **site_args, "method": method, "group_by": "site"}),
+            s.sites = s.sites[:1]  # per site: its own emissions over its own floor area
+            return [("emissions_totals", {**base, "site": s.sites, "method": method, "group_by": "site"}),
                     ("site_info", {"site": s.sites[0]})]
+        if s.intent == "compare" and len(s.sites) >= 2 and len(s.periods) < 2:
+            s.sites = s.sites[:2]  # "b2 vs b5 in 2020": the two sites side by side
+            common = {k: v for k, v in base.items()}
+            return [("emissions_totals", {**common, "site": [site], "method": method}) for site in s.sites]
         if s.intent == "compare":
             first = s.periods[0] if s.periods else None
             second = s.periods[1] if len(s.periods) > 1 else (first.previous() if first else None)
@@ -228,6 +246,7 @@ class GroundedComposer:
                 s.intent = "totals"
             else:
                 older, newer = sorted([first, second], key=lambda p: p.start)
+                s.periods = [older, newer]  # the composer labels exactly these two
                 common = {k: v for k, v in base.items() if k not in ("start", "end")}
                 return [("emissions_totals", {**common, **older.params(), **site_args, "method": method}),
                         ("emissions_totals", {**common, **newer.params(), **site_args, "method": method})]
@@ -274,6 +293,9 @@ class GroundedComposer:
         if errors:
             name, value = errors[0]
             text = str(value)
+            if "hotspot" in text.lower() and ("404" in text or "not found" in text.lower() or "no " in text):
+                return self._final("I could not find that hotspot any more (it may have been closed and removed), so "
+                                   "I will not guess. Ask about the site instead.", s, declined=True)
             if "no site" in text or "404" in text or "not found" in text.lower():
                 return self._final(self._unknown_site(Slots(unknown_sites=s.sites or ["?"])), s, declined=True)
             return self._final(f"I could not get that from the data core just now ({text[:200]}), so I will not guess "
@@ -348,13 +370,21 @@ class GroundedComposer:
 
     def _compose_compare(self, s: Slots, results: list[Any], refs: _Refs) -> ChatMessage:
         (_a, args_a, va, _), (_b, args_b, vb, _) = results
-        periods = sorted(s.periods, key=lambda p: p.start) if len(s.periods) > 1 else [s.periods[0].previous(),
-                                                                                        s.periods[0]]
         ka, kb_ = float(va["result"]["total_kg_co2e"]), float(vb["result"]["total_kg_co2e"])
         ra, rb = refs.query(va["citation"], va["result"]), refs.query(vb["citation"], vb["result"])
-        da, db = _describe(s, periods[0]), _describe(s, periods[1])
         change = kb_ - ka
         pct = f" ({change / ka * 100:+.1f} %)" if ka else ""
+        if len(s.sites) == 2 and args_a.get("site") != args_b.get("site"):
+            period = s.periods[0] if s.periods else None
+            da, db = _describe(s, period, site=s.sites[0]), _describe(s, period, site=s.sites[1])
+            text = (f"{da}: {fmt_t(ka)} [{ra}].\n\n{db}: {fmt_t(kb_)} [{rb}].\n\n"
+                    f"{s.sites[1]} {'above' if change >= 0 else 'below'} {s.sites[0]} by **{fmt_t(abs(change))}**{pct}.")
+            facts = [{"label": f"{s.sites[1]} minus {s.sites[0]}", "value_kg": change, "value_t": change / 1000,
+                      "ref": rb}, {"label": da, "value_kg": ka, "value_t": ka / 1000, "ref": ra},
+                     {"label": db, "value_kg": kb_, "value_t": kb_ / 1000, "ref": rb}]
+            return self._final(text, s, citations=refs.items, facts=facts)
+        periods = s.periods[:2]
+        da, db = _describe(s, periods[0]), _describe(s, periods[1])
         text = (f"{da}: {fmt_t(ka)} [{ra}].\n\n{db}: {fmt_t(kb_)} [{rb}].\n\n"
                 f"Change: **{'+' if change >= 0 else '-'}{fmt_t(abs(change))}**{pct} from {periods[0].label} to "
                 f"{periods[1].label}.")

@@ -332,7 +332,8 @@ class KnowledgeBase:
         """Cosine similarity of the best section (None without the model)."""
         if self.model is None:
             return None
-        vec = self.model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
+        with self._lock:  # the tokenizer is not safe to share between threads ("Already borrowed")
+            vec = self.model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
         docs = self.store.embedding_retrieval(query_embedding=vec.tolist(), top_k=1, scale_score=False)
         return float(docs[0].score or 0.0) if docs else 0.0
 

@@ -34,7 +34,7 @@ ACTIVITY_WORDS: list[tuple[str, list[str]]] = [
     (r"freight|logistics|shipping|haulage|hgvs?|lorr(?:y|ies)|trucks?", ["freight_*", "upstream_transport_*"]),
     (r"purchased goods|procurement|purchases|spend|suppliers?", ["purchased_goods"]),
     (r"refrigerants?|f-?gas(?:es)?|hfcs?", ["refrigerant_*"]),
-    (r"natural gas|gas|heating fuel|boilers?", ["natural_gas"]),
+    (r"natural gas|gas|heating fuel|heating|boilers?", ["natural_gas"]),
     (r"electricity|electric|power consumption|kwh of power", ["electricity"]),
 ]
 CATEGORY_WORDS: list[tuple[str, int]] = [
@@ -49,7 +49,9 @@ DEFINITIONAL = re.compile(r"^\s*(?:what (?:is|are|does|do) (?:a |an |the )?(?!ou
                           r"why (?:do|does|should) (?:we|you|companies)|difference between)", re.I)
 ORG_WORDS = re.compile(r"\b(?:our|we|us|total|overall|organi[sz]ation|company|portfolio|all (?:of )?(?:our )?"
                        r"(?:sites|buildings))\b", re.I)
-ANAPHORA = re.compile(r"\b(?:it|its|there|that (?:site|building|one)|this (?:site|building)|the same)\b", re.I)
+WHOLE_ORG = re.compile(r"\b(?:organi[sz]ation|company|overall|portfolio|whole|all (?:of )?(?:our |the )?"
+                       r"(?:sites|buildings))\b", re.I)
+ANAPHORA = re.compile(r"\b(?:it|its|that (?:site|building|one)|this (?:site|building)|the same)\b", re.I)
 FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|same for|also|now|then|ok(?:ay)?,?\s*(?:and|what about))\b", re.I)
 DATA_WORDS = re.compile(r"\b(?:emissions?|emitted|emit|footprint|co2e?|carbon|ghg|tco2e|tonnes?|tons?|kg|"
                         r"how much|consum\w*|usage|used)\b", re.I)
@@ -82,6 +84,12 @@ class Period:
     start: datetime
     end: datetime  # exclusive
     label: str
+    implicit_year: bool = False  # "in April": the year was chosen, not said (a follow-up keeps the previous one)
+
+    def with_year(self, year: int) -> Period:
+        delta = year - self.start.year
+        return Period(self.start.replace(year=self.start.year + delta), self.end.replace(year=self.end.year + delta),
+                      _shift_label(self.label, delta))
 
     def params(self) -> dict[str, str]:
         return {"start": self.start.strftime("%Y-%m-%dT%H:%M:%S"), "end": self.end.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -114,8 +122,10 @@ class Slots:
     definitional: bool = False
     follow_up: bool = False
     data_words: bool = False
-    asked: str = "none"  # the intent the words asked for, before it was narrowed (e.g. recommend without a site)
+    asked: Intent = "none"  # the intent the words asked for, before it was narrowed (e.g. recommend without a site)
     both_methods: bool = False
+    invalid_dates: list[str] = field(default_factory=list)  # "2019-02-29": refused, never read as "no period"
+    text: str = ""
     hotspot_id: str | None = None  # the hotspot an alerts answer was about (for "what should we do about it?")
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,7 +192,11 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             continue
         y, mo = int(m.group(1)), int(m.group(2))
         if m.group(3):
-            d = datetime(y, mo, int(m.group(3)))
+            try:
+                d = datetime(y, mo, int(m.group(3)))
+            except ValueError:  # 2019-02-29: not a date
+                taken.append((m.start(), m.end()))
+                continue
             add(m, Period(d, d + _one_day(), d.strftime("%-d %B %Y")))
         else:
             add(m, _month_period(y, mo))
@@ -197,19 +211,42 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         except ValueError:
             continue
         add(m, Period(d, d + _one_day(), d.strftime("%-d %B %Y")))
+    # a span of years written "2019-2020" or "2019/20": both years together
+    for m in re.finditer(rf"\b({YEAR_RE})\s*[-–/]\s*(\d{{2}}|{YEAR_RE})\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        y1 = int(m.group(1))
+        y2 = int(m.group(2)) if len(m.group(2)) == 4 else (y1 // 100) * 100 + int(m.group(2))
+        if y2 < y1:
+            continue
+        add(m, Period(datetime(y1, 1, 1), datetime(y2 + 1, 1, 1), f"{y1}-{y2}"))
+    # relative to the newest month with data: "last month", "last 12 months", "last quarter"
+    if year_months:
+        ny, nm = year_months[-1]
+        newest = _month_period(ny, nm)
+        for m in re.finditer(r"\b(?:last|past|previous|latest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
+            if not free(m.start(), m.end()):
+                continue
+            n = int(m.group(1)) if m.group(1) else (1 if m.group(2) else 3)
+            y, mo = ny, nm - n + 1
+            while mo < 1:
+                y, mo = y - 1, mo + 12
+            label = newest.label if n == 1 else f"the {n} months to {newest.label}"
+            add(m, Period(datetime(y, mo, 1), newest.end, label))
     # quarters: "q1 2020", "2020 q1", "first quarter of 2020", "q3"
     ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
     for m in re.finditer(rf"\bq([1-4])(?:\s*(?:of\s*)?({YEAR_RE}))?\b|\b({YEAR_RE})\s*q([1-4])\b|"
-                         rf"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter(?: of)?(?:\s+({YEAR_RE}))?\b", t):
+                         rf"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter(?: of)?(?:\s+({YEAR_RE}))?\b|"
+                         rf"\bquarter\s*([1-4])(?:\s*(?:of\s*)?({YEAR_RE}))?\b", t):
         if not free(m.start(), m.end()):
             continue
-        q = int(m.group(1) or m.group(4) or ordinal.get(m.group(5) or "", 0))
-        y_s = m.group(2) or m.group(3) or m.group(6)
+        q = int(m.group(1) or m.group(4) or m.group(7) or ordinal.get(m.group(5) or "", 0))
+        y_s = m.group(2) or m.group(3) or m.group(6) or m.group(8)
         year = int(y_s) if y_s else _latest_year_with(3 * q, year_months) or latest
         if year is None:
             continue
         start = datetime(year, 3 * q - 2, 1)
-        add(m, Period(start, _month_period(year, 3 * q).end, f"Q{q} {year}"))
+        add(m, Period(start, _month_period(year, 3 * q).end, f"Q{q} {year}", implicit_year=not y_s))
     # halves: "h1 2020", "first half of 2020"
     for m in re.finditer(rf"\bh([12])\s*({YEAR_RE})?\b|\b(first|second) half(?: of)?(?:\s+({YEAR_RE}))?\b", t):
         if not free(m.start(), m.end()):
@@ -223,7 +260,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         end = datetime(year, 7, 1) if h == 1 else datetime(year + 1, 1, 1)
         add(m, Period(start, end, f"H{h} {year}"))
     # months: "march 2020", "in march", "mar"
-    for m in re.finditer(rf"\b({MONTH_RE})\b(?:\s*,?\s*({YEAR_RE}))?", t):
+    for m in re.finditer(rf"\b({MONTH_RE})\b(?:\s*,?\s*(?:of\s+)?({YEAR_RE}))?", t):
         if not free(m.start(), m.end()):
             continue
         name = m.group(1)
@@ -236,7 +273,9 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         year = int(m.group(2)) if m.group(2) else _latest_year_with(month, year_months) or latest
         if year is None:
             continue
-        add(m, _month_period(year, month))
+        period = _month_period(year, month)
+        period.implicit_year = not m.group(2)
+        add(m, period)
     # relative years
     for m in re.finditer(r"\b(last|this|current|latest) (?:calendar |financial |reporting )?year\b", t):
         if latest is None or not free(m.start(), m.end()):
@@ -251,7 +290,18 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         y = int(m.group(1))
         add(m, Period(datetime(y, 1, 1), datetime(y + 1, 1, 1), str(y)))
     found.sort(key=lambda x: x[0])
-    return [p for _, p in found]
+    periods = [p for _, p in found]
+    if len(periods) == 1 and year_months:
+        first, newest = _month_period(*year_months[0]), _month_period(*year_months[-1])
+        p = periods[0]
+        if re.search(r"\b(?:since|from)\s+\S*\s*" + re.escape(p.label.split()[0].lower()), t) and not re.search(
+                r"\b(?:to|until|through)\b", t):
+            return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
+        if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
+            return [Period(datetime(p.start.year, 1, 1), p.end, f"January {p.start.year} to {p.label}")]
+        if re.search(r"\b(?:up to|until|through|before the end of)\b", t):
+            return [Period(first.start, p.end, f"{first.label} to {p.label}")]
+    return periods
 
 
 def _one_day() -> timedelta:
@@ -273,16 +323,23 @@ def parse_sites(text: str, sites: dict[str, dict[str, Any]]) -> tuple[list[str],
             known.append((m.start(), lowered[sid]))
     for sid, site in sites.items():
         name = str(site.get("name") or "").lower()
-        if len(name) >= 4 and not re.fullmatch(r"building \d+", name) and name in t:
-            known.append((t.index(name), sid))
+        hit = re.search(rf"\b{re.escape(name)}\b", t) if len(name) >= 4 else None
+        if hit and not re.fullmatch(r"building \d+", name):
+            known.append((hit.start(), sid))
     ordered: list[str] = []
     for _, sid in sorted(known):
         if sid not in ordered:
             ordered.append(sid)
     unknown: list[str] = []
-    for m in re.finditer(r"\b(b\d{1,5})\b|\bbuilding\s*#?\s*(\d{1,5})\b|\bsite\s+(?:called |named |id )?['\"]?([a-z0-9_]*[0-9-][a-z0-9_-]*[a-z0-9])\b", t):
+    for m in re.finditer(r"\b(b\d{1,5})\b|\bbuilding\s*#?\s*(\d{1,5})\b|\bsite\s+(?:called |named |id )?['\"]?([a-z][a-z0-9_]*[0-9-][a-z0-9_-]*[a-z0-9])\b", t):
         cand = m.group(1) or (f"b{m.group(2)}" if m.group(2) else m.group(3))
         if cand and cand not in lowered and cand not in ("is", "a", "the", "with", "that", "has", "page", "in"):
+            unknown.append(cand)
+    # a proper name after "site" or before "office/building/plant" ("site London", "the Paris office")
+    for m in re.finditer(r"\bsite\s+(?:called |named )?['\"]?([A-Z][\w-]{2,})|\bthe ([A-Z][\w-]{2,}) (?:office|site|plant|"
+                         r"building|warehouse|depot|store)\b", text):
+        cand = (m.group(1) or m.group(2)).lower()
+        if cand not in lowered and not any(cand in str(x.get("name") or "").lower() for x in sites.values()):
             unknown.append(cand)
     return ordered, unknown
 
@@ -319,14 +376,25 @@ def parse_activities(text: str, present: list[str]) -> tuple[list[str], list[str
 
 def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[str],
           year_months: list[tuple[int, int]]) -> Slots:
-    s = Slots()
+    s = Slots(text=text)
     s.sites, s.unknown_sites = parse_sites(text, sites)
     s.periods = parse_periods(text, year_months)
+    for m in re.finditer(rf"\b({YEAR_RE})-(\d\d)-(\d\d)\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_RE})\s+({YEAR_RE})\b",
+                         text.lower()):
+        try:
+            if m.group(1):
+                datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            else:
+                datetime(int(m.group(6)), MONTHS[m.group(5)], int(m.group(4)))
+        except (ValueError, KeyError):
+            s.invalid_dates.append(m.group(0))
     s.activity_types, s.activity_words, s.category = parse_activities(text, activity_types)
     low = text.lower()
     for scope_words, scope in SCOPE_WORDS:
         if re.search(scope_words, low):
             s.scopes.append(scope)
+    for m in re.finditer(r"\bscopes?\s*([123](?:\s*(?:,|and|\+|&|or)\s*[123])+)\b", low):
+        s.scopes = sorted({*s.scopes, *(int(d) for d in re.findall(r"[123]", m.group(1)))})
     market = bool(re.search(r"\bmarket[- ]?based\b|\bmarket\b", low))
     location = bool(re.search(r"\blocation[- ]?based\b|\blocation\b", low))
     if market and location:
@@ -335,15 +403,15 @@ def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[s
         s.method = "market"
     elif re.search(r"\blocation[- ]?based\b", low):
         s.method = "location"
-    m = re.search(r"\btop\s+(\d{1,3})\b", low)
-    if m:
-        s.top_n = int(m.group(1))
+    top = re.search(r"\btop\s+(\d{1,3})\b", low)
+    if top:
+        s.top_n = int(top.group(1))
     if re.search(r"\b(?:activit\w*|sources?|fuels?|activity types?)\b", low):
         s.by = "activity_type"
     elif re.search(r"\bscopes?\b", low) and re.search(r"\b(?:which|by|per|each)\b", low):
         s.by = "scope"
     s.org = bool(ORG_WORDS.search(text))
-    s.definitional = bool(DEFINITIONAL.search(text))
+    s.definitional = bool(DEFINITIONAL.search(text)) and not (s.sites or s.periods or s.unknown_sites)
     s.follow_up = bool(FOLLOW_UP.search(text)) or bool(ANAPHORA.search(text))
     s.data_words = bool(DATA_WORDS.search(text))
     if GREETING.match(text):
@@ -393,10 +461,19 @@ def merge_follow_up(current: Slots, previous: Slots | None) -> Slots:
     merged.both_methods = current.both_methods
     if current.sites and current.sites != previous.sites:
         merged.hotspot_id = None
-    for name in ("sites", "periods", "scopes", "activity_types", "activity_words"):
+    for name in ("sites", "scopes", "activity_types", "activity_words"):
         value = getattr(current, name)
         if value:
             setattr(merged, name, value)
+    if current.periods:
+        year = previous.periods[0].start.year if previous.periods else None
+        merged.periods = [p.with_year(year) if p.implicit_year and year else p for p in current.periods]
+    if current.scopes and not current.activity_types:
+        merged.activity_types, merged.activity_words = [], []  # "and scope 2?" after a gas question
+    if current.activity_types and not current.scopes:
+        merged.scopes = []
+    if WHOLE_ORG.search(current.text) and not current.sites:
+        merged.sites = []  # "and the total for the organisation?"
     for name in ("method", "category", "top_n", "by"):
         value = getattr(current, name)
         if value is not None:
@@ -409,4 +486,6 @@ def merge_follow_up(current: Slots, previous: Slots | None) -> Slots:
     if current.category and not current.activity_types:
         merged.activity_types, merged.activity_words = [], []
     merged.follow_up = True
+    if merged.intent == "recommend" and not merged.sites:
+        merged.intent = "kb"  # measures in general, from the knowledge base
     return merged

@@ -25,11 +25,21 @@ COST_ORDER = {"low": 0, "medium": 1, "high": 2}
 FAULT_KINDS = {"above_expected", "spike", "level_shift", "stuck_meter", "silent_meter"}
 
 
+def _month_index(period: str) -> int:
+    return int(period[:4]) * 12 + int(period[5:7]) - 1
+
+
+def _month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def annual_baseline(dc: DataCoreClient, site: str, activity_types: list[str] | None = None,
                     category: int | None = None) -> dict[str, Any]:
-    """kg CO2e per activity type over the site's last 12 months with data (annualised when shorter),
-    location- and market-based, with the two queries cited."""
+    """kg CO2e per activity type over the 12 calendar months ending at the site's newest month with data
+    (months without rows count as zero: quarterly bills and one-off top-ups are not inflated), scaled to a
+    year only when the site's history is shorter than 12 months; location- and market-based, both cited."""
     out: dict[str, Any] = {"site": site, "activity_types": {}, "citations": []}
+    monthly: dict[str, dict[str, dict[str, float]]] = {}
     for method in ("location", "market"):
         params: dict[str, Any] = {"interval": "month", "site": [site], "group_by": "activity_type", "method": method}
         if activity_types:
@@ -38,15 +48,27 @@ def annual_baseline(dc: DataCoreClient, site: str, activity_types: list[str] | N
             params["category"] = [category]
         body, citation = dc.timeseries(**params)
         out["citations"].append(citation)
-        monthly: dict[str, dict[str, float]] = defaultdict(dict)
+        per_act: dict[str, dict[str, float]] = defaultdict(dict)
         for r in body["rows"]:
-            monthly[str(r["activity_type"])][str(r["period"])[:7]] = float(r["kg_co2e"])
-        for act, months in monthly.items():
-            keys = sorted(months)[-12:]
-            kg = sum(months[k] for k in keys)
-            entry = out["activity_types"].setdefault(act, {"months": len(keys), "from": keys[0], "to": keys[-1]})
-            entry[f"kg_{method}"] = kg * (12 / len(keys)) if keys else 0.0
-            entry["annualised"] = len(keys) < 12
+            month = str(r["period"])[:7]
+            per_act[str(r["activity_type"])][month] = per_act[str(r["activity_type"])].get(month, 0.0) + float(
+                r["kg_co2e"])
+        monthly[method] = per_act
+    months = sorted({_month_index(m) for acts in monthly["location"].values() for m in acts})
+    if not months:
+        return out
+    newest, first = months[-1], months[0]
+    window_start = newest - 11
+    covered = newest - max(first, window_start) + 1
+    scale = 12 / covered if first > window_start else 1.0
+    out["window"] = {"from": _month_label(window_start), "to": _month_label(newest), "months_of_history": covered,
+                     "annualised": scale != 1.0}
+    for method, per_act in monthly.items():
+        for act, values in per_act.items():
+            kg = sum(v for m, v in values.items() if window_start <= _month_index(m) <= newest)
+            entry = out["activity_types"].setdefault(act, {"from": _month_label(window_start),
+                                                           "to": _month_label(newest), "annualised": scale != 1.0})
+            entry[f"kg_{method}"] = kg * scale
     return out
 
 
@@ -133,7 +155,9 @@ def recommend(kb: KnowledgeBase, dc: DataCoreClient, *, hotspot: dict[str, Any] 
         "baseline": {"activity_types": {a: {**v, "t_location": round(v.get("kg_location", 0.0) / 1000, 3),
                                             "t_market": round(v.get("kg_market", 0.0) / 1000, 3)}
                                         for a, v in baseline["activity_types"].items()},
-                     "basis": "last 12 months of ledger data per activity type (annualised when shorter)"},
+                     "window": baseline.get("window"),
+                     "basis": "the 12 calendar months ending at the site's newest month with data (months without "
+                              "rows count as zero; scaled to a year only when the site's history is shorter)"},
         "actions": actions,
         "method": "abatement = the site's annual emissions of the measure's activity types x its cited reduction range; "
                   "ranked: measures for the hotspot's kind first, then mid abatement x effort and cost factors (contractual "

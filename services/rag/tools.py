@@ -42,10 +42,11 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         activity_type: Annotated[list[str] | None, "activity types"] = None,
         category: Annotated[list[int] | None, "Scope 3 categories"] = None,
         method: Annotated[Method, "scope 2 method"] = "location",
+        site: Annotated[list[str] | None, "only these sites (e.g. rank one site's activities)"] = None,
     ) -> dict[str, Any]:
         """The largest contributors with their share (and the change against the previous period)."""
         body, citation = dc.top(start=start, end=end, by=by, limit=limit, scope=scope, activity_type=activity_type,
-                                category=category, method=method)
+                                category=category, method=method, site=site)
         return {"result": body, "citation": citation}
 
     def site_alerts(

@@ -69,3 +69,21 @@ def test_requests_wait_while_the_chatbot_is_down_then_are_answered_and_broadcast
     first = content["actions"][0]
     assert first["rank"] == 1 and first["answers_hotspot_kind"] and first["citations"][0]["type"] == "kb"
     assert first["abatement_t_co2e_per_year"]["high"] > 0
+
+
+def test_a_refused_request_is_recorded_failed_and_does_not_block_the_queue(make_stack) -> None:
+    from flows.hotspot_scan import request_recommendations
+
+    stack = make_stack()
+    with httpx.Client(base_url=stack.dc.url, headers=AUTH, timeout=30, trust_env=False) as dc:
+        register_sites(dc)
+    # b9 is not a site of the data core: the chatbot answers 404 for it, for good
+    first = stack.http.post("/api/v1/results", json={"hotspots": [hotspot(site="b9")]}).json()["created"][0]
+    second = stack.http.post("/api/v1/results", json={"hotspots": [hotspot(site="b1")]}).json()["created"][0]
+    with LiveServer(rag_app(stack.dc.url)) as rag:
+        out = request_recommendations.fn(stack.dc.url, stack.oe.url, rag.url, TOKEN)
+    assert out == {"pending": 2, "answered": 1, "failed": 0, "refused": 1}
+    failed = stack.http.get("/api/v1/recommendations", params={"status": "failed"}).json()["recommendations"]
+    assert [r["hotspot_id"] for r in failed] == [first] and failed[0]["last_error"].startswith("404")
+    ready = stack.http.get("/api/v1/recommendations", params={"status": "ready"}).json()["recommendations"]
+    assert [r["hotspot_id"] for r in ready] == [second]
