@@ -26,8 +26,10 @@ def retrieval_metrics(kb: KnowledgeBase, questions: list[dict[str, Any]], mode: 
     """recall@k: share of questions with a gold document in the top k; MRR@k: mean of 1/rank of the first
     gold document (0 beyond k)."""
     hits, rr, misses = 0, 0.0, []
-    for item in questions:
-        ranked = [h.doc.id for h in kb.search(item["q"], top_k=max(k_recall, k_mrr), mode=mode)]
+    vectors = kb.embed_many([item["q"] for item in questions]) if mode != "bm25" else None
+    for i, item in enumerate(questions):
+        ranked = [h.doc.id for h in kb.search(item["q"], top_k=max(k_recall, k_mrr), mode=mode,
+                                              embedding=vectors[i] if vectors else None)]
         gold = set(item["gold"])
         first = next((i for i, d in enumerate(ranked[:k_mrr], start=1) if d in gold), None)
         if any(d in gold for d in ranked[:k_recall]):

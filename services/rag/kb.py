@@ -192,7 +192,9 @@ class QueryEmbedder:
         self.model = model
 
     @component.output_types(embedding=list[float])
-    def run(self, text: str) -> dict[str, list[float]]:
+    def run(self, text: str, precomputed: list[float] | None = None) -> dict[str, list[float]]:
+        if precomputed is not None:  # embedded in a batch beforehand (evaluation)
+            return {"embedding": precomputed}
         vec = self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
         return {"embedding": vec.astype(np.float32).tolist()}
 
@@ -234,7 +236,10 @@ class KnowledgeBase:
         self.by_id = {d.id: d for d in self.docs}
         self.candidates = candidates
         self.chunks = _chunks(self.docs)
+        # two stores: retrievers copy every document they return, and copying 384 floats per BM25 hit cost
+        # two thirds of a search; the BM25 store holds the text only
         self.store = InMemoryDocumentStore(bm25_algorithm="BM25Plus")
+        self.dense_store = InMemoryDocumentStore(embedding_similarity_function="dot_product")
         self.model: Any = None
         self.model_path = resolve_model_path(embedding_model)
         self.embedding_error: str | None = None
@@ -246,7 +251,9 @@ class KnowledgeBase:
                 self.embedding_error = f"{type(exc).__name__}: {exc}"
                 self.model = None
                 self.chunks = [replace(chunk, embedding=None) for chunk in self.chunks]
-        self.store.write_documents(self.chunks)
+        self.store.write_documents([replace(c, embedding=None) for c in self.chunks])
+        if self.model is not None:
+            self.dense_store.write_documents(self.chunks)
         self.pipeline = self._pipeline()
         self._lock = threading.Lock()  # a haystack pipeline run is not meant to be shared between threads
         self.load_seconds = time.perf_counter() - started
@@ -285,7 +292,7 @@ class KnowledgeBase:
         if self.model is None:
             return p
         p.add_component("embedder", QueryEmbedder(self.model))
-        p.add_component("dense", InMemoryEmbeddingRetriever(self.store, top_k=self.candidates * 4))
+        p.add_component("dense", InMemoryEmbeddingRetriever(self.dense_store, top_k=self.candidates * 4))
         p.add_component("dense_docs", CollapseToDocuments())
         p.add_component("fusion", DocumentJoiner(join_mode="reciprocal_rank_fusion"))
         p.connect("embedder.embedding", "dense.query_embedding")
@@ -294,18 +301,27 @@ class KnowledgeBase:
         p.connect("dense_docs.documents", "fusion.documents")
         return p
 
-    def search(self, query: str, top_k: int = 5, *, mode: str | None = None) -> list[Hit]:
+    def embed_many(self, queries: list[str]) -> list[list[float]] | None:
+        """Query embeddings in one batch (None without the model)."""
+        if self.model is None:
+            return None
+        with self._lock:
+            vectors = self.model.encode(queries, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        return [v.astype(np.float32).tolist() for v in vectors]
+
+    def search(self, query: str, top_k: int = 5, *, mode: str | None = None,
+               embedding: list[float] | None = None) -> list[Hit]:
         """The ``top_k`` documents for the query (``mode`` "bm25" forces BM25 alone, for evaluation)."""
         query = query.strip()
         if not query:
             return []
         with self._lock:
-            return self._search(query, top_k, mode)
+            return self._search(query, top_k, mode, embedding)
 
-    def _search(self, query: str, top_k: int, mode: str | None) -> list[Hit]:
+    def _search(self, query: str, top_k: int, mode: str | None, embedding: list[float] | None = None) -> list[Hit]:
         hybrid = self.model is not None and mode != "bm25"
         if hybrid:
-            out = self.pipeline.run({"bm25": {"query": query}, "embedder": {"text": query},
+            out = self.pipeline.run({"bm25": {"query": query}, "embedder": {"text": query, "precomputed": embedding},
                                      "bm25_docs": {"top_k": self.candidates}, "dense_docs": {"top_k": self.candidates}},
                                     include_outputs_from={"bm25_docs", "dense_docs"})
             ranked = out["fusion"]["documents"]
@@ -334,7 +350,7 @@ class KnowledgeBase:
             return None
         with self._lock:  # the tokenizer is not safe to share between threads ("Already borrowed")
             vec = self.model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
-        docs = self.store.embedding_retrieval(query_embedding=vec.tolist(), top_k=1, scale_score=False)
+        docs = self.dense_store.embedding_retrieval(query_embedding=vec.tolist(), top_k=1, scale_score=False)
         return float(docs[0].score or 0.0) if docs else 0.0
 
     def measures(self) -> list[KbDocument]:
