@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -146,6 +147,35 @@ async def recommendations(body: RecommendationIn, request: Request) -> dict[str,
         recommend, service.kb, service.dc, hotspot=body.hotspot.model_dump() if body.hotspot else None,
         hotspot_id=body.hotspot_id, site=body.site,
         activity_type=body.activity_type, category=body.category, top_k=body.top_k)
+
+
+QUERY_ENDPOINTS = re.compile(r"^/api/v1/(?:emissions/(?:totals|top|timeseries|audit|inventory)|alerts|hotspots"
+                             r"(?:/[A-Za-z0-9_.:-]{1,200})?|sites(?:/[A-Za-z0-9_.:-]{1,200})?)$")
+AUDIT_FILTERS = ("version", "start", "end", "scope", "site", "activity_type", "category", "org", "method")
+
+
+class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(max_length=300, description="a data-core query of a citation, e.g. /api/v1/emissions/totals")
+    params: dict[str, str | int | float | bool | list[str | int]] = Field(default_factory=dict, max_length=30)
+    audit_limit: int = Field(default=50, ge=0, le=1000)
+
+
+@api.post("/query", summary="Open the query behind a cited number: its answer now and its audit trail")
+async def open_query(body: QueryIn, request: Request) -> dict[str, Any]:
+    """The dashboard talks to the chatbot, not the data core: a citation's ``endpoint`` and ``params`` are
+    run again here (read-only, allow-listed endpoints), with the ledger rows, factors and arithmetic behind
+    an emissions figure (``/api/v1/emissions/audit`` with the same filters)."""
+    if not QUERY_ENDPOINTS.match(body.endpoint):
+        raise Unprocessable(f"'{body.endpoint}' is not a query a citation can open", field="endpoint")
+    dc = _service(request).dc
+    result, citation = await run_in_threadpool(dc.get, body.endpoint, body.params)
+    out: dict[str, Any] = {"citation": citation, "result": result}
+    if body.endpoint.startswith("/api/v1/emissions/") and body.audit_limit:
+        filters = {k: v for k, v in body.params.items() if k in AUDIT_FILTERS}
+        out["audit"], out["audit_citation"] = await run_in_threadpool(
+            dc.get, "/api/v1/emissions/audit", {**filters, "limit": body.audit_limit})
+    return out
 
 
 @api.get("/kb", summary="The knowledge base's documents (without their text)")

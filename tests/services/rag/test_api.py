@@ -195,3 +195,22 @@ def test_concurrent_questions_all_answer(rag: Any) -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(one, range(len(questions)))) == {200}
+
+
+def test_a_cited_query_opens_with_its_audit_trail(rag: Any) -> None:
+    answer = ask(rag, "What were the gas emissions of b2 in March 2020?")
+    q1 = next(c for c in answer["citations"] if c["ref"] == "Q1")
+    opened = rag.post("/api/query", json={"endpoint": q1["endpoint"], "params": q1["params"], "audit_limit": 5})
+    assert opened.status_code == 200, opened.text
+    body = opened.json()
+    assert body["result"]["total_kg_co2e"] == pytest.approx(answer["facts"][0]["value_kg"])
+    trail = body["audit"]
+    rows = trail["rows"]
+    assert len(rows) == 5 and all(r["site_id"] == "b2" and r["activity_type"] == "natural_gas" for r in rows)
+    assert all(r["factor_id"] and r["source"] and r["edition"] for r in rows)  # factor, source, edition
+    # the trail's sum over all its rows equals the cited total
+    assert trail["total_kg_co2e"] == pytest.approx(body["result"]["total_kg_co2e"])
+    for bad in ({"endpoint": "/api/v1/ingest", "params": {}}, {"endpoint": "http://example.com/x", "params": {}},
+                {"endpoint": "/api/v1/emissions/totals", "params": {"scope": [9]}}):
+        r = rag.post("/api/query", json=bad)
+        assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), r.text
