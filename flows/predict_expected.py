@@ -123,9 +123,12 @@ Store = Callable[[str, str, str, str, list[dict[str, Any]]], int]
 
 
 def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dict[str, Any], *,
-               predict: Predict = predict_site, store: Store = store_predictions) -> int:
+               predict: Predict | None = None, store: Store | None = None) -> int:
     """Predict and store one page of pending readings. Inside a flow the calls are Prefect tasks (retried,
-    visible in the UI); the event path passes the plain functions (``predict_site.fn``)."""
+    visible in the UI); the event path passes the plain functions (``predict_site.fn``). The tasks are looked
+    up when called, so that ``with_options`` replacements (tests: no retry delay) take effect."""
+    predict = predict or predict_site
+    store = store or store_predictions
     if pending.empty:
         return 0
     # the model predicts a site's total per hour; hours metered by several meters are left for review
