@@ -82,13 +82,7 @@ REC_SITES = ["b0", "b2", "b33", "b5", "b91"]
 REC_ACTIVITIES = ["natural_gas", "electricity"]
 KINDS = ["data", "kb", "out_of_scope"]
 
-# copied from tests/services/rag/conftest.py
-B33_HOTSPOT = {"kind": "above_expected", "site": "b33", "meter": "", "activity_type": "natural_gas",
-               "period_start": "2020-03-02T00:00:00Z", "period_end": "2020-03-05T00:00:00Z", "ongoing": False,
-               "severity": "high", "excess_kwh": 4200.0, "excess_kg": 768.6, "model_version": "3",
-               "evidence": {"excess_ratio": 0.62, "hours_above": 51}}
-B2_HOTSPOT = {**B33_HOTSPOT, "site": "b2", "kind": "level_shift", "activity_type": "electricity", "severity": "medium",
-              "excess_kwh": 9100.0, "excess_kg": 1820.0, "evidence": {"ratio": 1.31}}
+from tests.services.rag.conftest import B2_HOTSPOT, B33_HOTSPOT  # noqa: E402 - the hotspots of the tests
 
 
 # --------------------------------------------------------------------------- processes

@@ -145,3 +145,19 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def send_case(case: object, client: object) -> object:
+    """Send a schemathesis case through a TestClient (the same request shaping for every service's fuzz
+    test); a case httpx cannot even build (an invalid URL) is rejected as an example."""
+    import httpx
+    from hypothesis import reject
+
+    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=AUTH)  # type: ignore[attr-defined]
+    kwargs.pop("cookies", None)
+    if isinstance(kwargs.get("data"), bytes | str):
+        kwargs["content"] = kwargs.pop("data")
+    try:
+        return client.request(kwargs.pop("method"), kwargs.pop("url"), **kwargs)  # type: ignore[attr-defined]
+    except httpx.InvalidURL:
+        reject()

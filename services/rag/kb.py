@@ -339,11 +339,6 @@ class KnowledgeBase:
                             section=str(chunk.meta.get("section", ""))))
         return hits
 
-    def bm25_top_score(self, query: str) -> float:
-        """The raw BM25 score of the best section (how much the query's words occur in the knowledge base)."""
-        docs = self.store.bm25_retrieval(query=query, top_k=1, scale_score=False)
-        return float(docs[0].score or 0.0) if docs else 0.0
-
     def dense_top_score(self, query: str) -> float | None:
         """Cosine similarity of the best section (None without the model)."""
         if self.model is None:

@@ -3,15 +3,14 @@ input arrives at any operation (chat, stream, recommendations, knowledge base), 
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, reject, settings
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from services.rag.app import create_app
 from services.rag.settings import RagSettings
-from tests.conftest import AUTH, TOKEN
+from tests.conftest import TOKEN, send_case
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +23,5 @@ schema = schemathesis.openapi.from_dict(_OPENAPI)
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 def test_no_operation_answers_5xx(case, rag):  # type: ignore[no-untyped-def]
-    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=AUTH)
-    kwargs.pop("cookies", None)
-    if isinstance(kwargs.get("data"), bytes | str):
-        kwargs["content"] = kwargs.pop("data")
-    try:
-        response = rag.request(kwargs.pop("method"), kwargs.pop("url"), **kwargs)
-    except httpx.InvalidURL:
-        reject()
+    response = send_case(case, rag)
     case.validate_response(response, checks=[not_a_server_error])
