@@ -166,7 +166,7 @@ def create_app(
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID"],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Content-Disposition"],
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, registry=registry)
 

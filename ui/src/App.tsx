@@ -1,0 +1,125 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { BrowserRouter, NavLink, Route, Routes, useLocation } from "react-router-dom";
+import { getToken, setToken } from "./api";
+import { ChatPanel } from "./components/Chat";
+import { ConnectionBadge } from "./components/ConnectionBadge";
+import { DetailDrawer } from "./components/Detail";
+import { Drawer } from "./components/Drawer";
+import { DrawerProvider, LiveProvider, PeriodProvider, useLive, usePeriod, useToken, type Method } from "./context";
+import { Alerts } from "./pages/Alerts";
+import { Data } from "./pages/Data";
+import { Overview } from "./pages/Overview";
+import { Pipelines } from "./pages/Pipelines";
+import { SitePage } from "./pages/SitePage";
+import { Sites } from "./pages/Sites";
+
+const NAV = [
+  { to: "/", label: "Overview", icon: "◎" },
+  { to: "/sites", label: "Sites", icon: "▦" },
+  { to: "/alerts", label: "Hotspots & alerts", icon: "⚠" },
+  { to: "/chat", label: "Chat", icon: "✎" },
+  { to: "/pipelines", label: "Pipelines", icon: "⟳" },
+  { to: "/data", label: "Data", icon: "⇪" },
+];
+
+function TokenDialog({ onClose }: { onClose: () => void }) {
+  const [value, setValue] = useState(getToken() ?? "");
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    setToken(value.trim() || null);
+    onClose();
+  };
+  return (
+    <Drawer title="API token" onClose={onClose}>
+      <form onSubmit={save} className="stack">
+        <p>Reading needs no token. Acknowledging alerts, starting runs, uploading data and live updates need the platform's
+          <code> API_TOKEN</code> (in <code>.env</code>; <code>make up</code> prints a dashboard link that carries it).
+          It stays in this browser only.</p>
+        <label htmlFor="token-input">Token</label>
+        <input id="token-input" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" />
+        <div className="actions">
+          <button type="submit">Save</button>
+          {getToken() ? <button type="button" className="secondary" onClick={() => { setToken(null); onClose(); }}>Forget the token</button> : null}
+        </div>
+      </form>
+    </Drawer>
+  );
+}
+
+function TopBar({ onToken, onChat, onMenu }: { onToken: () => void; onChat: () => void; onMenu: () => void }) {
+  const { year, years, setYear, method, setMethod } = usePeriod();
+  const live = useLive();
+  const token = useToken();
+  return (
+    <header className="topbar">
+      <button type="button" className="icon menu" onClick={onMenu} aria-label="Menu">☰</button>
+      <span className="brand"><img src="/favicon.svg" alt="" width={22} height={22} /> Carbon Nexus</span>
+      <div className="controls">
+        <label>Year{" "}
+          <select value={year ?? ""} onChange={(e) => setYear(Number(e.target.value))} aria-label="Reporting year" data-testid="year">
+            {(years.length ? years : year ? [year] : []).map((y) => <option key={y} value={y}>{y}</option>)}
+          </select>
+        </label>
+        <span className="segmented" role="group" aria-label="Scope 2 method">
+          {(["location", "market"] as Method[]).map((m) => (
+            <button key={m} type="button" aria-pressed={method === m} onClick={() => setMethod(m)}>{m}-based</button>
+          ))}
+        </span>
+        <ConnectionBadge state={live.states.alerts} detail={live.detail.alerts} />
+        <button type="button" className="secondary" onClick={onChat} aria-label="Open the chat panel">Ask</button>
+        <button type="button" className={`icon${token ? "" : " attention"}`} onClick={onToken}
+                aria-label={token ? "API token (set)" : "Set the API token"} title={token ? "API token set" : "Set the API token"}>🔑</button>
+      </div>
+    </header>
+  );
+}
+
+function Shell() {
+  const [tokenOpen, setTokenOpen] = useState(false);
+  const [chatOpen, setChatOpen] = useState(false);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const location = useLocation();
+  useEffect(() => setMenuOpen(false), [location.pathname]);
+  return (
+    <div className="app">
+      <a className="skip" href="#main">Skip to content</a>
+      <TopBar onToken={() => setTokenOpen(true)} onChat={() => setChatOpen(true)} onMenu={() => setMenuOpen((o) => !o)} />
+      <nav className={`sidebar${menuOpen ? " open" : ""}`} aria-label="Pages">
+        {NAV.map((n) => (
+          <NavLink key={n.to} to={n.to} end={n.to === "/"} className={({ isActive }) => (isActive ? "active" : undefined)}>
+            <span aria-hidden="true" className="nav-icon">{n.icon}</span> {n.label}
+          </NavLink>
+        ))}
+      </nav>
+      <main id="main" tabIndex={-1}>
+        <Routes>
+          <Route path="/" element={<Overview />} />
+          <Route path="/sites" element={<Sites />} />
+          <Route path="/sites/:id" element={<SitePage />} />
+          <Route path="/alerts" element={<Alerts />} />
+          <Route path="/chat" element={<div className="page"><header className="page-head"><h1>Chat</h1><p className="muted">Answers come from your data and the knowledge base; every figure cites the query behind it.</p></header><section className="panel"><ChatPanel /></section></div>} />
+          <Route path="/pipelines" element={<Pipelines />} />
+          <Route path="/data" element={<Data />} />
+          <Route path="*" element={<div className="page"><h1>Not found</h1><p><NavLink to="/">Back to the overview</NavLink></p></div>} />
+        </Routes>
+      </main>
+      {chatOpen ? <Drawer title="Ask Carbon Nexus" onClose={() => setChatOpen(false)}><ChatPanel compact /></Drawer> : null}
+      {tokenOpen ? <TokenDialog onClose={() => setTokenOpen(false)} /> : null}
+      <DetailDrawer />
+    </div>
+  );
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <PeriodProvider>
+        <LiveProvider>
+          <DrawerProvider>
+            <Shell />
+          </DrawerProvider>
+        </LiveProvider>
+      </PeriodProvider>
+    </BrowserRouter>
+  );
+}

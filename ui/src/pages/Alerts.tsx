@@ -1,0 +1,200 @@
+import { useEffect, useMemo, useState } from "react";
+import { useSearchParams } from "react-router-dom";
+import { ApiError, oe } from "../api";
+import { ConnectionBadge } from "../components/ConnectionBadge";
+import { ExpectedChart } from "../components/ExpectedChart";
+import { Async, Empty, ErrorBox } from "../components/States";
+import { useDrawer, useLive, useLiveEvents, useToken } from "../context";
+import { co2e, label, nf0, when } from "../format";
+import { useAsync } from "../hooks";
+
+export interface Hotspot {
+  id: string; kind: string; site: string; meter: string; activity_type: string; period_start: string; period_end: string | null;
+  status: string; severity: string; excess_kwh: number | null; excess_kg: number | null; model_version: string | null;
+  evidence: Record<string, unknown>;
+}
+export interface Alert {
+  id: string; hotspot_id: string; rule: string; severity: string; title: string; status: "open" | "acknowledged" | "resolved";
+  created_at: string; updated_at: string; acknowledged_by: string | null; resolved_by: string | null; note: string | null; hotspot?: Hotspot;
+}
+interface Action { id: string; title: string; rank: number; summary: string; effort?: string; cost?: string;
+  abatement_t_co2e_per_year?: { low: number; mid: number; high: number }; citations?: { type: string; id?: string; title?: string; url?: string; publisher?: string }[] }
+interface Rec { status: string; attempts: number; last_error: string | null; content: { actions?: Action[]; note?: string; hotspot?: { note?: string } } | null }
+
+const SEVERITY_ORDER: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+/** Apply one live event to the list: the newest version of an alert replaces the older one. */
+export function applyAlertEvent(alerts: Alert[], type: string, payload: Alert): Alert[] {
+  if (!type.startsWith("alert.")) return alerts;
+  const rest = alerts.filter((a) => a.id !== payload.id);
+  return [payload, ...rest].sort((a, b) => b.created_at.localeCompare(a.created_at));
+}
+
+export function Alerts() {
+  const [params, setParams] = useSearchParams();
+  const status = params.get("status") ?? "active";
+  const site = params.get("site") ?? "";
+  const live = useLive();
+  const token = useToken();
+  const list = useAsync(() => oe.get<{ alerts: Alert[] }>("/alerts", {
+    status: status === "active" ? ["open", "acknowledged"] : status === "all" ? undefined : [status],
+    site: site || undefined, limit: 500,
+  }).then((r) => r.alerts), [status, site, live.resyncs]);
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const [selected, setSelected] = useState<string | null>(null);
+  const [recVersion, setRecVersion] = useState(0);
+
+  useLiveEvents((e) => {
+    if (e.type.startsWith("alert.")) {
+      const a = e.payload as unknown as Alert;
+      if (site && a.hotspot?.site !== site) return;
+      list.setData((prev) => applyAlertEvent(prev ?? [], e.type, a));
+      if (e.type === "alert.raised" || e.type === "alert.escalated") setFresh((f) => new Set(f).add(a.id));
+    } else if (e.type === "rec.ready") {
+      setRecVersion((n) => n + 1);
+    }
+  });
+
+  const shown = useMemo(() => (list.data ?? []).filter((a) => status === "all" || (status === "active" ? a.status !== "resolved" : a.status === status)),
+    [list.data, status]);
+  const current = shown.find((a) => a.id === selected) ?? null;
+  useEffect(() => {
+    if (!selected && shown.length && window.matchMedia?.("(min-width: 900px)").matches) setSelected(shown[0].id);
+  }, [shown, selected]);
+  const counts = useMemo(() => {
+    const c: Record<string, number> = {};
+    (list.data ?? []).forEach((a) => { if (a.status !== "resolved") c[a.severity] = (c[a.severity] ?? 0) + 1; });
+    return c;
+  }, [list.data]);
+
+  return (
+    <div className="page">
+      <header className="page-head row">
+        <div>
+          <h1>Hotspots &amp; alerts</h1>
+          <p className="muted">New alerts arrive live; the list resumes where it left off after a lost connection.</p>
+        </div>
+        <ConnectionBadge state={live.states.alerts} detail={live.detail.alerts} onRetry={live.retry} />
+      </header>
+      {!token ? <div className="state info">Live updates, acknowledge and resolve need the API token (key button, top right). The list below still loads.</div> : null}
+      <div className="toolbar">
+        <label>Status{" "}
+          <select value={status} onChange={(e) => { params.set("status", e.target.value); setParams(params); }}>
+            <option value="active">Open and acknowledged</option>
+            <option value="open">Open</option>
+            <option value="acknowledged">Acknowledged</option>
+            <option value="resolved">Resolved</option>
+            <option value="all">All</option>
+          </select>
+        </label>
+        {site ? <span className="chip">site {site} <button type="button" className="icon" aria-label="Clear the site filter" onClick={() => { params.delete("site"); setParams(params); }}>✕</button></span> : null}
+        <span className="counts" aria-label="Active alerts by severity">
+          {["critical", "high", "medium", "low"].map((s) => counts[s] ? <span key={s} className={`sev sev-${s}`}>{counts[s]} {s}</span> : null)}
+        </span>
+      </div>
+      <div className="split">
+        <section className="panel list-panel" aria-label="Alerts">
+          <Async state={{ ...list, data: list.data === undefined ? undefined : shown }} what="Loading alerts">
+            {(items) => items.length === 0 ? <Empty>No alerts here. New ones appear as soon as a scan finds them.</Empty> : (
+              <ul className="alerts" data-testid="alert-list">
+                {[...items].sort((a, b) => (fresh.has(b.id) ? 1 : 0) - (fresh.has(a.id) ? 1 : 0) || b.created_at.localeCompare(a.created_at) || (SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity])).map((a) => (
+                  <li key={a.id}>
+                    <button type="button" className={`alert-item${a.id === selected ? " selected" : ""}${fresh.has(a.id) ? " fresh" : ""}`}
+                            onClick={() => setSelected(a.id)} aria-current={a.id === selected} data-testid="alert-item" data-site={a.hotspot?.site} data-status={a.status}>
+                      <span className={`sev sev-${a.severity}`}>{a.severity}</span>
+                      <span className="alert-title">{a.title}</span>
+                      <span className="muted small">{a.hotspot?.site} · {label(a.hotspot?.activity_type)} · {when(a.created_at)}</span>
+                      <span className={`status status-${a.status}`}>{fresh.has(a.id) ? "new · " : ""}{a.status}</span>
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </Async>
+        </section>
+        <section className="panel detail-panel" aria-label="Alert detail">
+          {current ? <AlertDetail key={current.id} alert={current} recVersion={recVersion}
+                                   onChange={(a) => list.setData((prev) => applyAlertEvent(prev ?? [], "alert.updated", { ...current, ...a }))} />
+            : <Empty>Select an alert to see its evidence, act on it and read the recommended actions.</Empty>}
+        </section>
+      </div>
+    </div>
+  );
+}
+
+function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: (a: Alert) => void; recVersion: number }) {
+  const h = alert.hotspot;
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const { open } = useDrawer();
+  const rec = useAsync(() => oe.get<{ recommendation: Rec | null }>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`).then((r) => r.recommendation),
+    [alert.hotspot_id, recVersion]);
+  async function act(action: "acknowledge" | "resolve") {
+    setBusy(true);
+    setError(null);
+    try {
+      onChange(await oe.post<Alert>(`/alerts/${encodeURIComponent(alert.id)}/${action}`, { by: "dashboard", ...(note ? { note } : {}) }));
+      setNote("");
+    } catch (e) {
+      setError(e as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const start = h ? new Date(Date.parse(h.period_start) - 2 * 86400e3).toISOString() : undefined;
+  const end = h ? new Date(Date.parse(h.period_end ?? h.period_start) + 86400e3).toISOString() : undefined;
+  return (
+    <div data-testid="alert-detail">
+      <h2><span className={`sev sev-${alert.severity}`}>{alert.severity}</span> {alert.title}</h2>
+      <p className="muted small">Raised {when(alert.created_at)} by rule <code>{alert.rule}</code> · status <strong data-testid="alert-status">{alert.status}</strong>
+        {alert.acknowledged_by ? ` · acknowledged by ${alert.acknowledged_by}` : ""}{alert.resolved_by ? ` · resolved by ${alert.resolved_by}` : ""}</p>
+      {h ? (
+        <dl className="facts">
+          <dt>Site</dt><dd>{h.site}{h.meter ? ` / ${h.meter}` : ""}</dd>
+          <dt>What</dt><dd>{label(h.kind)} · {label(h.activity_type)}</dd>
+          <dt>Period</dt><dd>{when(h.period_start)} – {h.period_end ? when(h.period_end) : "ongoing"}</dd>
+          <dt>Excess</dt><dd>{h.excess_kwh !== null ? `${nf0.format(h.excess_kwh)} kWh` : "–"} · {co2e(h.excess_kg)}</dd>
+          {Object.entries(h.evidence ?? {}).slice(0, 8).map(([k, v]) => <FactRow key={k} k={k} v={v} />)}
+        </dl>
+      ) : null}
+      {h ? <ExpectedChart params={{ site: h.site, activity_type: h.activity_type, start, end }} interval="hour"
+                          hotspots={[{ id: h.id, period_start: h.period_start, period_end: h.period_end, severity: h.severity, kind: h.kind, activity_type: h.activity_type }]}
+                          title="Evidence: hourly actual against expected" height={220} /> : null}
+      {alert.status !== "resolved" ? (
+        <div className="actions">
+          <label htmlFor="alert-note" className="sr-only">Note</label>
+          <input id="alert-note" placeholder="Note (optional)" value={note} onChange={(e) => setNote(e.target.value)} maxLength={4000} />
+          {alert.status === "open" ? <button type="button" disabled={busy} onClick={() => void act("acknowledge")}>Acknowledge</button> : null}
+          <button type="button" className="secondary" disabled={busy} onClick={() => void act("resolve")}>Resolve</button>
+        </div>
+      ) : <p className="muted">Resolved{alert.note ? `: ${alert.note}` : ""}.</p>}
+      {error ? <ErrorBox error={error} /> : null}
+      <h3>Recommended actions</h3>
+      <Async state={rec} what="Loading recommendations">
+        {(r) => !r ? <Empty>No recommendation requested for this hotspot yet.</Empty>
+          : r.status === "pending" ? <Empty>Requested from the chatbot (attempt {r.attempts}); it appears here as soon as it arrives.</Empty>
+          : r.status === "failed" ? <ErrorBox error={{ title: "The chatbot could not answer", message: r.last_error ?? "" }} />
+          : (
+            <ol className="recs" data-testid="recommendations">
+              {r.content?.hotspot?.note ? <p className="muted small">{r.content.hotspot.note}</p> : null}
+              {(r.content?.actions ?? []).map((a) => (
+                <li key={a.id}>
+                  <strong>{a.title}</strong>
+                  {a.abatement_t_co2e_per_year ? <span className="tag">{a.abatement_t_co2e_per_year.low}–{a.abatement_t_co2e_per_year.high} t CO2e/yr</span> : null}
+                  {a.effort ? <span className="muted small"> · effort {a.effort} · cost {a.cost}</span> : null}
+                  <p className="small">{a.summary}</p>
+                  <button type="button" className="link small" onClick={() => open({ kind: "kb", id: a.id })}>Read the measure and its sources</button>
+                </li>
+              ))}
+            </ol>
+          )}
+      </Async>
+    </div>
+  );
+}
+
+function FactRow({ k, v }: { k: string; v: unknown }) {
+  const text = typeof v === "number" ? (Math.abs(v) < 10 ? v.toFixed(3) : nf0.format(v)) : typeof v === "object" ? JSON.stringify(v) : String(v);
+  return <><dt>{label(k)}</dt><dd>{text}</dd></>;
+}
