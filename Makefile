@@ -15,16 +15,32 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: install system-deps up down status test test-fast lint bench bench-ml demo clean
+.PHONY: install system-deps ui ui-test up down status test test-fast lint bench bench-ml demo clean
 
-install: $(STAMP) system-deps
+install: $(STAMP) system-deps ui
 
-# Debian packages the tests use: docker-compose (v1, validates compose files without an engine).
+# Debian packages: docker-compose (v1, validates compose files without an engine) and chromium (the
+# dashboard's end-to-end tests drive /usr/bin/chromium with Playwright; no browser is ever downloaded).
+DEB_PACKAGES := $(strip $(if $(shell command -v docker-compose),,docker-compose) $(if $(wildcard /usr/bin/chromium),,chromium))
 system-deps:
-	@command -v docker-compose >/dev/null || { \
+	@if [ -n "$(DEB_PACKAGES)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
-	  else echo "please install docker-compose (Debian package) to validate compose files"; fi; }
+	    echo "installing Debian packages: $(DEB_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
+	  else echo "please install the Debian packages: $(DEB_PACKAGES)"; fi; fi
+
+# The dashboard (ui/): npm ci when package-lock.json changes, a build when a source changes.
+UI_STAMP := ui/node_modules/.installed-$(shell sha1sum ui/package-lock.json | cut -c1-12)
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json
+$(UI_STAMP): ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	@rm -f ui/node_modules/.installed-*; touch $(UI_STAMP)
+ui/dist/index.html: $(UI_STAMP) $(UI_SOURCES)
+	cd ui && npm run --silent build
+ui: ui/dist/index.html
+
+ui-test: $(UI_STAMP)
+	cd ui && npx vitest run
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,7 +69,7 @@ lint: install
 	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/hotspots \
 	  services/data_core/streams.py services/rag flows
 
-test: install lint
+test: install lint ui-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: install

@@ -80,7 +80,7 @@ class _Factory:
 
 
 def build_store(tmp: Path) -> str:
-    from tests.services.ml_engine.conftest import cambridge_csv, registered_store, slice_series
+    from tests.ml_fixtures import cambridge_csv, registered_store, slice_series
 
     csv = cambridge_csv._get_wrapped_function()()
     series = slice_series._get_wrapped_function()(csv)

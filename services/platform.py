@@ -4,8 +4,8 @@ Each service is a real process on 127.0.0.1 with its log under ``var/log/`` and 
 ``var/run/``; data lives under ``var/`` (the MLflow store under ``mlflow/``) so a restart keeps it.
 
 ``up`` starts the Prefect server (4200), the MLflow tracking server and registry (5000), the data core
-(8002), the ML engine (8001), the orchestration engine (8003) and the Prefect runner that executes the
-deployments (health on 4201); loads the demo data; trains ``carbon-baseline`` with the ``train-baseline``
+(8002), the ML engine (8001), the orchestration engine (8003), the chatbot (8004), the dashboard (5173,
+the bundle ``make ui`` builds) and the Prefect runner that executes the deployments (health on 4201); loads the demo data; trains ``carbon-baseline`` with the ``train-baseline``
 flow when the registry has no champion; fills the expected values of the demo holdout period with the
 ``fill-expected`` flow; and scans that period for hotspots with the ``hotspot-scan`` flow.
 """
@@ -86,6 +86,12 @@ SERVICES: list[Service] = [
             {"PORT": "8004", "HOST": "127.0.0.1", "DATA_CORE_URL": "http://127.0.0.1:8002",
              "CACHE_DIR": str(VAR / "rag")},
             after=("data-core",)),
+    # the dashboard: the built bundle (make ui) and /config.json; it talks to 8003 and 8004 from the browser
+    Service("frontend-ui", 5173, "/api/health", [_python(), "-m", "services.frontend.app"],
+            {"PORT": "5173", "HOST": "127.0.0.1", "ORCHESTRATION_PUBLIC_URL": "http://127.0.0.1:8003",
+             "CHATBOT_PUBLIC_URL": "http://127.0.0.1:8004", "PREFECT_UI_URL": "http://127.0.0.1:4200",
+             "MLFLOW_UI_URL": MLFLOW_URL},
+            after=("orchestration", "rag-chatbot")),
     # the Prefect runner: registers the deployments (deployments/definitions.py) and executes their runs
     Service("flow-runner", 4201, "/health", [_python(), "-m", "deployments.serve"],
             {**FLOW_ENV, "PREFECT_RUNNER_SERVER_ENABLE": "true", "PREFECT_RUNNER_SERVER_HOST": "127.0.0.1",
@@ -169,9 +175,24 @@ def print_table(services: list[Service]) -> None:
     for s in services:
         ok, detail = _healthy(s)
         print(f"{s.name:22} {s.url:28} {('ok' if ok else 'DOWN ' + detail):10} {_running_pid(s) or '-'}")
-    print(f"\nlogs: {LOG}/   API docs: http://127.0.0.1:8002/docs (data core), http://127.0.0.1:8001/docs "
+    print(f"\ndashboard: {dashboard_url()}")
+    print(f"logs: {LOG}/   API docs: http://127.0.0.1:8002/docs (data core), http://127.0.0.1:8001/docs "
           f"(ML engine), http://127.0.0.1:8003/docs (orchestration), http://127.0.0.1:8004/docs (chatbot)\nMLflow UI: {MLFLOW_URL}   "
           f"Prefect UI: http://127.0.0.1:4200   live alerts: ws://127.0.0.1:8003/ws/alerts\n")
+
+
+def dashboard_url() -> str:
+    """The dashboard's address with the API token in the fragment (never sent to a server): the page keeps
+    it in the browser and takes it out of the address bar."""
+    from urllib.parse import quote
+
+    from services.common.settings import ServiceSettings
+
+    try:
+        token = ServiceSettings().api_token.get_secret_value()  # type: ignore[call-arg]
+    except Exception:  # noqa: BLE001 - no .env yet: the plain address
+        return "http://127.0.0.1:5173"
+    return f"http://127.0.0.1:5173/#token={quote(token, safe='')}"
 
 
 def up(load_demo: bool = True) -> int:

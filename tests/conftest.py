@@ -21,6 +21,9 @@ TOKEN = os.environ["API_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DIALECTS = [d.strip() for d in os.environ.get("TEST_DIALECTS", "sqlite,postgresql").split(",") if d.strip()]
+# the ML engine's real-data fixtures (a registered champion, ...) are shared by the ML engine, flow and
+# dashboard tests: one plugin module, so each session fixture is built once per run
+pytest_plugins = ["tests.ml_fixtures"]
 
 
 def _pg_url(dbname: str) -> str:
@@ -161,3 +164,12 @@ def send_case(case: object, client: object) -> object:
         return client.request(kwargs.pop("method"), kwargs.pop("url"), **kwargs)  # type: ignore[attr-defined]
     except httpx.InvalidURL:
         reject()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect server (real API) for the flow and dashboard tests, started once per session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -10,8 +10,18 @@ Connect, then authenticate with a short-lived single-use ticket (``POST /api/v1/
 The server sends ``hello`` (and ``resync`` when it cannot resume), then events; ``ping`` every
 ``WS_PING_SECONDS`` (answer ``{"type": "pong"}``; a peer silent for 2.5 pings is closed).
 
-REST for the dashboard: hotspots, alerts (acknowledge, resolve), recommendations, Prefect deployments and
-flow runs, ``POST /api/v1/deployments/{name}/run``, links to the Prefect and MLflow UIs.
+REST for the dashboard, which talks to this engine and the chatbot only (all under ``/api/v1``; reads open,
+writes need the bearer token; every error is application/problem+json, an absent dependency 503):
+
+- hotspots, alerts (``POST .../acknowledge``, ``.../resolve``), recommendations, ``links``, ``streams``;
+- Prefect: ``deployments``, ``flow-runs``, ``flow-runs/{id}``, ``POST deployments/{name}/run``;
+- from the data core (dashboard.py; query strings passed on as sent, a data-core 4xx passed on as the same
+  problem): ``emissions/{totals|timeseries|top|inventory|audit}`` (JSON, or a CSV/XLSX file with
+  ``format=``), ``sites``, ``sites/{id}``, ``organisations``, ``readings/extent``, ``POST ingest`` (upload:
+  multipart, text/csv or JSON; ``Idempotency-Key`` and ``Idempotent-Replayed`` passed on), ``ingest/batches``,
+  ``ingest/batches/{id}``, ``ingest/batches/{id}/rejects``, ``ingest/rejects``;
+- ``expected``: actual against expected summed per hour, day, week or month (the data core's residuals);
+- ``models``: the ML engine's registered versions and what it serves.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from services.common.auth import WriteAuth
 from services.common.contracts import IngestionEvent
 from services.common.errors import DomainError, ServiceUnavailable
 from services.hotspots.rules import AlertRules
-from services.orchestration import prefect_api
+from services.orchestration import dashboard, prefect_api
 from services.orchestration.event_scan import targeted_scan
 from services.orchestration.hub import (
     CHANNELS,
@@ -244,6 +254,12 @@ async def flow_runs(request: Request, limit: int = Query(default=20, ge=1, le=20
     return {"flow_runs": await _prefect(prefect_api.flow_runs(s.prefect_api_url, s.prefect_ui_url, limit))}
 
 
+@api.get("/flow-runs/{run_id}", summary="One flow run (404 if the id is not a UUID or unknown)")
+async def flow_run(run_id: str, request: Request) -> dict[str, Any]:
+    s: OrchestrationSettings = _state(request).settings
+    return await _prefect(prefect_api.flow_run(s.prefect_api_url, s.prefect_ui_url, run_id))
+
+
 @api.post("/deployments/{name:path}/run", dependencies=[WriteAuth], status_code=201,
           summary="Trigger a deployment ('flow/deployment' or a unique deployment name)")
 async def run_deployment(name: str, request: Request, body: RunRequest | None = None,
@@ -394,6 +410,7 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
         s.tasks = set()
         s.event_scans = []
         s.scan_lock = asyncio.Lock()
+        s.ml = dashboard.ml_client(settings.ml_engine_url, settings.ml_engine_timeout_seconds)
         s.tail = Tail(s.dc, s.hub, poll=settings.stream_poll_seconds, history=settings.ws_history)
         with contextlib.suppress(Exception):  # the data core may start later; the tail keeps trying
             await s.tail.load()
@@ -410,6 +427,7 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
             await s.hub.close_all()
             await asyncio.sleep(0.05)
             await s.dc.aclose()
+            await s.ml.aclose()
 
     async def channels_check(app: FastAPI) -> tuple[bool, dict[str, Any]]:
         tail: Tail = app.state.tail
@@ -420,8 +438,9 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
         settings,
         title="Carbon Nexus orchestration engine",
         description="Flow results and data-core events in; hotspots, alerts and recommendations out on "
-                    "WebSockets; REST for the dashboard; Prefect deployments triggered.",
-        routers=[api],
+                    "WebSockets; REST for the dashboard (its only way to the data core and the ML engine); "
+                    "Prefect deployments triggered.",
+        routers=[api, dashboard.router],
         lifespan=lifespan,
         health_checks={"channels": channels_check},
     )

@@ -61,6 +61,29 @@ async def flow_runs(api_url: str, ui_url: str, limit: int) -> list[dict[str, Any
     return [_run(r, ui_url, names) for r in runs]
 
 
+async def flow_run(api_url: str, ui_url: str, run_id: str) -> dict[str, Any]:
+    """One flow run in the shape of ``flow_runs``; NotFound if ``run_id`` is not a UUID or no run has it."""
+    try:
+        uid = UUID(run_id)
+    except ValueError as exc:
+        raise NotFound(f"no flow run {run_id!r}: flow run ids are UUIDs", flow_run=run_id) from exc
+    async with get_client(api_url) as client:
+        try:
+            run = await client.read_flow_run(uid)
+        except ObjectNotFound as exc:
+            raise NotFound(f"no flow run {run_id}", flow_run=run_id) from exc
+        names: dict[UUID, str] = {}
+        if run.deployment_id:
+            try:
+                deployment = await client.read_deployment(run.deployment_id)
+                flow = await client.read_flow(deployment.flow_id)
+            except ObjectNotFound:  # the deployment was deleted since: the run is still shown
+                pass
+            else:
+                names[deployment.id] = f"{flow.name}/{deployment.name}"
+    return _run(run, ui_url, names)
+
+
 async def trigger(api_url: str, name: str, parameters: dict[str, Any], ui_url: str, idempotency_key: str | None) -> dict[str, Any]:
     """Create a flow run of ``flow/deployment`` (or a deployment name unique across flows)."""
     async with get_client(api_url) as client:

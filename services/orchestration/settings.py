@@ -32,6 +32,10 @@ class OrchestrationSettings(ServiceSettings):
     # how often the channel logs are read from the data core (other replicas' events, gaps)
     stream_poll_seconds: float = Field(default=2.0, gt=0)
     data_core_timeout_seconds: float = Field(default=30.0, gt=0)
+    # how long an upload passed on to the data core may take to be answered (a large file is parsed,
+    # checked and stored before the report comes back)
+    ingest_timeout_seconds: float = Field(default=600.0, gt=0)
+    ml_engine_timeout_seconds: float = Field(default=30.0, gt=0)
     # the event path: an ingest of hourly readings triggers a targeted scan of its sites at once
     event_scan: bool = True
     event_scan_context_hours: int = Field(default=48, ge=0, le=24 * 60)

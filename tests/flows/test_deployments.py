@@ -110,6 +110,11 @@ def test_the_orchestration_api_lists_and_triggers_deployments(prefect_harness, m
         assert body["state"] == "Scheduled"
         runs = http.get("/api/v1/flow-runs", params={"limit": 50}).json()["flow_runs"]
         assert body["id"] in {r["id"] for r in runs}
+        one = http.get(f"/api/v1/flow-runs/{body['id']}")  # one run, in the shape of the list
+        assert one.status_code == 200 and one.json() == next(r for r in runs if r["id"] == body["id"])
+        for unknown in ("00000000-0000-4000-8000-000000000000", "not-a-uuid"):
+            missing = http.get(f"/api/v1/flow-runs/{unknown}")
+            assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem")
         bad = http.post("/api/v1/deployments/hotspot-scan/run", json={"parameters": {"nope": 1}})
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
         assert http.post("/api/v1/deployments/no-such/thing/run", json={}).status_code == 404

@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 from services.common.settings import OFFLINE_ENV
 from tests.conftest import AUTH, TOKEN, LiveServer
-from tests.services.ml_engine.conftest import WINDOW
+from tests.ml_fixtures import WINDOW
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 BIN = Path(sys.executable).parent

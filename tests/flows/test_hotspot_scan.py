@@ -13,7 +13,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import AUTH, TOKEN, LiveServer, free_port
-from tests.services.ml_engine.conftest import FLOW_SITES, load_buildings
+from tests.ml_fixtures import FLOW_SITES, load_buildings
 from tests.services.orchestration.conftest import orchestration_settings, recv_events
 
 pytestmark = pytest.mark.integration

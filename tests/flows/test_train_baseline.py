@@ -8,7 +8,7 @@ import pytest
 
 import mlflow
 from mlflow import MlflowClient
-from tests.services.ml_engine.conftest import WINDOW
+from tests.ml_fixtures import WINDOW
 
 pytestmark = pytest.mark.integration
 

@@ -67,8 +67,10 @@ function TopBar({ onToken, onChat, onMenu }: { onToken: () => void; onChat: () =
         </span>
         <ConnectionBadge state={live.states.alerts} detail={live.detail.alerts} />
         <button type="button" className="secondary" onClick={onChat} aria-label="Open the chat panel">Ask</button>
-        <button type="button" className={`icon${token ? "" : " attention"}`} onClick={onToken}
-                aria-label={token ? "API token (set)" : "Set the API token"} title={token ? "API token set" : "Set the API token"}>🔑</button>
+        <button type="button" className={`secondary token${token ? "" : " attention"}`} onClick={onToken}
+                aria-label={token ? "API token (set)" : "Set the API token"} title={token ? "API token set" : "Set the API token"}>
+          {token ? "Token ✓" : "Sign in"}
+        </button>
       </div>
     </header>
   );

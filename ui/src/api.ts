@@ -97,7 +97,7 @@ export async function problemFrom(r: Response): Promise<ApiError> {
   const title = String(body.title ?? r.statusText ?? "Request failed");
   let detail = body.detail as unknown;
   if (Array.isArray(detail)) detail = detail.map((d) => (d as { msg?: string }).msg ?? JSON.stringify(d)).join("; ");
-  const hint = r.status === 401 ? " (set the API token: the key button at the top right)" : "";
+  const hint = r.status === 401 ? " (set the API token with Sign in, top right)" : "";
   return new ApiError(r.status, title, `${String(detail ?? title)}${hint}`, body);
 }
 
@@ -159,7 +159,7 @@ export function upload<T>(file: File, params: Params, onProgress: (fraction: num
         onProgress(1);
         resolve({ ...body, _replayed: xhr.getResponseHeader("Idempotent-Replayed") === "true" } as T);
       } else {
-        const hint = xhr.status === 401 ? " (set the API token: the key button at the top right)" : "";
+        const hint = xhr.status === 401 ? " (set the API token with Sign in, top right)" : "";
         reject(new ApiError(xhr.status, String(body.title ?? "Upload refused"),
           `${String(body.detail ?? xhr.statusText)}${hint}`, body));
       }

@@ -11,7 +11,7 @@ import pytest
 
 from services.ml_engine.bundle import INPUT_COLUMNS, InputError
 from services.ml_engine.model import FAST_PATH_MAX_ROWS, TreeEnsemble
-from tests.services.ml_engine.conftest import DATA
+from tests.ml_fixtures import DATA
 
 pytestmark = pytest.mark.unit
 

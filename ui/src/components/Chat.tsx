@@ -40,7 +40,9 @@ export function ChatPanel({ compact = false }: { compact?: boolean }) {
   const session = useRef<string | null>(sessionStorage.getItem("carbon-nexus.chat-session"));
   const end = useRef<HTMLDivElement>(null);
   const { open } = useDrawer();
-  useEffect(() => end.current?.scrollIntoView?.({ block: "end" }), [turns]);
+  useEffect(() => {
+    end.current?.scrollIntoView?.({ block: "end" }); // Chromium returns a Promise here: not a cleanup
+  }, [turns]);
 
   const openCitation = (c: Citation) => {
     if (c.type === "kb" && c.id) open({ kind: "kb", id: c.id });

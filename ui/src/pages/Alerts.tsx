@@ -76,7 +76,7 @@ export function Alerts() {
         </div>
         <ConnectionBadge state={live.states.alerts} detail={live.detail.alerts} onRetry={live.retry} />
       </header>
-      {!token ? <div className="state info">Live updates, acknowledge and resolve need the API token (key button, top right). The list below still loads.</div> : null}
+      {!token ? <div className="state info">Live updates, acknowledge and resolve need the API token (Sign in, top right). The list below still loads.</div> : null}
       <div className="toolbar">
         <label>Status{" "}
           <select value={status} onChange={(e) => { params.set("status", e.target.value); setParams(params); }}>

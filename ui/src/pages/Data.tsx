@@ -107,7 +107,7 @@ export function Data() {
           <button type="button" disabled={!file || progress !== null || !token} onClick={() => void send()}
                   title={token ? undefined : "Set the API token to upload"}>Upload</button>
           {progress !== null ? <button type="button" className="secondary" onClick={() => abort.current?.()}>Cancel</button> : null}
-          {!token ? <span className="muted small">Uploading needs the API token (key button, top right).</span> : null}
+          {!token ? <span className="muted small">Uploading needs the API token (Sign in, top right).</span> : null}
         </div>
         {progress !== null ? (
           <div className="progress" role="progressbar" aria-label="Upload progress" aria-valuemin={0} aria-valuemax={100}
@@ -135,10 +135,12 @@ export function Data() {
           <h2>Recent batches</h2>
           <Async state={batches} what="Loading batches" empty={(d) => d.length === 0}>
             {(items) => (
+              <div className="table-wrap">
               <table className="data">
                 <thead><tr><th>File</th><th>When</th><th className="num">Accepted</th><th className="num">Rejected</th></tr></thead>
                 <tbody>{items.map((b, i) => <tr key={b.id ?? b.batch_id ?? i}><td>{b.source_name ?? b.filename ?? b.id}</td><td>{when(b.received_at)}</td><td className="num">{b.accepted ?? "–"}</td><td className="num">{b.rejected ?? "–"}</td></tr>)}</tbody>
               </table>
+              </div>
             )}
           </Async>
         </section>

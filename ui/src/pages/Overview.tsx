@@ -90,6 +90,7 @@ export function Overview() {
           {(d) => (
             <>
               <p className="muted small">{d.pareto_count} of {d.contributors} sites make 80 % of {co2e(d.total_kg_co2e)}.</p>
+              <div className="table-wrap">
               <table className="data" data-testid="top-contributors">
                 <thead><tr><th>Site</th><th className="num">Emissions</th><th>Share</th><th className="num">vs previous year</th></tr></thead>
                 <tbody>
@@ -107,6 +108,7 @@ export function Overview() {
                   ))}
                 </tbody>
               </table>
+              </div>
             </>
           )}
         </Async>

@@ -118,6 +118,7 @@ export function Pipelines() {
           <h2>Recent runs <button type="button" className="link small" onClick={runs.reload}>refresh</button></h2>
           <Async state={runs} what="Loading runs" empty={(d) => d.length === 0}>
             {(items) => (
+              <div className="table-wrap">
               <table className="data" data-testid="flow-runs">
                 <thead><tr><th>Run</th><th>Deployment</th><th>State</th><th>Started</th><th className="num">Seconds</th></tr></thead>
                 <tbody>
@@ -132,6 +133,7 @@ export function Pipelines() {
                   ))}
                 </tbody>
               </table>
+              </div>
             )}
           </Async>
         </section>

@@ -38,6 +38,7 @@ export function SitePage() {
           <h2>Emissions by activity</h2>
           <Async state={totals} what="Loading totals" empty={(d) => d.rows.length === 0}>
             {(d) => (
+              <div className="table-wrap">
               <table className="data">
                 <thead><tr><th>Scope</th><th>Activity</th><th className="num">Rows</th><th className="num">Emissions</th></tr></thead>
                 <tbody>
@@ -45,6 +46,7 @@ export function SitePage() {
                   <tr className="total"><td colSpan={3}>Total ({method}-based)</td><td className="num">{co2e(d.total_kg_co2e)}</td></tr>
                 </tbody>
               </table>
+              </div>
             )}
           </Async>
         </section>

@@ -22,7 +22,7 @@ afterEach(() => vi.unstubAllGlobals());
 describe("ChatPanel", () => {
   it("streams an answer and opens the query behind a cited number", async () => {
     const citation = { ref: "Q1", type: "query", endpoint: "/api/v1/emissions/totals", params: { site: "b33" } };
-    const fetchMock = vi.fn(async (url: string) => {
+    const fetchMock = vi.fn(async (url: string, _init?: RequestInit) => {
       if (url.endsWith("/api/chat/stream")) {
         return sse([["start", { session_id: "s1" }], ["delta", { text: "b33 emitted " }],
           ["done", { answer: "b33 emitted 1.2 t CO2e [Q1].", citations: [citation], declined: false }]]);
