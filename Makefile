@@ -67,7 +67,7 @@ lint: install
 	$(PY) -m mypy services/common services/platform.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py \
 	  services/ml_engine/settings.py services/ml_engine/serving.py services/ml_engine/registry.py \
 	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/hotspots \
-	  services/data_core/streams.py services/rag flows
+	  services/data_core/streams.py services/rag services/frontend flows
 
 test: install lint ui-test
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -34,3 +34,26 @@ def test_the_chatbot_runs_with_the_platform_and_the_flows_find_it() -> None:
     assert rag.port == 8004 and rag.health == "/api/health" and rag.env["DATA_CORE_URL"] == "http://127.0.0.1:8002"
     assert FLOW_ENV["RAG_SERVICE_URL"] == "http://127.0.0.1:8004"
     assert by_name["orchestration"].env["RAG_SERVICE_URL"] == FLOW_ENV["RAG_SERVICE_URL"]
+
+
+def test_the_dashboard_runs_with_the_platform_and_points_the_browser_at_the_two_services() -> None:
+    by_name = {s.name: s for s in SERVICES}
+    ui = by_name["frontend-ui"]
+    assert ui.port == 5173 and ui.health == "/api/health" and set(ui.after) == {"orchestration", "rag-chatbot"}
+    assert ui.env["ORCHESTRATION_PUBLIC_URL"] == by_name["orchestration"].url
+    assert ui.env["CHATBOT_PUBLIC_URL"] == by_name["rag-chatbot"].url
+    # the browser's origin is allowed by both services it talks to
+    from services.common.settings import ServiceSettings
+    from services.orchestration.settings import OrchestrationSettings
+
+    origin = "http://127.0.0.1:5173"
+    assert origin in OrchestrationSettings(api_token="x" * 30).ws_allowed_origins  # type: ignore[call-arg]
+    assert origin in ServiceSettings(api_token="x" * 30).cors_origins  # type: ignore[call-arg]
+
+
+def test_the_dashboard_link_carries_the_token_in_the_fragment_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services.platform import dashboard_url
+
+    monkeypatch.setenv("API_TOKEN", "a/b+c" + "x" * 30)
+    url = dashboard_url()
+    assert url.startswith("http://127.0.0.1:5173/#token=") and "a%2Fb%2Bc" in url

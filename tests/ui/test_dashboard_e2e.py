@@ -16,11 +16,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_the_overview_renders_the_demo_data(page: Page) -> None:
+def test_the_overview_renders_the_demo_data(page: Page, stack) -> None:  # type: ignore[no-untyped-def]
     p = page.open("/")
     total = p.get_by_test_id("kpi-total")
     total.locator(".kpi-value").filter(has_text=re.compile(r"\d.*(t|kt)$")).wait_for(timeout=60_000)
     assert p.get_by_test_id("year").input_value() == "2020"
+    # the change against 2019 is the ledger's, not a stale figure of another selection
+    kg = {y: httpx.get(f"{stack.url['oe']}/api/v1/emissions/totals", trust_env=False, timeout=60,
+                       params={"start": f"{y}-01-01T00:00:00Z", "end": f"{y + 1}-01-01T00:00:00Z"}).json()["total_kg_co2e"]
+          for y in (2019, 2020)}
+    change = total.locator(".kpi-change").filter(has_text="vs 2019")
+    change.wait_for(timeout=30_000)
+    assert change.inner_text() == f"{(kg[2020] - kg[2019]) / kg[2019] * 100:+.1f} % vs 2019".replace("+-", "-")
     top = p.get_by_test_id("top-contributors")
     top.locator("tbody tr").first.wait_for()
     assert top.locator("tbody tr").count() == 10

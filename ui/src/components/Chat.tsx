@@ -16,6 +16,12 @@ const SUGGESTIONS = [
   "How can we cut gas use at b2?",
 ];
 
+/** **bold** spans of the composer's Markdown as <strong> (the rest stays text: no HTML is ever injected). */
+export function inlineMarkdown(text: string, key: string | number): ReactNode[] {
+  return text.split(/(\*\*[^*]+\*\*)/g).map((part, j) =>
+    /^\*\*[^*]+\*\*$/.test(part) ? <strong key={`${key}-${j}`}>{part.slice(2, -2)}</strong> : <Fragment key={`${key}-${j}`}>{part}</Fragment>);
+}
+
 /** Split an answer on its citation markers ([Q1], [Q2b], [kb-doc-id]) so each becomes a button. */
 export function withCitations(text: string, citations: Citation[], open: (c: Citation) => void): ReactNode[] {
   const byRef = new Map(citations.map((c) => [c.ref, c]));
@@ -23,7 +29,7 @@ export function withCitations(text: string, citations: Citation[], open: (c: Cit
   return parts.map((part, i) => {
     const m = /^\[([A-Za-z0-9_.:-]+)\]$/.exec(part);
     const c = m ? byRef.get(m[1]) : undefined;
-    if (!c) return <Fragment key={i}>{part}</Fragment>;
+    if (!c) return <Fragment key={i}>{inlineMarkdown(part, i)}</Fragment>;
     return (
       <button key={i} type="button" className="cite" onClick={() => open(c)}
               title={c.type === "kb" ? `Knowledge base: ${c.title ?? c.id}` : `Open the query ${c.endpoint ?? ""}`}>
@@ -102,7 +108,7 @@ export function ChatPanel({ compact = false }: { compact?: boolean }) {
         {turns.map((t, i) => (
           <div key={i} className={`turn ${t.role}`} data-testid={t.role === "assistant" ? "chat-answer" : undefined}>
             <div className="bubble">
-              {t.role === "assistant" && t.citations ? withCitations(t.text, t.citations, openCitation) : t.text}
+              {t.role === "assistant" ? withCitations(t.text, t.citations ?? [], openCitation) : t.text}
               {t.streaming ? <span className="caret" aria-label="answering" /> : null}
               {t.error ? <div className="state error" role="alert">{t.error}</div> : null}
             </div>

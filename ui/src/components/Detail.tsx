@@ -13,8 +13,8 @@ interface AuditRow {
 }
 interface Audit { total_kg_co2e: number; row_count: number; ledger_version: number; method: string; rows: AuditRow[] }
 
-export function AuditTrail({ target }: { target: AuditTarget }) {
-  const state = useAsync(() => oe.get<Audit>("/emissions/audit", { ...target.params, limit: 50 }), [JSON.stringify(target.params)]);
+export function AuditTrail({ target, limit = 50 }: { target: AuditTarget; limit?: number }) {
+  const state = useAsync(() => oe.get<Audit>("/emissions/audit", { ...target.params, limit }), [JSON.stringify(target.params), limit]);
   return (
     <Async state={state} what="Loading the audit trail" empty={(d) => d.row_count === 0}>
       {(d) => (

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { useSearchParams } from "react-router-dom";
-import { ApiError, oe } from "../api";
+import { ApiError, oe, rag } from "../api";
 import { ConnectionBadge } from "../components/ConnectionBadge";
 import { ExpectedChart } from "../components/ExpectedChart";
 import { Async, Empty, ErrorBox } from "../components/States";
@@ -128,8 +128,19 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const { open } = useDrawer();
-  const rec = useAsync(() => oe.get<{ recommendation: Rec | null }>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`).then((r) => r.recommendation),
+  const stored = useAsync(() => oe.get<{ recommendation: Rec | null }>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`).then((r) => r.recommendation),
     [alert.hotspot_id, recVersion]);
+  const [asked, setAsked] = useState<{ loading: boolean; content?: Rec["content"]; error?: unknown }>({ loading: false });
+  // the queued request is answered by the next hotspot scan; a user need not wait for it
+  async function askNow() {
+    setAsked({ loading: true });
+    try {
+      setAsked({ loading: false, content: await rag.post<Rec["content"]>("/recommendations", { hotspot_id: alert.hotspot_id, top_k: 5 }) });
+    } catch (e) {
+      setAsked({ loading: false, error: e });
+    }
+  }
+  const rec = asked.content ? { ...stored, data: { status: "ready", attempts: 1, last_error: null, content: asked.content } as Rec } : stored;
   async function act(action: "acknowledge" | "resolve") {
     setBusy(true);
     setError(null);
@@ -172,9 +183,16 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
       {error ? <ErrorBox error={error} /> : null}
       <h3>Recommended actions</h3>
       <Async state={rec} what="Loading recommendations">
-        {(r) => !r ? <Empty>No recommendation requested for this hotspot yet.</Empty>
-          : r.status === "pending" ? <Empty>Requested from the chatbot (attempt {r.attempts}); it appears here as soon as it arrives.</Empty>
-          : r.status === "failed" ? <ErrorBox error={{ title: "The chatbot could not answer", message: r.last_error ?? "" }} />
+        {(r) => !r || r.status !== "ready" ? (
+          <div className="stack">
+            {!r ? <Empty>No recommendation requested for this hotspot yet.</Empty>
+              : r.status === "pending" ? <Empty>Requested from the chatbot by the scan (attempt {r.attempts}); it appears here as soon as it arrives.</Empty>
+              : <ErrorBox error={{ title: "The chatbot could not answer", message: r.last_error ?? "" }} />}
+            <div><button type="button" className="secondary" disabled={asked.loading} onClick={() => void askNow()}>
+              {asked.loading ? "Asking…" : "Ask the chatbot now"}</button></div>
+            {asked.error ? <ErrorBox error={asked.error} /> : null}
+          </div>
+        )
           : (
             <ol className="recs" data-testid="recommendations">
               {r.content?.hotspot?.note ? <p className="muted small">{r.content.hotspot.note}</p> : null}

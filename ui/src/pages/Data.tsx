@@ -31,7 +31,7 @@ export function ReportView({ report, replayed }: { report: IngestReport; replaye
       </p>
       {report.rejects.length ? (
         <>
-          <h3>Rejected rows ({report.rejects_total.toLocaleString()}) <span className="muted small">kept for review; the good rows were stored</span></h3>
+          <h3>Rejected rows: {report.rejected.toLocaleString()} <span className="muted small">({report.rejects_total.toLocaleString()} problems; kept for review, the good rows were stored)</span></h3>
           <div className="table-wrap">
             <table className="data" data-testid="rejects">
               <thead><tr><th className="num">Row</th><th>Column</th><th>Value</th><th>Reason</th></tr></thead>
@@ -138,7 +138,7 @@ export function Data() {
               <div className="table-wrap">
               <table className="data">
                 <thead><tr><th>File</th><th>When</th><th className="num">Accepted</th><th className="num">Rejected</th></tr></thead>
-                <tbody>{items.map((b, i) => <tr key={b.id ?? b.batch_id ?? i}><td>{b.source_name ?? b.filename ?? b.id}</td><td>{when(b.received_at)}</td><td className="num">{b.accepted ?? "–"}</td><td className="num">{b.rejected ?? "–"}</td></tr>)}</tbody>
+                <tbody>{items.map((b, i) => <tr key={b.id ?? b.batch_id ?? i}><td>{b.source_name ?? b.filename ?? b.id}</td><td className="nowrap">{b.received_at ? new Date(b.received_at).toISOString().slice(0, 16).replace("T", " ") : "–"}</td><td className="num">{b.accepted ?? "–"}</td><td className="num">{b.rejected ?? "–"}</td></tr>)}</tbody>
               </table>
               </div>
             )}

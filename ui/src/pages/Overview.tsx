@@ -18,10 +18,10 @@ export function Overview() {
   const { range, previous, method, year } = usePeriod();
   const { open } = useDrawer();
   const key = [range?.start, method];
-  const totals = useAsync(() => oe.get<Totals>("/emissions/totals", { ...range, method, group_by: "scope" }), key);
-  const before = useAsync(() => oe.get<Totals>("/emissions/totals", { ...previous, method, group_by: "scope" }), key);
-  const series = useAsync(() => oe.get<Series>("/emissions/timeseries", { ...range, method, interval: "month", group_by: "scope" }), key);
-  const top = useAsync(() => oe.get<Top>("/emissions/top", { ...range, method, by: "site", limit: 10 }), key);
+  const totals = useAsync(() => oe.get<Totals>("/emissions/totals", { ...range, method, group_by: "scope" }), key, !!range);
+  const before = useAsync(() => oe.get<Totals>("/emissions/totals", { ...previous, method, group_by: "scope" }), key, !!previous);
+  const series = useAsync(() => oe.get<Series>("/emissions/timeseries", { ...range, method, interval: "month", group_by: "scope" }), key, !!range);
+  const top = useAsync(() => oe.get<Top>("/emissions/top", { ...range, method, by: "site", limit: 10 }), key, !!range);
   const hotspots = useAsync(() => oe.get<{ hotspots: HotspotMark[] }>("/hotspots", { status: "open", limit: 500 }), []);
   if (!range) return <Loading what="Finding your data" />;
 
@@ -54,7 +54,7 @@ export function Overview() {
               <span className="kpi-title">{c.title}</span>
               <span className="kpi-value">{totals.error ? "error" : totals.data ? co2e(now) : "…"}</span>
               <span className={`kpi-change ${change !== null && change > 0 ? "up" : "down"}`}>
-                {change !== null ? `${pct(change)} vs ${Number(year) - 1}` : "no previous year"}
+                {!before.data ? "…" : change !== null ? `${pct(change)} vs ${Number(year) - 1}` : "no previous year"}
               </span>
             </button>
           );

@@ -23,7 +23,7 @@ export function scheduleText(s: Schedule): string {
 export function RunProgress({ run }: { run: FlowRun }) {
   const type = run.state_type ?? "SCHEDULED";
   const failed = ["FAILED", "CRASHED", "CANCELLED"].includes(type);
-  const reached = failed ? 2 : Math.max(0, STEPS.indexOf(type));
+  const reached = failed ? 2 : type === "COMPLETED" ? STEPS.length : Math.max(0, STEPS.indexOf(type));
   return (
     <div className="run-progress" data-testid="run-progress" data-state={type}>
       <ol className="steps" aria-label={`Run ${run.name}: ${run.state}`}>

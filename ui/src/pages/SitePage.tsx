@@ -14,7 +14,7 @@ export function SitePage() {
   const { id = "" } = useParams();
   const { range, method, year } = usePeriod();
   const site = useAsync(() => oe.get<Site>(`/sites/${encodeURIComponent(id)}`), [id]);
-  const totals = useAsync(() => oe.get<Totals>("/emissions/totals", { ...range, method, site: id, group_by: "scope,activity_type" }), [id, range?.start, method]);
+  const totals = useAsync(() => oe.get<Totals>("/emissions/totals", { ...range, method, site: id, group_by: "scope,activity_type" }), [id, range?.start, method], !!range);
   const hotspots = useAsync(() => oe.get<{ hotspots: (HotspotMark & { status: string; excess_kg: number | null })[] }>("/hotspots", { site: id, limit: 500 }), [id]);
   if (!range) return <Loading />;
   return (
@@ -68,7 +68,7 @@ export function SitePage() {
       </div>
       <section className="panel">
         <h2>Audit trail</h2>
-        <AuditTrail target={{ title: id, params: { ...range, method, site: id } }} />
+        <AuditTrail target={{ title: id, params: { ...range, method, site: id } }} limit={20} />
       </section>
     </div>
   );

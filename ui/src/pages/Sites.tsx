@@ -38,7 +38,7 @@ export function Sites() {
       oe.get<{ hotspots: { site: string }[] }>("/hotspots", { status: "open", limit: 10000 }),
     ]);
     return siteRows(sites, top.rows, hotspots.hotspots);
-  }, [range?.start, method]);
+  }, [range?.start, method], !!range);
   const columns = useMemo<Column<SiteRow>[]>(() => [
     { key: "site", title: "Site", value: (r) => r.id, render: (r) => <Link to={`/sites/${encodeURIComponent(r.id)}`}>{r.id}</Link> },
     { key: "name", title: "Name", value: (r) => r.name },

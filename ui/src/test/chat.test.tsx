@@ -25,7 +25,7 @@ describe("ChatPanel", () => {
     const fetchMock = vi.fn(async (url: string, _init?: RequestInit) => {
       if (url.endsWith("/api/chat/stream")) {
         return sse([["start", { session_id: "s1" }], ["delta", { text: "b33 emitted " }],
-          ["done", { answer: "b33 emitted 1.2 t CO2e [Q1].", citations: [citation], declined: false }]]);
+          ["done", { answer: "b33 emitted **1.2 t CO2e** [Q1].", citations: [citation], declined: false }]]);
       }
       if (url.endsWith("/api/query")) {
         return new Response(JSON.stringify({ result: { total_kg_co2e: 1200 }, audit: { rows: [], row_count: 0 } }),
@@ -38,6 +38,7 @@ describe("ChatPanel", () => {
     fireEvent.change(screen.getByLabelText("Your question"), { target: { value: "emissions of b33" } });
     fireEvent.click(screen.getByRole("button", { name: "Ask" }));
     await waitFor(() => expect(screen.getByTestId("chat-answer")).toHaveTextContent("b33 emitted 1.2 t CO2e [Q1]."));
+    expect(screen.getByText("1.2 t CO2e").tagName).toBe("STRONG"); // Markdown bold, not raw asterisks
     fireEvent.click(screen.getAllByRole("button", { name: "[Q1]" })[0]);
     await waitFor(() => expect(screen.getByTestId("cited-query")).toHaveTextContent("/api/v1/emissions/totals"));
     await waitFor(() => expect(screen.getByTestId("cited-query")).toHaveTextContent("1200"));
