@@ -69,8 +69,9 @@ lint: install
 	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/hotspots \
 	  services/data_core/streams.py services/rag services/frontend flows
 
+# two workers (the machine has two cores), a file per worker at a time (its module fixtures built once)
 test: install lint ui-test
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --junitxml=var/test-results.xml
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x

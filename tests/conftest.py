@@ -173,3 +173,13 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# make test runs ``pytest -n 2 --dist loadfile``: each file on one worker, so a module's large fixtures
+# (the dashboard's whole stack, the detection fixtures) are built once. pytest-xdist schedules by test id,
+# so ids must be unique: a duplicate would run once and the others silently never.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seen: set[str] = set()
+    twice = sorted({i.nodeid for i in items if i.nodeid in seen or seen.add(i.nodeid)})  # type: ignore[func-returns-value]
+    if twice:
+        raise pytest.UsageError(f"tests with the same id (give them distinct parameters): {twice[:5]}")

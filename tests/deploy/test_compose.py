@@ -73,7 +73,8 @@ def test_docker_compose_config_is_valid() -> None:
 
 
 LONG_RUNNING = {"postgres": None, "prefect-db": None, "data-core": 8002, "prefect-server": 4200, "mlflow": 5000,
-                "ml-engine": 8001, "orchestration-engine": 8003, "rag-chatbot": 8004, "flow-runner": None}
+                "ml-engine": 8001, "orchestration-engine": 8003, "rag-chatbot": 8004, "flow-runner": None,
+                "frontend-ui": 5173}
 
 
 @pytest.mark.parametrize("name", sorted(LONG_RUNNING))
@@ -148,3 +149,37 @@ def test_rag_chatbot_service_matches_the_code(compose: dict) -> None:
     assert {"/api/health", "/api/chat", "/api/chat/stream", "/api/recommendations", "/metrics"} <= paths
     for svc in ("orchestration-engine", "flow-runner"):
         assert compose["services"][svc]["environment"]["RAG_SERVICE_URL"] == "http://rag-chatbot:8004"
+
+
+def test_frontend_ui_serves_the_dashboard_after_the_chatbot(compose: dict) -> None:
+    from fastapi.testclient import TestClient
+
+    from services.frontend.app import FrontendSettings, create_app
+
+    ui = compose["services"]["frontend-ui"]
+    assert ui["image"] == "carbon-nexus-frontend-ui" and ui["ports"] == ["5173:5173"]
+    assert ui["build"]["dockerfile"] == "docker/ui.Dockerfile" and ui["build"]["target"] == "production"
+    assert ui["depends_on"]["rag-chatbot"]["condition"] == "service_healthy"
+    assert "http://127.0.0.1:5173/'" in " ".join(ui["healthcheck"]["test"])  # the document's health route: /
+    fields = {name.upper() for name in FrontendSettings.model_fields}
+    assert set(ui["environment"]) <= fields, set(ui["environment"]) - fields
+    env_file = {line.split("=", 1)[0] for line in (ROOT / ui["env_file"]).read_text().splitlines()
+                if line and not line.startswith("#")}
+    assert env_file <= fields, env_file - fields
+    # the browser (on the host) reaches the published ports; the services allow that origin
+    assert ui["environment"]["ORCHESTRATION_PUBLIC_URL"].endswith("http://localhost:8003}")
+    assert "http://localhost:5173" in compose["services"]["orchestration-engine"]["environment"]["WS_ALLOWED_ORIGINS"]
+    # the route the health check calls answers 200 with the page (here from a minimal bundle)
+    dist = ROOT / "var" / "test-ui-dist"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "index.html").write_text("<!doctype html><div id=root></div>")
+    assert TestClient(create_app(FrontendSettings(ui_dist=dist))).get("/").status_code == 200
+
+
+def test_ui_dockerfile_builds_the_bundle_and_ends_as_non_root() -> None:
+    text = (ROOT / "docker/ui.Dockerfile").read_text()
+    stages = [line.split()[-1] for line in text.splitlines() if line.startswith("FROM ")]
+    assert {"development", "production"} <= set(stages) and stages[-1] == "production"
+    assert "npm ci" in text and "npm run build" in text and "COPY --from=build /ui/dist" in text
+    last_user = [line for line in text.splitlines() if line.startswith("USER ")][-1]
+    assert last_user.split()[1] not in ("root", "0")

@@ -69,7 +69,7 @@ def _build_ui() -> None:
         subprocess.run(["npm", "run", "build"], cwd=REPO / "ui", check=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory, _templates, registered_store, prefect_harness) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     from prefect.settings import PREFECT_API_URL
 
@@ -139,7 +139,9 @@ def _wait_for_deployments(oe: str, runner: subprocess.Popen, timeout: float = 12
     raise AssertionError("the runner did not register the deployments")
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API keeps an event loop running in this thread while it is open, and
+# Prefect's sync-compatible calls (flow.to_deployment, ...) then return coroutines to later tests
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

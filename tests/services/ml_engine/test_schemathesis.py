@@ -18,10 +18,13 @@ _OPENAPI = create_app(MLEngineSettings(api_token=TOKEN, environment="test", log_
 schema = schemathesis.openapi.from_dict(_OPENAPI)
 
 
+# the served model as a parameter: it also gives each operation its own test id (without a parameter,
+# schemathesis gives all of them one id, and pytest-xdist would run only one of them)
+@pytest.mark.parametrize("served", ["champion"])
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
-def test_no_operation_answers_5xx(case, engine):
+def test_no_operation_answers_5xx(case, engine, served):
     response = send_case(case, engine)
     case.validate_response(response, checks=[not_a_server_error])

@@ -1,0 +1,31 @@
+# The dashboard (frontend-ui). Targets: development (Vite dev server with hot reload on 5173; mount ui/src)
+# and production (the built bundle served by services/frontend: SPA routes, /config.json, CSP, health).
+FROM node:20-bookworm-slim AS deps
+WORKDIR /ui
+COPY ui/package.json ui/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+FROM deps AS build
+COPY ui/ ./
+RUN npm run build
+
+FROM deps AS development
+COPY ui/ ./
+RUN chown -R node /ui
+USER node
+EXPOSE 5173
+CMD ["npx", "vite", "--host", "0.0.0.0", "--port", "5173", "--strictPort"]
+
+FROM python:3.11-slim AS production
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DO_NOT_TRACK=true \
+    HOST=0.0.0.0 PORT=5173 UI_DIST=/app/ui/dist
+WORKDIR /app
+RUN pip install "fastapi>=0.115" "uvicorn>=0.30" "pydantic-settings>=2.4" "prometheus-client>=0.20"
+COPY services/__init__.py services/__init__.py
+COPY services/common/__init__.py services/common/settings.py services/common/
+COPY services/frontend services/frontend
+COPY --from=build /ui/dist /app/ui/dist
+RUN useradd --create-home --uid 10001 app
+USER app
+EXPOSE 5173
+CMD ["python", "-m", "services.frontend.app"]
