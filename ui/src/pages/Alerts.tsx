@@ -5,7 +5,7 @@ import { ConnectionBadge } from "../components/ConnectionBadge";
 import { ExpectedChart } from "../components/ExpectedChart";
 import { Async, Empty, ErrorBox } from "../components/States";
 import { useDrawer, useLive, useLiveEvents, useToken } from "../context";
-import { co2e, label, nf0, when } from "../format";
+import { co2e, day, label, nf0, when } from "../format";
 import { useAsync } from "../hooks";
 
 export interface Hotspot {
@@ -103,7 +103,7 @@ export function Alerts() {
                             onClick={() => setSelected(a.id)} aria-current={a.id === selected} data-testid="alert-item" data-site={a.hotspot?.site} data-status={a.status}>
                       <span className={`sev sev-${a.severity}`}>{a.severity}</span>
                       <span className="alert-title">{a.title}</span>
-                      <span className="muted small">{a.hotspot?.site} · {label(a.hotspot?.activity_type)} · {when(a.created_at)}</span>
+                      <span className="muted small">{a.hotspot?.site} · {label(a.hotspot?.activity_type)} · from {a.hotspot ? day(a.hotspot.period_start) : "–"} · raised {when(a.created_at)}</span>
                       <span className={`status status-${a.status}`}>{fresh.has(a.id) ? "new · " : ""}{a.status}</span>
                     </button>
                   </li>
