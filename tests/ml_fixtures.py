@@ -153,13 +153,14 @@ def store_uri(registered_store, tmp_path, monkeypatch):  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def engine_settings(store_uri):  # type: ignore[no-untyped-def]
+def engine_settings(store_uri, tmp_path):  # type: ignore[no-untyped-def]
     from services.ml_engine.settings import MLEngineSettings
     from tests.conftest import TOKEN
 
     def make(**overrides):  # type: ignore[no-untyped-def]
         values = {"api_token": TOKEN, "mlflow_tracking_uri": store_uri, "data_core_url": "http://127.0.0.1:9",
-                  "model_poll_seconds": 3600.0, "environment": "test", "log_json": False, **overrides}
+                  "model_poll_seconds": 3600.0, "environment": "test", "log_json": False,
+                  "model_cache_dir": tmp_path / "ml-models", **overrides}
         return MLEngineSettings(**values)
 
     return make

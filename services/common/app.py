@@ -139,7 +139,8 @@ def create_app(
     health_path: str = "/health",
 ) -> FastAPI:
     apply_offline_env()
-    configure_logging(service=settings.service_name, level=settings.log_level, json_output=settings.log_json)
+    configure_logging(service=settings.service_name, level=settings.log_level, json_output=settings.log_json,
+                      log_file=settings.log_file)
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:

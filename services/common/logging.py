@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import logging.handlers
 import sys
+from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -19,28 +21,37 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(*, service: str, level: str = "INFO", json_output: bool = True) -> None:
+def configure_logging(*, service: str, level: str = "INFO", json_output: bool = True,
+                      log_file: Path | None = None, log_file_bytes: int = 10 * 1024 * 1024,
+                      log_file_count: int = 3) -> None:
+    """stderr always (the platform and containers collect it); with ``log_file`` also a rotating file
+    (a volume in compose, e.g. orchestration-logs), same format."""
     global _configured
     root = logging.getLogger()
     root.setLevel(level.upper())
     if _configured:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RequestIdFilter())
+    formatter: logging.Formatter
     if json_output:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-                static_fields={"service": service},
-            )
+        formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=log_file_bytes,
+                                                             backupCount=log_file_count, encoding="utf-8"))
     # Prefect configures the root logger with its console handler when it is imported (the orchestration
     # engine imports it): the service logs once, in its own format
     for existing in list(root.handlers):
         if type(existing).__module__.startswith("prefect."):
             root.removeHandler(existing)
-    root.addHandler(handler)
+    for handler in handlers:
+        handler.addFilter(_RequestIdFilter())
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
     _configured = True

@@ -4,6 +4,7 @@ optional ``.env`` file, validated at start so a missing or placeholder secret fa
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr, model_validator
@@ -41,6 +42,8 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
+    # also write the log to this file, rotated at 10 MB x 3 (compose: the orchestration-logs volume)
+    log_file: Path | None = None
     # Bearer token required for every write (POST/PUT/PATCH/DELETE). No default: a service
     # without one refuses to start.
     api_token: SecretStr

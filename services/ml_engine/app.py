@@ -321,11 +321,15 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
                 await poller
             await app.state.data_core.aclose()
 
+    # /health is liveness: the engine runs and its registry answers (or it serves a model). A registry
+    # without a champion yet is healthy (not ready): the champion is trained from the data core's data,
+    # which starts after the engine. Readiness to score is /ping (the MLflow scoring protocol).
     async def model_check(app: FastAPI) -> tuple[bool, dict[str, Any]]:
         holder: ModelHolder = app.state.holder
         current = holder.current
-        return current is not None, {"served": current.describe() if current else None,
-                                     "last_error": holder.last_error}
+        return current is not None or holder.registry_reachable, {
+            "ready": current is not None, "served": current.describe() if current else None,
+            "from_cache": holder.from_cache, "last_error": holder.last_error}
 
     return base_app(
         settings,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -85,8 +88,39 @@ def find_by_fingerprint(client: MlflowClient, name: str, fp: str) -> ModelVersio
     return max(versions, key=lambda v: int(v.version)) if versions else None
 
 
-def load_bundle(name: str, version: str) -> BaselineBundle:
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+def cached_model_dir(cache_dir: Path, name: str, version: str, run_id: str | None) -> Path:
+    """Where a version's artefacts are kept locally; keyed by the run too, since two registries (or a
+    re-created one) can both have a version 1."""
+    return cache_dir / name / f"v{version}-{run_id or 'norun'}"
+
+
+def load_bundle(name: str, version: str, *, cache_dir: Path | None = None, run_id: str | None = None) -> BaselineBundle:
+    """Load a registered version; with ``cache_dir`` its artefacts are downloaded there once (compose: the
+    ml-models volume) and later loads read the local copy."""
+    uri = f"models:/{name}/{version}"
+    if cache_dir is not None:
+        target = cached_model_dir(cache_dir, name, version, run_id)
+        if not (target / "MLmodel").exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
+            try:
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging)))
+                try:
+                    local.rename(target)
+                except OSError:  # another replica sharing the volume got there first
+                    if not (target / "MLmodel").exists():
+                        raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        uri = str(target)
+    return _bundle_of(mlflow.pyfunc.load_model(uri), name, version)
+
+
+def load_cached_bundle(path: Path, name: str, version: str) -> BaselineBundle:
+    return _bundle_of(mlflow.pyfunc.load_model(str(path)), name, version)
+
+
+def _bundle_of(model: Any, name: str, version: str) -> BaselineBundle:
     python_model = model.unwrap_python_model()
     if not isinstance(python_model, CarbonBaseline):
         raise TypeError(f"{name} v{version} is not a carbon-baseline pyfunc")

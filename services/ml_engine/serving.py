@@ -1,17 +1,20 @@
 """The model the engine serves: loaded from the registry by alias, swapped atomically when the alias moves.
 
 Requests take a reference to the current :class:`Served` once and use it to the end, so a swap never
-fails or mixes a request in flight; the old model is freed when its last request finishes. Nothing is
-kept on local disk between starts: every replica loads the same version from the registry.
+fails or mixes a request in flight; the old model is freed when its last request finishes. Every replica
+loads the version the registry's alias names; with ``MODEL_CACHE_DIR`` the artefacts are kept there (compose:
+the ml-models volume), so a restart while the registry is unreachable serves the last champion it loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mlflow import MlflowClient
 from services.ml_engine import registry
@@ -42,6 +45,9 @@ class ModelHolder:
         self.current: Served | None = None
         self.last_check: float | None = None
         self.last_error: str | None = None
+        # the registry answered the last time it was asked (a missing champion is an answer)
+        self.registry_reachable = False
+        self.from_cache = False
         self.swaps = 0
         self._lock = threading.Lock()  # one refresh at a time (poller and the reload endpoint)
         self._client: MlflowClient | None = None
@@ -60,25 +66,63 @@ class ModelHolder:
             try:
                 mv = registry.alias_version(self.client, s.model_name, s.model_alias)
                 self.last_check = time.time()
+                self.registry_reachable = True
                 if mv is None:
                     self.last_error = f"no version of {s.model_name} has the alias {s.model_alias!r} yet"
                     return False
                 version = str(mv.version)
-                if self.current is not None and self.current.version == version:
+                if self.current is not None and self.current.version == version and not self.from_cache:
                     self.last_error = None
                     return False
-                bundle = registry.load_bundle(s.model_name, version)
+                if self.current is not None and self.current.run_id == mv.run_id:  # the cached one is current
+                    self.from_cache, self.last_error = False, None
+                    return False
+                bundle = registry.load_bundle(s.model_name, version, cache_dir=s.model_cache_dir, run_id=mv.run_id)
             except Exception as exc:  # noqa: BLE001 - registry down or a bad artefact: keep serving what we have
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("model refresh failed: %s", self.last_error)
-                return False
+                return self.current is None and self._load_cached()
             previous = self.current
             self.current = Served(s.model_name, version, s.model_alias, mv.run_id, bundle)
             self.last_error = None
+            self.from_cache = False
             self.swaps += 1
+            self._remember(self.current)
             log.info("serving %s v%s (%s)%s", s.model_name, version, s.model_alias,
                      f", was v{previous.version}" if previous else "")
             return True
+
+    def _marker(self) -> Path | None:
+        s = self.settings
+        return s.model_cache_dir / s.model_name / f"serving-{s.model_alias}.json" if s.model_cache_dir else None
+
+    def _remember(self, served: Served) -> None:
+        marker = self._marker()
+        if marker is None:
+            return
+        try:
+            marker.write_text(json.dumps({"version": served.version, "run_id": served.run_id}))
+        except OSError as exc:  # a read-only cache costs the restart fallback, never serving
+            log.warning("could not record the served model in %s: %s", marker, exc)
+
+    def _load_cached(self) -> bool:
+        """The registry is unreachable and nothing is served: load the last version this cache served."""
+        s = self.settings
+        marker = self._marker()
+        if marker is None or s.model_cache_dir is None or not marker.exists():
+            return False
+        try:
+            seen = json.loads(marker.read_text())
+            path = registry.cached_model_dir(s.model_cache_dir, s.model_name, seen["version"], seen["run_id"])
+            bundle = registry.load_cached_bundle(path, s.model_name, seen["version"])
+        except Exception as exc:  # noqa: BLE001 - a damaged cache: wait for the registry
+            log.warning("no usable cached model in %s: %s", s.model_cache_dir, exc)
+            return False
+        self.current = Served(s.model_name, str(seen["version"]), s.model_alias, seen["run_id"], bundle)
+        self.from_cache = True
+        self.swaps += 1
+        log.warning("registry unreachable: serving the cached %s v%s until it answers", s.model_name, seen["version"])
+        return True
 
     async def poll(self) -> None:
         while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -25,6 +25,9 @@ class MLEngineSettings(ServiceSettings):
     model_alias: str = "champion"
     # how often the engine asks the registry whether the alias moved (POST /api/v1/models/reload forces it)
     model_poll_seconds: float = Field(default=10.0, gt=0)
+    # the served model's artefacts are kept here (compose: the ml-models volume): downloaded once per
+    # version, and a restart while the registry is unreachable serves the last version it loaded; empty = off
+    model_cache_dir: Path | None = REPO_ROOT / "var" / "ml-models"
     # where the typed API reads site history (day-ahead lags) from
     data_core_url: str = "http://127.0.0.1:8002"
     data_core_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -35,6 +38,11 @@ class MLEngineSettings(ServiceSettings):
     weather_csv: Path = DEFAULT_WEATHER
     max_body_bytes: int = 32 * 1024 * 1024
     max_rows: int = Field(default=200_000, ge=1)
+
+    @field_validator("model_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value in ("", None) else value
 
 
 @lru_cache(maxsize=1)

@@ -145,10 +145,43 @@ def test_without_a_champion_the_engine_says_so_and_loads_it_when_it_appears(engi
         body = _problem(engine.get("/ping"), 503)
         assert "champion" in body["detail"]
         _problem(engine.post("/invocations", json={"dataframe_records": ROWS}), 503)
-        assert engine.get("/health").status_code == 503
+        health = engine.get("/health")  # alive (the registry answers), not ready: no champion yet
+        assert health.status_code == 200 and health.json()["checks"]["model"]["detail"]["ready"] is False
         client.set_registered_model_alias("carbon-baseline", "champion", "1")
         assert engine.post("/api/v1/models/reload", headers=AUTH).json()["swapped"] is True
         assert engine.get("/ping").status_code == 200
+
+
+def test_the_engine_is_unhealthy_when_its_registry_does_not_answer_and_nothing_is_cached(engine_settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    (tmp_path / "not-a-dir").write_text("")  # the registry's database cannot be opened
+    dead = f"sqlite:///{tmp_path / 'not-a-dir' / 'mlflow.db'}"
+    with TestClient(create_app(engine_settings(mlflow_tracking_uri=dead))) as engine:
+        health = engine.get("/health")
+        assert health.status_code == 503 and health.json()["checks"]["model"]["detail"]["ready"] is False
+        _problem(engine.get("/ping"), 503)
+
+
+def test_a_restart_without_the_registry_serves_the_cached_champion(engine_settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    cache = tmp_path / "volume"
+    with TestClient(create_app(engine_settings(model_cache_dir=cache))) as engine:
+        expected = engine.post("/invocations", json={"dataframe_records": ROWS}).json()
+        served = engine.get("/version").json()["model"]
+    assert list((cache / "carbon-baseline").glob("v1-*/MLmodel"))  # downloaded once into the volume
+    (tmp_path / "not-a-dir").write_text("")  # the registry's database cannot be opened
+    dead = f"sqlite:///{tmp_path / 'not-a-dir' / 'mlflow.db'}"
+    with TestClient(create_app(engine_settings(model_cache_dir=cache, mlflow_tracking_uri=dead))) as engine:
+        assert engine.get("/ping").status_code == 200
+        detail = engine.get("/health").json()["checks"]["model"]["detail"]
+        assert detail["from_cache"] is True and detail["served"]["run_id"] == served["run_id"]
+        assert engine.post("/invocations", json={"dataframe_records": ROWS}).json() == expected
 
 
 def test_alias_move_is_noticed_by_the_poller_and_requests_in_flight_never_fail(engine_settings, store_uri):
