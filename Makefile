@@ -15,7 +15,8 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: install system-deps ui ui-test up down status test test-fast lint bench bench-ml demo clean
+.PHONY: install system-deps ui ui-test up down status test test-fast lint bench bench-ml demo clean \
+	backup restore backup-compose restore-compose compose-check
 
 install: $(STAMP) system-deps ui
 
@@ -61,6 +62,24 @@ down:
 
 status: install
 	$(PY) -m services.platform status
+
+# backups: make up's var/ and mlflow/ (consistent SQLite copies even while it runs) -> backups/<ts>-local/
+backup:
+	deployments/backup/backup.sh --local
+restore:  # make restore FROM=backups/<ts>-local (after make down)
+	deployments/backup/restore.sh --local $(FROM)
+# the compose volumes (+ a pg_dump of the data core's database) -> backups/<ts>/
+backup-compose:
+	deployments/backup/backup.sh
+restore-compose:  # make restore-compose FROM=backups/<ts> (after docker compose down)
+	deployments/backup/restore.sh --with-database $(FROM)
+
+# every compose file and profile, validated by Debian's docker-compose (no engine needed)
+compose-check: system-deps
+	@for f in "" "-f compose.yaml -f compose.dev.yaml" "-f compose.yaml -f compose.prod.yaml"; do \
+	  for p in "" "--profile monitoring" "--profile scale"; do \
+	    POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-check} API_TOKEN=$${API_TOKEN:-check} docker-compose $$f $$p config -q || exit 1; \
+	  done; done; echo "compose files valid"
 
 lint: install
 	$(PY) -m ruff check services flows deployments tests bench
