@@ -20,9 +20,11 @@ export OPENBLAS_NUM_THREADS := 1
 
 install: $(STAMP) system-deps ui
 
-# Debian packages: docker-compose (v1, validates compose files without an engine) and chromium (the
-# dashboard's end-to-end tests drive /usr/bin/chromium with Playwright; no browser is ever downloaded).
-DEB_PACKAGES := $(strip $(if $(shell command -v docker-compose),,docker-compose) $(if $(wildcard /usr/bin/chromium),,chromium))
+# Debian packages: docker-compose (v1, validates compose files without an engine), shellcheck (lints the
+# backup scripts) and chromium (the dashboard's end-to-end tests drive /usr/bin/chromium with Playwright; no
+# browser is ever downloaded).
+DEB_PACKAGES := $(strip $(if $(shell command -v docker-compose),,docker-compose) $(if $(wildcard /usr/bin/chromium),,chromium) \
+  $(if $(shell command -v shellcheck),,shellcheck))
 system-deps:
 	@if [ -n "$(DEB_PACKAGES)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -156,6 +156,7 @@ restore_compose() {
   for a in "${ARCHIVES[@]}"; do
     key="${a%.tar.gz}"; name="$(volume_name "$key")"
     run_io ">" /dev/null "$DOCKER" volume create "$name"
+    # shellcheck disable=SC2016  # $1 expands in the helper container's shell, not here
     run "$DOCKER" run --rm -v "$name:/data" -v "$SRC:/backup:ro" "$HELPER_IMAGE" \
       sh -c 'find /data -mindepth 1 -delete && tar xzf "/backup/$1" -C /data' restore "$a" \
       || die "restoring volume $name from $a failed"
