@@ -13,6 +13,7 @@ flow when the registry has no champion; fills the expected values of the demo ho
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -22,13 +23,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.settings import OFFLINE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-VAR = ROOT / "var"
-LOG = VAR / "log"
-RUN = VAR / "run"
+BIN = Path(sys.executable).parent
+# the demo's judged period (issue #3): train on 2019, hold out 2020-01-01 .. 2020-03-15
+DEMO_WINDOW = ["--train-start", "2019-01-01", "--holdout-start", "2020-01-01", "--holdout-end", "2020-03-15"]
+DEFAULT_PORTS = {"prefect-server": 4200, "mlflow": 5000, "data-core": 8002, "ml-engine": 8001,
+                 "orchestration": 8003, "rag-chatbot": 8004, "frontend-ui": 5173, "flow-runner": 4201}
+
+
+class PlatformSettings(BaseSettings):
+    """Where ``make up`` keeps its data and which ports it uses (``CARBON_NEXUS_*`` variables or ``.env``).
+    The defaults are the documented ports; a second platform on the same machine (e.g. the test that
+    starts the whole stack) moves every port by ``PORT_OFFSET`` and keeps its data elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="CARBON_NEXUS_", env_file=".env", extra="ignore")
+
+    # data of the embedded default: SQLite database, Prefect home, logs, pids, inbox, caches
+    var: Path = ROOT / "var"
+    # the MLflow tracking store and artefacts
+    mlflow: Path = ROOT / "mlflow"
+    # added to every port (4200, 5000, 8001-8004, 5173, 4201)
+    port_offset: int = Field(default=0, ge=0, le=55000)
+    # load the demo meters of these sites only (comma-separated, e.g. b33,b2; empty = all 40 buildings)
+    demo_sites: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,59 +71,220 @@ def _python() -> str:
     return sys.executable
 
 
-BIN = Path(sys.executable).parent
-MLFLOW_DIR = ROOT / "mlflow"
-PREFECT_API_URL = "http://127.0.0.1:4200/api"
-MLFLOW_URL = "http://127.0.0.1:5000"
-# where the flows started by ``up`` send their runs (the Prefect server below) and find the registry
-FLOW_ENV = {"PREFECT_API_URL": PREFECT_API_URL, "MLFLOW_TRACKING_URI": MLFLOW_URL,
-            "DATA_CORE_URL": "http://127.0.0.1:8002", "ML_ENGINE_URL": "http://127.0.0.1:8001",
-            "ORCHESTRATION_URL": "http://127.0.0.1:8003", "RAG_SERVICE_URL": "http://127.0.0.1:8004"}
-# the demo's judged period (issue #3): train on 2019, hold out 2020-01-01 .. 2020-03-15
-DEMO_WINDOW = ["--train-start", "2019-01-01", "--holdout-start", "2020-01-01", "--holdout-end", "2020-03-15"]
+class Platform:
+    """The processes of one platform: their ports, data folders, environment and start order."""
 
-SERVICES: list[Service] = [
-    Service("prefect-server", 4200, "/api/health",
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", "4200", "--analytics-off"],
-            {"PREFECT_HOME": str(VAR / "prefect"), "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}),
-    Service("mlflow", 5000, "/health",
-            [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", "5000", "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{MLFLOW_DIR / 'mlflow.db'}",
-             "--artifacts-destination", str(MLFLOW_DIR / "artifacts")],
-            {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}),
-    # ingestion events go to the orchestration engine (kept in the data core's outbox until it answers)
-    Service("data-core", 8002, "/health", [_python(), "-m", "services.data_core.app"],
-            {"PORT": "8002", "HOST": "127.0.0.1", "ORCHESTRATION_URL": "http://127.0.0.1:8003"}),
-    # /version answers as soon as the engine runs; /health turns ok once a champion is loaded
-    Service("ml-engine", 8001, "/version", [_python(), "-m", "services.ml_engine.app"],
-            {"PORT": "8001", "HOST": "127.0.0.1", "MLFLOW_TRACKING_URI": MLFLOW_URL,
-             "DATA_CORE_URL": "http://127.0.0.1:8002", "MODEL_POLL_SECONDS": "10"}),
-    # thin: flow results and events in, WebSockets and REST out; /health is ok once the channel logs load
-    Service("orchestration", 8003, "/health", [_python(), "-m", "services.orchestration.app"],
-            {**FLOW_ENV, "PORT": "8003", "HOST": "127.0.0.1", "PREFECT_UI_URL": "http://127.0.0.1:4200",
-             "MLFLOW_UI_URL": MLFLOW_URL},
-            after=("data-core",)),
-    # the chatbot: haystack pipelines over docs/kb and the data core (first start embeds the knowledge base)
-    Service("rag-chatbot", 8004, "/api/health", [_python(), "-m", "services.rag.app"],
-            {"PORT": "8004", "HOST": "127.0.0.1", "DATA_CORE_URL": "http://127.0.0.1:8002",
-             "CACHE_DIR": str(VAR / "rag")},
-            after=("data-core",)),
-    # the dashboard: the built bundle (make ui) and /config.json; it talks to 8003 and 8004 from the browser
-    Service("frontend-ui", 5173, "/api/health", [_python(), "-m", "services.frontend.app"],
-            {"PORT": "5173", "HOST": "127.0.0.1", "ORCHESTRATION_PUBLIC_URL": "http://127.0.0.1:8003",
-             "CHATBOT_PUBLIC_URL": "http://127.0.0.1:8004", "PREFECT_UI_URL": "http://127.0.0.1:4200",
-             "MLFLOW_UI_URL": MLFLOW_URL},
-            after=("orchestration", "rag-chatbot")),
-    # the Prefect runner: registers the deployments (deployments/definitions.py) and executes their runs
-    Service("flow-runner", 4201, "/health", [_python(), "-m", "deployments.serve"],
-            {**FLOW_ENV, "PREFECT_RUNNER_SERVER_ENABLE": "true", "PREFECT_RUNNER_SERVER_HOST": "127.0.0.1",
-             "PREFECT_RUNNER_SERVER_PORT": "4201", "PREFECT_LOGGING_LEVEL": "INFO"},
-            after=("prefect-server",)),
-]
+    def __init__(self, settings: PlatformSettings | None = None) -> None:
+        self.settings = s = settings or PlatformSettings()
+        self.var, self.mlflow_dir = s.var.resolve(), s.mlflow.resolve()
+        self.log, self.run = self.var / "log", self.var / "run"
+        self.ports = {name: port + s.port_offset for name, port in DEFAULT_PORTS.items()}
+        url = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        self.url = url
+        self.prefect_api_url = url["prefect-server"] + "/api"
+        self.mlflow_url = url["mlflow"]
+        dashboard = [url["frontend-ui"], f"http://localhost:{self.ports['frontend-ui']}"]
+        # where the flows started by ``up`` send their runs (the Prefect server below) and find the registry
+        self.flow_env = {"PREFECT_API_URL": self.prefect_api_url, "MLFLOW_TRACKING_URI": self.mlflow_url,
+                         "DATA_CORE_URL": url["data-core"], "ML_ENGINE_URL": url["ml-engine"],
+                         "ORCHESTRATION_URL": url["orchestration"], "RAG_SERVICE_URL": url["rag-chatbot"],
+                         "INGEST_DIR": str(self.var / "inbox"), "PREFECT_HOME": str(self.var / "prefect")}
+        path = f"{BIN}:{os.environ.get('PATH', '')}"
+        origins = json.dumps(dashboard)
+        p = self.ports
+        self.services: list[Service] = [
+            Service("prefect-server", p["prefect-server"], "/api/health",
+                    [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(p["prefect-server"]),
+                     "--analytics-off"],
+                    {"PREFECT_HOME": str(self.var / "prefect"), "PATH": path}),
+            Service("mlflow", p["mlflow"], "/health",
+                    [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(p["mlflow"]), "--workers", "1",
+                     "--backend-store-uri", f"sqlite:///{self.mlflow_dir / 'mlflow.db'}",
+                     "--artifacts-destination", str(self.mlflow_dir / "artifacts")],
+                    {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": path}),
+            # ingestion events go to the orchestration engine (kept in the data core's outbox until it answers)
+            Service("data-core", p["data-core"], "/health", [_python(), "-m", "services.data_core.app"],
+                    {"PORT": str(p["data-core"]), "HOST": "127.0.0.1", "ORCHESTRATION_URL": url["orchestration"],
+                     "DATABASE_URL": f"sqlite:///{self.var / 'data' / 'carbon_nexus.db'}", "CORS_ORIGINS": origins}),
+            # /health: running and the registry answers; /ping (readiness) once a champion is loaded
+            Service("ml-engine", p["ml-engine"], "/health", [_python(), "-m", "services.ml_engine.app"],
+                    {"PORT": str(p["ml-engine"]), "HOST": "127.0.0.1", "MLFLOW_TRACKING_URI": self.mlflow_url,
+                     "DATA_CORE_URL": url["data-core"], "ML_ENGINE_URL": url["ml-engine"],
+                     "MODEL_CACHE_DIR": str(self.var / "ml-models"), "MODEL_POLL_SECONDS": "10"},
+                    after=("mlflow",)),
+            # thin: flow results and events in, WebSockets and REST out; /health is ok once the channel logs load
+            Service("orchestration", p["orchestration"], "/health", [_python(), "-m", "services.orchestration.app"],
+                    {**self.flow_env, "PORT": str(p["orchestration"]), "HOST": "127.0.0.1",
+                     "PREFECT_UI_URL": url["prefect-server"], "MLFLOW_UI_URL": self.mlflow_url,
+                     "WS_ALLOWED_ORIGINS": origins, "CORS_ORIGINS": origins},
+                    after=("data-core",)),
+            # the chatbot: haystack pipelines over docs/kb and the data core (first start embeds the knowledge base)
+            Service("rag-chatbot", p["rag-chatbot"], "/api/health", [_python(), "-m", "services.rag.app"],
+                    {"PORT": str(p["rag-chatbot"]), "HOST": "127.0.0.1", "DATA_CORE_URL": url["data-core"],
+                     "CACHE_DIR": str(self.var / "rag"), "CORS_ORIGINS": origins},
+                    after=("data-core",)),
+            # the dashboard: the built bundle (make ui) and /config.json; the browser talks to 8003 and 8004
+            Service("frontend-ui", p["frontend-ui"], "/api/health", [_python(), "-m", "services.frontend.app"],
+                    {"PORT": str(p["frontend-ui"]), "HOST": "127.0.0.1", "ORCHESTRATION_PUBLIC_URL": url["orchestration"],
+                     "CHATBOT_PUBLIC_URL": url["rag-chatbot"], "PREFECT_UI_URL": url["prefect-server"],
+                     "MLFLOW_UI_URL": self.mlflow_url},
+                    after=("orchestration", "rag-chatbot")),
+            # the Prefect runner: registers the deployments (deployments/definitions.py) and executes their runs
+            Service("flow-runner", p["flow-runner"], "/health", [_python(), "-m", "deployments.serve"],
+                    {**self.flow_env, "PREFECT_RUNNER_SERVER_ENABLE": "true", "PREFECT_RUNNER_SERVER_HOST": "127.0.0.1",
+                     "PREFECT_RUNNER_SERVER_PORT": str(p["flow-runner"]), "PREFECT_LOGGING_LEVEL": "INFO"},
+                    after=("prefect-server",)),
+        ]
 
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
 
-def _pidfile(service: Service) -> Path:
-    return RUN / f"{service.name}.pid"
+    # ------------------------------------------------------------------ processes
+    def _pidfile(self, service: Service) -> Path:
+        return self.run / f"{service.name}.pid"
+
+    def running_pid(self, service: Service) -> int | None:
+        path = self._pidfile(service)
+        if not path.exists():
+            return None
+        pid = int(path.read_text().strip() or 0)
+        return pid if pid and _alive(pid) else None
+
+    def start(self, service: Service) -> int:
+        pid = self.running_pid(service)
+        if pid:
+            return pid
+        self.log.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **service.env}
+        log = open(self.log / f"{service.name}.log", "ab")  # noqa: SIM115 (handed to the child process)
+        process = subprocess.Popen(service.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self._pidfile(service).write_text(str(process.pid))
+        return process.pid
+
+    def stop(self, service: Service, timeout: float = 15.0) -> bool:
+        pid = self.running_pid(service)
+        if not pid:
+            self._pidfile(service).unlink(missing_ok=True)
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self._pidfile(service).unlink(missing_ok=True)
+        return True
+
+    def wait_healthy(self, services: list[Service], timeout: float) -> dict[str, bool]:
+        deadline = time.monotonic() + timeout
+        state = {s.name: False for s in services}
+        while time.monotonic() < deadline and not all(state.values()):
+            for s in services:
+                if not state[s.name]:
+                    state[s.name] = _healthy(s)[0]
+            time.sleep(0.5)
+        return state
+
+    def print_table(self) -> None:
+        print(f"\n{'service':22} {'url':28} {'health':10} pid")
+        for s in self.services:
+            ok, detail = _healthy(s)
+            print(f"{s.name:22} {s.url:28} {('ok' if ok else 'DOWN ' + detail):10} {self.running_pid(s) or '-'}")
+        u = self.url
+        print(f"\ndashboard: {self.dashboard_url()}")
+        print(f"logs: {self.log}/   API docs: {u['data-core']}/docs (data core), {u['ml-engine']}/docs (ML engine), "
+              f"{u['orchestration']}/docs (orchestration), {u['rag-chatbot']}/docs (chatbot)\n"
+              f"MLflow UI: {self.mlflow_url}   Prefect UI: {u['prefect-server']}   "
+              f"live alerts: ws://127.0.0.1:{self.ports['orchestration']}/ws/alerts\n")
+
+    def dashboard_url(self) -> str:
+        """The dashboard's address with the API token in the fragment (never sent to a server): the page keeps
+        it in the browser and takes it out of the address bar."""
+        from urllib.parse import quote
+
+        base = self.url["frontend-ui"]
+        token = _token()
+        return f"{base}/#token={quote(token, safe='')}" if token else base
+
+    # ------------------------------------------------------------------ the platform
+    def up(self, load_demo: bool = True) -> int:
+        started = time.monotonic()
+        for s in self.services:
+            after = [self.service(n) for n in s.after]
+            if after and not all(self.wait_healthy(after, timeout=120).values()):
+                print(f"{s.name} waits for {', '.join(s.after)}, which did not become healthy", file=sys.stderr)
+                break
+            self.start(s)
+        state = self.wait_healthy(self.services, timeout=120)
+        failed = [n for n, ok in state.items() if not ok]
+        if failed:
+            self.print_table()
+            print(f"not healthy: {', '.join(failed)}; see {self.log}/<service>.log", file=sys.stderr)
+            return 1
+        if load_demo and (self.load_demo() != 0 or self.ensure_model() != 0):
+            self.print_table()
+            return 1
+        self.print_table()
+        print(f"platform up in {time.monotonic() - started:.1f} s")
+        return 0
+
+    def load_demo(self) -> int:
+        from services.data_core.demo import demo_files
+        from services.data_core.demo import load_demo as load
+
+        sites = {x.strip() for x in self.settings.demo_sites.split(",") if x.strip()} or None
+        print("loading demo data (first run ingests ~1.3 million hourly readings; later runs are instant) ...")
+        try:
+            reports = load(self.url["data-core"], _token(), files=demo_files(sites))
+        except Exception as exc:  # noqa: BLE001 - told to the user, with where to look
+            print(f"demo load failed: {exc}; see {self.log}/data-core.log", file=sys.stderr)
+            return 1
+        for name, r in reports.items():
+            note = "  (already loaded)" if r.get("replayed") else ""
+            print(f"  {name:30} accepted {r['accepted']:>8}  duplicates {r['duplicates']:>8}  "
+                  f"rejected {r['rejected']}{note}")
+        return 0
+
+    def flow(self, module: str, *args: str) -> int:
+        env = {**os.environ, **OFFLINE_ENV, **self.flow_env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "PREFECT_LOGGING_LEVEL": "WARNING"}
+        return subprocess.run([_python(), "-m", module, *args], cwd=ROOT, env=env, check=False).returncode
+
+    def ensure_model(self) -> int:
+        """Train a champion when the registry has none (train-baseline), make the ML engine load it, and fill
+        the expected values of the demo holdout period (fill-expected); then scan it. All idempotent."""
+        print("model: train-baseline when carbon-baseline has no champion (first run: about 1-2 minutes) ...")
+        if self.flow("flows.train_baseline", "--if-no-champion", *DEMO_WINDOW) != 0:
+            print("train-baseline failed; see the output above and the Prefect UI", file=sys.stderr)
+            return 1
+        httpx.post(self.url["ml-engine"] + "/api/v1/models/reload", headers={"Authorization": f"Bearer {_token()}"},
+                   timeout=120, trust_env=False)
+        engine = self.service("ml-engine")
+        if not self.wait_healthy([Service(engine.name, engine.port, "/ping", engine.command)], timeout=120)[engine.name]:
+            print(f"the ML engine did not load the champion; see {self.log}/ml-engine.log", file=sys.stderr)
+            return 1
+        print("expected values: fill-expected for 2020-01-01 .. 2020-03-15 (readings that have none yet) ...")
+        if self.flow("flows.predict_expected", "--start", "2020-01-01", "--end", "2020-03-15",
+                     "--max-readings", "200000") != 0:
+            print("fill-expected failed; the readings stay pending and the next run fills them", file=sys.stderr)
+            return 1
+        print("hotspots: hotspot-scan of 2020-01-01 .. 2020-03-15 (idempotent: a re-run changes nothing) ...")
+        if self.flow("flows.hotspot_scan", "--start", "2020-01-01", "--end", "2020-03-15") != 0:
+            print("hotspot-scan failed; the hourly schedule retries it", file=sys.stderr)
+            return 1
+        return 0
+
+    def down(self) -> int:
+        for s in reversed(self.services):
+            if self.stop(s):
+                print(f"stopped {s.name}")
+        return 0
+
+    def status(self) -> int:
+        self.print_table()
+        return 0
 
 
 def _alive(pid: int) -> bool:
@@ -112,14 +295,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _running_pid(service: Service) -> int | None:
-    path = _pidfile(service)
-    if not path.exists():
-        return None
-    pid = int(path.read_text().strip() or 0)
-    return pid if pid and _alive(pid) else None
-
-
 def _healthy(service: Service) -> tuple[bool, str]:
     try:
         response = httpx.get(service.url + service.health, timeout=2.0, trust_env=False)
@@ -128,149 +303,23 @@ def _healthy(service: Service) -> tuple[bool, str]:
     return response.status_code == 200, str(response.status_code)
 
 
-def start(service: Service) -> int:
-    pid = _running_pid(service)
-    if pid:
-        return pid
-    LOG.mkdir(parents=True, exist_ok=True)
-    RUN.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **service.env}
-    log = open(LOG / f"{service.name}.log", "ab")  # noqa: SIM115 (handed to the child process)
-    process = subprocess.Popen(service.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    _pidfile(service).write_text(str(process.pid))
-    return process.pid
-
-
-def stop(service: Service, timeout: float = 15.0) -> bool:
-    pid = _running_pid(service)
-    if not pid:
-        _pidfile(service).unlink(missing_ok=True)
-        return False
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    _pidfile(service).unlink(missing_ok=True)
-    return True
-
-
-def wait_healthy(services: list[Service], timeout: float) -> dict[str, bool]:
-    deadline = time.monotonic() + timeout
-    state = {s.name: False for s in services}
-    while time.monotonic() < deadline and not all(state.values()):
-        for s in services:
-            if not state[s.name]:
-                state[s.name] = _healthy(s)[0]
-                if not state[s.name] and _running_pid(s) is None:
-                    state[s.name] = False
-        time.sleep(0.5)
-    return state
-
-
-def print_table(services: list[Service]) -> None:
-    print(f"\n{'service':22} {'url':28} {'health':10} pid")
-    for s in services:
-        ok, detail = _healthy(s)
-        print(f"{s.name:22} {s.url:28} {('ok' if ok else 'DOWN ' + detail):10} {_running_pid(s) or '-'}")
-    print(f"\ndashboard: {dashboard_url()}")
-    print(f"logs: {LOG}/   API docs: http://127.0.0.1:8002/docs (data core), http://127.0.0.1:8001/docs "
-          f"(ML engine), http://127.0.0.1:8003/docs (orchestration), http://127.0.0.1:8004/docs (chatbot)\nMLflow UI: {MLFLOW_URL}   "
-          f"Prefect UI: http://127.0.0.1:4200   live alerts: ws://127.0.0.1:8003/ws/alerts\n")
-
-
-def dashboard_url() -> str:
-    """The dashboard's address with the API token in the fragment (never sent to a server): the page keeps
-    it in the browser and takes it out of the address bar."""
-    from urllib.parse import quote
-
+def _token() -> str:
     from services.common.settings import ServiceSettings
 
     try:
-        token = ServiceSettings().api_token.get_secret_value()  # type: ignore[call-arg]
-    except Exception:  # noqa: BLE001 - no .env yet: the plain address
-        return "http://127.0.0.1:5173"
-    return f"http://127.0.0.1:5173/#token={quote(token, safe='')}"
+        return ServiceSettings().api_token.get_secret_value()  # type: ignore[call-arg]
+    except Exception:  # noqa: BLE001 - no .env yet
+        return ""
 
 
-def up(load_demo: bool = True) -> int:
-    started = time.monotonic()
-    by_name = {s.name: s for s in SERVICES}
-    for s in SERVICES:
-        if s.after and not all(wait_healthy([by_name[n] for n in s.after], timeout=120).values()):
-            print(f"{s.name} waits for {', '.join(s.after)}, which did not become healthy", file=sys.stderr)
-            break
-        start(s)
-    state = wait_healthy(SERVICES, timeout=120)
-    failed = [n for n, ok in state.items() if not ok]
-    if failed:
-        print_table(SERVICES)
-        print(f"not healthy: {', '.join(failed)}; see {LOG}/<service>.log", file=sys.stderr)
-        return 1
-    if load_demo:
-        from services.data_core.demo import load_demo as load
-        from services.data_core.settings import get_settings
-
-        print("loading demo data (first run ingests ~1.3 million hourly readings; later runs are instant) ...")
-        reports = load("http://127.0.0.1:8002", get_settings().api_token.get_secret_value())
-        for name, r in reports.items():
-            note = "  (already loaded)" if r.get("replayed") else ""
-            print(f"  {name:30} accepted {r['accepted']:>8}  duplicates {r['duplicates']:>8}  "
-                  f"rejected {r['rejected']}{note}")
-        if ensure_model() != 0:
-            print_table(SERVICES)
-            return 1
-    print_table(SERVICES)
-    print(f"platform up in {time.monotonic() - started:.1f} s")
-    return 0
-
-
-def _flow(module: str, *args: str) -> int:
-    env = {**os.environ, **OFFLINE_ENV, **FLOW_ENV, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "PREFECT_LOGGING_LEVEL": "WARNING"}
-    return subprocess.run([_python(), "-m", module, *args], cwd=ROOT, env=env, check=False).returncode
-
-
-def ensure_model() -> int:
-    """Train a champion when the registry has none (train-baseline), make the ML engine load it, and fill
-    the expected values of the demo holdout period (fill-expected). Both are idempotent."""
-    print("model: train-baseline when carbon-baseline has no champion (first run: about 1-2 minutes) ...")
-    if _flow("flows.train_baseline", "--if-no-champion", *DEMO_WINDOW) != 0:
-        print("train-baseline failed; see the output above and the Prefect UI", file=sys.stderr)
-        return 1
-    from services.common.settings import ServiceSettings
-
-    token = ServiceSettings().api_token.get_secret_value()  # type: ignore[call-arg]
-    httpx.post("http://127.0.0.1:8001/api/v1/models/reload", headers={"Authorization": f"Bearer {token}"},
-               timeout=120, trust_env=False)
-    engine = next(s for s in SERVICES if s.name == "ml-engine")
-    if not wait_healthy([Service(engine.name, engine.port, "/ping", engine.command)], timeout=120)[engine.name]:
-        print(f"the ML engine did not load the champion; see {LOG}/ml-engine.log", file=sys.stderr)
-        return 1
-    print("expected values: fill-expected for 2020-01-01 .. 2020-03-15 (readings that have none yet) ...")
-    if _flow("flows.predict_expected", "--start", "2020-01-01", "--end", "2020-03-15",
-             "--max-readings", "200000") != 0:
-        print("fill-expected failed; the readings stay pending and the next run fills them", file=sys.stderr)
-        return 1
-    print("hotspots: hotspot-scan of 2020-01-01 .. 2020-03-15 (idempotent: a re-run changes nothing) ...")
-    if _flow("flows.hotspot_scan", "--start", "2020-01-01", "--end", "2020-03-15") != 0:
-        print("hotspot-scan failed; the hourly schedule retries it", file=sys.stderr)
-        return 1
-    return 0
-
-
-def down() -> int:
-    for s in reversed(SERVICES):
-        if stop(s):
-            print(f"stopped {s.name}")
-    return 0
-
-
-def status() -> int:
-    print_table(SERVICES)
-    return 0
+# the platform of this checkout (make up / make down / make status), and its parts by their old names
+PLATFORM = Platform()
+SERVICES = PLATFORM.services
+FLOW_ENV = PLATFORM.flow_env
+VAR, LOG, RUN = PLATFORM.var, PLATFORM.log, PLATFORM.run
+start, stop, wait_healthy, up, down, status = (PLATFORM.start, PLATFORM.stop, PLATFORM.wait_healthy, PLATFORM.up,
+                                               PLATFORM.down, PLATFORM.status)
+dashboard_url = PLATFORM.dashboard_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,11 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args(argv)
+    platform = Platform()  # read now: CARBON_NEXUS_* may differ from this module's import
     if args.command == "up":
-        return up(load_demo=not args.no_demo)
+        return platform.up(load_demo=not args.no_demo)
     if args.command == "down":
-        return down()
-    return status()
+        return platform.down()
+    return platform.status()
 
 
 if __name__ == "__main__":

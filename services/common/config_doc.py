@@ -38,6 +38,7 @@ SETTINGS_CLASSES: list[tuple[str, str]] = [
     ("Orchestration engine", "services.orchestration.settings:OrchestrationSettings"),
     ("Chatbot (RAG)", "services.rag.settings:RagSettings"),
     ("Dashboard server", "services.frontend.app:FrontendSettings"),
+    ("make up (the local platform)", "services.platform:PlatformSettings"),
     ("Flows", "flows.common:FlowSettings"),
 ]
 SHARED_CLASS = ("All services", "services.common.settings:ServiceSettings")

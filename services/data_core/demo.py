@@ -23,6 +23,7 @@ environment or ``.env``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import logging
 import sys
@@ -82,11 +83,13 @@ def meter_records(carrier: str, year: int) -> pd.DataFrame:
     return long[["site", "meter", "timestamp", "activity_type", "quantity", "unit"]]
 
 
-def demo_files() -> Iterator[DemoFile]:
+def demo_files(sites: set[str] | None = None) -> Iterator[DemoFile]:
+    """The demo's files: the Cambridge meters (of ``sites`` only, if given) and the two activity samples."""
     for carrier, editions in (("electricity", []), ("gas", ["DESNZ-2024"])):
         for year in (2019, 2020):
             buffer = io.StringIO()
-            meter_records(carrier, year).to_csv(buffer, index=False)
+            records = meter_records(carrier, year)
+            (records if sites is None else records[records["site"].isin(sites)]).to_csv(buffer, index=False)
             yield DemoFile(f"cambridge_{carrier}_{year}.csv", buffer.getvalue().encode(), editions)
     yield DemoFile("gb_sample.csv", (DATA / "demo" / "gb_sample.csv").read_bytes(), ["DESNZ-2024"])
     yield DemoFile("us_sample.csv", (DATA / "demo" / "us_sample.csv").read_bytes(), ["EPA-SC-1.3"])
@@ -117,7 +120,7 @@ def load_demo(base_url: str, token: str, *, timeout: float = 600.0,
             response = client.post(
                 "/api/v1/ingest", params=[("editions", e) for e in demo.editions],
                 files={"file": (demo.name, demo.content, "text/csv")},
-                headers={"Idempotency-Key": f"demo-{DEMO_VERSION}-{demo.name}"})
+                headers={"Idempotency-Key": f"demo-{DEMO_VERSION}-{hashlib.sha256(demo.content).hexdigest()[:16]}"})
             report = _check(response, 200).json()
             report["replayed"] = response.headers.get("Idempotent-Replayed") == "true"
             reports[demo.name] = report
