@@ -307,6 +307,17 @@ def test_no_secrets_in_the_repository(compose: dict[str, Any]) -> None:
         assert uses and all(u.startswith("${" + secret + ":?") for u in uses), uses
 
 
+def test_the_root_env_example_copied_to_env_changes_only_the_secrets_compose_reads() -> None:
+    """compose reads .env for ${...}: a value there meant for a local service must not rewire containers."""
+    text = (ROOT / "compose.yaml").read_text()
+    interpolated = set(re.findall(r"\$\{([A-Z_]+)", text))
+    active = _env_file_keys(".env.example")
+    assert active & interpolated == {"API_TOKEN", "POSTGRES_PASSWORD"}
+    commented = {line[2:].split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines()
+                 if re.match(r"# [A-Z_]+=", line)}
+    assert interpolated <= active | commented, interpolated - active - commented  # every knob documented
+
+
 @needs_compose
 @pytest.mark.parametrize("missing", ["API_TOKEN", "POSTGRES_PASSWORD"])
 def test_a_missing_required_secret_fails_at_start(missing: str) -> None:
@@ -384,14 +395,14 @@ def test_profiles_monitoring_and_scale(compose: dict[str, Any]) -> None:
     assert "listen 8001;" in conf and "http://ml-engine:8001" in conf and "resolver 127.0.0.11" in conf
     assert any(p.endswith(":8001") for p in lb["ports"]) and "unprivileged" in lb["image"]
     assert "location = /lb-health" in conf and "/lb-health" in _health_url(lb)
-    # the services that call the engine can be pointed at the LB (ML_ENGINE_URL in .env)
+    # the services that call the engine can be pointed at the LB (ML_ENGINE_INTERNAL_URL in .env)
     for name in ("orchestration-engine", "flow-runner"):
-        assert services[name]["environment"]["ML_ENGINE_URL"] == "${ML_ENGINE_URL:-http://ml-engine:8001}"
+        assert services[name]["environment"]["ML_ENGINE_URL"] == "${ML_ENGINE_INTERNAL_URL:-http://ml-engine:8001}"
 
 
 @needs_compose
 def test_scaled_engine_resolves_with_a_port_range_and_the_lb() -> None:
-    env = tuple({**CHECK_ENV, "ML_ENGINE_PORTS": "8101-8103", "ML_ENGINE_URL": "http://ml-engine-lb:8001"}.items())
+    env = tuple({**CHECK_ENV, "ML_ENGINE_PORTS": "8101-8103", "ML_ENGINE_INTERNAL_URL": "http://ml-engine-lb:8001"}.items())
     services = _resolved("compose.yaml", env=env)["services"]
     ports = services["ml-engine"]["ports"][0]
     assert str(ports.get("published")) == "8101-8103" and ports["target"] == 8001
