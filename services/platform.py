@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class Platform:
         self.settings = s = settings or PlatformSettings()
         self.var, self.mlflow_dir = s.var.resolve(), s.mlflow.resolve()
         self.log, self.run = self.var / "log", self.var / "run"
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.ports = {name: port + s.port_offset for name, port in DEFAULT_PORTS.items()}
         url = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         self.url = url
@@ -148,7 +150,14 @@ class Platform:
         if not path.exists():
             return None
         pid = int(path.read_text().strip() or 0)
+        child = self._children.get(pid)
+        if child is not None:  # started by this process: reap it (an exited child stays a zombie until then)
+            return pid if child.poll() is None else None
         return pid if pid and _alive(pid) else None
+
+    def _alive(self, pid: int) -> bool:
+        child = self._children.get(pid)
+        return child.poll() is None if child is not None else _alive(pid)
 
     def start(self, service: Service) -> int:
         pid = self.running_pid(service)
@@ -161,6 +170,7 @@ class Platform:
         process = subprocess.Popen(service.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         self._pidfile(service).write_text(str(process.pid))
+        self._children[process.pid] = process
         return process.pid
 
     def stop(self, service: Service, timeout: float = 15.0) -> bool:
@@ -170,9 +180,9 @@ class Platform:
             return False
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while self._alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if self._alive(pid):
             os.killpg(pid, signal.SIGKILL)
         self._pidfile(service).unlink(missing_ok=True)
         return True
@@ -211,24 +221,47 @@ class Platform:
     # ------------------------------------------------------------------ the platform
     def up(self, load_demo: bool = True) -> int:
         started = time.monotonic()
-        for s in self.services:
-            after = [self.service(n) for n in s.after]
-            if after and not all(self.wait_healthy(after, timeout=120).values()):
-                print(f"{s.name} waits for {', '.join(s.after)}, which did not become healthy", file=sys.stderr)
-                break
-            self.start(s)
-        state = self.wait_healthy(self.services, timeout=120)
-        failed = [n for n, ok in state.items() if not ok]
-        if failed:
+        if not _token():
+            print("no API_TOKEN: `make up` writes one to .env, or set API_TOKEN", file=sys.stderr)
+            return 2
+        if not self.start_all(timeout=180):
             self.print_table()
+            failed = [s.name for s in self.services if not _healthy(s)[0]]
             print(f"not healthy: {', '.join(failed)}; see {self.log}/<service>.log", file=sys.stderr)
             return 1
+        print(f"all {len(self.services)} services healthy in {time.monotonic() - started:.1f} s")
         if load_demo and (self.load_demo() != 0 or self.ensure_model() != 0):
             self.print_table()
             return 1
         self.print_table()
         print(f"platform up in {time.monotonic() - started:.1f} s")
         return 0
+
+    def start_all(self, timeout: float) -> bool:
+        """Start each service as soon as the ones it waits for are healthy (not in list order: a slow
+        first start of one, e.g. the chatbot embedding its knowledge base, holds back only what needs it);
+        True once every one is healthy."""
+        deadline = time.monotonic() + timeout
+        pending, healthy, started = list(self.services), set[str](), set[str]()
+        while time.monotonic() < deadline:
+            for s in list(pending):
+                if set(s.after) <= healthy:
+                    self.start(s)
+                    pending.remove(s)
+                    started.add(s.name)
+            for s in self.services:
+                if s.name in healthy or s.name not in started:
+                    continue
+                if not self.running_pid(s):  # it exited: say why now rather than wait for the deadline
+                    tail = (self.log / f"{s.name}.log").read_text(errors="replace").strip().splitlines()[-5:]
+                    print(f"{s.name} exited during start:\n  " + "\n  ".join(tail), file=sys.stderr)
+                    return False
+                if _healthy(s)[0]:
+                    healthy.add(s.name)
+            if len(healthy) == len(self.services):
+                return True
+            time.sleep(0.25)
+        return False
 
     def load_demo(self) -> int:
         from services.data_core.demo import demo_files
@@ -276,11 +309,32 @@ class Platform:
             return 1
         return 0
 
-    def down(self) -> int:
-        for s in reversed(self.services):
-            if self.stop(s):
-                print(f"stopped {s.name}")
+    def down(self, timeout: float = 15.0) -> int:
+        """Stop what nothing waits for first (the runner, the dashboard: the runner would keep calling a
+        Prefect server that is going away), then the rest; each wave gets SIGTERM at once and shuts down
+        in parallel; SIGKILL to any process still running after ``timeout``."""
+        needed = {name for s in self.services for name in s.after}
+        leaves = [s for s in self.services if s.name not in needed]
+        for wave in (leaves, [s for s in self.services if s.name in needed]):
+            self._stop_wave(list(reversed(wave)), timeout)
+        for s in self.services:
+            self._pidfile(s).unlink(missing_ok=True)
         return 0
+
+    def _stop_wave(self, services: list[Service], timeout: float) -> None:
+        pids = {s.name: pid for s in services if (pid := self.running_pid(s))}
+        for pid in pids.values():
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(self._alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for name, pid in pids.items():
+            if self._alive(pid):
+                with suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                print(f"killed {name} (no exit {timeout:.0f} s after SIGTERM)")
+            print(f"stopped {name}")
 
     def status(self) -> int:
         self.print_table()

@@ -57,3 +57,58 @@ def test_the_dashboard_link_carries_the_token_in_the_fragment_only(monkeypatch) 
     monkeypatch.setenv("API_TOKEN", "a/b+c" + "x" * 30)
     url = dashboard_url()
     assert url.startswith("http://127.0.0.1:5173/#token=") and "a%2Fb%2Bc" in url
+
+
+def _web(port: int, delay: float = 0.0) -> list[str]:
+    """A tiny real process answering 200 on every path after ``delay`` seconds."""
+    import sys
+
+    code = (f"import time,http.server as h; time.sleep({delay}); "
+            f"h.HTTPServer(('127.0.0.1',{port}),type('H',(h.BaseHTTPRequestHandler,),"
+            "{'do_GET':lambda s:(s.send_response(200),s.end_headers()),'log_message':lambda *a:None})).serve_forever()")
+    return [sys.executable, "-c", code]
+
+
+def _toy_platform(tmp_path, services):  # type: ignore[no-untyped-def]
+    from services.platform import Platform, PlatformSettings
+
+    platform = Platform(PlatformSettings(var=tmp_path / "var", mlflow=tmp_path / "mlflow"))
+    platform.services = services
+    return platform
+
+
+@pytest.mark.integration
+def test_each_process_starts_once_what_it_waits_for_is_healthy_not_in_list_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from services.platform import Service
+    from tests.conftest import free_port
+
+    slow, needs_slow, independent = free_port(), free_port(), free_port()
+    services = [Service("slow", slow, "/", _web(slow, delay=3)),
+                Service("needs-slow", needs_slow, "/", _web(needs_slow), after=("slow",)),
+                Service("independent", independent, "/", _web(independent))]
+    platform = _toy_platform(tmp_path, services)
+    try:
+        assert platform.start_all(timeout=30)
+        started = {s.name: (platform.run / f"{s.name}.pid").stat().st_mtime for s in services}
+        assert started["independent"] < started["slow"] + 1 < started["needs-slow"]  # not held back by "slow"
+    finally:
+        platform.down(timeout=5)
+    assert not list(platform.run.glob("*.pid")) and all(platform.running_pid(s) is None for s in services)
+
+
+@pytest.mark.integration
+def test_a_process_that_exits_during_start_fails_at_once_with_its_log(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    import time
+
+    from services.platform import Service
+    from tests.conftest import free_port
+
+    port = free_port()
+    crash = [sys.executable, "-c", "import sys; print('API_TOKEN is missing'); sys.exit(3)"]
+    platform = _toy_platform(tmp_path, [Service("crashes", port, "/", crash)])
+    begun = time.monotonic()
+    assert platform.start_all(timeout=60) is False
+    assert time.monotonic() - begun < 20  # not the 60 s deadline
+    assert "crashes exited during start" in capsys.readouterr().err
+    assert "API_TOKEN is missing" in (platform.log / "crashes.log").read_text()
