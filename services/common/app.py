@@ -17,7 +17,16 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +39,9 @@ HealthCheck = Callable[[FastAPI], Awaitable[tuple[bool, Any]]]
 Lifespan = Callable[[FastAPI], Any]
 
 log = logging.getLogger(__name__)
+
+
+PROCESS_METRICS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
 
 
 class RequestContextMiddleware:
@@ -156,6 +168,8 @@ def create_app(
     app.state.settings = settings
     app.state.started_at = time.time()
     registry = CollectorRegistry()
+    for collector in PROCESS_METRICS:  # CPU, memory, file descriptors, GC, interpreter of this process
+        registry.register(collector)
     app.state.metrics_registry = registry
     install_problem_handlers(app)
 

@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+)
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -57,6 +65,8 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     dist = s.ui_dist.resolve()
     app = FastAPI(title="Carbon Nexus dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     registry = CollectorRegistry()
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # CPU, memory, fds, GC
+        registry.register(collector)
     requests = Counter("dashboard_requests_total", "Requests served", ["kind"], registry=registry)
     started = time.time()
     csp = content_security_policy(s)
