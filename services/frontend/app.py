@@ -12,17 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import prometheus_client
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    GC_COLLECTOR,
-    PLATFORM_COLLECTOR,
-    PROCESS_COLLECTOR,
-    CollectorRegistry,
-    Counter,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,7 +58,8 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     dist = s.ui_dist.resolve()
     app = FastAPI(title="Carbon Nexus dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     registry = CollectorRegistry()
-    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # CPU, memory, fds, GC
+    for collector in (prometheus_client.PROCESS_COLLECTOR, prometheus_client.PLATFORM_COLLECTOR,
+                      prometheus_client.GC_COLLECTOR):  # CPU, memory, file descriptors, GC
         registry.register(collector)
     requests = Counter("dashboard_requests_total", "Requests served", ["kind"], registry=registry)
     started = time.time()
