@@ -108,12 +108,12 @@ class Platform:
             Service("data-core", p["data-core"], "/health", [_python(), "-m", "services.data_core.app"],
                     {"PORT": str(p["data-core"]), "HOST": "127.0.0.1", "ORCHESTRATION_URL": url["orchestration"],
                      "DATABASE_URL": f"sqlite:///{self.var / 'data' / 'carbon_nexus.db'}", "CORS_ORIGINS": origins}),
-            # /health: running and the registry answers; /ping (readiness) once a champion is loaded
+            # /health: running and the registry answers (asked every second until MLflow is up); /ping
+            # (readiness) once a champion is loaded
             Service("ml-engine", p["ml-engine"], "/health", [_python(), "-m", "services.ml_engine.app"],
                     {"PORT": str(p["ml-engine"]), "HOST": "127.0.0.1", "MLFLOW_TRACKING_URI": self.mlflow_url,
                      "DATA_CORE_URL": url["data-core"], "ML_ENGINE_URL": url["ml-engine"],
-                     "MODEL_CACHE_DIR": str(self.var / "ml-models"), "MODEL_POLL_SECONDS": "10"},
-                    after=("mlflow",)),
+                     "MODEL_CACHE_DIR": str(self.var / "ml-models"), "MODEL_POLL_SECONDS": "10"}),
             # thin: flow results and events in, WebSockets and REST out; /health is ok once the channel logs load
             Service("orchestration", p["orchestration"], "/health", [_python(), "-m", "services.orchestration.app"],
                     {**self.flow_env, "PORT": str(p["orchestration"]), "HOST": "127.0.0.1",

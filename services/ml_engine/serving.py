@@ -126,5 +126,7 @@ class ModelHolder:
 
     async def poll(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.model_poll_seconds)
+            # until the registry has answered once (it may start after the engine), ask every second
+            waiting = not self.registry_reachable and self.current is None
+            await asyncio.sleep(min(1.0, self.settings.model_poll_seconds) if waiting else self.settings.model_poll_seconds)
             await asyncio.to_thread(self.refresh)

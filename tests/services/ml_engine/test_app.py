@@ -165,6 +165,31 @@ def test_the_engine_is_unhealthy_when_its_registry_does_not_answer_and_nothing_i
         _problem(engine.get("/ping"), 503)
 
 
+def test_an_engine_started_before_its_registry_turns_healthy_within_seconds_of_it(engine_settings, store_uri,
+                                                                                 tmp_path):
+    """The engine may start before MLflow answers (make up starts them together): until the registry has
+    answered once it asks every second, not every MODEL_POLL_SECONDS (an hour here)."""
+    import shutil
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from services.ml_engine.app import create_app
+
+    later = tmp_path / "later"
+    later.write_text("")  # the registry's folder cannot exist yet
+    uri = f"sqlite:///{later / 'mlflow.db'}"
+    with TestClient(create_app(engine_settings(mlflow_tracking_uri=uri, model_poll_seconds=3600.0))) as engine:
+        assert engine.get("/health").status_code == 503
+        later.unlink()
+        later.mkdir()
+        shutil.copy(store_uri.removeprefix("sqlite:///"), later / "mlflow.db")  # MLflow is up now
+        deadline = time.monotonic() + 15
+        while engine.get("/ping").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert engine.get("/ping").status_code == 200 and engine.get("/health").status_code == 200
+
+
 def test_a_restart_without_the_registry_serves_the_cached_champion(engine_settings, tmp_path):
     from fastapi.testclient import TestClient
 
