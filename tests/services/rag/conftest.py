@@ -4,6 +4,7 @@ data (loaded once per database dialect) with two hotspots and their alerts."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,40 +31,85 @@ def kb() -> Any:
     return KnowledgeBase(REPO_ROOT / "docs" / "kb", cache_dir=REPO_ROOT / "var" / "rag")
 
 
-@pytest.fixture(scope="session", params=DIALECTS)
-def demo_data_core(request: pytest.FixtureRequest, _templates: dict[str, str],
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live data core (real uvicorn) with the full demo data of make up, and two hotspots with alerts."""
+def _load_demo_into(url: str) -> None:
+    """The full demo of make up, and two hotspots with their alerts, stored through a real data core."""
     import httpx
 
     from services.data_core.app import create_app
     from services.data_core.demo import load_demo
     from services.data_core.settings import DataCoreSettings
 
-    dialect = request.param
-    admin = None
+    settings = DataCoreSettings(database_url=url, api_token=TOKEN, environment="test", log_json=False)  # type: ignore[arg-type]
+    with LiveServer(create_app(settings)) as server:
+        load_demo(server.url, TOKEN)
+        r = httpx.post(f"{server.url}/api/v1/hotspots/sync", headers=AUTH, timeout=60,
+                       json={"hotspots": [B33_HOTSPOT, B2_HOTSPOT], "alert_rules": {}})
+        assert r.status_code == 200, r.text
+
+
+def _demo_copy(dialect: str, shared: Path, templates: dict[str, str], own: Path) -> tuple[str, str | None]:
+    """A private copy of a database holding the demo. The demo is loaded once per dialect and test run
+    (about 40 s each) and shared by the xdist workers (callers hold a file lock); returns (url, pg name)."""
     if dialect == "sqlite":
-        target = tmp_path_factory.mktemp("rag-demo") / "carbon_nexus.db"
-        shutil.copyfile(_templates["sqlite"], target)
-        url = f"sqlite:///{target}"
-    else:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        name = f"cn_rag_{uuid.uuid4().hex[:10]}"
+        template = shared / "rag-demo.db"
+        if not template.exists():
+            building = shared / "rag-demo.building.db"
+            shutil.copyfile(templates["sqlite"], building)
+            _load_demo_into(f"sqlite:///{building}")
+            staged = shared / "rag-demo.staged.db"
+            with sqlite3.connect(building) as src, sqlite3.connect(staged) as dst:
+                src.backup(dst)  # everything committed, the WAL included, in one plain file
+            staged.replace(template)
+        target = own / "carbon_nexus.db"
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}", None
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        record = shared / "rag-demo-pg.txt"
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["postgresql"]}"'))
-        url = _pg_url(name)
+            existing = {row[0] for row in conn.execute(text("SELECT datname FROM pg_database"))}
+            template = record.read_text().strip() if record.exists() else ""
+            if template not in existing:
+                for stale in (n for n in existing if n.startswith("cn_ragtpl_")):  # earlier runs' templates
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
+                template = f"cn_ragtpl_{uuid.uuid4().hex[:10]}"
+                conn.execute(text(f'CREATE DATABASE "{template}" TEMPLATE "{templates["postgresql"]}"'))
+                _load_demo_into(_pg_url(template))
+                record.write_text(template)
+            # cloning needs the template to have no sessions (the loader's pool may linger)
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                         {"n": template})
+            name = f"cn_rag_{uuid.uuid4().hex[:10]}"
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        return _pg_url(name), name
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def demo_data_core(request: pytest.FixtureRequest, _templates: dict[str, str],
+                   tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
+    """A live data core (real uvicorn) on a private copy of a database holding the whole demo of make up
+    and two hotspots with alerts; the demo itself is loaded once per dialect for all xdist workers."""
+    from filelock import FileLock
+
+    from services.data_core.app import create_app
+    from services.data_core.settings import DataCoreSettings
+
+    dialect = request.param
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # the run's folder, common to its workers
+    with FileLock(str(shared / f"rag-demo-{dialect}.lock")):
+        url, pg_name = _demo_copy(dialect, shared, _templates, tmp_path_factory.mktemp("rag-demo"))
     settings = DataCoreSettings(database_url=url, api_token=TOKEN, environment="test", log_json=False)  # type: ignore[arg-type]
     try:
         with LiveServer(create_app(settings)) as server:
-            load_demo(server.url, TOKEN)
-            r = httpx.post(f"{server.url}/api/v1/hotspots/sync", headers=AUTH, timeout=60,
-                           json={"hotspots": [B33_HOTSPOT, B2_HOTSPOT], "alert_rules": {}})
-            assert r.status_code == 200, r.text
             yield server.url
     finally:
-        if admin is not None:
+        if pg_name is not None:
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
             admin.dispose()
 
 
@@ -105,3 +151,20 @@ def load_yaml(name: str) -> Any:
     import yaml
 
     return yaml.safe_load((Path(__file__).resolve().parents[2] / "eval" / name).read_text(encoding="utf-8"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run is over (in xdist: the controller, after every worker): drop the shared demo templates."""
+    if hasattr(session.config, "workerinput") or "postgresql" not in DIALECTS:
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            names = [row[0] for row in conn.execute(text(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'cn\\_ragtpl\\_%'"))]
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception:  # noqa: BLE001 - PostgreSQL gone at the end of a run: the next run drops them
+        pass
+    finally:
+        admin.dispose()
