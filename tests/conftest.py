@@ -178,8 +178,21 @@ def prefect_harness() -> Iterator[None]:
 # make test runs ``pytest -n 2 --dist loadfile``: each file on one worker, so a module's large fixtures
 # (the dashboard's whole stack, the detection fixtures) are built once. pytest-xdist schedules by test id,
 # so ids must be unique: a duplicate would run once and the others silently never.
+# the longest test files (minutes of real processes), handed out first: xdist's loadfile gives files to the
+# workers in collection order, so a long file collected last keeps one worker busy while the other idles
+LONGEST_FIRST = ["tests/deploy/test_make_up.py", "tests/services/data_core/test_schemathesis.py",
+                 "tests/services/data_core/ingest/test_ingest.py", "tests/ui/test_dashboard_e2e.py",
+                 "tests/services/rag/test_api.py", "tests/services/rag/test_eval.py",
+                 "tests/flows/test_hotspot_scan.py", "tests/flows/test_pipeline_e2e.py"]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     seen: set[str] = set()
     twice = sorted({i.nodeid for i in items if i.nodeid in seen or seen.add(i.nodeid)})  # type: ignore[func-returns-value]
     if twice:
         raise pytest.UsageError(f"tests with the same id (give them distinct parameters): {twice[:5]}")
+    missing = [path for path in LONGEST_FIRST if not (config.rootpath / path).is_file()]
+    if missing:
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names files that do not exist: {missing}")
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: same order otherwise
