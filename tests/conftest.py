@@ -196,3 +196,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names files that do not exist: {missing}")
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: same order otherwise
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run is over (in xdist: the controller, after every worker): drop the chatbot suite's shared demo
+    templates (tests/services/rag/conftest.py). Here, not there: the controller loads only this conftest."""
+    if hasattr(session.config, "workerinput") or "postgresql" not in DIALECTS:
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            names = [row[0] for row in conn.execute(text(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'cn\\_ragtpl\\_%'"))]
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception:  # noqa: BLE001 - PostgreSQL gone at the end of a run: the next run drops them
+        pass
+    finally:
+        admin.dispose()

@@ -152,19 +152,3 @@ def load_yaml(name: str) -> Any:
 
     return yaml.safe_load((Path(__file__).resolve().parents[2] / "eval" / name).read_text(encoding="utf-8"))
 
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The run is over (in xdist: the controller, after every worker): drop the shared demo templates."""
-    if hasattr(session.config, "workerinput") or "postgresql" not in DIALECTS:
-        return
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            names = [row[0] for row in conn.execute(text(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'cn\\_ragtpl\\_%'"))]
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except Exception:  # noqa: BLE001 - PostgreSQL gone at the end of a run: the next run drops them
-        pass
-    finally:
-        admin.dispose()
