@@ -98,7 +98,7 @@ def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area
     inputs = holdout_inputs(series, weather, window)
     per_site, metrics = evaluate(bundle, inputs)
     champion = registry.alias_version(client, name, registry.CHAMPION)
-    promote, gate = True, {"gate": "no champion yet"}
+    champion, promote, gate = registry.vet_champion(client, name, champion)  # unsigned/tampered: no usable champion
     if champion is not None:
         champ_bundle = registry.load_bundle(name, str(champion.version))
         verdict = beats(bundle, champ_bundle, inputs)

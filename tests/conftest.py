@@ -16,6 +16,7 @@ from services.common.settings import apply_offline_env
 
 apply_offline_env()
 os.environ.setdefault("API_TOKEN", "test-token-for-the-suite-0123456789")
+os.environ.setdefault("MODEL_SIGNING_KEY", "test-model-signing-key-0123456789")
 
 TOKEN = os.environ["API_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

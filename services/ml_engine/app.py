@@ -286,7 +286,8 @@ async def models(request: Request) -> dict[str, Any]:
         versions = await asyncio.to_thread(registry.describe_versions, holder.client, s.model_name)
         registry_status: dict[str, Any] = {"reachable": True}
     except Exception as exc:  # noqa: BLE001 - the registry being down must not fail this answer
-        versions, registry_status = [], {"reachable": False, "error": f"{type(exc).__name__}: {exc}"}
+        log.warning("listing the registered models failed: %s: %s", type(exc).__name__, exc)
+        versions, registry_status = [], {"reachable": False, "error": "the model registry did not answer"}
     current = holder.current
     return {"name": s.model_name, "alias": s.model_alias, "served": current.describe() if current else None,
             "registry": registry_status | {"uri": s.mlflow_tracking_uri, "last_error": holder.last_error},
@@ -324,12 +325,16 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
     # /health is liveness: the engine runs and its registry answers (or it serves a model). A registry
     # without a champion yet is healthy (not ready): the champion is trained from the data core's data,
     # which starts after the engine. Readiness to score is /ping (the MLflow scoring protocol).
+    # A version the alias names whose artefacts do not verify is refused (services/ml_engine/signing.py):
+    # the previous champion stays served (ready stays true) and "refused" / "last_error" say why, in our
+    # words (never exception text).
     async def model_check(app: FastAPI) -> tuple[bool, dict[str, Any]]:
         holder: ModelHolder = app.state.holder
-        current = holder.current
+        current, refused = holder.current, holder.refused
         return current is not None or holder.registry_reachable, {
             "ready": current is not None, "served": current.describe() if current else None,
-            "from_cache": holder.from_cache, "last_error": holder.last_error}
+            "from_cache": holder.from_cache, "refused": refused.describe() if refused else None,
+            "last_error": holder.last_error}
 
     return base_app(
         settings,

@@ -1,5 +1,6 @@
-"""MLflow side of the baseline: the pyfunc wrapper, its signature, logging and registering a trained
-bundle, the champion/challenger aliases and loading a registered version."""
+"""MLflow side of the baseline: the pyfunc wrapper, its signature, logging, registering and signing a
+trained bundle, the champion/challenger aliases and loading a registered version once its artefacts verify
+(services/ml_engine/signing.py: nothing is deserialised before)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from mlflow.types.schema import ColSpec, Schema
 import mlflow
 from mlflow import MlflowClient
 from services.common.settings import apply_offline_env
+from services.ml_engine import signing
 from services.ml_engine.bundle import HISTORY_COLUMNS, OUTPUT_COLUMNS, WEATHER_COLUMNS, BaselineBundle, InputError
 
 log = logging.getLogger(__name__)
@@ -78,14 +80,39 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
         raise
 
 
-def find_by_fingerprint(client: MlflowClient, name: str, fp: str) -> ModelVersion | None:
-    """A registered version trained on exactly this data, window and parameters (idempotent re-runs)."""
+def find_by_fingerprint(client: MlflowClient, name: str, fp: str, *, key: bytes | None = None) -> ModelVersion | None:
+    """A registered version trained on exactly this data, window and parameters (idempotent re-runs), whose
+    artefacts verify: an unsigned or tampered one is not reused (train-baseline registers a signed one)."""
+    key = _key(key, "train-baseline cannot sign what it registers")
     versions: list[ModelVersion]
     try:
         versions = list(client.search_model_versions(f"name = '{name}' and tags.fingerprint = '{fp}'"))
     except MlflowException:
         versions = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get("fingerprint") == fp]
-    return max(versions, key=lambda v: int(v.version)) if versions else None
+    for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        try:
+            verify_version(name, str(v.version), tags=v.tags, key=key)
+        except signing.ModelIntegrityError as exc:
+            log.warning("%s: not reused", exc)
+            continue
+        return v
+    return None
+
+
+def vet_champion(client: MlflowClient, name: str, champion: ModelVersion | None, *, key: bytes | None = None
+                 ) -> tuple[ModelVersion | None, bool, dict[str, str]]:
+    """train-baseline's gate, before it loads the champion: (the champion to compare with, promote, gate tags).
+    A champion whose artefacts do not verify (unsigned, tampered, unknown scheme) is no usable champion: it
+    is never loaded, the new model is promoted without a comparison and the gate tag says why."""
+    if champion is None:
+        return None, True, {"gate": "no champion yet"}
+    try:
+        verify_version(name, str(champion.version), tags=champion.tags, key=key)
+    except signing.ModelIntegrityError as exc:
+        log.error("%s; it is no usable champion: the new model is promoted without a comparison", exc)
+        return None, True, {"gate": f"{exc}; no usable champion, promoted without a comparison",
+                            "refused_champion": str(champion.version)}
+    return champion, True, {"gate": "no champion yet"}
 
 
 def cached_model_dir(cache_dir: Path, name: str, version: str, run_id: str | None) -> Path:
@@ -94,30 +121,111 @@ def cached_model_dir(cache_dir: Path, name: str, version: str, run_id: str | Non
     return cache_dir / name / f"v{version}-{run_id or 'norun'}"
 
 
-def load_bundle(name: str, version: str, *, cache_dir: Path | None = None, run_id: str | None = None) -> BaselineBundle:
-    """Load a registered version; with ``cache_dir`` its artefacts are downloaded there once (compose: the
-    ml-models volume) and later loads read the local copy."""
-    uri = f"models:/{name}/{version}"
-    if cache_dir is not None:
-        target = cached_model_dir(cache_dir, name, version, run_id)
-        if not (target / "MLmodel").exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
-            try:
-                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging)))
-                try:
-                    local.rename(target)
-                except OSError:  # another replica sharing the volume got there first
-                    if not (target / "MLmodel").exists():
-                        raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        uri = str(target)
-    return _bundle_of(mlflow.pyfunc.load_model(uri), name, version)
+def _key(key: bytes | None, purpose: str) -> bytes:
+    key = signing.configured_key() if key is None else key
+    if not key:
+        raise signing.MissingKey(purpose)
+    return key
 
 
-def load_cached_bundle(path: Path, name: str, version: str) -> BaselineBundle:
-    return _bundle_of(mlflow.pyfunc.load_model(str(path)), name, version)
+def _expected(name: str, version: str, tags: dict[str, str] | None) -> str:
+    if tags is None:
+        tags = dict(MlflowClient().get_model_version(name, version).tags or {})
+    return signing.expected_digest(tags, name, version)
+
+
+def verify_version(name: str, version: str, *, tags: dict[str, str] | None = None, key: bytes | None = None) -> str:
+    """Download a registered version to a temporary directory and check it against its tags (nothing is
+    deserialised); returns the digest. Raises :class:`signing.ModelIntegrityError`."""
+    key = signing.configured_key() if key is None else key
+    if not key:
+        raise signing.ModelIntegrityError(name, version, signing.NO_KEY)
+    expected = _expected(name, version, tags)
+    with tempfile.TemporaryDirectory(prefix="carbon-model-") as tmp:
+        signing.verify_dir(signing.download(name, version, Path(tmp)), expected, key, name, version)
+    return expected
+
+
+def _copy_verified(src: Path, dst: Path, expected: str, key: bytes, name: str, version: str) -> Path:
+    """Copy a cached model directory (links copied as links, then refused) and verify the copy."""
+    if src.is_symlink():
+        raise signing.ModelIntegrityError(name, version, "its cached copy is a link")
+    try:
+        shutil.copytree(src, dst, symlinks=True)
+    except (OSError, shutil.Error) as exc:
+        raise signing.ModelIntegrityError(name, version, "its cached copy could not be read") from exc
+    signing.verify_dir(dst, expected, key, name, version)
+    return dst
+
+
+def _keep(local: Path, target: Path) -> None:
+    """Put a verified download into the cache (atomically: a rename; a replica may have got there first)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
+    try:
+        shutil.copytree(local, staging / "model")
+        try:
+            (staging / "model").rename(target)
+        except OSError:  # another replica sharing the volume got there first
+            if not (target / "MLmodel").exists():
+                raise
+    except OSError as exc:  # a read-only cache costs the restart fallback, never serving
+        log.warning("could not keep %s in the model cache: %s", target.name, exc)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _verified_local(name: str, version: str, expected: str, key: bytes, tmp: Path, cache_dir: Path | None,
+                    run_id: str | None) -> Path:
+    """The version's files in ``tmp`` (private to this process), verified: from the cache if it holds a
+    copy that verifies (one that does not is discarded), else downloaded (and kept in the cache)."""
+    target = cached_model_dir(cache_dir, name, version, run_id) if cache_dir is not None else None
+    if target is not None and (target.is_symlink() or (target / "MLmodel").exists()):
+        try:
+            return _copy_verified(target, tmp / "cached", expected, key, name, version)
+        except signing.ModelIntegrityError as exc:
+            log.error("the cached copy of %s is refused (%s): discarded, downloading it again", target.name, exc.reason)
+            if target.is_symlink():
+                target.unlink(missing_ok=True)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.rmtree(tmp / "cached", ignore_errors=True)
+    (tmp / "download").mkdir()
+    local = signing.download(name, version, tmp / "download")
+    signing.verify_dir(local, expected, key, name, version)
+    if target is not None:
+        _keep(local, target)
+    return local
+
+
+def load_bundle(name: str, version: str, *, cache_dir: Path | None = None, run_id: str | None = None,
+                key: bytes | None = None, tags: dict[str, str] | None = None) -> BaselineBundle:
+    """Load a registered version once its artefact signature checks out (services/ml_engine/signing.py):
+    the files are put in a private temporary directory, verified there and loaded from there. With
+    ``cache_dir`` a verified download is also kept there (compose: the ml-models volume) and later loads
+    copy it from there, verified again (the cache is writable too). ``key`` defaults to MODEL_SIGNING_KEY,
+    ``tags`` (the version's) are read from the registry when not given.
+    Raises :class:`signing.ModelIntegrityError`, and nothing is deserialised, unless the files verify."""
+    key = signing.configured_key() if key is None else key
+    if not key:
+        raise signing.ModelIntegrityError(name, version, signing.NO_KEY)
+    expected = _expected(name, version, tags)
+    with tempfile.TemporaryDirectory(prefix="carbon-model-") as tmp:
+        local = _verified_local(name, version, expected, key, Path(tmp), cache_dir, run_id)
+        return _bundle_of(mlflow.pyfunc.load_model(str(local)), name, version)
+
+
+def load_cached_bundle(path: Path, name: str, version: str, *, expected: str | None = None,
+                       key: bytes | None = None) -> BaselineBundle:
+    """Load a cached copy (the registry is unreachable) if it verifies against ``expected``, the digest
+    recorded when it was served (an attacker who can write the cache cannot compute one without the key)."""
+    key = signing.configured_key() if key is None else key
+    if not key:
+        raise signing.ModelIntegrityError(name, version, signing.NO_KEY)
+    if not expected:
+        raise signing.ModelIntegrityError(name, version, "its cached copy has no recorded signature")
+    with tempfile.TemporaryDirectory(prefix="carbon-model-") as tmp:
+        local = _copy_verified(Path(path), Path(tmp) / "cached", expected, key, name, version)
+        return _bundle_of(mlflow.pyfunc.load_model(str(local)), name, version)
 
 
 def _bundle_of(model: Any, name: str, version: str) -> BaselineBundle:
@@ -136,9 +244,12 @@ class Registered:
 
 def log_and_register(bundle: BaselineBundle, *, name: str, params: dict[str, Any], metrics: dict[str, float],
                      per_site: pd.DataFrame, tags: dict[str, str], input_example: pd.DataFrame,
-                     promote: bool) -> Registered:
+                     promote: bool, key: bytes | None = None) -> Registered:
     """One MLflow run: parameters, holdout metrics, per-site metrics (artifact), the pyfunc with signature
-    and input example, registered under ``name``; alias champion if ``promote`` else challenger."""
+    and input example, registered under ``name`` and signed (tags ``artifact_hmac``, ``artifact_hmac_alg``,
+    with ``key``, default MODEL_SIGNING_KEY) before any alias names it; alias champion if ``promote`` else
+    challenger."""
+    key = _key(key, f"{name} cannot be signed, so nothing is registered")
     client = MlflowClient()
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"train-{tags.get('fingerprint', '')[:12]}") as run:
@@ -153,8 +264,9 @@ def log_and_register(bundle: BaselineBundle, *, name: str, params: dict[str, Any
             input_example=input_example, pip_requirements=pip_requirements(),
             registered_model_name=name, await_registration_for=60)
         version = str(info.registered_model_version)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    signing.sign_version(client, name, version, key)
+    for tag, value in tags.items():
+        client.set_model_version_tag(name, version, tag, value)
     client.set_model_version_tag(name, version, "holdout_mae", f"{metrics.get('holdout_mae', float('nan')):.6g}")
     alias = CHAMPION if promote else CHALLENGER
     client.set_registered_model_alias(name, alias, version)

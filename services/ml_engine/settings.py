@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import PLACEHOLDER_SECRETS, ServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MIN_PRODUCTION_KEY = 32
 DEFAULT_WEATHER = REPO_ROOT / "data" / "buildings_cambridge" / "context_hourly_weather_bedford_and_uk_grid_ci_2019_2020.csv"
 
 
@@ -38,11 +39,25 @@ class MLEngineSettings(ServiceSettings):
     weather_csv: Path = DEFAULT_WEATHER
     max_body_bytes: int = 32 * 1024 * 1024
     max_rows: int = Field(default=200_000, ge=1)
+    # HMAC key of the registered models' artefacts (services/ml_engine/signing.py): train-baseline signs
+    # with it, the engine and train-baseline's gate load nothing that does not verify with it. Required in
+    # production; elsewhere a missing key makes every model refused (and registering one fails)
+    model_signing_key: SecretStr | None = None
 
-    @field_validator("model_cache_dir", mode="before")
+    @field_validator("model_cache_dir", "model_signing_key", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _signing_key_is_real(self) -> MLEngineSettings:
+        key = self.model_signing_key.get_secret_value().strip() if self.model_signing_key else ""
+        if key and key.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("MODEL_SIGNING_KEY is a placeholder; set a real secret (make up writes one to .env)")
+        if self.environment == "production" and len(key) < MIN_PRODUCTION_KEY:
+            raise ValueError(f"MODEL_SIGNING_KEY must be set to at least {MIN_PRODUCTION_KEY} characters in "
+                             "production (make up writes one to .env)")
+        return self
 
 
 @lru_cache(maxsize=1)
