@@ -24,8 +24,9 @@ def bundle_and_inputs(registered_store):  # type: ignore[no-untyped-def]
     uri = f"sqlite:///{base / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    bundle = mlflow.pyfunc.load_model("models:/carbon-baseline/1").unwrap_python_model().bundle
-    return bundle, inputs
+    from services.ml_engine.registry import load_bundle
+
+    return load_bundle("carbon-baseline", "1"), inputs  # verified against its signature first
 
 
 def test_tree_walk_equals_sklearn_with_missing_values_and_every_site(bundle_and_inputs):
@@ -127,14 +128,14 @@ def test_gate_refuses_a_model_worse_on_one_activity_type(registered_store):
     import copy
 
     import mlflow
+    from services.ml_engine.registry import load_bundle
     from services.ml_engine.training import beats
 
     base, inputs = registered_store
     uri = f"sqlite:///{base / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    good = mlflow.pyfunc.load_model("models:/carbon-baseline/1").unwrap_python_model().bundle
-    weak = mlflow.pyfunc.load_model("models:/carbon-baseline/2").unwrap_python_model().bundle
+    good, weak = load_bundle("carbon-baseline", "1"), load_bundle("carbon-baseline", "2")
     assert beats(good, weak, inputs).beats and not beats(weak, good, inputs).beats
     champion, challenger = copy.copy(good), copy.copy(good)
     champion.series = {"electricity": weak.series["electricity"], "natural_gas": good.series["natural_gas"]}
