@@ -15,9 +15,9 @@ Through Prefect's API (``PREFECT_API_URL``, ``PREFECT_API_AUTH_STRING``):
 * task runs whose stored record contains a secret value (Prefect stores references to task inputs, not
   their values, so none is expected): deleted;
 * artifacts containing a secret value: deleted;
-* log lines and events containing a secret value are counted: Prefect 3.9 has no API to delete or edit
-  them (logs go with their flow run's retention, events with ``PREFECT_SERVER_EVENTS_RETENTION_PERIOD``).
-  The command exits 1 when any is left, so that an operator sees it.
+* log lines containing a secret value are counted: Prefect 3.9 has no API to delete or edit them (they go
+  with their flow run, by the server's vacuum). The command exits 1 when any is left, so that an operator
+  sees it. (Prefect's events carry no run parameters: tests/security/test_flow_secrets.py searches them.)
 
 Idempotent and cheap when there is nothing to do (logs and events are found with Prefect's text search).
 """
@@ -106,29 +106,10 @@ async def _logs(client: PrefectClient, secrets: list[str]) -> int:
     return len(found)
 
 
-async def _events(client: PrefectClient, secrets: list[str]) -> int:
-    found: set[str] = set()
-    for secret in secrets:
-        query = _query(secret)
-        filt: dict[str, Any] = {"occurred": {"since": "2000-01-01T00:00:00Z"}}
-        if query:
-            filt["text"] = {"query": query}
-        response = await client.request("POST", "/events/filter", json={"filter": filt, "limit": 50})  # type: ignore[arg-type]
-        while True:
-            response.raise_for_status()
-            page = response.json()
-            found.update(str(e["id"]) for e in page["events"] if _contains(e, secrets))
-            if not page.get("next_page"):
-                break
-            token = page["next_page"].split("page-token=", 1)[1]
-            response = await client.request("GET", "/events/filter/next", params={"page-token": token})  # type: ignore[arg-type]
-    return len(found)
-
-
 async def scrub(client: PrefectClient, secrets: list[str], dry_run: bool = False) -> dict[str, int]:
     """Redact or delete what holds a secret; the counts of what was found (and changed unless ``dry_run``)."""
     counts = {"flow_runs_redacted": 0, "task_runs_deleted": 0, "artifacts_deleted": 0,
-              "log_lines_left": 0, "events_left": 0}
+              "log_lines_left": 0}
     for run in await _pages(client, "/flow_runs/filter", {"sort": "ID_DESC"}):
         parameters = run.get("parameters") or {}
         if _secret_keys(parameters) or _contains(parameters, secrets):
@@ -147,7 +128,6 @@ async def scrub(client: PrefectClient, secrets: list[str], dry_run: bool = False
                 if not dry_run:
                     await client.delete_artifact(artifact["id"])
         counts["log_lines_left"] = await _logs(client, secrets)
-        counts["events_left"] = await _events(client, secrets)
     return counts
 
 
@@ -163,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = asyncio.run(run(args.dry_run))
     print(json.dumps(counts))
-    return 1 if counts["log_lines_left"] or counts["events_left"] else 0
+    return 1 if counts["log_lines_left"] else 0
 
 
 if __name__ == "__main__":

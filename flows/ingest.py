@@ -90,11 +90,11 @@ def _move(path: Path, outcome: dict[str, Any], root: Path) -> Path | None:
 
 
 @flow(name="ingest-files")
-def ingest_files(paths: list[str]) -> list[dict[str, Any]]:
-    """One task per file found, on the task runner the parent chose."""
-    futures = [send_file.submit(p) for p in paths]
+def ingest_files(files: list[str]) -> list[dict[str, Any]]:
+    """One task per file found (in the drop folder or the sources), on the task runner the parent chose."""
+    futures = [send_file.submit(p) for p in files]
     out = []
-    for path, future in zip(paths, futures, strict=True):
+    for path, future in zip(files, futures, strict=True):
         try:
             out.append(future.result())
         except Exception as exc:  # noqa: BLE001 - unreachable after retries: the file waits for the next run
