@@ -44,6 +44,18 @@ async def _stored(run_id: str) -> dict[str, Any]:
     return {"parameters": run.parameters, "artifacts": json.dumps(artifacts)}
 
 
+def _wait_for_log(secret: str) -> None:
+    import time
+
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while secret not in client._client.post("/logs/filter", json={"logs": {"text": {"query": f'"{secret}"'}}}).text:
+            assert time.monotonic() < deadline, "the run's log line never reached the server"
+            time.sleep(0.5)
+
+
 def test_a_run_stored_with_the_token_is_scrubbed_once(prefect_harness, monkeypatch, capsys) -> None:
     from deployments import scrub
 
@@ -54,6 +66,7 @@ def test_a_run_stored_with_the_token_is_scrubbed_once(prefect_harness, monkeypat
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(scrub.ScrubSettings, "model_config", {**scrub.ScrubSettings.model_config, "env_file": None})
     sub_id = _old_style_run(secret)
+    _wait_for_log(secret)  # the run's log lines reach the server in batches
     before = asyncio.run(_stored(sub_id))
     assert before["parameters"]["token"] == secret and secret in before["artifacts"]
 
