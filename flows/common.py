@@ -1,4 +1,10 @@
-"""What the flows share: the retry policy for calls to the platform's services."""
+"""What the flows share: the retry policy for calls to the platform's services, their settings and the HTTP
+client of each service.
+
+Secrets, addresses and paths never travel as flow, subflow, task or deployment parameters (Prefect stores
+parameters in plain text, and a Dask task runner pickles task arguments to its scheduler): a task opens
+its client with :func:`service_client`, which reads the service's URL and the ``API_TOKEN`` from
+:class:`FlowSettings` in the process that runs it."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
 from services.data_core.settings import REPO_ROOT
+from services.hotspots.scan import client
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -49,8 +56,25 @@ class FlowSettings(ServiceSettings):
     dask_address: str | None = None
 
 
-def make_task_runner(kind: str, address: str | None, workers: int = 2) -> Any:
-    """The task runner a chunked flow uses: threads here, or a Dask cluster (``prefect-dask``)."""
+Service = Literal["data_core", "ml_engine", "orchestration", "rag_service"]
+
+
+def service_client(service: Service, timeout: float = 300.0) -> httpx.Client:
+    """An HTTP client of one of the platform's services: its URL and the ``API_TOKEN`` (sent on every
+    request, reads included) from :class:`FlowSettings`."""
+    settings = FlowSettings()  # type: ignore[call-arg]
+    url = getattr(settings, f"{service}_url")
+    if not url:
+        raise ValueError(f"{service.upper()}_URL is not set")
+    return client(url, settings.api_token.get_secret_value(), timeout=timeout)
+
+
+def make_task_runner(kind: str | None = None, workers: int = 2) -> Any:
+    """The task runner a chunked flow uses: threads here, or a Dask cluster (``prefect-dask``) at
+    ``DASK_ADDRESS`` (a local cluster when unset). ``kind`` None: ``TASK_RUNNER``."""
+    settings = FlowSettings()  # type: ignore[call-arg]
+    kind = kind or settings.task_runner
+    address = settings.dask_address
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 

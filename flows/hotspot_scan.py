@@ -24,48 +24,49 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner
+from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, service_client
 from flows.predict_expected import fill_expected, run_logger
-from services.hotspots.scan import client, extent, pareto_hotspots, scan_sites, utc
+from services.hotspots.scan import extent, pareto_hotspots, scan_sites, utc
 
 DETECTED_KINDS = ["above_expected", "spike", "level_shift", "silent_meter", "stuck_meter"]
 
 
 @task(name="scan-chunk", cache_policy=NO_CACHE, **SERVICE_RETRIES)
-def scan_chunk(data_core_url: str, sites: list[str], start: str, end: str) -> dict[str, Any]:
-    with client(data_core_url) as dc:
+def scan_chunk(sites: list[str], start: str, end: str) -> dict[str, Any]:
+    with service_client("data_core") as dc:
         found = scan_sites(dc, sites, utc(start), utc(end), as_of=utc(end))
     return {"sites": sites, **found}
 
 
 @task(name="publish-hotspots", cache_policy=NO_CACHE, **SERVICE_RETRIES)
-def publish(orchestration_url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    with client(orchestration_url, token) as oe:
+def publish(body: dict[str, Any]) -> dict[str, Any]:
+    with service_client("orchestration") as oe:
         response = oe.post("/api/v1/results", json=body)
         response.raise_for_status()
         return dict(response.json())
 
 
 @task(name="pareto", cache_policy=NO_CACHE, **SERVICE_RETRIES)
-def find_pareto(data_core_url: str, start: str, end: str) -> list[dict[str, Any]]:
-    with client(data_core_url) as dc:
+def find_pareto(start: str, end: str) -> list[dict[str, Any]]:
+    with service_client("data_core") as dc:
         return pareto_hotspots(dc, utc(start), utc(end))
 
 
 @task(name="request-recommendations", cache_policy=NO_CACHE)
-def request_recommendations(data_core_url: str, orchestration_url: str, rag_url: str | None, token: str,
-                            limit: int = 50) -> dict[str, int]:
-    """Send queued requests to the chatbot service; each answer is stored and broadcast through the
-    orchestration engine. A failure leaves the request queued (with the error and attempt count)."""
+def request_recommendations(limit: int = 50) -> dict[str, int]:
+    """Send queued requests to the chatbot service (``RAG_SERVICE_URL``); each answer is stored and
+    broadcast through the orchestration engine. A failure leaves the request queued (with the error and
+    attempt count)."""
     out = {"pending": 0, "answered": 0, "failed": 0}
-    with client(data_core_url) as dc:
+    rag_url = FlowSettings().rag_service_url  # type: ignore[call-arg]
+    with service_client("data_core") as dc:
         response = dc.get("/api/v1/recommendations", params={"status": "pending", "limit": limit})
         response.raise_for_status()
         queue = response.json()["recommendations"]
@@ -74,7 +75,7 @@ def request_recommendations(data_core_url: str, orchestration_url: str, rag_url:
         if queue:
             run_logger().info("%d recommendation requests queued; RAG_SERVICE_URL is not set", len(queue))
         return out
-    with client(rag_url, token, timeout=120.0) as rag, client(orchestration_url, token) as oe:
+    with service_client("rag_service", timeout=120.0) as rag, service_client("orchestration") as oe:
         for item in queue:
             hotspot = item["hotspot"]
             try:
@@ -98,15 +99,15 @@ def request_recommendations(data_core_url: str, orchestration_url: str, rag_url:
 
 
 @flow(name="scan-chunks")
-def scan_chunks(data_core_url: str, chunks: list[list[str]], start: str, end: str) -> list[dict[str, Any]]:
+def scan_chunks(chunks: list[list[str]], start: str, end: str) -> list[dict[str, Any]]:
     """One task per chunk of sites, on the task runner the parent chose."""
-    futures = [scan_chunk.submit(data_core_url, chunk, start, end) for chunk in chunks]
+    futures = [scan_chunk.submit(chunk, start, end) for chunk in chunks]
     return [f.result() for f in futures]
 
 
-def _window(dc_url: str, start: datetime | None, end: datetime | None, lookback_days: int,
+def _window(start: datetime | None, end: datetime | None, lookback_days: int,
             sites: list[str] | None) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
-    with client(dc_url) as dc:
+    with service_client("data_core") as dc:
         first, last, known = extent(dc)
     if end is None:
         end_ts = (last + pd.Timedelta(hours=1)) if last is not None else pd.Timestamp.now(tz="UTC").floor("h")
@@ -118,16 +119,14 @@ def _window(dc_url: str, start: datetime | None, end: datetime | None, lookback_
 
 @flow(name="hotspot-scan", log_prints=True)
 def hotspot_scan(start: datetime | None = None, end: datetime | None = None, lookback_days: int = 28,
-                 sites: list[str] | None = None, chunk_size: int = 10, task_runner: str | None = None,
-                 dask_address: str | None = None, fill_first: bool = True, include_pareto: bool = True
-                 ) -> dict[str, Any]:
-    """Scan ``sites`` (default: every site with hourly readings) over [start, end)."""
-    settings = FlowSettings()  # type: ignore[call-arg]
-    token = settings.api_token.get_secret_value()
-    dc, oe = settings.data_core_url, settings.orchestration_url
+                 sites: list[str] | None = None, chunk_size: int = 10,
+                 task_runner: Literal["thread", "dask"] | None = None, fill_first: bool = True,
+                 include_pareto: bool = True) -> dict[str, Any]:
+    """Scan ``sites`` (default: every site with hourly readings) over [start, end). The services, the Dask
+    scheduler (``task_runner="dask"``: ``DASK_ADDRESS``) and the token come from settings."""
     if chunk_size < 1 or lookback_days < 1:
         raise ValueError("chunk_size and lookback_days must be at least 1")
-    start_ts, end_ts, site_list = _window(dc, start, end, lookback_days, sites)
+    start_ts, end_ts, site_list = _window(start, end, lookback_days, sites)
     if end_ts <= start_ts:
         raise ValueError("end must be after start")
     window = {"start": start_ts.isoformat(), "end": end_ts.isoformat()}
@@ -141,24 +140,24 @@ def hotspot_scan(start: datetime | None = None, end: datetime | None = None, loo
         summary["filled"] = fill_expected(start=start_ts.to_pydatetime(), end=end_ts.to_pydatetime(),
                                           sites=sites, max_readings=1_000_000)["stored"]
     chunks = [site_list[i : i + chunk_size] for i in range(0, len(site_list), chunk_size)]
-    runner = make_task_runner(task_runner or settings.task_runner, dask_address or settings.dask_address)
-    results = scan_chunks.with_options(task_runner=runner)(dc, chunks, window["start"], window["end"])
+    results = scan_chunks.with_options(task_runner=make_task_runner(task_runner))(chunks, window["start"],
+                                                                                  window["end"])
     found: list[dict[str, Any]] = []
     for result in results:
         body = {"scan_id": f"scan:{window['start']}:{window['end']}:{result['sites'][0]}", "hotspots": result["hotspots"],
                 "scope": {"sites": result["sites"], "kinds": DETECTED_KINDS, **window, "close_missing": True}}
-        _tally(summary, publish(oe, token, body))
+        _tally(summary, publish(body))
         summary["rows"] += result["rows"]
         found.extend(result["hotspots"])
     summary["chunks"] = len(chunks)
     if include_pareto and not sites:
-        top = find_pareto(dc, window["start"], window["end"])
+        top = find_pareto(window["start"], window["end"])
         body = {"scan_id": f"pareto:{window['start']}:{window['end']}", "hotspots": top,
                 "scope": {"kinds": ["pareto", "growth"], **window, "close_missing": True}}
-        _tally(summary, publish(oe, token, body))
+        _tally(summary, publish(body))
         found.extend(top)
     summary["hotspots"] = len(found)
-    summary["recommendations"] = request_recommendations(dc, oe, settings.rag_service_url, token)
+    summary["recommendations"] = request_recommendations()
     _artifact(found, summary)
     print(f"hotspot-scan {window['start']}..{window['end']}: {len(site_list)} sites in {len(chunks)} chunks, "
           f"{summary['rows']} hourly rows, {len(found)} hotspots ({summary['counts']}), "

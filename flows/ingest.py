@@ -26,15 +26,14 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner
+from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, service_client
 from flows.predict_expected import run_logger
-from services.hotspots.scan import client
 
 TYPES = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -44,12 +43,13 @@ def idempotency_key(content: bytes) -> str:
 
 
 @task(name="ingest-file", cache_policy=NO_CACHE, **SERVICE_RETRIES)
-def send_file(data_core_url: str, token: str, path: str) -> dict[str, Any]:
-    """Send one file; 4xx answers are returned (the file is refused), 5xx and no answer raise (retried)."""
+def send_file(path: str) -> dict[str, Any]:
+    """Send one file (a path the flow found in the drop folder or the sources) to the data core
+    (``DATA_CORE_URL``); 4xx answers are returned (the file is refused), 5xx and no answer raise (retried)."""
     file = Path(path)
     content = file.read_bytes()
     headers = {"Idempotency-Key": idempotency_key(content), "X-Source-Name": file.name}
-    with client(data_core_url, token, timeout=1800.0) as dc:
+    with service_client("data_core", timeout=1800.0) as dc:
         if file.suffix.lower() == ".csv":
             response = dc.post("/api/v1/ingest", content=content, headers={**headers, "Content-Type": TYPES[".csv"]},
                                params={"source_name": file.name})
@@ -90,10 +90,11 @@ def _move(path: Path, outcome: dict[str, Any], root: Path) -> Path | None:
 
 
 @flow(name="ingest-files")
-def ingest_files(data_core_url: str, token: str, paths: list[str]) -> list[dict[str, Any]]:
-    futures = [send_file.submit(data_core_url, token, p) for p in paths]
+def ingest_files(files: list[str]) -> list[dict[str, Any]]:
+    """One task per file found (in the drop folder or the sources), on the task runner the parent chose."""
+    futures = [send_file.submit(p) for p in files]
     out = []
-    for path, future in zip(paths, futures, strict=True):
+    for path, future in zip(files, futures, strict=True):
         try:
             out.append(future.result())
         except Exception as exc:  # noqa: BLE001 - unreachable after retries: the file waits for the next run
@@ -102,14 +103,14 @@ def ingest_files(data_core_url: str, token: str, paths: list[str]) -> list[dict[
 
 
 @flow(name="ingest", log_prints=True)
-def ingest(folder: str | None = None, sources: list[str] | None = None, task_runner: str | None = None,
-           dask_address: str | None = None) -> dict[str, Any]:
-    """Ingest the drop folder's files and the configured sources."""
+def ingest(task_runner: Literal["thread", "dask"] | None = None) -> dict[str, Any]:
+    """Ingest the drop folder's files (``INGEST_DIR``) and the configured sources (``INGEST_SOURCES``):
+    where files are read from is a setting, never a run parameter."""
     settings = FlowSettings()  # type: ignore[call-arg]
-    root = Path(folder) if folder else settings.ingest_dir
-    (root).mkdir(parents=True, exist_ok=True)
+    root = settings.ingest_dir
+    root.mkdir(parents=True, exist_ok=True)
     dropped = _files(root)
-    listed = sorted({Path(p).resolve() for pattern in (sources if sources is not None else settings.ingest_sources)
+    listed = sorted({Path(p).resolve() for pattern in settings.ingest_sources
                      for p in glob.glob(pattern) if Path(p).suffix.lower() in TYPES})
     seen = {p.resolve() for p in dropped}
     paths = [str(p) for p in [*dropped, *(p for p in listed if p not in seen)]]
@@ -118,9 +119,7 @@ def ingest(folder: str | None = None, sources: list[str] | None = None, task_run
     if not paths:
         print(f"ingest: nothing in {root} or the configured sources")
         return summary
-    runner = make_task_runner(task_runner or settings.task_runner, dask_address or settings.dask_address)
-    outcomes = ingest_files.with_options(task_runner=runner)(settings.data_core_url,
-                                                             settings.api_token.get_secret_value(), paths)
+    outcomes = ingest_files.with_options(task_runner=make_task_runner(task_runner))(paths)
     rows = []
     dropped_set = {str(p) for p in dropped}
     for outcome in outcomes:

@@ -19,14 +19,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from flows.common import SERVICE_RETRIES
-from services.hotspots.scan import client as http_client
-from services.ml_engine.settings import MLEngineSettings
+from flows.common import SERVICE_RETRIES, service_client
 
 PAGE = 100_000  # the data core lists at most this many pending readings per request
 
@@ -53,64 +52,74 @@ def _iso(value: datetime | str | None) -> str | None:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).isoformat()
 
 
-@task(name="pending-readings", cache_policy=NO_CACHE, **RETRIES)
-def pending_readings(data_core_url: str, start: str | None, end: str | None, sites: list[str],
-                     activity_types: list[str], limit: int) -> pd.DataFrame:
+def list_pending(dc: httpx.Client, start: str | None, end: str | None, sites: list[str], activity_types: list[str],
+                 limit: int) -> pd.DataFrame:
+    """Hourly readings without an expected value (the data core's ``GET /api/v1/predictions/pending``)."""
     params: list[tuple[str, str | int | float | bool | None]] = [("limit", limit)]
     params.extend(("activity_type", t) for t in activity_types)
     params.extend(("site", s) for s in sites)
     params.extend((k, v) for k, v in (("start", start), ("end", end)) if v)
-    with http_client(data_core_url) as client:
-        response = client.get("/api/v1/predictions/pending", params=params)
-        response.raise_for_status()
+    response = dc.get("/api/v1/predictions/pending", params=params)
+    response.raise_for_status()
     rows = response.json()["readings"]
     return pd.DataFrame(rows, columns=["site", "meter", "activity_type", "period_start", "quantity", "unit"])
 
 
-@task(name="predict-site", cache_policy=NO_CACHE, **RETRIES)
-def predict_site(ml_engine_url: str, site: str, activity_type: str, timestamps: list[str]) -> dict[str, Any] | None:
+def predict_with(ml: httpx.Client, site: str, activity_type: str, timestamps: list[str]) -> dict[str, Any] | None:
     """Expected values of one site's hours; None when the model does not know the site (no retry helps)."""
-    with http_client(ml_engine_url) as client:
-        response = client.post("/api/v1/predict", json={"site": site, "activity_type": activity_type,
-                                                        "timestamps": timestamps})
+    response = ml.post("/api/v1/predict", json={"site": site, "activity_type": activity_type, "timestamps": timestamps})
     if response.status_code == 422 and response.json().get("field") in ("site", "activity_type"):
         run_logger().warning("model cannot predict %s/%s: %s", site, activity_type, response.json()["detail"])
         return None
     response.raise_for_status()
-    return response.json()
+    return dict(response.json())
+
+
+def store_with(dc: httpx.Client, model_name: str, model_version: str, rows: list[dict[str, Any]]) -> int:
+    """Store expected values next to the actuals (``PUT /api/v1/predictions``, an upsert per hour)."""
+    stored = 0
+    for i in range(0, len(rows), STORE_CHUNK):
+        response = dc.put("/api/v1/predictions", json={
+            "model_name": model_name, "model_version": model_version, "unit": "kWh",
+            "predictions": rows[i : i + STORE_CHUNK]})
+        response.raise_for_status()
+        stored += response.json()["stored"]
+    return stored
+
+
+# The tasks: domain parameters only; each opens its client from the settings of the process that runs it
+@task(name="pending-readings", cache_policy=NO_CACHE, **RETRIES)
+def pending_readings(start: str | None, end: str | None, sites: list[str], activity_types: list[str],
+                     limit: int) -> pd.DataFrame:
+    with service_client("data_core") as dc:
+        return list_pending(dc, start, end, sites, activity_types, limit)
+
+
+@task(name="predict-site", cache_policy=NO_CACHE, **RETRIES)
+def predict_site(site: str, activity_type: str, timestamps: list[str]) -> dict[str, Any] | None:
+    with service_client("ml_engine") as ml:
+        return predict_with(ml, site, activity_type, timestamps)
 
 
 @task(name="store-predictions", cache_policy=NO_CACHE, **RETRIES)
-def store_predictions(data_core_url: str, token: str, model_name: str, model_version: str,
-                      rows: list[dict[str, Any]]) -> int:
-    stored = 0
-    with http_client(data_core_url, token) as client:
-        for i in range(0, len(rows), STORE_CHUNK):
-            response = client.put("/api/v1/predictions", json={
-                "model_name": model_name, "model_version": model_version, "unit": "kWh",
-                "predictions": rows[i : i + STORE_CHUNK]})
-            response.raise_for_status()
-            stored += response.json()["stored"]
-    return stored
+def store_predictions(model_name: str, model_version: str, rows: list[dict[str, Any]]) -> int:
+    with service_client("data_core") as dc:
+        return store_with(dc, model_name, model_version, rows)
 
 
 @flow(name="fill-expected", log_prints=True)
 def fill_expected(start: datetime | None = None, end: datetime | None = None, sites: list[str] | None = None,
-                  activity_types: list[str] | None = None, max_readings: int = 100_000,
-                  data_core_url: str | None = None, ml_engine_url: str | None = None) -> dict[str, Any]:
-    """Fill expected values for up to ``max_readings`` pending hourly readings (oldest first)."""
-    settings = MLEngineSettings()  # type: ignore[call-arg]
-    dc = data_core_url or settings.data_core_url
-    ml = ml_engine_url or settings.ml_engine_url
-    token = settings.api_token.get_secret_value()
+                  activity_types: list[str] | None = None, max_readings: int = 100_000) -> dict[str, Any]:
+    """Fill expected values for up to ``max_readings`` pending hourly readings (oldest first). The data core
+    and the ML engine are ``DATA_CORE_URL`` and ``ML_ENGINE_URL`` (settings, never parameters)."""
     summary: dict[str, Any] = {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
                                "model_versions": []}
     types = activity_types or ["electricity", "natural_gas"]
     while summary["pending"] < max_readings:
-        pending = pending_readings(dc, _iso(start), _iso(end), sites or [], types,
+        pending = pending_readings(_iso(start), _iso(end), sites or [], types,
                                    min(PAGE, max_readings - summary["pending"]))
         summary["pending"] += len(pending)
-        stored = _fill_page(pending, dc, ml, token, summary)
+        stored = _fill_page(pending, summary)
         if len(pending) < PAGE or stored == 0:
             break  # everything listed, or only readings this model cannot predict are left
     print(f"fill-expected: {summary['stored']} of {summary['pending']} pending readings filled "
@@ -118,15 +127,16 @@ def fill_expected(start: datetime | None = None, end: datetime | None = None, si
     return summary
 
 
-Predict = Callable[[str, str, str, list[str]], "dict[str, Any] | None"]
-Store = Callable[[str, str, str, str, list[dict[str, Any]]], int]
+Predict = Callable[[str, str, list[str]], "dict[str, Any] | None"]
+Store = Callable[[str, str, list[dict[str, Any]]], int]
 
 
-def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dict[str, Any], *,
-               predict: Predict | None = None, store: Store | None = None) -> int:
+def _fill_page(pending: pd.DataFrame, summary: dict[str, Any], *, predict: Predict | None = None,
+               store: Store | None = None) -> int:
     """Predict and store one page of pending readings. Inside a flow the calls are Prefect tasks (retried,
-    visible in the UI); the event path passes the plain functions (``predict_site.fn``). The tasks are looked
-    up when called, so that ``with_options`` replacements (tests: no retry delay) take effect."""
+    visible in the UI); the event path passes plain functions bound to its own clients
+    (``partial(predict_with, ml)``). The tasks are looked up when called, so that ``with_options``
+    replacements (tests: no retry delay) take effect."""
     predict = predict or predict_site
     store = store or store_predictions
     if pending.empty:
@@ -141,7 +151,7 @@ def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dic
         meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
         for i in range(0, len(stamps), PREDICT_CHUNK):
             chunk = stamps[i : i + PREDICT_CHUNK]
-            answer = predict(ml, str(site), str(activity_type), chunk)
+            answer = predict(str(site), str(activity_type), chunk)
             if answer is None:
                 summary["skipped_sites"].append(f"{site}/{activity_type}")
                 break
@@ -149,7 +159,7 @@ def _fill_page(pending: pd.DataFrame, dc: str, ml: str, token: str, summary: dic
                          "expected": p["expected"], "lower": p["lower"], "upper": p["upper"]}
                         for stamp, p in zip(chunk, answer["predictions"], strict=True)]
             model = answer["model"]
-            stored += store(dc, token, model["name"], model["version"], rows_out)
+            stored += store(model["name"], model["version"], rows_out)
             if model["version"] not in summary["model_versions"]:
                 summary["model_versions"].append(model["version"])
     summary["stored"] += stored

@@ -21,7 +21,8 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES
+from flows.common import SERVICE_RETRIES, FlowSettings
+from services.hotspots.scan import client as http_client
 from services.ml_engine import registry
 from services.ml_engine.bundle import INPUT_COLUMNS
 from services.ml_engine.history import read_csv, readings_params
@@ -42,8 +43,9 @@ FETCH_RETRIES = SERVICE_RETRIES
 
 
 def data_core_client(base_url: str) -> httpx.Client:
-    """HTTP client of the data core (tests swap in a client bound to an in-process app)."""
-    return httpx.Client(base_url=base_url, timeout=300.0, trust_env=False)
+    """HTTP client of the data core at ``base_url`` with the API_TOKEN of the settings (tests swap in a
+    client bound to an in-process app)."""
+    return http_client(base_url, FlowSettings().api_token.get_secret_value(), timeout=300.0)  # type: ignore[call-arg]
 
 
 def _utc(value: datetime | str | None) -> pd.Timestamp | None:
@@ -54,36 +56,39 @@ def _utc(value: datetime | str | None) -> pd.Timestamp | None:
 
 
 @task(name="fetch-sites", cache_policy=NO_CACHE, **FETCH_RETRIES)
-def fetch_sites(base_url: str) -> dict[str, float]:
-    """Site floor areas (m2) from the data core."""
-    with data_core_client(base_url) as client:
-        response = client.get("/api/v1/sites")
+def fetch_sites() -> dict[str, float]:
+    """Site floor areas (m2) from the data core (``DATA_CORE_URL``)."""
+    with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
+        response = dc.get("/api/v1/sites")
         response.raise_for_status()
     return {s["id"]: float(s["floor_area_m2"]) for s in response.json() if s.get("floor_area_m2")}
 
 
 @task(name="fetch-readings", cache_policy=NO_CACHE, **FETCH_RETRIES)
-def fetch_readings(base_url: str, activity_types: list[str], start: pd.Timestamp | None,
-                   end: pd.Timestamp | None) -> pd.DataFrame:
+def fetch_readings(activity_types: list[str], start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     """Hourly readings in kWh [site, activity_type, timestamp, quantity] (CSV: a year of 40 buildings is
     ~700k rows). Readings in other energy units are converted with pint; non-energy units are dropped."""
-    with data_core_client(base_url) as client:
-        response = client.get("/api/v1/readings", params=readings_params([], activity_types, start, end))
+    with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
+        response = dc.get("/api/v1/readings", params=readings_params([], activity_types, start, end))
         response.raise_for_status()
     return read_csv(response.content)
 
 
 @task(name="load-weather", cache_policy=NO_CACHE)
-def load_weather(path: str) -> pd.DataFrame:
-    weather = pd.read_csv(path).rename(columns={"datetime_utc": "timestamp"})
+def load_weather(path: str | None = None) -> pd.DataFrame:
+    """Hourly weather (UTC); the flow reads ``WEATHER_CSV`` (a setting, never a run parameter)."""
+    source = path or MLEngineSettings().weather_csv  # type: ignore[call-arg]
+    weather = pd.read_csv(source).rename(columns={"datetime_utc": "timestamp"})
     weather["timestamp"] = pd.to_datetime(weather["timestamp"], utc=True)
     return weather[["timestamp", "air_temperature_degC", "relative_humidity_pct", "global_irradiance_w_m2"]]
 
 
 @task(name="train-and-register", cache_policy=NO_CACHE)
 def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area: dict[str, float],
-                       window: Window, params: dict[str, Any], settings: MLEngineSettings) -> dict[str, Any]:
+                       window: Window, params: dict[str, Any]) -> dict[str, Any]:
+    """The registry is ``MLFLOW_TRACKING_URI`` (a setting, never a run parameter)."""
     logger = get_run_logger()
+    settings = MLEngineSettings()  # type: ignore[call-arg]
     client = registry.configure(settings.mlflow_tracking_uri)
     name = settings.model_name
     series = prepare(readings)
@@ -129,18 +134,14 @@ def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area
 @flow(name="train-baseline", log_prints=True)
 def train_baseline(activity_types: list[str] | None = None, train_start: datetime | None = None,
                    holdout_start: datetime | None = None, holdout_end: datetime | None = None,
-                   max_iter: int = 600, max_leaf_nodes: int = 63, calibration_weeks: int = 8,
-                   data_core_url: str | None = None, tracking_uri: str | None = None) -> dict[str, Any]:
+                   max_iter: int = 600, max_leaf_nodes: int = 63, calibration_weeks: int = 8) -> dict[str, Any]:
     """Train, evaluate and register ``carbon-baseline``. Without a window: holdout = the last 28 days of
-    data, training = the 365 days before."""
-    settings = MLEngineSettings()  # type: ignore[call-arg]
-    updates = {k: v for k, v in {"data_core_url": data_core_url, "mlflow_tracking_uri": tracking_uri}.items() if v}
-    settings = settings.model_copy(update=updates)
+    data, training = the 365 days before. The data core (``DATA_CORE_URL``), the registry
+    (``MLFLOW_TRACKING_URI``) and the weather (``WEATHER_CSV``) come from settings."""
     types = activity_types or ["electricity", "natural_gas"]
     start, h_start, h_end = _utc(train_start), _utc(holdout_start), _utc(holdout_end)
-    floor_area = fetch_sites(settings.data_core_url)
-    readings = fetch_readings(settings.data_core_url, types, start - HISTORY_MARGIN if start is not None else None,
-                              h_end)
+    floor_area = fetch_sites()
+    readings = fetch_readings(types, start - HISTORY_MARGIN if start is not None else None, h_end)
     if readings.empty:
         raise ValueError(f"the data core has no hourly readings of {', '.join(types)} in this window")
     if h_start is None or h_end is None or start is None:
@@ -151,10 +152,10 @@ def train_baseline(activity_types: list[str] | None = None, train_start: datetim
     if not start < h_start < h_end:
         raise ValueError("need train_start < holdout_start < holdout_end")
     window = Window(start, h_start, h_end, calibration_weeks)
-    weather = load_weather(str(settings.weather_csv))
+    weather = load_weather()
     params = {"learning_rate": 0.05, "max_iter": max_iter, "max_leaf_nodes": max_leaf_nodes, "min_samples_leaf": 40,
               "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
-    return train_and_register(readings, weather, floor_area, window, params, settings)
+    return train_and_register(readings, weather, floor_area, window, params)
 
 
 def main() -> None:

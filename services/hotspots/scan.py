@@ -24,9 +24,11 @@ RESIDUAL_COLUMNS = ["site", "meter", "activity_type", "timestamp", "actual", "ex
                     "model_version"]
 
 
-def client(base_url: str, token: str | None = None, timeout: float = 300.0) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, trust_env=False)
+def client(base_url: str, token: str, timeout: float = 300.0) -> httpx.Client:
+    """An HTTP client of one of the platform's services that sends ``token`` (the API_TOKEN) on every
+    request, reads included."""
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
+                        trust_env=False)
 
 
 def utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:

@@ -245,19 +245,19 @@ async def recommendations(request: Request, status: Literal["pending", "ready", 
 @api.get("/deployments", summary="Prefect deployments with schedules and parameters")
 async def deployments(request: Request) -> dict[str, Any]:
     s: OrchestrationSettings = _state(request).settings
-    return {"deployments": await _prefect(prefect_api.deployments(s.prefect_api_url, s.prefect_ui_url))}
+    return {"deployments": await _prefect(prefect_api.deployments(s))}
 
 
 @api.get("/flow-runs", summary="Recent flow runs (newest first)")
 async def flow_runs(request: Request, limit: int = Query(default=20, ge=1, le=200)) -> dict[str, Any]:
     s: OrchestrationSettings = _state(request).settings
-    return {"flow_runs": await _prefect(prefect_api.flow_runs(s.prefect_api_url, s.prefect_ui_url, limit))}
+    return {"flow_runs": await _prefect(prefect_api.flow_runs(s, limit))}
 
 
 @api.get("/flow-runs/{run_id}", summary="One flow run (404 if the id is not a UUID or unknown)")
 async def flow_run(run_id: str, request: Request) -> dict[str, Any]:
     s: OrchestrationSettings = _state(request).settings
-    return await _prefect(prefect_api.flow_run(s.prefect_api_url, s.prefect_ui_url, run_id))
+    return await _prefect(prefect_api.flow_run(s, run_id))
 
 
 @api.post("/deployments/{name:path}/run", dependencies=[WriteAuth], status_code=201,
@@ -267,7 +267,7 @@ async def run_deployment(name: str, request: Request, body: RunRequest | None = 
                          ) -> dict[str, Any]:
     s: OrchestrationSettings = _state(request).settings
     params = (body or RunRequest()).parameters
-    return await _prefect(prefect_api.trigger(s.prefect_api_url, name, params, s.prefect_ui_url, idempotency_key))
+    return await _prefect(prefect_api.trigger(s, name, params, idempotency_key))
 
 
 async def _prefect(call: Any) -> Any:

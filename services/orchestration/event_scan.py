@@ -11,11 +11,12 @@ hourly scan, which sees the whole window, does); an episode it sees end in the n
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from flows.predict_expected import _fill_page, pending_readings, predict_site, store_predictions
+from flows.predict_expected import _fill_page, list_pending, predict_with, store_with
 from services.hotspots.scan import client, scan_sites, utc
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,12 @@ def targeted_scan(event: dict[str, Any], *, data_core_url: str, ml_engine_url: s
     start = max(start, end - pd.Timedelta(hours=max_hours))  # a year-long load: its last hours only
     summary: dict[str, Any] = {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
                                "model_versions": []}
-    pending = pending_readings.fn(data_core_url, start.isoformat(), end.isoformat(), sites, types, 100_000)
-    summary["pending"] = len(pending)
-    _fill_page(pending, data_core_url, ml_engine_url, token, summary,
-               predict=predict_site.fn, store=store_predictions.fn)
     window_start = start - pd.Timedelta(hours=context_hours)
-    with client(data_core_url) as dc:
+    # the engine's own addresses and token (its settings); the same functions the flow's tasks wrap
+    with client(data_core_url, token) as dc, client(ml_engine_url, token) as ml:
+        pending = list_pending(dc, start.isoformat(), end.isoformat(), sites, types, 100_000)
+        summary["pending"] = len(pending)
+        _fill_page(pending, summary, predict=partial(predict_with, ml), store=partial(store_with, dc))
         found = scan_sites(dc, sites, window_start, end, as_of=end, activity_types=types)
     hotspots = [h for h in found["hotspots"] if utc(h["period_end"]) > start]
     log.info("event scan", extra={"event_id": event.get("event_id"), "sites": len(sites), "filled": summary["stored"],

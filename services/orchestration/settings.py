@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -20,6 +20,8 @@ class OrchestrationSettings(ServiceSettings):
     rag_service_url: str | None = None
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_ui_url: str = "http://127.0.0.1:4200"
+    # Prefect's own client setting ("user:password"): sent as HTTP Basic auth to the Prefect API when set
+    prefect_api_auth_string: SecretStr | None = None
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     # WebSockets: Origin allow-list (browsers always send Origin; other clients may omit it), history kept
     # per channel for resume, queue per client before it is closed as too slow, heartbeat

@@ -82,9 +82,11 @@ def test_train_against_the_tracking_server_and_serve_from_its_registry(prefect_h
     from services.data_core.app import create_app as data_core_app
 
     monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)  # settings, never run parameters
     port = _port()
     with LiveServer(data_core_app(make_settings())) as data_core:
-        first = tb.train_baseline(**WINDOW, max_iter=30, data_core_url=data_core.url, tracking_uri=mlflow_server)
+        monkeypatch.setenv("DATA_CORE_URL", data_core.url)
+        first = tb.train_baseline(**WINDOW, max_iter=30)
         assert first["alias"] == "champion" and first["version"] == "1"
         engine = _spawn([sys.executable, "-m", "services.ml_engine.app"],
                         {"PORT": str(port), "API_TOKEN": TOKEN, "MLFLOW_TRACKING_URI": mlflow_server,
@@ -100,7 +102,7 @@ def test_train_against_the_tracking_server_and_serve_from_its_registry(prefect_h
                                trust_env=False).json()
             assert typed["history"]["source"] == "data-core" and typed["model"]["version"] == "1"
             # a worse model is registered but kept from champion: the engine keeps serving v1
-            worse = tb.train_baseline(**WINDOW, max_iter=2, data_core_url=data_core.url, tracking_uri=mlflow_server)
+            worse = tb.train_baseline(**WINDOW, max_iter=2)
             assert worse["alias"] == "challenger"
             # moving the alias by hand (a rollback or a manual promotion) is picked up by the poller
             client = MlflowClient(mlflow_server, mlflow_server)

@@ -36,21 +36,25 @@ def test_drop_folder_files_are_ingested_once_and_sorted(prefect_harness, client,
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("INGEST_DIR", str(inbox))  # where files come from is a setting, never a parameter
+    monkeypatch.setenv("INGEST_SOURCES", "[]")
     _drop(inbox, "meters.csv", GOOD)
     _drop(inbox, "junk.csv", REFUSED)
     fresh = inbox / "still-writing.csv"
     fresh.write_text(GOOD)  # modified just now: left for the next run
+    soon = time.time() + 3600  # ... however slow the runs below are on a loaded machine
+    os.utime(fresh, (soon, soon))
 
     monkeypatch.setenv("DATA_CORE_URL", "http://127.0.0.1:9")  # unreachable: everything waits
     import flows.ingest as fi
 
     monkeypatch.setattr(fi, "send_file", fi.send_file.with_options(retry_delay_seconds=0))
-    down = ingest(folder=str(inbox), sources=[])
+    down = ingest()
     assert down["waiting"] == 2 and sorted(p.name for p in inbox.glob("*.csv")) == ["junk.csv", "meters.csv",
                                                                                     "still-writing.csv"]
     with LiveServer(create_app(make_settings())) as dc:
         monkeypatch.setenv("DATA_CORE_URL", dc.url)
-        first = ingest(folder=str(inbox), sources=[])
+        first = ingest()
         assert first["committed"] == 1 and first["refused"] == 1 and first["accepted_rows"] == 1
         assert first["rejected_rows"] == 1
         assert (inbox / "done" / "meters.csv").exists() and (inbox / "failed" / "junk.csv").exists()
@@ -61,7 +65,8 @@ def test_drop_folder_files_are_ingested_once_and_sorted(prefect_harness, client,
         assert [p.name for p in inbox.glob("*.csv")] == ["still-writing.csv"]
         # the same file again (dropped a second time, or listed as a source): nothing new
         _drop(inbox, "meters.csv", GOOD)
-        again = ingest(folder=str(inbox), sources=[str(inbox / "done" / "meters.csv")])
+        monkeypatch.setenv("INGEST_SOURCES", json.dumps([str(inbox / "done" / "meters.csv")]))
+        again = ingest()
         assert again["committed"] == 0 and again["nothing_new"] >= 2 and again["accepted_rows"] == 0
         rows = httpx.get(dc.url + "/api/v1/emissions/totals", params={"group_by": "site"}, trust_env=False).json()
         assert rows["rows"][0]["rows"] == 1  # one activity stored, once

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import TOKEN, LiveServer
 
 pytestmark = pytest.mark.integration
 WEEK = {"start": "2019-04-08T00:00:00Z", "end": "2019-04-15T00:00:00Z"}
@@ -28,16 +28,21 @@ def test_fill_expected_survives_an_ml_engine_outage_and_is_idempotent(prefect_ha
     before = _pending(client)
     assert before == 3 * 2 * 7 * 24  # three buildings, electricity and gas, a week of hours
     monkeypatch.setattr(fe, "predict_site", fe.predict_site.with_options(retry_delay_seconds=0))
+    monkeypatch.setenv("API_TOKEN", TOKEN)
     with LiveServer(data_core_app(make_settings())) as dc:
+        # the services are settings of the process that runs the tasks, never parameters
+        monkeypatch.setenv("DATA_CORE_URL", dc.url)
+        monkeypatch.setenv("ML_ENGINE_URL", "http://127.0.0.1:9")
         with pytest.raises(httpx.ConnectError):
-            fe.fill_expected(**WEEK, data_core_url=dc.url, ml_engine_url="http://127.0.0.1:9")
+            fe.fill_expected(**WEEK)
         assert _pending(client) == before  # nothing lost, nothing half-written
         with LiveServer(ml_engine_app(engine_settings(data_core_url=dc.url))) as ml:
-            first = fe.fill_expected(**WEEK, data_core_url=dc.url, ml_engine_url=ml.url)
+            monkeypatch.setenv("ML_ENGINE_URL", ml.url)
+            first = fe.fill_expected(**WEEK)
             assert first["stored"] == before and first["model_versions"] == ["1"] and not first["skipped_sites"]
             assert _pending(client) == 0
             residuals = client.get("/api/v1/residuals", params={**WEEK, "limit": 100_000}).json()
-            again = fe.fill_expected(**WEEK, data_core_url=dc.url, ml_engine_url=ml.url)
+            again = fe.fill_expected(**WEEK)
     assert again["pending"] == 0 and again["stored"] == 0
     assert residuals["count"] == before
     rows = residuals["rows"]

@@ -41,7 +41,18 @@ def register_sites(http: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
 
 
-def test_requests_wait_while_the_chatbot_is_down_then_are_answered_and_broadcast(make_stack) -> None:
+def _point_at(monkeypatch, stack, rag_url: str | None) -> None:  # type: ignore[no-untyped-def]
+    """The task reads the services and the token from settings (never from parameters)."""
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("DATA_CORE_URL", stack.dc.url)
+    monkeypatch.setenv("ORCHESTRATION_URL", stack.oe.url)
+    if rag_url is None:
+        monkeypatch.delenv("RAG_SERVICE_URL", raising=False)
+    else:
+        monkeypatch.setenv("RAG_SERVICE_URL", rag_url)
+
+
+def test_requests_wait_while_the_chatbot_is_down_then_are_answered_and_broadcast(make_stack, monkeypatch) -> None:
     from flows.hotspot_scan import request_recommendations
 
     stack = make_stack()
@@ -50,14 +61,17 @@ def test_requests_wait_while_the_chatbot_is_down_then_are_answered_and_broadcast
     created = stack.http.post("/api/v1/results", json={"hotspots": [hotspot(site="b1"), hotspot(site="b2")]}).json()
     assert len(created["created"]) == 2
     # no chatbot configured, then one that refuses connections: everything stays queued
-    assert request_recommendations.fn(stack.dc.url, stack.oe.url, None, TOKEN) == {"pending": 2, "answered": 0, "failed": 0}
-    down = request_recommendations.fn(stack.dc.url, stack.oe.url, "http://127.0.0.1:9", TOKEN)
+    _point_at(monkeypatch, stack, None)
+    assert request_recommendations.fn() == {"pending": 2, "answered": 0, "failed": 0}
+    _point_at(monkeypatch, stack, "http://127.0.0.1:9")
+    down = request_recommendations.fn()
     assert down["answered"] == 0 and down["failed"] == 1
     queue = stack.http.get("/api/v1/recommendations", params={"status": "pending"}).json()["recommendations"]
     assert len(queue) == 2 and max(r["attempts"] for r in queue) == 1 and "ConnectError" in (queue[0]["last_error"] or "")
     with LiveServer(rag_app(stack.dc.url)) as rag, connect(stack.ws_url("recs")) as ws:
         ws.send(json.dumps({"type": "auth", "token": TOKEN}))
-        up = request_recommendations.fn(stack.dc.url, stack.oe.url, rag.url, TOKEN)
+        _point_at(monkeypatch, stack, rag.url)
+        up = request_recommendations.fn()
         events = recv_events(ws, 2)
     assert up == {"pending": 2, "answered": 2, "failed": 0}
     assert {e["type"] for e in events} == {"rec.ready"}
@@ -71,7 +85,7 @@ def test_requests_wait_while_the_chatbot_is_down_then_are_answered_and_broadcast
     assert first["abatement_t_co2e_per_year"]["high"] > 0
 
 
-def test_a_refused_request_is_recorded_failed_and_does_not_block_the_queue(make_stack) -> None:
+def test_a_refused_request_is_recorded_failed_and_does_not_block_the_queue(make_stack, monkeypatch) -> None:
     from flows.hotspot_scan import request_recommendations
 
     stack = make_stack()
@@ -81,7 +95,8 @@ def test_a_refused_request_is_recorded_failed_and_does_not_block_the_queue(make_
     first = stack.http.post("/api/v1/results", json={"hotspots": [hotspot(site="b9")]}).json()["created"][0]
     second = stack.http.post("/api/v1/results", json={"hotspots": [hotspot(site="b1")]}).json()["created"][0]
     with LiveServer(rag_app(stack.dc.url)) as rag:
-        out = request_recommendations.fn(stack.dc.url, stack.oe.url, rag.url, TOKEN)
+        _point_at(monkeypatch, stack, rag.url)
+        out = request_recommendations.fn()
     assert out == {"pending": 2, "answered": 1, "failed": 0, "refused": 1}
     failed = stack.http.get("/api/v1/recommendations", params={"status": "failed"}).json()["recommendations"]
     assert [r["hotspot_id"] for r in failed] == [first] and failed[0]["last_error"].startswith("404")
