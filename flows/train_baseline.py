@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -172,9 +173,13 @@ def main() -> None:
         settings = MLEngineSettings()  # type: ignore[call-arg]
         client = registry.configure(settings.mlflow_tracking_uri)
         champion = registry.alias_version(client, settings.model_name, registry.CHAMPION)
-        if champion is not None:
-            print(json.dumps({"version": str(champion.version), "alias": registry.CHAMPION, "trained": False}))
+        # a champion whose artefacts do not verify (unsigned by an older make up, or tampered) is no champion
+        usable, _, gate = registry.vet_champion(client, settings.model_name, champion)
+        if usable is not None:
+            print(json.dumps({"version": str(usable.version), "alias": registry.CHAMPION, "trained": False}))
             return
+        if champion is not None:
+            print(f"champion v{champion.version} is not usable ({gate['gate']}): training a new one", file=sys.stderr)
     result = train_baseline(activity_types=args.activity_types, train_start=args.train_start,
                             holdout_start=args.holdout_start, holdout_end=args.holdout_end, max_iter=args.max_iter)
     print(json.dumps({k: v for k, v in result.items() if k != "metrics"}, default=str))
