@@ -292,10 +292,10 @@ def test_mlflow_refuses_anonymous_calls_and_serves_the_registry_to_its_user(serv
 @pytest.mark.integration
 def test_a_rotated_mlflow_password_in_env_takes_effect_at_the_next_start(tmp_path: Path) -> None:
     """MLflow reads the admin password only when it creates the user; make up syncs the stored one."""
-    from werkzeug.security import check_password_hash, generate_password_hash
-
     import sqlite3
     from contextlib import closing
+
+    from werkzeug.security import check_password_hash, generate_password_hash
 
     db = tmp_path / "basic_auth.db"
     with closing(sqlite3.connect(db)) as conn, conn:
