@@ -15,7 +15,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: install system-deps ui ui-test up down status test test-fast lint bench bench-ml demo clean \
+.PHONY: install system-deps ui ui-test up down status env scrub-runs test test-fast lint bench bench-ml demo clean \
 	backup restore backup-compose restore-compose compose-check
 
 install: $(STAMP) system-deps ui
@@ -52,11 +52,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-.env:
-	@echo "API_TOKEN=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')" > .env
-	@echo "wrote .env with a new random API_TOKEN"
+# .env (mode 0600): every secret random, the missing ones appended to an existing file (docs/security.md);
+# `make up` does this itself, `make env` only that (e.g. before `docker compose up`)
+env: install
+	$(PY) -m services.platform env
 
-up: install .env
+up: install
 	$(PY) -m services.platform up
 
 down:
@@ -64,6 +65,10 @@ down:
 
 status: install
 	$(PY) -m services.platform status
+
+# remove secrets from flow runs Prefect stored before issue #15 (parameters, logs, artifacts); idempotent
+scrub-runs: install
+	$(PY) -m deployments.scrub
 
 # backups: make up's var/ and mlflow/ (consistent SQLite copies even while it runs) -> backups/<ts>-local/
 backup:
@@ -76,16 +81,17 @@ backup-compose:
 restore-compose:  # make restore-compose FROM=backups/<ts> (after docker compose down)
 	deployments/backup/restore.sh --with-database $(FROM)
 
-# every compose file and profile, validated by Debian's docker-compose (no engine needed)
+# every compose file and profile, validated by Debian's docker-compose (no engine needed), with the
+# placeholder secrets of deployments/compose-check.env (never the checkout's .env)
 compose-check: system-deps
 	@for f in "" "-f compose.yaml -f compose.dev.yaml" "-f compose.yaml -f compose.prod.yaml"; do \
 	  for p in "" "--profile monitoring" "--profile scale"; do \
-	    POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-check} API_TOKEN=$${API_TOKEN:-check} docker-compose $$f $$p config -q || exit 1; \
+	    docker-compose --env-file deployments/compose-check.env $$f $$p config -q || exit 1; \
 	  done; done; echo "compose files valid"
 
 lint: install
 	$(PY) -m ruff check services flows deployments tests bench
-	$(PY) -m mypy services/common services/platform.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py \
+	$(PY) -m mypy services/common services/platform.py services/platform_env.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py \
 	  services/ml_engine/settings.py services/ml_engine/serving.py services/ml_engine/registry.py \
 	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/hotspots \
 	  services/data_core/streams.py services/rag services/frontend flows

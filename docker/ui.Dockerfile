@@ -22,7 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DO_NOT_TRACK
 WORKDIR /app
 RUN pip install "fastapi>=0.115" "uvicorn>=0.30" "pydantic-settings>=2.4" "prometheus-client>=0.20"
 COPY services/__init__.py services/__init__.py
-COPY services/common/__init__.py services/common/settings.py services/common/
+# the token middleware of /metrics (services.common.auth) and its problem answers (errors) come along
+COPY services/common/__init__.py services/common/settings.py services/common/auth.py services/common/errors.py services/common/
 COPY services/frontend services/frontend
 COPY --from=build /ui/dist /app/ui/dist
 RUN useradd --create-home --uid 10001 app

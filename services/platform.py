@@ -8,6 +8,10 @@ Each service is a real process on 127.0.0.1 with its log under ``var/log/`` and 
 the bundle ``make ui`` builds) and the Prefect runner that executes the deployments (health on 4201); loads the demo data; trains ``carbon-baseline`` with the ``train-baseline``
 flow when the registry has no champion; fills the expected values of the demo holdout period with the
 ``fill-expected`` flow; and scans that period for hotspots with the ``hotspot-scan`` flow.
+
+Credentials: ``up`` first writes the secrets ``.env`` lacks (mode 0600, services/platform_env.py); Prefect
+and MLflow run with authentication on (the Prefect server's auth string, MLflow's ``basic-auth`` app) and
+every process gets the credentials it needs as environment variables, never on its command line.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from pathlib import Path
 
 import httpx
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.common.settings import OFFLINE_ENV
+from services import platform_env
+from services.common.settings import ENV_FILE_VARIABLE, OFFLINE_ENV, env_file_source
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -52,6 +57,12 @@ class PlatformSettings(BaseSettings):
     port_offset: int = Field(default=0, ge=0, le=55000)
     # load the demo meters of these sites only (comma-separated, e.g. b33,b2; empty = all 40 buildings)
     demo_sites: str = ""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, env_file_source(settings_cls, dotenv_settings), file_secret_settings
 
 
 @dataclass(frozen=True)
@@ -94,16 +105,21 @@ class Platform:
         path = f"{BIN}:{os.environ.get('PATH', '')}"
         origins = json.dumps(dashboard)
         p = self.ports
+        # the servers hold credentials: their data folders are the owner's only (0700)
+        self.prefect_home = self.var / "prefect"
         self.services: list[Service] = [
+            # the API (and UI) need PREFECT_SERVER_API_AUTH_STRING; /api/health stays open
             Service("prefect-server", p["prefect-server"], "/api/health",
                     [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(p["prefect-server"]),
                      "--analytics-off"],
                     {"PREFECT_HOME": str(self.var / "prefect"), "PATH": path}),
+            # MLflow's basic-auth app: every call but /health needs the admin user (MLFLOW_TRACKING_* in .env)
             Service("mlflow", p["mlflow"], "/health",
-                    [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(p["mlflow"]), "--workers", "1",
+                    [str(BIN / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", str(p["mlflow"]), "--workers", "1",
                      "--backend-store-uri", f"sqlite:///{self.mlflow_dir / 'mlflow.db'}",
                      "--artifacts-destination", str(self.mlflow_dir / "artifacts")],
-                    {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": path}),
+                    {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": path,
+                     "MLFLOW_AUTH_CONFIG_PATH": str(self.mlflow_dir / "basic_auth.ini")}),
             # ingestion events go to the orchestration engine (kept in the data core's outbox until it answers)
             Service("data-core", p["data-core"], "/health", [_python(), "-m", "services.data_core.app"],
                     {"PORT": str(p["data-core"]), "HOST": "127.0.0.1", "ORCHESTRATION_URL": url["orchestration"],
@@ -165,7 +181,8 @@ class Platform:
             return pid
         self.log.mkdir(parents=True, exist_ok=True)
         self.run.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **service.env}
+        env = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **service.env,
+               **self.child_credentials(service.name)}
         log = open(self.log / f"{service.name}.log", "ab")  # noqa: SIM115 (handed to the child process)
         process = subprocess.Popen(service.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -203,27 +220,64 @@ class Platform:
             ok, detail = _healthy(s)
             print(f"{s.name:22} {s.url:28} {('ok' if ok else 'DOWN ' + detail):10} {self.running_pid(s) or '-'}")
         u = self.url
-        print(f"\ndashboard: {self.dashboard_url()}")
+        print(f"\ndashboard (read-only): {self.dashboard_url()}")
+        where = self.env_file or "the environment"
+        print(f"to change anything, sign in on the dashboard with API_TOKEN from {where}")
         print(f"logs: {self.log}/   API docs: {u['data-core']}/docs (data core), {u['ml-engine']}/docs (ML engine), "
               f"{u['orchestration']}/docs (orchestration), {u['rag-chatbot']}/docs (chatbot)\n"
-              f"MLflow UI: {self.mlflow_url}   Prefect UI: {u['prefect-server']}   "
-              f"live alerts: ws://127.0.0.1:{self.ports['orchestration']}/ws/alerts\n")
+              f"MLflow UI: {self.mlflow_url} (user MLFLOW_TRACKING_USERNAME, password MLFLOW_TRACKING_PASSWORD)   "
+              f"Prefect UI: {u['prefect-server']} (sign in with PREFECT_API_AUTH_STRING)   "
+              f"live alerts: ws://127.0.0.1:{self.ports['orchestration']}/ws/alerts\n"
+              f"credentials: {where}\n")
 
     def dashboard_url(self) -> str:
-        """The dashboard's address with the API token in the fragment (never sent to a server): the page keeps
-        it in the browser and takes it out of the address bar."""
+        """The dashboard's address with the READ token in the fragment (never sent to a server; the page
+        keeps it in the browser and takes it out of the address bar). Never the write token: the link ends
+        up in terminal scrollback; writes need a sign-in with API_TOKEN."""
         from urllib.parse import quote
 
         base = self.url["frontend-ui"]
-        token = _token()
+        token = self.secrets()["READ_TOKEN"]
         return f"{base}/#token={quote(token, safe='')}" if token else base
+
+    # ------------------------------------------------------------------ credentials
+    @property
+    def env_file(self) -> Path | None:
+        return platform_env.env_file()
+
+    def secrets(self) -> dict[str, str]:
+        return platform_env.load(self.env_file)
+
+    def child_credentials(self, name: str) -> dict[str, str]:
+        """What a child process gets: its credentials (environment only) and the env file its settings read."""
+        file = self.env_file
+        return {ENV_FILE_VARIABLE: str(file or ""), **platform_env.credentials(name, self.secrets())}
+
+    def prepare_credentials(self) -> int:
+        """Write the secrets .env lacks (0600), MLflow's auth configuration, the owner-only data folders."""
+        if self.env_file is not None:
+            written = platform_env.ensure_env_file(self.env_file)
+            if written:
+                print(f"wrote {', '.join(written)} to {self.env_file} (mode 0600)")
+        values = self.secrets()
+        missing = [k for k in ("API_TOKEN", "READ_TOKEN", "PREFECT_API_AUTH_STRING", "MLFLOW_TRACKING_USERNAME",
+                               "MLFLOW_TRACKING_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY") if not values[k]]
+        if missing:
+            print(f"missing {', '.join(missing)}: set them or let `make up` write .env", file=sys.stderr)
+            return 2
+        platform_env.private_dir(self.prefect_home)
+        platform_env.private_dir(self.mlflow_dir)
+        platform_env.mlflow_auth_config(self.mlflow_dir)
+        if platform_env.sync_mlflow_admin(self.mlflow_dir, values["MLFLOW_TRACKING_USERNAME"],
+                                          values["MLFLOW_TRACKING_PASSWORD"]):
+            print("MLflow admin password updated to MLFLOW_TRACKING_PASSWORD")
+        return 0
 
     # ------------------------------------------------------------------ the platform
     def up(self, load_demo: bool = True) -> int:
         started = time.monotonic()
-        if not _token():
-            print("no API_TOKEN: `make up` writes one to .env, or set API_TOKEN", file=sys.stderr)
-            return 2
+        if (code := self.prepare_credentials()) != 0:
+            return code
         if not self.start_all(timeout=180):
             self.print_table()
             failed = [s.name for s in self.services if not _healthy(s)[0]]
@@ -270,7 +324,7 @@ class Platform:
         sites = {x.strip() for x in self.settings.demo_sites.split(",") if x.strip()} or None
         print("loading demo data (first run ingests ~1.3 million hourly readings; later runs are instant) ...")
         try:
-            reports = load(self.url["data-core"], _token(), files=demo_files(sites))
+            reports = load(self.url["data-core"], self.secrets()["API_TOKEN"], files=demo_files(sites))
         except Exception as exc:  # noqa: BLE001 - told to the user, with where to look
             print(f"demo load failed: {exc}; see {self.log}/data-core.log", file=sys.stderr)
             return 1
@@ -282,7 +336,7 @@ class Platform:
 
     def flow(self, module: str, *args: str) -> int:
         env = {**os.environ, **OFFLINE_ENV, **self.flow_env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "PREFECT_LOGGING_LEVEL": "WARNING"}
+               "PREFECT_LOGGING_LEVEL": "WARNING", **self.child_credentials("flow-runner")}
         return subprocess.run([_python(), "-m", module, *args], cwd=ROOT, env=env, check=False).returncode
 
     def ensure_model(self) -> int:
@@ -292,7 +346,7 @@ class Platform:
         if self.flow("flows.train_baseline", "--if-no-champion", *DEMO_WINDOW) != 0:
             print("train-baseline failed; see the output above and the Prefect UI", file=sys.stderr)
             return 1
-        httpx.post(self.url["ml-engine"] + "/api/v1/models/reload", headers={"Authorization": f"Bearer {_token()}"},
+        httpx.post(self.url["ml-engine"] + "/api/v1/models/reload", headers={"Authorization": f"Bearer {self.secrets()['API_TOKEN']}"},
                    timeout=120, trust_env=False)
         engine = self.service("ml-engine")
         if not self.wait_healthy([Service(engine.name, engine.port, "/ping", engine.command)], timeout=120)[engine.name]:
@@ -357,15 +411,6 @@ def _healthy(service: Service) -> tuple[bool, str]:
     return response.status_code == 200, str(response.status_code)
 
 
-def _token() -> str:
-    from services.common.settings import ServiceSettings
-
-    try:
-        return ServiceSettings().api_token.get_secret_value()  # type: ignore[call-arg]
-    except Exception:  # noqa: BLE001 - no .env yet
-        return ""
-
-
 # the platform of this checkout (make up / make down / make status), and its parts by their old names
 PLATFORM = Platform()
 SERVICES = PLATFORM.services
@@ -378,12 +423,20 @@ dashboard_url = PLATFORM.dashboard_url
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.platform")
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "env"],
+                        help="env: write the secrets .env lacks (mode 0600) and stop")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args(argv)
     platform = Platform()  # read now: CARBON_NEXUS_* may differ from this module's import
     if args.command == "up":
         return platform.up(load_demo=not args.no_demo)
+    if args.command == "env":  # the .env compose reads too; nothing else is written
+        if platform.env_file is None:
+            print(f"{ENV_FILE_VARIABLE} is empty: no env file to write", file=sys.stderr)
+            return 2
+        written = platform_env.ensure_env_file(platform.env_file)
+        print(f"{platform.env_file}: {'wrote ' + ', '.join(written) if written else 'every secret set'} (mode 0600)")
+        return 0
     if args.command == "down":
         return platform.down()
     return platform.status()

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.common.settings import apply_offline_env
+# Tests never read the checkout's .env (`make up` writes one): the services' settings read no env file
+# (CARBON_NEXUS_ENV_FILE empty, inherited by every process a test starts), and Prefect, which reads
+# PREFECT_* from ./.env itself, finds its client credential already set (to none) in the environment.
+os.environ["CARBON_NEXUS_ENV_FILE"] = ""
+os.environ.setdefault("PREFECT_API_AUTH_STRING", "")
+
+from services.common.settings import apply_offline_env  # noqa: E402
 
 apply_offline_env()
 os.environ.setdefault("API_TOKEN", "test-token-for-the-suite-0123456789")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "placeholder"}
 
@@ -30,11 +30,30 @@ def apply_offline_env() -> None:
         os.environ.setdefault(key, value)
 
 
+# The .env file every setting reads: this variable's path (empty: none; the test suite sets it empty, so
+# tests never read the checkout's .env; make up points its processes at its own), else .env in the cwd.
+ENV_FILE_VARIABLE = "CARBON_NEXUS_ENV_FILE"
+
+
+def env_file_source(settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
+    """``dotenv`` re-pointed at ``CARBON_NEXUS_ENV_FILE`` when that is set and no ``_env_file`` was given."""
+    if ENV_FILE_VARIABLE not in os.environ or not isinstance(dotenv, DotEnvSettingsSource) \
+            or dotenv.env_file != settings_cls.model_config.get("env_file"):
+        return dotenv
+    return DotEnvSettingsSource(settings_cls, env_file=os.environ[ENV_FILE_VARIABLE] or None)
+
+
 class ServiceSettings(BaseSettings):
     """Fields every service has. Subclasses set ``model_config`` with their own ``env_prefix``
     for service-specific settings; the shared addresses below are read without a prefix."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, env_file_source(settings_cls, dotenv_settings), file_secret_settings
 
     environment: Literal["development", "test", "production"] = "development"
     service_name: str = "carbon-nexus"

@@ -21,6 +21,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
+
+from tests.deploy.compose_env import CHECK_ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKUP = ROOT / "deployments" / "backup" / "backup.sh"
@@ -35,7 +38,8 @@ SQLITE_TOOLS = ["python", pytest.param("sqlite3", marks=pytest.mark.skipif(
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("COMPOSE_", "CARBON_NEXUS_", "FAKE_")) and k not in ("DOCKER", "BACKUP_SQLITE_TOOL")}
-    env.update(POSTGRES_PASSWORD="check-only", API_TOKEN="check-only")
+    # every secret compose requires, as placeholders (compose prefers them over any .env); no env file read
+    env.update({k: v or "" for k, v in dotenv_values(CHECK_ENV_FILE).items()}, CARBON_NEXUS_ENV_FILE="")
     env.update(extra)
     return env
 

@@ -7,9 +7,7 @@ services' settings really read, secrets only from the environment, non-root imag
 from __future__ import annotations
 
 import importlib
-import os
 import re
-import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -19,12 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.deploy.compose_env import REQUIRED_SECRETS, docker_compose, env_file_without, needs_compose
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.unit
-COMPOSE_FILES = ["compose.yaml", "compose.dev.yaml", "compose.prod.yaml"]
-CHECK_ENV = {"POSTGRES_PASSWORD": "check-only-password", "API_TOKEN": "check-only-token-of-enough-length"}
-needs_compose = pytest.mark.skipif(shutil.which("docker-compose") is None,
-                                   reason="Debian docker-compose not installed (make system-deps)")
+# variables the services' libraries read themselves (MLflow's client, Prefect's client), not their settings
+LIBRARY_VARIABLES = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "PREFECT_API_AUTH_STRING"}
 
 # the architecture document's contract: service -> (port, health route, app module, settings class)
 APPS: dict[str, tuple[int, str, str, str]] = {
@@ -52,12 +50,13 @@ def compose() -> dict[str, Any]:
 
 
 @cache
-def _resolved(*files: str, env: tuple[tuple[str, str], ...] = tuple(CHECK_ENV.items())) -> dict[str, Any]:
-    """What compose itself makes of the files (interpolated, merged), from Debian's docker-compose."""
+def _resolved(*files: str, env: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """What compose itself makes of the files (interpolated, merged), from Debian's docker-compose, with the
+    placeholder secrets (never the checkout's .env) and ``env`` on top."""
     args = [a for f in files for a in ("-f", f)]
-    out = subprocess.run(["docker-compose", *args, "config"], cwd=ROOT, env={**os.environ, **dict(env)},
-                         capture_output=True, text=True, check=True).stdout
-    return yaml.safe_load(out)
+    result = docker_compose(*args, "config", extra_env=dict(env))
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
 
 
 def _settings_fields(path: str) -> set[str]:
@@ -78,7 +77,7 @@ def _ports(service: dict[str, Any]) -> set[tuple[int, int]]:
         if isinstance(port, dict):
             pairs.add((int(port["published"]), int(port["target"])))
         else:
-            published, target = str(port).rsplit(":", 1)
+            published, target = str(port).split("/")[0].rsplit(":", 1)  # [ip:]published:target[/tcp]
             pairs.add((int(published.rsplit(":", 1)[-1]), int(target)))
     return pairs
 
@@ -248,7 +247,7 @@ def test_the_ml_engine_is_alive_before_a_champion_exists_and_ready_after() -> No
 @pytest.mark.parametrize("name", sorted(APPS))
 def test_environment_and_env_file_name_settings_the_service_reads(compose: dict[str, Any], name: str) -> None:
     svc = compose["services"][name]
-    fields = _settings_fields(APPS[name][3])
+    fields = _settings_fields(APPS[name][3]) | LIBRARY_VARIABLES
     assert set(svc["environment"]) <= fields, set(svc["environment"]) - fields
     assert (ROOT / svc["env_file"]).is_file()
     assert _env_file_keys(svc["env_file"]) <= fields, _env_file_keys(svc["env_file"]) - fields
@@ -258,7 +257,8 @@ def test_environment_and_env_file_name_settings_the_service_reads(compose: dict[
 def test_the_flow_processes_read_flow_settings_and_prefect_mlflow_variables(compose: dict[str, Any],
                                                                             name: str) -> None:
     svc = compose["services"][name]
-    fields = _settings_fields("flows.common:FlowSettings")
+    # train-baseline (and the runner executing it) reads the ML engine's settings too: MODEL_SIGNING_KEY
+    fields = _settings_fields("flows.common:FlowSettings") | _settings_fields(APPS["ml-engine"][3])
     env = {k for k in set(svc["environment"]) | _env_file_keys(svc["env_file"])
            if not k.startswith(("PREFECT_", "MLFLOW_"))}
     assert env <= fields, env - fields
@@ -302,28 +302,28 @@ def test_no_secrets_in_the_repository(compose: dict[str, Any]) -> None:
             if any(word in key for word in ("TOKEN", "PASSWORD", "SECRET", "API_KEY")):
                 assert value == "", f"{path}: {key} has a value"
     text = (ROOT / "compose.yaml").read_text()
-    for secret in ("API_TOKEN", "POSTGRES_PASSWORD"):  # required: compose refuses to start without them
-        uses = re.findall(r"\$\{" + secret + r"[^}]*\}", text)
-        assert uses and all(u.startswith("${" + secret + ":?") for u in uses), uses
+    for secret in REQUIRED_SECRETS:  # required: compose refuses to start without them
+        uses = re.findall(r"(?<!\$)\$\{" + secret + r"[^}]*\}", text)  # not $${...}: a shell's, escaped
+        assert uses and all(u.startswith("${" + secret + ":?") for u in uses), (secret, uses)
 
 
 def test_the_root_env_example_copied_to_env_changes_only_the_secrets_compose_reads() -> None:
     """compose reads .env for ${...}: a value there meant for a local service must not rewire containers."""
     text = (ROOT / "compose.yaml").read_text()
-    interpolated = set(re.findall(r"\$\{([A-Z_]+)", text))
+    interpolated = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", text))
     active = _env_file_keys(".env.example")
-    assert active & interpolated == {"API_TOKEN", "POSTGRES_PASSWORD"}
+    assert active & interpolated == set(REQUIRED_SECRETS)
     commented = {line[2:].split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines()
                  if re.match(r"# [A-Z_]+=", line)}
     assert interpolated <= active | commented, interpolated - active - commented  # every knob documented
 
 
 @needs_compose
-@pytest.mark.parametrize("missing", ["API_TOKEN", "POSTGRES_PASSWORD"])
-def test_a_missing_required_secret_fails_at_start(missing: str) -> None:
-    env = {k: v for k, v in {**os.environ, **CHECK_ENV}.items() if k != missing}
-    result = subprocess.run(["docker-compose", "-f", "compose.yaml", "config", "-q"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+@pytest.mark.parametrize("missing", REQUIRED_SECRETS)
+def test_a_missing_required_secret_fails_at_start(missing: str, tmp_path: Path) -> None:
+    """Never decided by the checkout's .env (make up writes one): the secrets come from a test file only."""
+    result = docker_compose("-f", "compose.yaml", "--profile", "monitoring", "config", "-q",
+                            env_file=env_file_without(tmp_path, missing))
     assert result.returncode != 0 and missing in result.stderr
 
 
@@ -402,7 +402,7 @@ def test_profiles_monitoring_and_scale(compose: dict[str, Any]) -> None:
 
 @needs_compose
 def test_scaled_engine_resolves_with_a_port_range_and_the_lb() -> None:
-    env = tuple({**CHECK_ENV, "ML_ENGINE_PORTS": "8101-8103", "ML_ENGINE_INTERNAL_URL": "http://ml-engine-lb:8001"}.items())
+    env = (("ML_ENGINE_PORTS", "8101-8103"), ("ML_ENGINE_INTERNAL_URL", "http://ml-engine-lb:8001"))
     services = _resolved("compose.yaml", env=env)["services"]
     ports = services["ml-engine"]["ports"][0]
     assert str(ports.get("published")) == "8101-8103" and ports["target"] == 8001
@@ -444,8 +444,7 @@ def test_prod_overrides_restart_always_with_limits() -> None:
 def test_docker_compose_config_is_valid(files: list[str]) -> None:
     args = [a for f in files for a in ("-f", f)]
     for profiles in ([], ["--profile", "monitoring"], ["--profile", "scale"]):
-        result = subprocess.run(["docker-compose", *args, *profiles, "config", "-q"], cwd=ROOT,
-                                env={**os.environ, **CHECK_ENV}, capture_output=True, text=True)
+        result = docker_compose(*args, *profiles, "config", "-q")
         assert result.returncode == 0, result.stderr
 
 

@@ -51,12 +51,42 @@ def test_the_dashboard_runs_with_the_platform_and_points_the_browser_at_the_two_
     assert origin in ServiceSettings(api_token="x" * 30).cors_origins  # type: ignore[call-arg]
 
 
-def test_the_dashboard_link_carries_the_token_in_the_fragment_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_dashboard_link_carries_the_read_token_in_the_fragment_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from services.platform import dashboard_url
 
-    monkeypatch.setenv("API_TOKEN", "a/b+c" + "x" * 30)
+    monkeypatch.setenv("READ_TOKEN", "a/b+c" + "r" * 30)
+    monkeypatch.setenv("API_TOKEN", "write-" + "w" * 30)
     url = dashboard_url()
     assert url.startswith("http://127.0.0.1:5173/#token=") and "a%2Fb%2Bc" in url
+    assert "write-" not in url  # the write token never goes into terminal scrollback
+
+
+def test_each_process_gets_its_credentials_in_its_environment_never_on_its_command_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services import platform_env
+    from services.platform import Platform
+
+    values = {key: f"{key.lower()}-value-0123456789" for key in platform_env.SECRETS}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    platform = Platform()
+    by_name = {s.name: s for s in platform.services}
+    env = {name: platform.child_credentials(name) for name in by_name}
+    assert env["prefect-server"]["PREFECT_SERVER_API_AUTH_STRING"] == values["PREFECT_API_AUTH_STRING"]
+    assert env["mlflow"]["MLFLOW_AUTH_ADMIN_PASSWORD"] == values["MLFLOW_TRACKING_PASSWORD"]
+    assert "--app-name" in by_name["mlflow"].command and "basic-auth" in by_name["mlflow"].command
+    assert by_name["mlflow"].env["MLFLOW_AUTH_CONFIG_PATH"].endswith("basic_auth.ini")
+    for name in ("ml-engine", "flow-runner"):
+        assert env[name]["MLFLOW_TRACKING_PASSWORD"] == values["MLFLOW_TRACKING_PASSWORD"]
+        assert env[name]["MODEL_SIGNING_KEY"] == values["MODEL_SIGNING_KEY"]
+    for name in ("orchestration", "flow-runner"):
+        assert env[name]["PREFECT_API_AUTH_STRING"] == values["PREFECT_API_AUTH_STRING"]
+    # least privilege: the servers get none of the platform's tokens, the dashboard only the read token
+    assert "API_TOKEN" not in env["prefect-server"] and "API_TOKEN" not in env["mlflow"]
+    assert "API_TOKEN" not in env["frontend-ui"] and env["frontend-ui"]["READ_TOKEN"] == values["READ_TOKEN"]
+    for service in platform.services:  # no secret on a command line (ps) or in a URL
+        text = " ".join(service.command) + " " + " ".join(service.env.values())
+        assert not any(value in text for value in values.values()), service.name
+        assert env[service.name]["CARBON_NEXUS_ENV_FILE"] == ""  # the suite's: no env file
 
 
 def _web(port: int, delay: float = 0.0) -> list[str]:
