@@ -16,9 +16,12 @@ from services.common.settings import apply_offline_env
 
 apply_offline_env()
 os.environ.setdefault("API_TOKEN", "test-token-for-the-suite-0123456789")
+os.environ.setdefault("READ_TOKEN", "test-read-token-for-the-suite-0123456789")
 
 TOKEN = os.environ["API_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+READ_TOKEN = os.environ["READ_TOKEN"]
+READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DIALECTS = [d.strip() for d in os.environ.get("TEST_DIALECTS", "sqlite,postgresql").split(",") if d.strip()]
 # the ML engine's real-data fixtures (a registered champion, ...) are shared by the ML engine, flow and
@@ -108,7 +111,7 @@ def client(make_settings: Callable[..., object]) -> Iterator[object]:
 
     from services.data_core.app import create_app
 
-    with TestClient(create_app(make_settings())) as test_client:  # type: ignore[arg-type]
+    with TestClient(create_app(make_settings()), headers=AUTH) as test_client:  # type: ignore[arg-type]
         yield test_client
 
 
