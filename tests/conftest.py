@@ -22,6 +22,7 @@ TOKEN = os.environ["API_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 READ_TOKEN = os.environ["READ_TOKEN"]
 READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
+NO_AUTH = {"Authorization": ""}  # a request of a client built with headers=AUTH, sent without a token
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DIALECTS = [d.strip() for d in os.environ.get("TEST_DIALECTS", "sqlite,postgresql").split(",") if d.strip()]
 # the ML engine's real-data fixtures (a registered champion, ...) are shared by the ML engine, flow and
