@@ -5,7 +5,7 @@ import { ChatPanel } from "./components/Chat";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { DetailDrawer } from "./components/Detail";
 import { Drawer } from "./components/Drawer";
-import { DrawerProvider, LiveProvider, PeriodProvider, useLive, usePeriod, useRole, type Method } from "./context";
+import { DrawerProvider, LiveProvider, PeriodProvider, useLive, usePeriod, useRole, useToken, type Method } from "./context";
 import { Alerts } from "./pages/Alerts";
 import { Data } from "./pages/Data";
 import { Overview } from "./pages/Overview";
@@ -122,9 +122,10 @@ function Shell() {
 }
 
 export function App() {
+  const token = useToken(); // a new token (sign in or out): everything loads again with it
   return (
     <BrowserRouter>
-      <PeriodProvider>
+      <PeriodProvider key={token ?? ""}>
         <LiveProvider>
           <DrawerProvider>
             <Shell />
