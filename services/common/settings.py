@@ -44,11 +44,13 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     # also write the log to this file, rotated at 10 MB x 3 (compose: the orchestration-logs volume)
     log_file: Path | None = None
-    # Bearer token required for every write (POST/PUT/PATCH/DELETE). No default: a service
-    # without one refuses to start.
+    # Bearer token of the write role: every request but health, readiness and docs needs a token, and
+    # writes (POST/PUT/PATCH/DELETE) need this one; it also reads. Services send it to each other. No
+    # default: a service without one refuses to start.
     api_token: SecretStr
-    # Bearer token of the read role: every GET and the read POSTs (predictions, chat), nothing that changes
-    # stored state. None: reads need API_TOKEN too. Must differ from API_TOKEN.
+    # Bearer token of the read role: GET/HEAD/OPTIONS, /metrics and the read POSTs (predictions, chat,
+    # WebSocket tickets), never a change to stored state (403). Unset: reads need API_TOKEN. Must differ
+    # from API_TOKEN.
     read_token: SecretStr | None = None
     max_body_bytes: int = 256 * 1024 * 1024
     cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]

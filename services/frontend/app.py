@@ -39,8 +39,10 @@ class FrontendSettings(BaseSettings):
     prefect_ui_url: str = "http://127.0.0.1:4200"
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     ui_dist: Path = REPO_ROOT / "ui" / "dist"
-    # /metrics answers either token (Prometheus scrapes with READ_TOKEN); the dashboard itself needs none
+    # /metrics answers this token or READ_TOKEN; unset both and /metrics refuses everyone. The dashboard's
+    # files and /config.json need none (the user's token stays in the browser)
     api_token: SecretStr | None = None
+    # /metrics answers this token (Prometheus scrapes with it) or API_TOKEN
     read_token: SecretStr | None = None
 
 
