@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.auth import DOCS_PATHS, AccessPolicy, Tokens, TokenAuthMiddleware, document_security
+from services.common.auth import DOCS_PATHS, AccessPolicy, TokenAuthMiddleware, Tokens, document_security
 from services.common.errors import install_problem_handlers, problem_response
 from services.common.logging import configure_logging, request_id_var
 from services.common.settings import ServiceSettings, apply_offline_env

@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.auth import Required, Tokens, TokenAuthMiddleware
+from services.common.auth import Required, TokenAuthMiddleware, Tokens
 from services.common.settings import apply_offline_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import AUTH, READ_TOKEN, TOKEN
+from tests.conftest import READ_TOKEN, TOKEN
 from tests.ui.conftest import HELD_SITE, Page
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
