@@ -278,7 +278,8 @@ def prepare_data_core(dc_url: str, token: str, load: bool) -> dict[str, Any]:
                    trust_env=False, json={"hotspots": [B33_HOTSPOT, B2_HOTSPOT], "alert_rules": {}})
     if r.status_code != 200:
         raise RuntimeError(f"hotspot sync answered {r.status_code}: {r.text[:1000]}")
-    listed = httpx.get(f"{dc_url}/api/v1/hotspots", timeout=30, trust_env=False)
+    listed = httpx.get(f"{dc_url}/api/v1/hotspots", headers={"Authorization": f"Bearer {token}"}, timeout=30,
+                       trust_env=False)
     listed.raise_for_status()
     wanted = {(h["site"], h["kind"], h["activity_type"]) for h in (B33_HOTSPOT, B2_HOTSPOT)}
     ids = [h["id"] for h in listed.json()["hotspots"]
@@ -428,8 +429,9 @@ def main() -> int:
             ("site", {"site": s, "activity_type": a}) for s in REC_SITES for a in REC_ACTIVITIES]
         rec_bodies += [("hotspot", {"hotspot_id": h}) for h in out["data_core"]["hotspot_ids"]]
         data_asked = [item for kind, item in plan if kind == "data"]
-        with httpx.Client(base_url=rag_url, timeout=120, trust_env=False) as rag, \
-                httpx.Client(base_url=dc_url, timeout=120, trust_env=False) as dc:
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=rag_url, headers=auth, timeout=120, trust_env=False) as rag, \
+                httpx.Client(base_url=dc_url, headers=auth, timeout=120, trust_env=False) as dc:
             warm = run_chat(rag, warm_plan) + run_recs(rag, rec_bodies, args.warmup)
             out["warmup"] = [{k: v for k, v in s.items() if k in ("kind", "status", "ms", "error")} for s in warm]
             print(f"warm-up: {len(warm)} requests, statuses {sorted({s['status'] for s in warm})}")

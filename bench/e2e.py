@@ -177,7 +177,7 @@ def main() -> int:
             print(f"services up: {time.monotonic() - t0:.1f} s  (logs: {logs})")
             frame = readings(cut + pd.Timedelta(days=args.runs))
             ts = pd.to_datetime(frame["timestamp"], utc=True)
-            with httpx.Client(base_url=platform.url["dc"], timeout=300, trust_env=False) as dc, \
+            with httpx.Client(base_url=platform.url["dc"], headers=AUTH, timeout=300, trust_env=False) as dc, \
                     httpx.Client(base_url=platform.url["oe"], headers=AUTH, timeout=30, trust_env=False) as oe:
                 t0 = time.time()
                 _load(dc, frame[ts < cut].to_csv(index=False).encode())

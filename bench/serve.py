@@ -129,12 +129,15 @@ def stop(process: subprocess.Popen) -> None:
 
 
 # --------------------------------------------------------------------------- load
+HEADERS = {"Content-Type": "application/json"}  # main() adds the engine's token
+
+
 async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, trust_env=False, timeout=30) as client:
-        headers = {"Content-Type": "application/json"}
+        headers = HEADERS
         for body in bodies[:50]:  # warm-up
             await client.post("/invocations", content=body, headers=headers)
         stop_at = time.perf_counter() + seconds
@@ -160,10 +163,10 @@ async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) 
 def batch(url: str, body: bytes, repeat: int = 5) -> float:
     times = []
     with httpx.Client(base_url=url, trust_env=False, timeout=300) as client:
-        client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+        client.post("/invocations", content=body, headers=HEADERS)
         for _ in range(repeat):
             t = time.perf_counter()
-            r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+            r = client.post("/invocations", content=body, headers=HEADERS)
             times.append(time.perf_counter() - t)
             assert r.status_code == 200 and len(r.json()["predictions"]) == 10_000, r.text[:300]
     return statistics.median(times)
@@ -193,6 +196,7 @@ def main() -> None:
     inputs = inputs[predictable(model.unwrap_python_model().bundle, inputs)].reset_index(drop=True)
     ours_port, theirs_port = 18001, 18002
     token = secrets.token_urlsafe(24)
+    HEADERS["Authorization"] = f"Bearer {token}"  # the engine's /invocations needs a token (mlflow's ignores it)
     ours = start("ml-engine", [sys.executable, "-m", "services.ml_engine.app"],
                  {"PORT": str(ours_port), "API_TOKEN": token, "MLFLOW_TRACKING_URI": uri, "LOG_LEVEL": "WARNING",
                   "DATA_CORE_URL": "http://127.0.0.1:9"})
@@ -209,7 +213,7 @@ def main() -> None:
         bodies = [json.dumps(as_split(sample.iloc[[i]])).encode() for i in range(len(sample))]
         big = json.dumps(as_split(inputs.iloc[:10_000])).encode()
         # answers must agree before speed means anything
-        answers = [httpx.post(u + "/invocations", content=bodies[0], headers={"Content-Type": "application/json"},
+        answers = [httpx.post(u + "/invocations", content=bodies[0], headers=HEADERS,
                               trust_env=False).json()["predictions"] for u in servers.values()]
         a0, a1 = answers[0][0], answers[1][0]
         assert abs(a0["expected"] - a1["expected"]) < 1e-6 * max(1.0, abs(a0["expected"])), answers

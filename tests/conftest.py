@@ -23,9 +23,13 @@ from services.common.settings import apply_offline_env  # noqa: E402
 apply_offline_env()
 os.environ.setdefault("API_TOKEN", "test-token-for-the-suite-0123456789")
 os.environ.setdefault("MODEL_SIGNING_KEY", "test-model-signing-key-0123456789")
+os.environ.setdefault("READ_TOKEN", "test-read-token-for-the-suite-0123456789")
 
 TOKEN = os.environ["API_TOKEN"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+READ_TOKEN = os.environ["READ_TOKEN"]
+READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
+NO_AUTH = {"Authorization": ""}  # a request of a client built with headers=AUTH, sent without a token
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DIALECTS = [d.strip() for d in os.environ.get("TEST_DIALECTS", "sqlite,postgresql").split(",") if d.strip()]
 # the ML engine's real-data fixtures (a registered champion, ...) are shared by the ML engine, flow and
@@ -115,7 +119,7 @@ def client(make_settings: Callable[..., object]) -> Iterator[object]:
 
     from services.data_core.app import create_app
 
-    with TestClient(create_app(make_settings())) as test_client:  # type: ignore[arg-type]
+    with TestClient(create_app(make_settings()), headers=AUTH) as test_client:  # type: ignore[arg-type]
         yield test_client
 
 

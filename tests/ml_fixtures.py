@@ -171,6 +171,7 @@ def engine(engine_settings):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from services.ml_engine.app import create_app
+    from tests.conftest import AUTH
 
-    with TestClient(create_app(engine_settings())) as test_client:
+    with TestClient(create_app(engine_settings()), headers=AUTH) as test_client:
         yield test_client

@@ -1,8 +1,8 @@
 """``create_app``: the one FastAPI factory every service uses.
 
 It gives each service ``/health``, a request id on every request and log line, structured logging,
-RFC 9457 problem+json errors, a request-body size limit, CORS for the dashboard and Prometheus
-``/metrics``. Services add their routers and heavy resources (engines, models, pipelines) in their
+RFC 9457 problem+json errors, a request-body size limit, CORS for the dashboard, Prometheus ``/metrics``
+and bearer-token roles checked before any body is read (services.common.auth). Services add their routers and heavy resources (engines, models, pipelines) in their
 own lifespan, never at import time.
 """
 
@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.auth import DOCS_PATHS, AccessPolicy, TokenAuthMiddleware, Tokens, document_security
 from services.common.errors import install_problem_handlers, problem_response
 from services.common.logging import configure_logging, request_id_var
 from services.common.settings import ServiceSettings, apply_offline_env
@@ -149,7 +150,11 @@ def create_app(
     lifespan: Lifespan | None = None,
     health_checks: dict[str, HealthCheck] | None = None,
     health_path: str = "/health",
+    public_paths: Sequence[str] = (),
+    read_posts: Sequence[str] = (),
 ) -> FastAPI:
+    """``public_paths`` (route templates) answer without a token besides ``health_path`` and the docs;
+    ``read_posts`` are POST routes the read token may call (they change no stored state)."""
     apply_offline_env()
     configure_logging(service=settings.service_name, level=settings.log_level, json_output=settings.log_json,
                       log_file=settings.log_file)
@@ -176,6 +181,10 @@ def create_app(
     @app.exception_handler(_BodyTooLarge)
     async def _body_too_large(request: Request, exc: _BodyTooLarge) -> Response:
         return _too_large(exc.detail, request=request)
+    policy = AccessPolicy(public_paths=[health_path, *DOCS_PATHS, *public_paths], read_posts=read_posts)
+    app.state.access_policy = policy
+    # innermost of the three: CORS answers preflights and decorates the refusals so a browser can read them
+    app.add_middleware(TokenAuthMiddleware, tokens=Tokens.of(settings), policy=policy)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -194,8 +203,9 @@ def create_app(
         for name, check in checks.items():
             try:
                 ok, detail = await check(request.app)
-            except Exception as exc:  # a failing dependency is reported, not raised
-                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            except Exception:  # a failing dependency is reported (without internals) and logged, not raised
+                log.warning("health check %s failed", name, exc_info=True)
+                ok, detail = False, "unavailable (the service log has the reason)"
             results[name] = {"ok": ok, "detail": detail}
             healthy = healthy and ok
         body = {
@@ -213,6 +223,13 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_security(FastAPI.openapi(app), policy)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -63,9 +63,14 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     # also write the log to this file, rotated at 10 MB x 3 (compose: the orchestration-logs volume)
     log_file: Path | None = None
-    # Bearer token required for every write (POST/PUT/PATCH/DELETE). No default: a service
-    # without one refuses to start.
+    # Bearer token of the write role: every request but health, readiness and docs needs a token, and
+    # writes (POST/PUT/PATCH/DELETE) need this one; it also reads. Services send it to each other. No
+    # default: a service without one refuses to start.
     api_token: SecretStr
+    # Bearer token of the read role: GET/HEAD/OPTIONS, /metrics and the read POSTs (predictions, chat,
+    # WebSocket tickets), never a change to stored state (403). Unset: reads need API_TOKEN. Must differ
+    # from API_TOKEN.
+    read_token: SecretStr | None = None
     max_body_bytes: int = 256 * 1024 * 1024
     cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
 
@@ -76,4 +81,12 @@ class ServiceSettings(BaseSettings):
             raise ValueError("API_TOKEN is empty or a placeholder; set a real secret (make up writes one to .env)")
         if self.environment == "production" and len(token) < 24:
             raise ValueError("API_TOKEN must be at least 24 characters in production")
+        if self.read_token is not None:
+            read = self.read_token.get_secret_value().strip()
+            if read.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("READ_TOKEN is empty or a placeholder; set a real secret or leave it unset")
+            if self.environment == "production" and len(read) < 24:
+                raise ValueError("READ_TOKEN must be at least 24 characters in production")
+            if read == token:
+                raise ValueError("READ_TOKEN must differ from API_TOKEN (the read role would get the write role)")
         return self

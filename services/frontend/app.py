@@ -1,6 +1,8 @@
 """Serves the built dashboard (``ui/dist``) on port 5173: static files with an SPA fallback, ``/config.json``
 (the browser-facing URLs of the orchestration engine and the chatbot, the only services the dashboard
-talks to), ``/api/health`` and ``/metrics``. It holds no secret: the API token stays in the user's browser.
+talks to), ``/api/health`` and ``/metrics``. Everything but ``/metrics`` is public; ``/metrics`` needs
+``READ_TOKEN`` or ``API_TOKEN`` (read from the environment for that alone: the tokens the user signs in with
+stay in the browser; without either, ``/metrics`` refuses everyone).
 
 Run: ``python -m services.frontend.app`` (``make up`` does; build the bundle first with ``make ui``).
 """
@@ -16,10 +18,11 @@ import prometheus_client
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.auth import Required, TokenAuthMiddleware, Tokens
 from services.common.settings import apply_offline_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +39,16 @@ class FrontendSettings(BaseSettings):
     prefect_ui_url: str = "http://127.0.0.1:4200"
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     ui_dist: Path = REPO_ROOT / "ui" / "dist"
+    # /metrics answers this token or READ_TOKEN; unset both and /metrics refuses everyone. The dashboard's
+    # files and /config.json need none (the user's token stays in the browser)
+    api_token: SecretStr | None = None
+    # /metrics answers this token (Prometheus scrapes with it) or API_TOKEN
+    read_token: SecretStr | None = None
+
+
+def _policy(method: str, path: str) -> Required:
+    """Static files, /config.json and /api/health are public; /metrics needs a token."""
+    return "read" if path == "/metrics" else None
 
 
 def _origin(url: str, websocket: bool = False) -> str:
@@ -66,6 +79,8 @@ def create_app(settings: FrontendSettings | None = None) -> FastAPI:
     csp = content_security_policy(s)
     config = {"orchestrationUrl": s.orchestration_public_url.rstrip("/"), "chatbotUrl": s.chatbot_public_url.rstrip("/"),
               "prefectUiUrl": s.prefect_ui_url, "mlflowUiUrl": s.mlflow_ui_url}
+
+    app.add_middleware(TokenAuthMiddleware, tokens=Tokens.of(s), policy=_policy)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:

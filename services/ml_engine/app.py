@@ -311,6 +311,7 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
         holder = ModelHolder(settings)
         app.state.holder = holder
         app.state.data_core = httpx.AsyncClient(base_url=settings.data_core_url, trust_env=False,
+                                                headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
                                                 timeout=settings.data_core_timeout_seconds)
         await asyncio.to_thread(holder.refresh)
         poller = asyncio.create_task(holder.poll())
@@ -344,6 +345,8 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
         routers=[scoring, api],
         lifespan=lifespan,
         health_checks={"model": model_check},
+        public_paths=["/ping"],
+        read_posts=["/invocations", "/api/v1/predict"],
     )
 
 

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.app import create_app as base_app
 from services.common.app import serve
-from services.common.auth import WriteAuth
+from services.common.auth import ReadAuth, Role, Tokens, WriteAuth
 from services.common.contracts import IngestionEvent
 from services.common.errors import DomainError, ServiceUnavailable
 from services.hotspots.rules import AlertRules
@@ -72,34 +72,36 @@ Channel = Literal["hotspots", "alerts", "recs"]
 # --------------------------------------------------------------------------- tickets
 class Tickets:
     """Short-lived, single-use WebSocket tickets signed with the API token (HMAC): a browser never
-    carries the long-lived token in a URL."""
+    carries the long-lived token in a URL. A ticket records the role of the token that asked for it."""
 
     def __init__(self, secret: str, ttl: int) -> None:
         self.key = hashlib.sha256(b"ws-ticket:" + secret.encode()).digest()
         self.ttl = ttl
         self.used: OrderedDict[str, float] = OrderedDict()
 
-    def issue(self) -> tuple[str, int]:
+    def issue(self, role: str = "write") -> tuple[str, int]:
         expires = int(time.time()) + self.ttl
-        body = f"{expires}.{secrets.token_urlsafe(12)}"
+        body = f"{expires}.{role}.{secrets.token_urlsafe(12)}"
         sig = base64.urlsafe_b64encode(hmac.new(self.key, body.encode(), hashlib.sha256).digest()[:18]).decode()
         return f"{body}.{sig}", expires
 
-    def redeem(self, ticket: str) -> bool:
+    def redeem(self, ticket: str) -> str | None:
+        """The role the ticket was issued for, once; None if it is forged, expired or already used."""
         try:
-            expires_s, nonce, sig = ticket.split(".")
+            expires_s, role, nonce, sig = ticket.split(".")
             expires = int(expires_s)
         except ValueError:
-            return False
-        good = base64.urlsafe_b64encode(hmac.new(self.key, f"{expires_s}.{nonce}".encode(),
+            return None
+        good = base64.urlsafe_b64encode(hmac.new(self.key, f"{expires_s}.{role}.{nonce}".encode(),
                                                  hashlib.sha256).digest()[:18]).decode()
         now = time.time()
         while self.used and next(iter(self.used.values())) < now:
             self.used.popitem(last=False)
-        if not hmac.compare_digest(sig.encode(), good.encode()) or expires < now or nonce in self.used:
-            return False
+        if not hmac.compare_digest(sig.encode(), good.encode()) or expires < now or nonce in self.used \
+                or role not in ("read", "write"):
+            return None
         self.used[nonce] = expires
-        return True
+        return role
 
 
 def _q(path_part: str) -> str:
@@ -294,10 +296,15 @@ async def links(request: Request) -> dict[str, str]:
             "ml_engine": s.ml_engine_url}
 
 
-@api.post("/ws-tickets", dependencies=[WriteAuth], summary="A short-lived single-use WebSocket ticket")
-async def ws_ticket(request: Request) -> dict[str, Any]:
-    ticket, expires = _state(request).tickets.issue()
-    return {"ticket": ticket, "expires_at": expires, "expires_in": _state(request).tickets.ttl}
+@api.post("/ws-tickets", summary="A short-lived single-use WebSocket ticket (read or write token)")
+async def ws_ticket(request: Request, role: Role = ReadAuth) -> dict[str, Any]:
+    ticket, expires = _state(request).tickets.issue(role)
+    return {"ticket": ticket, "expires_at": expires, "expires_in": _state(request).tickets.ttl, "role": role}
+
+
+@api.get("/whoami", summary="The role of the token sent: read or write")
+async def whoami(role: Role = ReadAuth) -> dict[str, str]:
+    return {"role": role}
 
 
 @api.get("/streams", summary="Channel state: epoch, last seq, clients, history")
@@ -321,7 +328,7 @@ async def _authenticate(ws: WebSocket, settings: OrchestrationSettings, tickets:
     resume: dict[str, Any] = {"last_seq": _int(query.get("last_seq")), "epoch": query.get("epoch")}
     ticket = query.get("ticket")
     if ticket is not None:
-        return resume if tickets.redeem(ticket) else None
+        return resume if tickets.redeem(ticket) else None  # a read or a write ticket
     try:
         first = orjson.loads(await asyncio.wait_for(ws.receive_text(), timeout=settings.ws_auth_seconds))
     except (TimeoutError, orjson.JSONDecodeError, WebSocketDisconnect, KeyError, RuntimeError):
@@ -329,9 +336,8 @@ async def _authenticate(ws: WebSocket, settings: OrchestrationSettings, tickets:
     if not isinstance(first, dict) or first.get("type") != "auth":
         return None
     token = str(first.get("token") or "")
-    good = (token and hmac.compare_digest(token.encode(), settings.api_token.get_secret_value().encode())) or \
-        (first.get("ticket") and tickets.redeem(str(first["ticket"])))
-    if not good:
+    good = Tokens.of(settings).role(token) or (first.get("ticket") and tickets.redeem(str(first["ticket"])))
+    if not good:  # every channel is a read: either role will do
         return None
     if "last_seq" in first:
         resume["last_seq"] = _int(first.get("last_seq"))
@@ -410,7 +416,8 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
         s.tasks = set()
         s.event_scans = []
         s.scan_lock = asyncio.Lock()
-        s.ml = dashboard.ml_client(settings.ml_engine_url, settings.ml_engine_timeout_seconds)
+        s.ml = dashboard.ml_client(settings.ml_engine_url, settings.ml_engine_timeout_seconds,
+                                   settings.api_token.get_secret_value())
         s.tail = Tail(s.dc, s.hub, poll=settings.stream_poll_seconds, history=settings.ws_history)
         with contextlib.suppress(Exception):  # the data core may start later; the tail keeps trying
             await s.tail.load()
@@ -431,7 +438,7 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
 
     async def channels_check(app: FastAPI) -> tuple[bool, dict[str, Any]]:
         tail: Tail = app.state.tail
-        return tail.ready, {"loaded": tail.ready, "last_error": tail.last_error,
+        return tail.ready, {"loaded": tail.ready, "data_core": "unreachable" if tail.last_error else "ok",
                             "clients": {k: v["clients"] for k, v in app.state.hub.stats().items()}}
 
     app = base_app(
@@ -443,6 +450,7 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
         routers=[api, dashboard.router],
         lifespan=lifespan,
         health_checks={"channels": channels_check},
+        read_posts=["/api/v1/ws-tickets"],
     )
     app.add_api_websocket_route("/ws/{channel}", websocket_endpoint)
     return app

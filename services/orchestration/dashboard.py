@@ -52,9 +52,10 @@ def _q(path_part: str) -> str:
     return quote(path_part, safe="")
 
 
-def ml_client(url: str, timeout: float) -> httpx.AsyncClient:
-    """The ML engine over HTTP (its reads are open: no token)."""
-    return httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False)
+def ml_client(url: str, timeout: float, token: str) -> httpx.AsyncClient:
+    """The ML engine over HTTP, with this service's API_TOKEN (its reads need a token too)."""
+    return httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False,
+                             headers={"Authorization": f"Bearer {token}"})
 
 
 # --------------------------------------------------------------------------- upstream answers

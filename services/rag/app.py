@@ -211,6 +211,10 @@ def _model_name(kbase: KnowledgeBase) -> str | None:
     return f"{path.parent.name}/{path.name}" if path.name == "model" else path.name
 
 
+# POSTs that compute an answer without changing stored state: the read token may call them
+READ_POSTS = ["/api/chat", "/api/chat/stream", "/api/chat/sessions", "/api/recommendations", "/api/query"]
+
+
 def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None = None,
                data_core: DataCoreClient | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -221,7 +225,8 @@ def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None 
             KnowledgeBase, settings.kb_dir, embedding_model=settings.embedding_model, cache_dir=settings.cache_dir,
             candidates=settings.retrieval_candidates)
         dc = data_core or DataCoreClient(settings.data_core_url, timeout=settings.data_core_timeout_seconds,
-                                         cache_seconds=settings.site_cache_seconds)
+                                         cache_seconds=settings.site_cache_seconds,
+                                         token=settings.api_token.get_secret_value())
         app.state.chat = ChatService(settings, dc, knowledge)
         try:
             yield
@@ -239,8 +244,9 @@ def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None 
                                   "embedding_model": _model_name(kbase),
                                   "answers": service.mode}
         if kbase.model is None:
-            detail["note"] = ("dense retrieval off: " + (kbase.embedding_error or "EMBEDDING_MODEL is none or the "
-                              "model package is not installed") + "; answering with BM25 only")
+            reason = ("the embedding model could not be loaded (the service log has why)" if kbase.embedding_error
+                      else "EMBEDDING_MODEL is none or the model package is not installed")
+            detail["note"] = f"dense retrieval off: {reason}; answering with BM25 only"
         return True, detail
 
     async def data_core_check(app: FastAPI) -> tuple[bool, Any]:
@@ -248,11 +254,11 @@ def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None 
         if service is None:
             return False, "loading"
         response = await run_in_threadpool(service.dc.http.get, "/health")
-        return response.status_code == 200, {"url": service.dc.base_url, "status": response.status_code}
+        return response.status_code == 200, {"status": response.status_code}
 
     return base_app(settings, title="Carbon Nexus RAG chatbot", description=__doc__ or "", routers=[api],
                     lifespan=lifespan, health_checks={"knowledge_base": kb_check, "data_core": data_core_check},
-                    health_path="/api/health")
+                    health_path="/api/health", read_posts=READ_POSTS)
 
 
 def main() -> None:

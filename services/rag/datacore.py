@@ -16,9 +16,11 @@ from services.common.errors import DomainError, NotFound, ServiceUnavailable
 
 class DataCoreClient:
     def __init__(self, base_url: str, *, timeout: float = 30.0, cache_seconds: float = 60.0,
-                 http: httpx.Client | None = None) -> None:
+                 http: httpx.Client | None = None, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
+        # the data core needs a token on reads too: this service's API_TOKEN
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False, headers=headers)
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.unit
 
 TOKEN = "a-real-token-for-the-app-factory-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+READ_TOKEN = "a-read-token-for-the-app-factory-tests"
+READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 PROBLEM = "application/problem+json"
 
 
@@ -47,7 +49,7 @@ def _router() -> APIRouter:
 
 
 def _settings(**overrides: object) -> ServiceSettings:
-    values: dict[str, object] = {"api_token": TOKEN, "environment": "test", "log_json": False,
+    values: dict[str, object] = {"api_token": TOKEN, "read_token": READ_TOKEN, "environment": "test", "log_json": False,
                                  "service_name": "test-service", "max_body_bytes": 1000}
     values.update(overrides)
     return ServiceSettings(**values)  # type: ignore[arg-type]
@@ -64,7 +66,7 @@ async def _failing(app: FastAPI) -> tuple[bool, object]:
 @pytest.fixture
 def client():
     app = create_app(_settings(), title="Test", routers=[_router()], health_checks={"db": _healthy})
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, headers=AUTH) as c:
         yield c
 
 
@@ -88,7 +90,8 @@ def test_health_reports_a_failing_dependency_as_503():
     with TestClient(app) as c:
         r = c.get("/health")
     assert r.status_code == 503
-    assert r.json()["status"] == "degraded" and "database unreachable" in r.json()["checks"]["db"]["detail"]
+    assert r.json()["status"] == "degraded" and r.json()["checks"]["db"]["ok"] is False
+    assert "database unreachable" not in r.text and "ConnectionError" not in r.text  # logged, not answered
 
 
 def test_metrics_count_requests_by_route_and_status(client):
@@ -123,13 +126,52 @@ def test_problem_json_for_404_405_409_422_and_500(client):
     assert "secret internals" not in body["detail"]
 
 
-def test_writes_need_the_token(client):
-    r = client.post("/things", json={"name": "a"})
+def test_writes_need_the_write_token_and_reads_a_token(client):
+    anonymous = TestClient(client.app)
+    r = anonymous.post("/things", json={"name": "a"})
     assert _problem(r, 401) and r.headers["www-authenticate"] == "Bearer"
-    _problem(client.post("/things", json={"name": "a"}, headers={"Authorization": "Bearer nope"}), 401)
-    _problem(client.post("/things", json={"name": "a"}, headers={"Authorization": f"Basic {TOKEN}"}), 401)
-    assert client.post("/things", json={"name": "a"}, headers=AUTH).status_code == 201
-    assert client.get("/things/1").status_code == 200  # reads stay open
+    _problem(anonymous.post("/things", json={"name": "a"}, headers={"Authorization": "Bearer nope"}), 401)
+    _problem(anonymous.post("/things", json={"name": "a"}, headers={"Authorization": f"Basic {TOKEN}"}), 401)
+    assert _problem(anonymous.post("/things", json={"name": "a"}, headers=READ_AUTH), 403)["detail"]
+    assert client.post("/things", json={"name": "a"}).status_code == 201
+    _problem(anonymous.get("/things/1"), 401)
+    _problem(anonymous.get("/metrics"), 401)
+    assert anonymous.get("/things/1", headers=READ_AUTH).status_code == 200
+    assert anonymous.get("/metrics", headers=READ_AUTH).status_code == 200
+    assert anonymous.get("/health").status_code == 200
+    assert anonymous.get("/openapi.json").status_code == 200
+
+
+def test_read_posts_and_public_paths_are_declared_per_app():
+    router = APIRouter()
+
+    @router.post("/score/{model}")
+    def score(model: str) -> dict[str, str]:
+        return {"model": model}
+
+    @router.get("/ping")
+    def ping() -> str:
+        return "ok"
+
+    app = create_app(_settings(), title="Test", routers=[router], read_posts=["/score/{model}"],
+                     public_paths=["/ping"])
+    with TestClient(app) as c:
+        assert c.post("/score/a", headers=READ_AUTH).json() == {"model": "a"}
+        _problem(c.post("/score/a"), 401)
+        assert c.get("/ping").status_code == 200
+        schema = c.get("/openapi.json").json()
+    assert schema["paths"]["/score/{model}"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in schema["paths"]["/ping"]["get"]
+
+
+def test_a_cors_preflight_needs_no_token(client):
+    anonymous = TestClient(client.app)
+    r = anonymous.options("/things", headers={"Origin": "http://127.0.0.1:5173",
+                                              "Access-Control-Request-Method": "POST",
+                                              "Access-Control-Request-Headers": "authorization"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
+    refused = anonymous.get("/things/1", headers={"Origin": "http://127.0.0.1:5173"})
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
 
 
 def test_declared_content_length_over_the_limit_is_413(client):
@@ -153,6 +195,16 @@ def test_a_streamed_body_over_the_limit_is_413(client):
 def test_settings_refuse_a_placeholder_token(token):
     with pytest.raises(ValidationError, match="placeholder"):
         _settings(api_token=token)
+
+
+def test_settings_refuse_a_read_token_equal_to_the_write_token_or_a_placeholder():
+    with pytest.raises(ValidationError, match="differ"):
+        _settings(read_token=TOKEN)
+    with pytest.raises(ValidationError, match="placeholder"):
+        _settings(read_token="changeme")
+    with pytest.raises(ValidationError, match="24 characters"):
+        _settings(environment="production", read_token="short-but-real")
+    assert _settings(read_token=None).read_token is None
 
 
 def test_settings_need_a_token_and_a_long_one_in_production(monkeypatch):

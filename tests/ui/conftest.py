@@ -21,7 +21,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import AUTH, TOKEN
 from tests.flows.test_end_to_end import _port, _spawn, _stop, _wait
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def _wait_for_deployments(oe: str, runner: subprocess.Popen, timeout: float = 12
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert runner.poll() is None, "the flow runner exited"
-        r = httpx.get(f"{oe}/api/v1/deployments", timeout=10, trust_env=False)
+        r = httpx.get(f"{oe}/api/v1/deployments", headers=AUTH, timeout=10, trust_env=False)
         if r.status_code == 200 and len(r.json()["deployments"]) >= 4:
             return
         time.sleep(1)
@@ -163,8 +163,9 @@ class Page:
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e} {self.page.url}\n{e.stack}"))
         self.stack = stack
 
-    def open(self, path: str = "/", token: bool = True) -> Any:
-        self.page.goto(self.stack.ui + path + (f"#token={TOKEN}" if token else ""))
+    def open(self, path: str = "/", token: str | None = TOKEN) -> Any:
+        """The page signed in with ``token`` (the write token unless told; None: no token)."""
+        self.page.goto(self.stack.ui + path + (f"#token={token}" if token else ""))
         return self.page
 
     def shot(self, name: str, full_page: bool = True) -> None:

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import READ_TOKEN, TOKEN
 from tests.ui.conftest import HELD_SITE, Page
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -22,7 +22,7 @@ def test_the_overview_renders_the_demo_data(page: Page, stack) -> None:  # type:
     total.locator(".kpi-value").filter(has_text=re.compile(r"\d.*(t|kt)$")).wait_for(timeout=60_000)
     assert p.get_by_test_id("year").input_value() == "2020"
     # the change against 2019 is the ledger's, not a stale figure of another selection
-    kg = {y: httpx.get(f"{stack.url['oe']}/api/v1/emissions/totals", trust_env=False, timeout=60,
+    kg = {y: httpx.get(f"{stack.url['oe']}/api/v1/emissions/totals", headers=AUTH, trust_env=False, timeout=60,
                        params={"start": f"{y}-01-01T00:00:00Z", "end": f"{y + 1}-01-01T00:00:00Z"}).json()["total_kg_co2e"]
           for y in (2019, 2020)}
     change = total.locator(".kpi-change").filter(has_text="vs 2019")
@@ -104,7 +104,7 @@ def test_an_upload_with_bad_rows_shows_the_rejects_and_its_excess_arrives_live_a
                             timeout=30_000)
         # stored, not only shown: the orchestration engine answers the new status
         listed = httpx.get(f"{stack.url['oe']}/api/v1/alerts", params={"site": HELD_SITE, "status": "acknowledged"},
-                           timeout=30, trust_env=False).json()["alerts"]
+                           headers=AUTH, timeout=30, trust_env=False).json()["alerts"]
         assert listed and listed[0]["acknowledged_by"] == "dashboard"
         assert not alerts.errors, alerts.errors
     finally:
@@ -144,7 +144,7 @@ def test_run_now_starts_a_prefect_flow_run_and_shows_its_progress(page: Page, st
     p.wait_for_function(
         """() => document.querySelector('tr[data-deployment="ingest/ingest"] [data-testid="run-progress"]')
                  ?.dataset.state === 'COMPLETED'""", timeout=120_000)
-    runs = httpx.get(f"{stack.url['oe']}/api/v1/flow-runs", timeout=30, trust_env=False).json()["flow_runs"]
+    runs = httpx.get(f"{stack.url['oe']}/api/v1/flow-runs", headers=AUTH, timeout=30, trust_env=False).json()["flow_runs"]
     assert any(r["deployment"] == "ingest/ingest" and r["state_type"] == "COMPLETED" for r in runs)
     p.get_by_test_id("flow-runs").locator("tbody tr").first.wait_for()
     page.shot("pipelines")
@@ -172,8 +172,28 @@ def test_narrow_screen_and_keyboard(browser, stack) -> None:  # type: ignore[no-
         narrow.close()
 
 
-def test_a_page_without_the_token_reads_but_does_not_write(page: Page) -> None:
-    p = page.open("/pipelines", token=False)
+def test_the_read_token_reads_and_goes_live_but_does_not_write(page: Page) -> None:
+    p = page.open("/pipelines", token=READ_TOKEN)
     p.locator('tr[data-deployment="ingest/ingest"]').wait_for(timeout=60_000)
+    p.locator('[data-testid="auth-role"][data-role="read"]').wait_for(timeout=30_000)
+    assert p.get_by_test_id("auth-role").inner_text() == "Read-only"
     assert p.get_by_role("button", name="Run now").first.is_disabled()
+    assert "write token" in p.get_by_test_id("write-hint").first.inner_text()
+    p.locator('[data-testid="connection-state"][data-state="live"]').first.wait_for(timeout=30_000)  # a read ticket
+    p.get_by_role("link", name=re.compile("Data")).click()
+    assert p.get_by_role("button", name="Upload").is_disabled()
+    assert not page.errors, page.errors
+
+
+def test_a_page_without_a_token_asks_to_sign_in(page: Page) -> None:
+    p = page.open("/pipelines", token=None)
+    p.locator('[data-testid="auth-role"][data-role="none"]').wait_for(timeout=30_000)
+    assert p.get_by_test_id("auth-role").inner_text() == "Sign in"
     assert p.get_by_test_id("connection-state").first.get_attribute("data-state") == "signed-out"
+    page.errors.clear()  # the browser logs the 401 answers of the anonymous page
+    p.get_by_test_id("auth-role").click()
+    p.locator("#token-input").fill(TOKEN)
+    p.get_by_role("button", name="Save").click()
+    p.locator('[data-testid="auth-role"][data-role="write"]').wait_for(timeout=30_000)
+    p.locator('tr[data-deployment="ingest/ingest"]').wait_for(timeout=60_000)
+    assert not p.get_by_role("button", name="Run now").first.is_disabled()

@@ -1,11 +1,11 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { BrowserRouter, NavLink, Route, Routes, useLocation } from "react-router-dom";
-import { getToken, setToken } from "./api";
+import { getToken, setToken, type Role } from "./api";
 import { ChatPanel } from "./components/Chat";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { DetailDrawer } from "./components/Detail";
 import { Drawer } from "./components/Drawer";
-import { DrawerProvider, LiveProvider, PeriodProvider, useLive, usePeriod, useToken, type Method } from "./context";
+import { DrawerProvider, LiveProvider, PeriodProvider, useLive, usePeriod, useRole, useToken, type Method } from "./context";
 import { Alerts } from "./pages/Alerts";
 import { Data } from "./pages/Data";
 import { Overview } from "./pages/Overview";
@@ -30,26 +30,35 @@ function TokenDialog({ onClose }: { onClose: () => void }) {
     onClose();
   };
   return (
-    <Drawer title="API token" onClose={onClose}>
+    <Drawer title="Sign in" onClose={onClose}>
       <form onSubmit={save} className="stack">
-        <p>Reading needs no token. Acknowledging alerts, starting runs, uploading data and live updates need the platform's
-          <code> API_TOKEN</code> (in <code>.env</code>; <code>make up</code> prints a dashboard link that carries it).
-          It stays in this browser only.</p>
+        <p>Paste either token of the platform (both are in <code>.env</code>). <code>READ_TOKEN</code> shows everything
+          read-only (the link <code>make up</code> prints carries it); <code>API_TOKEN</code> also lets you acknowledge
+          and resolve alerts, start runs and upload data. It stays in this browser only.</p>
         <label htmlFor="token-input">Token</label>
         <input id="token-input" type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" />
         <div className="actions">
           <button type="submit">Save</button>
-          {getToken() ? <button type="button" className="secondary" onClick={() => { setToken(null); onClose(); }}>Forget the token</button> : null}
+          {getToken() ? <button type="button" className="secondary" onClick={() => { setToken(null); onClose(); }}>Sign out (forget the token)</button> : null}
         </div>
       </form>
     </Drawer>
   );
 }
 
+const ROLE_LABEL: Record<Role, { text: string; title: string }> = {
+  write: { text: "Signed in", title: "Signed in with the write token: you can change things" },
+  read: { text: "Read-only", title: "Read-only token: sign in with the write token to acknowledge, run or upload" },
+  unknown: { text: "Token…", title: "Checking the token with the orchestration engine" },
+  invalid: { text: "Sign in", title: "The stored token was refused: sign in again" },
+  none: { text: "Sign in", title: "Sign in with a read or write token" },
+};
+
 function TopBar({ onToken, onChat, onMenu }: { onToken: () => void; onChat: () => void; onMenu: () => void }) {
   const { year, years, setYear, method, setMethod } = usePeriod();
   const live = useLive();
-  const token = useToken();
+  const role = useRole();
+  const label = ROLE_LABEL[role];
   return (
     <header className="topbar">
       <button type="button" className="icon menu" onClick={onMenu} aria-label="Menu">☰</button>
@@ -67,9 +76,9 @@ function TopBar({ onToken, onChat, onMenu }: { onToken: () => void; onChat: () =
         </span>
         <ConnectionBadge state={live.states.alerts} detail={live.detail.alerts} />
         <button type="button" className="secondary" onClick={onChat} aria-label="Open the chat panel">Ask</button>
-        <button type="button" className={`secondary token${token ? "" : " attention"}`} onClick={onToken}
-                aria-label={token ? "API token (set)" : "Set the API token"} title={token ? "API token set" : "Set the API token"}>
-          {token ? "Token ✓" : "Sign in"}
+        <button type="button" className={`secondary token${role === "none" || role === "invalid" ? " attention" : ""}`}
+                onClick={onToken} aria-label={label.title} title={label.title} data-testid="auth-role" data-role={role}>
+          {label.text}
         </button>
       </div>
     </header>
@@ -113,9 +122,10 @@ function Shell() {
 }
 
 export function App() {
+  const token = useToken(); // a new token (sign in or out): everything loads again with it
   return (
     <BrowserRouter>
-      <PeriodProvider>
+      <PeriodProvider key={token ?? ""}>
         <LiveProvider>
           <DrawerProvider>
             <Shell />

@@ -29,15 +29,22 @@ export function setConfig(c: Partial<Config>): void {
   config = { ...config, ...c };
 }
 
-// ------------------------------------------------------------------ the API token (writes only)
+// ------------------------------------------------------------------ the token and its role
+// Every request carries the token. READ_TOKEN gives the read role (everything shows, nothing changes);
+// API_TOKEN the write role (acknowledge, resolve, run, upload too). The role comes from GET /api/v1/whoami.
 const TOKEN_KEY = "carbon-nexus.token";
 const listeners = new Set<() => void>();
+const roleListeners = new Set<() => void>();
 
-/** `make up` prints the dashboard URL with `#token=...`: read it once, keep it, and take it out of the URL. */
+/** "none": no token; "invalid": the engine refused it; "unknown": not asked yet or the engine is unreachable. */
+export type Role = "read" | "write" | "none" | "invalid" | "unknown";
+let role: Role = "unknown";
+
+/** `make up` prints the dashboard URL with `#token=<READ_TOKEN>`: read it once, keep it, and take it out of the URL. */
 export function adoptTokenFromHash(): void {
   const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   if (m) {
-    setToken(decodeURIComponent(m[1]));
+    localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1])); // its role is asked once the config is loaded
     history.replaceState(null, "", window.location.pathname + window.location.search);
   }
 }
@@ -53,7 +60,50 @@ export function getToken(): string | null {
 export function setToken(token: string | null): void {
   if (token) localStorage.setItem(TOKEN_KEY, token);
   else localStorage.removeItem(TOKEN_KEY);
+  role = token ? "unknown" : "none";
   listeners.forEach((l) => l());
+  roleListeners.forEach((l) => l());
+  void refreshRole();
+}
+
+export function getRole(): Role {
+  return getToken() ? role : "none";
+}
+
+function setRole(r: Role): void {
+  if (r === role) return;
+  role = r;
+  roleListeners.forEach((l) => l());
+}
+
+export function onRoleChange(listener: () => void): () => void {
+  roleListeners.add(listener);
+  return () => roleListeners.delete(listener);
+}
+
+/** Ask the orchestration engine which role the token has (GET /api/v1/whoami). */
+export async function refreshRole(): Promise<Role> {
+  const token = getToken();
+  if (!token) {
+    setRole("none");
+    return "none";
+  }
+  try {
+    const r = await fetch(`${config.orchestrationUrl}/api/v1/whoami`, { headers: authHeaders() });
+    if (getToken() !== token) return getRole(); // changed meanwhile: that call decides
+    if (r.status === 401) setRole("invalid");
+    else if (r.ok) setRole(((await r.json()) as { role: Role }).role === "write" ? "write" : "read");
+    else setRole("unknown");
+  } catch {
+    setRole("unknown");
+  }
+  return getRole();
+}
+
+/** The Authorization header of the stored token (none without one). */
+export function authHeaders(): Record<string, string> {
+  const token = getToken();
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 export function onTokenChange(listener: () => void): () => void {
@@ -97,16 +147,20 @@ export async function problemFrom(r: Response): Promise<ApiError> {
   const title = String(body.title ?? r.statusText ?? "Request failed");
   let detail = body.detail as unknown;
   if (Array.isArray(detail)) detail = detail.map((d) => (d as { msg?: string }).msg ?? JSON.stringify(d)).join("; ");
-  const hint = r.status === 401 ? " (set the API token with Sign in, top right)" : "";
+  const hint = authHint(r.status);
   return new ApiError(r.status, title, `${String(detail ?? title)}${hint}`, body);
 }
 
-async function request<T>(base: string, path: string, init: RequestInit & { auth?: boolean } = {}): Promise<T> {
+function authHint(status: number): string {
+  if (status === 401) return " (sign in with a token, top right)";
+  if (status === 403) return " (read-only: sign in with the write token, top right)";
+  return "";
+}
+
+async function request<T>(base: string, path: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers);
-  if (init.auth) {
-    const token = getToken();
-    if (token) headers.set("Authorization", `Bearer ${token}`);
-  }
+  const token = getToken();
+  if (token) headers.set("Authorization", `Bearer ${token}`);
   if (init.body && typeof init.body === "string" && !headers.has("Content-Type")) {
     headers.set("Content-Type", "application/json");
   }
@@ -125,7 +179,7 @@ export const oe = {
   get: <T>(path: string, params?: Params) => request<T>(config.orchestrationUrl, `/api/v1${path}${query(params)}`),
   post: <T>(path: string, body?: unknown, headers?: Record<string, string>) =>
     request<T>(config.orchestrationUrl, `/api/v1${path}`, {
-      method: "POST", body: JSON.stringify(body ?? {}), auth: true, headers,
+      method: "POST", body: JSON.stringify(body ?? {}), headers,
     }),
   url: (path: string, params?: Params) => `${config.orchestrationUrl}/api/v1${path}${query(params)}`,
 };
@@ -159,7 +213,7 @@ export function upload<T>(file: File, params: Params, onProgress: (fraction: num
         onProgress(1);
         resolve({ ...body, _replayed: xhr.getResponseHeader("Idempotent-Replayed") === "true" } as T);
       } else {
-        const hint = xhr.status === 401 ? " (set the API token with Sign in, top right)" : "";
+        const hint = authHint(xhr.status);
         reject(new ApiError(xhr.status, String(body.title ?? "Upload refused"),
           `${String(body.detail ?? xhr.statusText)}${hint}`, body));
       }
@@ -171,4 +225,26 @@ export function upload<T>(file: File, params: Params, onProgress: (fraction: num
     xhr.send(form);
   });
   return { promise, abort: () => xhr.abort() };
+}
+
+/** Download a file the API serves (an export): a plain link cannot carry the token, so fetch it and save
+ * the answer under the name the server gives (Content-Disposition) or ``fallback``. */
+export async function download(url: string, fallback = "download"): Promise<void> {
+  let r: Response;
+  try {
+    r = await fetch(url, { headers: authHeaders() });
+  } catch (e) {
+    throw new ApiError(0, "Service unreachable", `the download did not start (${(e as Error).message})`);
+  }
+  if (!r.ok) throw await problemFrom(r);
+  const disposition = r.headers.get("Content-Disposition") ?? "";
+  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallback;
+  const href = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
 }

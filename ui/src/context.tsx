@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import { getToken, oe, onTokenChange } from "./api";
+import { getRole, getToken, oe, onRoleChange, onTokenChange, type Role } from "./api";
 import { LiveChannel, type ConnectionState, type Envelope } from "./live";
 import { yearRange } from "./format";
 
@@ -146,4 +146,19 @@ export function useToken(): string | null {
   const [token, set] = useState(getToken());
   useEffect(() => onTokenChange(() => set(getToken())), []);
   return token;
+}
+
+/** The role of the stored token: "write" may change things, "read" only look. */
+export function useRole(): Role {
+  const [role, set] = useState(getRole());
+  useEffect(() => onRoleChange(() => set(getRole())), []);
+  return role;
+}
+
+/** Why a write control is disabled, or null when the token may write. */
+export function writeHint(role: Role, what: string): string | null {
+  if (role === "write") return null;
+  if (role === "read") return `Read-only: ${what} needs the write token (API_TOKEN). Sign in, top right.`;
+  if (role === "unknown") return `Checking the token… ${what} needs the write token.`;
+  return `${what[0].toUpperCase()}${what.slice(1)} needs the write token (API_TOKEN). Sign in, top right.`;
 }

@@ -91,7 +91,7 @@ export class LiveChannel {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     if (!this.opts.ticket && !getToken()) {
-      this.set("signed-out", "set the API token to receive live updates");
+      this.set("signed-out", "sign in with a token (read or write) to receive live updates");
       return;
     }
     this.set(this.attempts === 0 && this.lastSeq === null ? "connecting" : "reconnecting");
@@ -101,7 +101,7 @@ export class LiveChannel {
     } catch (e) {
       const status = (e as { status?: number }).status;
       if (status === 401) {
-        this.set("signed-out", "the API token was refused");
+        this.set("signed-out", "the token was refused");
         return;
       }
       this.schedule(`no ticket: ${(e as Error).message}`);

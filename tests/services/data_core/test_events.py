@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.data_core.app import create_app
-from tests.conftest import TOKEN
+from tests.conftest import AUTH, TOKEN
 from tests.services.data_core.helpers import ingest, make_site, record
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,7 @@ def app_with_outbox(make_settings):
     def start() -> Iterator[TestClient]:
         settings = make_settings(orchestration_url=f"http://127.0.0.1:{port}", event_retry_seconds=0.2,
                                  event_max_backoff_seconds=0.5)
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers=AUTH) as client:
             make_site(client, "s1", country="GB")
             make_site(client, "s2", country="GB")
             yield client

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import AUTH
+from tests.conftest import AUTH, NO_AUTH
 from tests.services.data_core.helpers import problem
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def test_bad_input_is_a_problem_answer(client, path, method, body, status) -> No
 
 
 def test_writes_need_the_token_and_streams_are_per_channel(client) -> None:
-    assert client.post("/api/v1/hotspots/sync", json={"hotspots": []}).status_code == 401
+    assert client.post("/api/v1/hotspots/sync", json={"hotspots": []}, headers=NO_AUTH).status_code == 401
     assert client.get("/api/v1/streams/nope").status_code == 422
     epochs = {c: client.get(f"/api/v1/streams/{c}").json()["epoch"] for c in ("hotspots", "alerts", "recs")}
     assert len(set(epochs.values())) == 3

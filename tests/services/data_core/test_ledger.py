@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import AUTH
+from tests.conftest import AUTH, NO_AUTH
 from tests.services.data_core.helpers import audit, ingest, make_site, problem, record, total
 
 pytestmark = pytest.mark.integration
@@ -111,5 +111,5 @@ def test_unknown_versions_and_editions(two_sites):
                                headers=AUTH), 422)
     assert "EPA-HUB-1999" in body["detail"]
     problem(client.post("/api/v1/ledger/versions", json={"description": ""}, headers=AUTH), 422)
-    problem(client.post("/api/v1/ledger/versions", json={"description": "x"}), 401)
+    problem(client.post("/api/v1/ledger/versions", json={"description": "x"}, headers=NO_AUTH), 401)
     assert len(client.get("/api/v1/ledger/versions").json()) == 1

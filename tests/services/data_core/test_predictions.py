@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import AUTH
+from tests.conftest import AUTH, NO_AUTH
 from tests.services.data_core.helpers import ingest, make_site, problem, record
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,8 @@ def test_bad_predictions_are_problems(client) -> None:
 
 def _put_without_token(client):
     return client.put("/api/v1/predictions", json={"model_name": "m", "model_version": "1", "predictions": [
-        {"site": "s1", "activity_type": "electricity", "period_start": "2019-06-01T00:00:00Z", "expected": 5}]})
+        {"site": "s1", "activity_type": "electricity", "period_start": "2019-06-01T00:00:00Z", "expected": 5}]},
+        headers=NO_AUTH)
 
 
 def test_readings_sum_meters_per_hour_in_json_and_csv(client) -> None:

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.frontend.app import FrontendSettings, create_app
+from tests.conftest import AUTH, READ_AUTH
 
 pytestmark = pytest.mark.unit
 
@@ -60,4 +61,17 @@ def test_health_says_when_the_bundle_is_not_built(tmp_path: Path, dist: Path) ->
     r = client(tmp_path / "nothing").get("/api/health")
     assert r.status_code == 503 and "make ui" in r.json()["detail"]
     assert client(tmp_path / "nothing").get("/sites").status_code == 503
-    assert "dashboard_requests_total" in client(dist).get("/metrics").text
+    assert "dashboard_requests_total" in client(dist).get("/metrics", headers=READ_AUTH).text
+
+
+def test_metrics_need_a_token_and_nothing_else_does(dist: Path) -> None:
+    c = client(dist)
+    r = c.get("/metrics")
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert c.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.get("/metrics", headers=AUTH).status_code == 200
+    for path in ("/", "/config.json", "/api/health", "/assets/index-abc.js", "/sites/b33"):
+        assert c.get(path).status_code == 200, path
+    nobody = TestClient(create_app(FrontendSettings(ui_dist=dist, api_token=None, read_token=None)))
+    assert nobody.get("/metrics", headers=AUTH).status_code == 401  # no token configured: refused to all

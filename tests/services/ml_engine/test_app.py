@@ -11,7 +11,7 @@ import pytest
 
 import mlflow
 from mlflow import MlflowClient
-from tests.conftest import AUTH, LiveServer
+from tests.conftest import AUTH, NO_AUTH, LiveServer
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -113,7 +113,7 @@ def test_bad_json_csv_content_type_and_size(engine_settings):
 
     from services.ml_engine.app import create_app
 
-    with TestClient(create_app(engine_settings(max_body_bytes=10_000))) as engine:
+    with TestClient(create_app(engine_settings(max_body_bytes=10_000)), headers=AUTH) as engine:
         _problem(engine.post("/invocations", content=b"{not json", headers={"Content-Type": "application/json"}),
                  422, "body")
         _problem(engine.post("/invocations", content=b"site,timestamp\nb0,never\n", headers={"Content-Type": "text/csv"}),
@@ -130,7 +130,7 @@ def test_row_limit(engine_settings):
 
     from services.ml_engine.app import create_app
 
-    with TestClient(create_app(engine_settings(max_rows=2))) as engine:
+    with TestClient(create_app(engine_settings(max_rows=2)), headers=AUTH) as engine:
         _problem(engine.post("/invocations", json={"dataframe_records": ROWS}), 422, "data")
 
 
@@ -141,7 +141,7 @@ def test_without_a_champion_the_engine_says_so_and_loads_it_when_it_appears(engi
 
     client = MlflowClient(store_uri, store_uri)
     client.delete_registered_model_alias("carbon-baseline", "champion")
-    with TestClient(create_app(engine_settings())) as engine:
+    with TestClient(create_app(engine_settings()), headers=AUTH) as engine:
         body = _problem(engine.get("/ping"), 503)
         assert "champion" in body["detail"]
         _problem(engine.post("/invocations", json={"dataframe_records": ROWS}), 503)
@@ -159,7 +159,7 @@ def test_the_engine_is_unhealthy_when_its_registry_does_not_answer_and_nothing_i
 
     (tmp_path / "not-a-dir").write_text("")  # the registry's database cannot be opened
     dead = f"sqlite:///{tmp_path / 'not-a-dir' / 'mlflow.db'}"
-    with TestClient(create_app(engine_settings(mlflow_tracking_uri=dead))) as engine:
+    with TestClient(create_app(engine_settings(mlflow_tracking_uri=dead)), headers=AUTH) as engine:
         health = engine.get("/health")
         assert health.status_code == 503 and health.json()["checks"]["model"]["detail"]["ready"] is False
         _problem(engine.get("/ping"), 503)
@@ -179,7 +179,7 @@ def test_an_engine_started_before_its_registry_turns_healthy_within_seconds_of_i
     later = tmp_path / "later"
     later.write_text("")  # the registry's folder cannot exist yet
     uri = f"sqlite:///{later / 'mlflow.db'}"
-    with TestClient(create_app(engine_settings(mlflow_tracking_uri=uri, model_poll_seconds=3600.0))) as engine:
+    with TestClient(create_app(engine_settings(mlflow_tracking_uri=uri, model_poll_seconds=3600.0)), headers=AUTH) as engine:
         assert engine.get("/health").status_code == 503
         later.unlink()
         later.mkdir()
@@ -196,13 +196,13 @@ def test_a_restart_without_the_registry_serves_the_cached_champion(engine_settin
     from services.ml_engine.app import create_app
 
     cache = tmp_path / "volume"
-    with TestClient(create_app(engine_settings(model_cache_dir=cache))) as engine:
+    with TestClient(create_app(engine_settings(model_cache_dir=cache)), headers=AUTH) as engine:
         expected = engine.post("/invocations", json={"dataframe_records": ROWS}).json()
         served = engine.get("/version").json()["model"]
     assert list((cache / "carbon-baseline").glob("v1-*/MLmodel"))  # downloaded once into the volume
     (tmp_path / "not-a-dir").write_text("")  # the registry's database cannot be opened
     dead = f"sqlite:///{tmp_path / 'not-a-dir' / 'mlflow.db'}"
-    with TestClient(create_app(engine_settings(model_cache_dir=cache, mlflow_tracking_uri=dead))) as engine:
+    with TestClient(create_app(engine_settings(model_cache_dir=cache, mlflow_tracking_uri=dead)), headers=AUTH) as engine:
         assert engine.get("/ping").status_code == 200
         detail = engine.get("/health").json()["checks"]["model"]["detail"]
         assert detail["from_cache"] is True and detail["served"]["run_id"] == served["run_id"]
@@ -225,7 +225,7 @@ def test_alias_move_is_noticed_by_the_poller_and_requests_in_flight_never_fail(e
             r = engine.post("/invocations", json={"dataframe_records": ROWS})
             seen.append((r.status_code, r.headers.get("x-model-version", "")))
 
-    with TestClient(create_app(engine_settings(model_poll_seconds=0.2))) as engine:
+    with TestClient(create_app(engine_settings(model_poll_seconds=0.2)), headers=AUTH) as engine:
         workers = [threading.Thread(target=hammer, args=(engine,)) for _ in range(3)]
         for w in workers:
             w.start()
@@ -255,7 +255,7 @@ def test_models_lists_versions_with_aliases_and_metrics(engine):
 
 
 def test_reload_needs_the_token(engine):
-    _problem(engine.post("/api/v1/models/reload"), 401)
+    _problem(engine.post("/api/v1/models/reload", headers=NO_AUTH), 401)
     assert engine.post("/api/v1/models/reload", headers=AUTH).json()["swapped"] is False
 
 
@@ -282,7 +282,7 @@ def test_typed_predict_history_from_a_live_data_core_and_without_it(engine_setti
 
     stamps = [f"2019-04-{d:02d}T{h:02d}:00:00Z" for d in (9, 10) for h in range(24)]
     with LiveServer(data_core_app(make_settings())) as data_core, \
-            TestClient(create_app(engine_settings(data_core_url=data_core.url))) as engine:
+            TestClient(create_app(engine_settings(data_core_url=data_core.url)), headers=AUTH) as engine:
         r = engine.post("/api/v1/predict", json={"site": "b0", "timestamps": stamps})
         assert r.status_code == 200, r.text
         body = r.json()
@@ -295,7 +295,7 @@ def test_typed_predict_history_from_a_live_data_core_and_without_it(engine_setti
     actual = actual.reindex(pd.to_datetime(stamps, utc=True)).to_numpy()
     # history must help on real data: the day-ahead lags carry the building's current level
     assert abs(with_history - actual).mean() < abs(without["expected"].to_numpy() - actual).mean()
-    with TestClient(create_app(engine_settings(data_core_url="http://127.0.0.1:9"))) as engine:
+    with TestClient(create_app(engine_settings(data_core_url="http://127.0.0.1:9")), headers=AUTH) as engine:
         r = engine.post("/api/v1/predict", json={"site": "b0", "timestamps": stamps})
         assert r.status_code == 200
         assert r.json()["history"]["source"] == "none" and "unavailable" in r.json()["history"]["reason"]

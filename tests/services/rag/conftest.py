@@ -134,7 +134,7 @@ def rag(kb: Any, demo_data_core: str, rag_settings_factory: Any) -> Iterator[Any
     from services.rag.app import create_app
 
     app = create_app(rag_settings_factory(data_core_url=demo_data_core), kb=kb)
-    with TestClient(app) as client:
+    with TestClient(app, headers=AUTH) as client:
         yield client
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import AUTH
 from tests.services.rag.conftest import ask
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,7 @@ def test_knowledge_question_cites_documents_that_open(rag: Any) -> None:
 
 
 def test_recommendations_for_a_hotspot_compute_abatement_from_the_sites_ledger(rag: Any, demo_data_core: str) -> None:
-    hotspots = httpx.get(f"{demo_data_core}/api/v1/hotspots", params={"site": "b33"}).json()["hotspots"]
+    hotspots = httpx.get(f"{demo_data_core}/api/v1/hotspots", params={"site": "b33"}, headers=AUTH).json()["hotspots"]
     r = rag.post("/api/recommendations", json={"hotspot_id": hotspots[0]["id"]})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -107,7 +108,7 @@ def test_recommendations_for_a_hotspot_compute_abatement_from_the_sites_ledger(r
     # independent check of the baseline: the site's gas emissions over its last 12 months in the ledger (2020)
     ledger = httpx.get(f"{demo_data_core}/api/v1/emissions/totals",
                        params={"site": "b33", "activity_type": "natural_gas", "start": "2020-01-01",
-                               "end": "2021-01-01"}).json()["total_kg_co2e"]
+                               "end": "2021-01-01"}, headers=AUTH).json()["total_kg_co2e"]
     for a in actions:
         assert a["activity_types"] == ["natural_gas"]
         assert math.isclose(a["baseline_t_co2e_per_year"], round(ledger / 1000, 3), abs_tol=1e-3)

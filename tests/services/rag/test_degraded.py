@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.rag.settings import REPO_ROOT
-from tests.conftest import free_port
+from tests.conftest import AUTH, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ def test_without_the_embedding_model_it_runs_on_bm25_and_says_so(rag_settings_fa
     from services.rag.evaluation import load_kb_questions, retrieval_metrics
 
     settings = rag_settings_factory(embedding_model="none", data_core_url=f"http://127.0.0.1:{free_port()}")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=AUTH) as client:
         health = client.get("/api/health")
         detail = health.json()["checks"]["knowledge_base"]["detail"]
         assert detail["retrieval"] == "bm25" and "BM25 only" in detail["note"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import LiveServer
+from tests.conftest import AUTH, LiveServer
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def test_an_openai_compatible_model_uses_the_same_tools_and_citations(kb: Any, d
     seen: list[dict[str, Any]] = []
     with LiveServer(scripted_llm(seen)) as llm:
         settings = rag_settings_factory(data_core_url=demo_data_core, llm_base_url=f"{llm.url}/v1", llm_model="scripted")
-        with TestClient(create_app(settings, kb=kb)) as client:
+        with TestClient(create_app(settings, kb=kb), headers=AUTH) as client:
             health = client.get("/api/health").json()
             assert health["checks"]["knowledge_base"]["detail"]["answers"] == "llm"
             r = client.post("/api/chat", json={"message": "What were our scope 2 emissions in March 2020?"})

@@ -1,5 +1,5 @@
 import { Fragment, useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
-import { rag, problemFrom, ApiError } from "../api";
+import { authHeaders, rag, problemFrom, ApiError } from "../api";
 import { useDrawer } from "../context";
 import { streamSse } from "../sse";
 
@@ -64,7 +64,7 @@ export function ChatPanel({ compact = false }: { compact?: boolean }) {
     setTurns((ts) => [...ts, { role: "user", text: message }, { role: "assistant", text: "", streaming: true }]);
     try {
       const r = await fetch(rag.url("/chat/stream"), {
-        method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...authHeaders() },
         body: JSON.stringify({ message, ...(session.current ? { session_id: session.current } : {}) }),
       });
       if (!r.ok) throw await problemFrom(r);

@@ -6,7 +6,7 @@ const TEXT: Record<ConnectionState, string> = {
   live: "Live",
   reconnecting: "Reconnecting…",
   offline: "Offline",
-  "signed-out": "Live updates need the API token",
+  "signed-out": "Live updates need a token (sign in)",
 };
 
 export function ConnectionBadge({ state, detail, onRetry }: { state: ConnectionState; detail?: string; onRetry?: () => void }) {

@@ -3,6 +3,7 @@ import { oe, rag } from "../api";
 import { useDrawer, type AuditTarget } from "../context";
 import { co2e, day, label } from "../format";
 import { useAsync } from "../hooks";
+import { DownloadLink } from "./DownloadLink";
 import { Drawer } from "./Drawer";
 import { Async } from "./States";
 
@@ -24,8 +25,8 @@ export function AuditTrail({ target, limit = 50 }: { target: AuditTarget; limit?
             (ledger version {d.ledger_version}, {d.method}-based scope 2). Showing the first {d.rows.length}; every row
             names the factor, its source and edition, and the arithmetic.
           </p>
-          <a className="button secondary" href={oe.url("/emissions/audit", { ...target.params, limit: 10000, format: "csv" })}
-             download>Download the trail (CSV)</a>
+          <DownloadLink className="button secondary" href={oe.url("/emissions/audit", { ...target.params, limit: 10000, format: "csv" })}
+                        fallback="audit.csv">Download the trail (CSV)</DownloadLink>
           <div className="table-wrap">
             <table className="data" data-testid="audit-table">
               <thead>

@@ -4,7 +4,7 @@ import { ApiError, oe, rag } from "../api";
 import { ConnectionBadge } from "../components/ConnectionBadge";
 import { ExpectedChart } from "../components/ExpectedChart";
 import { Async, Empty, ErrorBox } from "../components/States";
-import { useDrawer, useLive, useLiveEvents, useToken } from "../context";
+import { useDrawer, useLive, useLiveEvents, useRole, useToken, writeHint } from "../context";
 import { co2e, day, label, nf0, when } from "../format";
 import { useAsync } from "../hooks";
 
@@ -76,7 +76,7 @@ export function Alerts() {
         </div>
         <ConnectionBadge state={live.states.alerts} detail={live.detail.alerts} onRetry={live.retry} />
       </header>
-      {!token ? <div className="state info">Live updates, acknowledge and resolve need the API token (Sign in, top right). The list below still loads.</div> : null}
+      {!token ? <div className="state info">Sign in (top right) to see alerts and receive live updates: the read token shows them, the write token also acknowledges and resolves.</div> : null}
       <div className="toolbar">
         <label>Status{" "}
           <select value={status} onChange={(e) => { params.set("status", e.target.value); setParams(params); }}>
@@ -128,6 +128,7 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const { open } = useDrawer();
+  const hint = writeHint(useRole(), "acknowledging and resolving");
   const stored = useAsync(() => oe.get<{ recommendation: Rec | null }>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`).then((r) => r.recommendation),
     [alert.hotspot_id, recVersion]);
   const [asked, setAsked] = useState<{ loading: boolean; content?: Rec["content"]; error?: unknown }>({ loading: false });
@@ -176,8 +177,9 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
         <div className="actions">
           <label htmlFor="alert-note" className="sr-only">Note</label>
           <input id="alert-note" placeholder="Note (optional)" value={note} onChange={(e) => setNote(e.target.value)} maxLength={4000} />
-          {alert.status === "open" ? <button type="button" disabled={busy} onClick={() => void act("acknowledge")}>Acknowledge</button> : null}
-          <button type="button" className="secondary" disabled={busy} onClick={() => void act("resolve")}>Resolve</button>
+          {alert.status === "open" ? <button type="button" disabled={busy || !!hint} title={hint ?? undefined} onClick={() => void act("acknowledge")}>Acknowledge</button> : null}
+          <button type="button" className="secondary" disabled={busy || !!hint} title={hint ?? undefined} onClick={() => void act("resolve")}>Resolve</button>
+          {hint ? <span className="muted small" data-testid="write-hint">{hint}</span> : null}
         </div>
       ) : <p className="muted">Resolved{alert.note ? `: ${alert.note}` : ""}.</p>}
       {error ? <ErrorBox error={error} /> : null}

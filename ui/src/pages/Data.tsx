@@ -1,7 +1,8 @@
 import { useRef, useState, type DragEvent } from "react";
 import { ApiError, oe, upload } from "../api";
+import { DownloadLink } from "../components/DownloadLink";
 import { Async, ErrorBox } from "../components/States";
-import { usePeriod, useToken } from "../context";
+import { usePeriod, useRole, writeHint } from "../context";
 import { co2e, when } from "../format";
 import { useAsync } from "../hooks";
 
@@ -38,7 +39,7 @@ export function ReportView({ report, replayed }: { report: IngestReport; replaye
               <tbody>{report.rejects.map((r, i) => <tr key={i}><td className="num">{r.row}</td><td>{r.column}</td><td><code>{r.value}</code></td><td>{r.reason}</td></tr>)}</tbody>
             </table>
           </div>
-          {report.rejects_truncated ? <a href={oe.url(`/ingest/batches/${report.batch_id}/rejects`, { limit: 100000 })} target="_blank" rel="noreferrer">All rejected rows (JSON)</a> : null}
+          {report.rejects_truncated ? <DownloadLink href={oe.url(`/ingest/batches/${report.batch_id}/rejects`, { limit: 100000 })} fallback="rejects.json">All rejected rows (JSON)</DownloadLink> : null}
         </>
       ) : null}
     </div>
@@ -51,7 +52,7 @@ async function sha256(file: File): Promise<string> {
 }
 
 export function Data() {
-  const token = useToken();
+  const hint = writeHint(useRole(), "uploading");
   const { year, method } = usePeriod();
   const [file, setFile] = useState<File | null>(null);
   const [progress, setProgress] = useState<number | null>(null);
@@ -104,10 +105,10 @@ export function Data() {
           {file ? <span className="muted small">{file.name} · {(file.size / 1024).toFixed(1)} KiB</span> : null}
         </div>
         <div className="actions">
-          <button type="button" disabled={!file || progress !== null || !token} onClick={() => void send()}
-                  title={token ? undefined : "Set the API token to upload"}>Upload</button>
+          <button type="button" disabled={!file || progress !== null || !!hint} onClick={() => void send()}
+                  title={hint ?? undefined}>Upload</button>
           {progress !== null ? <button type="button" className="secondary" onClick={() => abort.current?.()}>Cancel</button> : null}
-          {!token ? <span className="muted small">Uploading needs the API token (Sign in, top right).</span> : null}
+          {hint ? <span className="muted small" data-testid="write-hint">{hint}</span> : null}
         </div>
         {progress !== null ? (
           <div className="progress" role="progressbar" aria-label="Upload progress" aria-valuemin={0} aria-valuemax={100}
@@ -125,9 +126,9 @@ export function Data() {
           <p className="muted small">For {year}, {method}-based scope 2.</p>
           {year ? (
             <ul className="exports">
-              <li>Emissions by site and scope: <a href={oe.url("/emissions/totals", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, group_by: "site,scope", format: "csv" })} download>CSV</a> · <a href={oe.url("/emissions/totals", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, group_by: "site,scope", format: "xlsx" })} download>XLSX</a></li>
-              <li>Monthly time series by scope: <a href={oe.url("/emissions/timeseries", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, interval: "month", group_by: "scope", format: "csv" })} download>CSV</a> · <a href={oe.url("/emissions/timeseries", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, interval: "month", group_by: "scope", format: "xlsx" })} download>XLSX</a></li>
-              <li>GHG inventory summary {year}: <a href={oe.url("/emissions/inventory", { year, format: "csv" })} download data-testid="export-inventory">CSV</a> · <a href={oe.url("/emissions/inventory", { year, format: "xlsx" })} download>XLSX</a></li>
+              <li>Emissions by site and scope: <DownloadLink href={oe.url("/emissions/totals", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, group_by: "site,scope", format: "csv" })}>CSV</DownloadLink> · <DownloadLink href={oe.url("/emissions/totals", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, group_by: "site,scope", format: "xlsx" })}>XLSX</DownloadLink></li>
+              <li>Monthly time series by scope: <DownloadLink href={oe.url("/emissions/timeseries", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, interval: "month", group_by: "scope", format: "csv" })}>CSV</DownloadLink> · <DownloadLink href={oe.url("/emissions/timeseries", { start: `${year}-01-01T00:00:00Z`, end: `${year + 1}-01-01T00:00:00Z`, method, interval: "month", group_by: "scope", format: "xlsx" })}>XLSX</DownloadLink></li>
+              <li>GHG inventory summary {year}: <DownloadLink href={oe.url("/emissions/inventory", { year, format: "csv" })} testId="export-inventory">CSV</DownloadLink> · <DownloadLink href={oe.url("/emissions/inventory", { year, format: "xlsx" })}>XLSX</DownloadLink></li>
             </ul>
           ) : null}
         </section>

@@ -1,7 +1,7 @@
 import { Fragment, useEffect, useRef, useState } from "react";
 import { ApiError, oe } from "../api";
 import { Async, Empty, ErrorBox } from "../components/States";
-import { useToken } from "../context";
+import { useRole, writeHint } from "../context";
 import { nf2, when } from "../format";
 import { useAsync } from "../hooks";
 
@@ -37,7 +37,7 @@ export function RunProgress({ run }: { run: FlowRun }) {
 }
 
 export function Pipelines() {
-  const token = useToken();
+  const hint = writeHint(useRole(), "starting runs");
   const deployments = useAsync(() => oe.get<{ deployments: Deployment[] }>("/deployments").then((r) => r.deployments), []);
   const runs = useAsync(() => oe.get<{ flow_runs: FlowRun[] }>("/flow-runs", { limit: 15 }).then((r) => r.flow_runs), []);
   const models = useAsync(() => oe.get<Models>("/models"), []);
@@ -89,6 +89,7 @@ export function Pipelines() {
       {error ? <ErrorBox error={error} /> : null}
       <section className="panel">
         <h2>Deployments</h2>
+        {hint ? <p className="muted small" data-testid="write-hint">{hint}</p> : null}
         <Async state={deployments} what="Loading deployments" empty={(d) => d.length === 0}>
           {(items) => (
             <div className="table-wrap">
@@ -101,8 +102,8 @@ export function Pipelines() {
                       <td>{d.schedules.length ? d.schedules.map(scheduleText).join("; ") : "manual only"}{d.paused ? " · paused" : ""}</td>
                       <td>{d.status?.toLowerCase() ?? "–"}</td>
                       <td>
-                        <button type="button" onClick={() => void runNow(d)} disabled={!token}
-                                title={token ? `Start ${d.name} now` : "Set the API token to start runs"}>Run now</button>
+                        <button type="button" onClick={() => void runNow(d)} disabled={!!hint}
+                                title={hint ?? `Start ${d.name} now`}>Run now</button>
                         {started[d.name] ? <RunProgress run={started[d.name]} /> : null}
                       </td>
                     </tr>

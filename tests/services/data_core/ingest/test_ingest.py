@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.data_core.app import create_app
-from tests.conftest import AUTH
+from tests.conftest import AUTH, NO_AUTH
 from tests.services.data_core.helpers import (
     activity_count,
     audit,
@@ -353,7 +353,7 @@ def test_unknown_edition_is_422(gb):
 
 
 def test_oversized_body_is_413(make_settings):
-    with TestClient(create_app(make_settings(max_body_bytes=2_000))) as small:
+    with TestClient(create_app(make_settings(max_body_bytes=2_000)), headers=AUTH) as small:
         make_site(small, "s1", country="GB")
         big = csv_text(_hourly(100))
         assert len(big) > 2_000
@@ -364,14 +364,14 @@ def test_oversized_body_is_413(make_settings):
 
 
 def test_writes_need_the_token(gb):
-    problem(gb.post("/api/v1/ingest", json={"records": [GOOD]}), 401)
+    problem(gb.post("/api/v1/ingest", json={"records": [GOOD]}, headers=NO_AUTH), 401)
     problem(gb.post("/api/v1/ingest", json={"records": [GOOD]}, headers={"Authorization": "Bearer wrong"}), 401)
     assert activity_count(gb) == 0
 
 
 @pytest.mark.parametrize("failure", ["ragged line", "bad encoding"])
 def test_a_file_failing_in_a_later_chunk_writes_nothing(make_settings, failure):
-    with TestClient(create_app(make_settings(ingest_chunk_rows=1000))) as small:
+    with TestClient(create_app(make_settings(ingest_chunk_rows=1000)), headers=AUTH) as small:
         make_site(small, "s1", country="GB")
         text = csv_text(_hourly(8000)).encode()
         tail = b"s1,m,2019-12-30T00:00:00Z,electricity,5,kWh,extra\n" if failure == "ragged line" else \
@@ -386,7 +386,7 @@ def test_a_file_failing_in_a_later_chunk_writes_nothing(make_settings, failure):
 def test_duplicates_and_conflicts_across_chunks_of_one_file(make_settings):
     """Rows repeated in a later chunk of the same file are found although the earlier chunk may still
     be in the writer's hands: identical ones are duplicates, changed ones are rejected."""
-    with TestClient(create_app(make_settings(ingest_chunk_rows=1000))) as small:
+    with TestClient(create_app(make_settings(ingest_chunk_rows=1000)), headers=AUTH) as small:
         make_site(small, "s1", country="GB")
         first = _hourly(2500)
         repeat = [dict(r) for r in first[:300]]  # lands in chunk 3, equal to rows of chunk 1
@@ -428,4 +428,4 @@ def test_rejects_can_be_marked_reviewed(gb):
     assert [x["id"] for x in gb.get("/api/v1/ingest/rejects", params={"status": "dismissed"}).json()["rejects"]] == [first]
     problem(gb.patch(f"/api/v1/ingest/rejects/{first}", json={"status": "gone"}, headers=AUTH), 422)
     problem(gb.patch("/api/v1/ingest/rejects/999999", json={"status": "fixed"}, headers=AUTH), 404)
-    problem(gb.patch(f"/api/v1/ingest/rejects/{first}", json={"status": "fixed"}), 401)
+    problem(gb.patch(f"/api/v1/ingest/rejects/{first}", json={"status": "fixed"}, headers=NO_AUTH), 401)
