@@ -19,17 +19,24 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.auth import Required, TokenAuthMiddleware, Tokens
-from services.common.settings import apply_offline_env
+from services.common.settings import apply_offline_env, env_file_source
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class FrontendSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The env file is the one CARBON_NEXUS_ENV_FILE names (tests: none), like every service's."""
+        return init_settings, env_settings, env_file_source(settings_cls, dotenv_settings), file_secret_settings
 
     host: str = "127.0.0.1"
     port: int = Field(default=5173, ge=1, le=65535)
