@@ -7,6 +7,7 @@ question's ``query`` directly (not through the chatbot).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,9 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8002")
     args = parser.parse_args()
     items = yaml.safe_load(PATH.read_text(encoding="utf-8"))
-    with httpx.Client(base_url=args.url, timeout=60, trust_env=False) as http:
+    token = os.environ.get("READ_TOKEN") or os.environ.get("API_TOKEN", "")  # reads need a token
+    with httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {token}"}, timeout=60,
+                      trust_env=False) as http:
         for item in items:
             item["expect"] = gold(http, item["query"])
     PATH.write_text(HEADER + yaml.safe_dump(items, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")

@@ -106,7 +106,7 @@ def _data_events(ws: Any, timeout: float) -> list[dict[str, Any]]:
 def test_ingested_excess_reaches_a_websocket_client_as_an_alert(platform, cambridge_csv) -> None:
     frame = pd.read_csv(io.BytesIO(cambridge_csv))
     ts = pd.to_datetime(frame["timestamp"], utc=True)
-    with httpx.Client(base_url=platform.url["dc"], timeout=120, trust_env=False) as dc:
+    with httpx.Client(base_url=platform.url["dc"], headers=AUTH, timeout=120, trust_env=False) as dc:
         _load(dc, frame[ts < CUT].to_csv(index=False).encode())
         late = frame[(ts >= CUT) & (ts < CUT + pd.Timedelta(days=2))].copy()
         hot = (late["site"] == "b33") & (late["activity_type"] == "electricity")
@@ -178,7 +178,7 @@ def test_a_killed_orchestration_engine_loses_and_duplicates_nothing(platform) ->
 def test_a_killed_ml_engine_during_a_scan_is_retried_without_duplicates(platform, cambridge_csv, monkeypatch) -> None:
     from flows.hotspot_scan import hotspot_scan
 
-    with httpx.Client(base_url=platform.url["dc"], timeout=120, trust_env=False) as dc:
+    with httpx.Client(base_url=platform.url["dc"], headers=AUTH, timeout=120, trust_env=False) as dc:
         _load(dc, inject(cambridge_csv))
     for key in ("DATA_CORE_URL", "ML_ENGINE_URL", "ORCHESTRATION_URL", "API_TOKEN"):
         monkeypatch.setenv(key, platform.common[key])
@@ -200,7 +200,7 @@ def test_a_killed_ml_engine_during_a_scan_is_retried_without_duplicates(platform
     assert "error" not in outcome, outcome.get("error")
     first = outcome["result"]
     assert first["filled"] > 0 and first["counts"]["created"] > 0
-    with httpx.Client(base_url=platform.url["dc"], timeout=60, trust_env=False) as dc:
+    with httpx.Client(base_url=platform.url["dc"], headers=AUTH, timeout=60, trust_env=False) as dc:
         stored = dc.get("/api/v1/hotspots", params={"limit": 1000}).json()["hotspots"]
         pending = dc.get("/api/v1/predictions/pending", params={**WINDOW, "limit": 1000}).json()["count"]
     keys = [(h["kind"], h["site"], h["meter"], h["activity_type"], h["period_start"]) for h in stored]
