@@ -38,6 +38,10 @@ class MLEngineSettings(ServiceSettings):
     weather_csv: Path = DEFAULT_WEATHER
     max_body_bytes: int = 32 * 1024 * 1024
     max_rows: int = Field(default=200_000, ge=1)
+    # scoring requests (/invocations, /api/v1/predict) per client (bearer token + address) and minute; 0 = off.
+    # The write token (flows) has its own budget, 0 = not limited
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0)
 
     @field_validator("model_cache_dir", mode="before")
     @classmethod
