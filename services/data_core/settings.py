@@ -36,7 +36,8 @@ class DataCoreSettings(ServiceSettings):
     # and minute; 0 = off. The write token (flows, services, signed-in operators) has its own budget, 0 = not
     # limited. Ingest keeps the common body limit (MAX_BODY_BYTES, 256 MiB).
     rate_limit_per_minute: int = Field(default=30, ge=0)
-    rate_limit_write_per_minute: int = Field(default=0, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
+                                             "write token (API_TOKEN); 0 = not limited")
 
 
 @lru_cache(maxsize=1)

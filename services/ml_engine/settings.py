@@ -41,7 +41,8 @@ class MLEngineSettings(ServiceSettings):
     # scoring requests (/invocations, /api/v1/predict) per client (bearer token + address) and minute; 0 = off.
     # The write token (flows) has its own budget, 0 = not limited
     rate_limit_per_minute: int = Field(default=120, ge=0)
-    rate_limit_write_per_minute: int = Field(default=0, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
+                                             "write token (API_TOKEN); 0 = not limited")
 
     @field_validator("model_cache_dir", mode="before")
     @classmethod
