@@ -99,6 +99,11 @@ def hourly(client, monkeypatch):
 
     make_site(client, "s1", country="GB")
     ingest(client, [record(timestamp=f"2020-01-01T{h:02d}:00:00Z", quantity=float(h + 1)) for h in range(7)])
+    predictions = [{"site": "s1", "activity_type": "electricity", "period_start": f"2020-01-01T{h:02d}:00:00Z",
+                    "expected": 1.0} for h in range(7)]
+    r = client.put("/api/v1/predictions", json={"model_name": "m", "model_version": "1", "predictions": predictions},
+                   headers=AUTH)
+    assert r.status_code == 200, r.text
     monkeypatch.setattr(paging, "MAX_JSON_ROWS", 3)
     monkeypatch.setattr(paging, "MAX_CSV_ROWS", 5)
     return client
@@ -124,6 +129,8 @@ def _pages(client: Any, path: str, params: dict[str, Any], key: str | None, limi
 @pytest.mark.parametrize(("path", "params", "key", "cap"), [
     ("/api/v1/readings", {}, "readings", 3),
     ("/api/v1/readings", {"format": "csv"}, None, 5),
+    ("/api/v1/residuals", {}, "rows", 3),
+    ("/api/v1/residuals", {"format": "csv"}, None, 5),
     ("/api/v1/emissions/timeseries", {"interval": "hour"}, "rows", 3),
     ("/api/v1/emissions/timeseries", {"interval": "hour", "format": "csv"}, None, 3),
 ])
