@@ -16,6 +16,7 @@ from starlette.responses import Response
 from services.common.app import create_app as base_app
 from services.common.app import serve
 from services.common.errors import problem_response
+from services.common.ratelimit import RateLimitMiddleware, export_rules
 from services.data_core.db import make_engine, migrate
 from services.data_core.events import Outbox
 from services.data_core.factors.store import FactorCache, seed_library
@@ -86,7 +87,14 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(pd.errors.DatabaseError, _data_error)  # pandas.read_sql wraps the DataError
+    # CSV/XLSX exports per client and minute (the write token, which the flows and services use, not limited)
+    app.add_middleware(RateLimitMiddleware, rules=export_rules(EXPORT_PATHS), per_minute=settings.rate_limit_per_minute,
+                       write_token=settings.api_token.get_secret_value(),
+                       write_per_minute=settings.rate_limit_write_per_minute)
     return app
+
+
+EXPORT_PATHS = (r"/api/v1/emissions/[a-z]+", r"/api/v1/readings", r"/api/v1/residuals")
 
 
 def main() -> None:

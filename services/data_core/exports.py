@@ -1,4 +1,6 @@
-"""Exports of query results as CSV or XLSX."""
+"""Exports of query results as CSV or XLSX. Text cells that a spreadsheet would run as a formula (starting
+with ``= + - @``, tab or carriage return) are written with a leading single quote in both formats, so an
+uploaded site, meter or source name cannot become a live formula (OWASP CSV injection)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,41 @@ from starlette.responses import Response
 Format = Literal["json", "csv", "xlsx"]
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_EXACT_INT = 2**53
+# OWASP CSV injection: a text cell starting with one of these is read as a formula by spreadsheets
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with a single quote; anything else as is
+    (numbers, negative ones included, stay numbers)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def unescape_cell(value: Any) -> Any:
+    """What ``escape_cell`` wrote, read back by a machine reader (the hotspot scan's meter names)."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell passed through ``escape_cell`` (a copy only when one changes)."""
+    changed: dict[str, pd.Series] = {}
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_string_dtype(col) and col.dtype != object:  # only str or missing: vectorised
+            hit = col.str.startswith(FORMULA_START).fillna(False).astype(bool)
+            if hit.any():
+                changed[c] = col.where(~hit, "'" + col)
+        elif col.dtype == object:
+            escaped = col.map(escape_cell)
+            if not escaped.equals(col):
+                changed[c] = escaped
+    return frame.assign(**changed) if changed else frame
 
 
 def frame_response(frame: pd.DataFrame, *, fmt: Format, name: str, meta: dict[str, Any] | None = None) -> Response:
+    frame = escape_formulas(frame)
     if fmt == "csv":
         body = frame.to_csv(index=False).encode("utf-8")
         return Response(body, media_type="text/csv; charset=utf-8",
@@ -23,7 +57,7 @@ def frame_response(frame: pd.DataFrame, *, fmt: Format, name: str, meta: dict[st
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         _excel_safe(frame).to_excel(writer, index=False, sheet_name="data")
         if meta:
-            _excel_safe(pd.DataFrame([{"key": k, "value": str(v)} for k, v in meta.items()])).to_excel(
+            _excel_safe(pd.DataFrame([{"key": k, "value": escape_cell(str(v))} for k, v in meta.items()])).to_excel(
                 writer, index=False, sheet_name="about")
     return Response(buffer.getvalue(), media_type=XLSX_MEDIA,
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
@@ -64,6 +98,6 @@ def arrow_csv_response(frame: pd.DataFrame, *, name: str) -> Response:
     import pyarrow.csv as pacsv
 
     buffer = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    pacsv.write_csv(pa.Table.from_pandas(escape_formulas(frame), preserve_index=False), buffer)
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -157,7 +157,8 @@ def totals(conn: Connection, f: Filters, groups: list[str]) -> dict[str, Any]:
             "total_t_co2e": total / 1000.0, "rows": rows}
 
 
-def timeseries(conn: Connection, f: Filters, interval: Interval, groups: list[str]) -> dict[str, Any]:
+def timeseries(conn: Connection, f: Filters, interval: Interval, groups: list[str], *, limit: int | None = None,
+               offset: int = 0) -> dict[str, Any]:
     t = source_for(f, interval)
     clauses, version, _ = _where(conn, f, t)
     cols, join_site, join_factor = _group_columns(groups, t)
@@ -165,6 +166,8 @@ def timeseries(conn: Connection, f: Filters, interval: Interval, groups: list[st
     value = value_column(f.method, t)
     stmt = select(period, *cols, func.sum(value).label("kg_co2e"))
     stmt = _base(stmt, clauses, join_site, f, t, join_factor).group_by(period, *cols).order_by(period, *cols)
+    if limit is not None:  # a page (routes/emissions.py caps the answer; paging.py)
+        stmt = stmt.limit(limit).offset(offset)
     rows = [{k: _iso(v) for k, v in r.items()} for r in conn.execute(stmt).mappings()]
     for r in rows:
         r["period"] = str(r["period"]).replace(" ", "T")[:19]

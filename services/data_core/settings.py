@@ -32,6 +32,12 @@ class DataCoreSettings(ServiceSettings):
     ingest_max_rejects_listed: int = Field(default=1_000, ge=0)
     event_retry_seconds: float = Field(default=5.0, gt=0)
     event_max_backoff_seconds: float = Field(default=300.0, gt=0)
+    # CSV/XLSX exports (format=csv|xlsx of emissions, readings, residuals) per client (bearer token + address)
+    # and minute; 0 = off. The write token (flows, services, signed-in operators) has its own budget, 0 = not
+    # limited. Ingest keeps the common body limit (MAX_BODY_BYTES, 256 MiB).
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
+                                             "write token (API_TOKEN); 0 = not limited")
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from services.data_core.exports import unescape_cell
 from services.data_core.units import conversion_factor
 from services.hotspots.detect import DetectionConfig, detect, pareto
 
@@ -65,6 +66,7 @@ def read_residuals(dc: httpx.Client, sites: list[str], start: pd.Timestamp, end:
                                                           "actual": [""], "model_version": [""]})
     if frame.empty:
         return pd.DataFrame(columns=RESIDUAL_COLUMNS)
+    frame["meter"] = frame["meter"].map(unescape_cell)  # the export quotes names a spreadsheet would run
     factors = {u: conversion_factor(str(u), "kWh") for u in frame["unit"].unique()}
     scale = frame["unit"].map(factors).astype(float)
     out = frame.assign(timestamp=pd.to_datetime(frame["period_start"], utc=True),

@@ -32,6 +32,7 @@ from services.common.app import create_app as base_app
 from services.common.app import serve
 from services.common.auth import WriteAuth
 from services.common.errors import ServiceUnavailable, Unprocessable, UnsupportedMediaType
+from services.common.ratelimit import RateLimitMiddleware, RateRule
 from services.ml_engine import registry
 from services.ml_engine.bundle import (
     HISTORY_COLUMNS,
@@ -303,7 +304,7 @@ async def reload(request: Request) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- app
-def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
+def _app(settings: MLEngineSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -348,6 +349,20 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
         public_paths=["/ping"],
         read_posts=["/invocations", "/api/v1/predict"],
     )
+
+
+PREDICT_PATHS = (r"/invocations", r"/api/v1/predict")
+
+
+def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
+    """The engine with a rate limit per client on scoring (``RATE_LIMIT_PER_MINUTE``; the write token the
+    flows use has its own budget, by default not limited: fill-expected sends thousands of calls)."""
+    settings = settings or get_settings()
+    app = _app(settings)
+    app.add_middleware(RateLimitMiddleware, rules=[RateRule("POST", p) for p in PREDICT_PATHS],
+                       per_minute=settings.rate_limit_per_minute, write_token=settings.api_token.get_secret_value(),
+                       write_per_minute=settings.rate_limit_write_per_minute)
+    return app
 
 
 def main() -> None:

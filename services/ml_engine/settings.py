@@ -43,6 +43,11 @@ class MLEngineSettings(ServiceSettings):
     # with it, the engine and train-baseline's gate load nothing that does not verify with it. Required in
     # production; elsewhere a missing key makes every model refused (and registering one fails)
     model_signing_key: SecretStr | None = None
+    # scoring requests (/invocations, /api/v1/predict) per client (bearer token + address) and minute; 0 = off.
+    # The write token (flows) has its own budget, 0 = not limited
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
+                                             "write token (API_TOKEN); 0 = not limited")
 
     @field_validator("model_cache_dir", "model_signing_key", mode="before")
     @classmethod

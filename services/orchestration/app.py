@@ -49,7 +49,13 @@ from services.common.app import create_app as base_app
 from services.common.app import serve
 from services.common.auth import ReadAuth, Role, Tokens, WriteAuth
 from services.common.contracts import IngestionEvent
-from services.common.errors import DomainError, ServiceUnavailable
+from services.common.errors import DomainError, ServiceUnavailable, problem_response
+from services.common.ratelimit import (
+    PathBodyLimitMiddleware,
+    RateLimitMiddleware,
+    export_rules,
+    raise_app_body_limit,
+)
 from services.hotspots.rules import AlertRules
 from services.orchestration import dashboard, prefect_api
 from services.orchestration.event_scan import targeted_scan
@@ -58,7 +64,9 @@ from services.orchestration.hub import (
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_NO_PONG,
     CLOSE_NOT_READY,
+    CLOSE_TOO_BIG,
     CLOSE_UNAUTHORISED,
+    Connections,
     Hub,
 )
 from services.orchestration.results import DataCore, Tail, store_scan
@@ -330,7 +338,11 @@ async def _authenticate(ws: WebSocket, settings: OrchestrationSettings, tickets:
     if ticket is not None:
         return resume if tickets.redeem(ticket) else None  # a read or a write ticket
     try:
-        first = orjson.loads(await asyncio.wait_for(ws.receive_text(), timeout=settings.ws_auth_seconds))
+        text = await asyncio.wait_for(ws.receive_text(), timeout=settings.ws_auth_seconds)
+        if _too_big(text, settings):
+            await ws.close(code=CLOSE_TOO_BIG, reason=f"a message may have at most {settings.ws_max_bytes} bytes")
+            return None
+        first = orjson.loads(text)
     except (TimeoutError, orjson.JSONDecodeError, WebSocketDisconnect, KeyError, RuntimeError):
         return None
     if not isinstance(first, dict) or first.get("type") != "auth":
@@ -356,6 +368,32 @@ async def websocket_endpoint(ws: WebSocket, channel: str) -> None:
     if origin is not None and origin not in settings.ws_allowed_origins:
         await ws.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed")  # before accept: HTTP 403
         return
+    address = ws.client.host if ws.client else "unknown"
+    refused = s.ws_connections.reserve(address)
+    if refused is not None:  # over the connection cap: refused before the handshake is accepted
+        await _deny(ws, *refused)
+        return
+    try:
+        await _session(ws, channel, s, settings)
+    finally:
+        s.ws_connections.release(address)
+
+
+async def _deny(ws: WebSocket, status: int, detail: str) -> None:
+    response = problem_response(status=status, title="Too many WebSocket connections", detail=detail,
+                                type_suffix="too-many-connections", headers={"Retry-After": "5"})
+    try:
+        await ws.send_denial_response(response)
+    except RuntimeError:  # a server without the denial-response extension: close before accept (HTTP 403)
+        await ws.close(code=CLOSE_NOT_READY, reason=detail[:120])
+
+
+def _too_big(text: str, settings: OrchestrationSettings) -> bool:
+    """A message over ``ws_max_bytes`` (uvicorn refuses such frames already; this holds under any server)."""
+    return len(text) > settings.ws_max_bytes or len(text.encode()) > settings.ws_max_bytes
+
+
+async def _session(ws: WebSocket, channel: str, s: Any, settings: OrchestrationSettings) -> None:
     await ws.accept()
     if not s.tail.ready:  # the channel logs are not loaded yet (data core unreachable): no seq to give
         await ws.close(code=CLOSE_NOT_READY, reason="channels not loaded yet; try again shortly")
@@ -372,6 +410,9 @@ async def websocket_endpoint(ws: WebSocket, channel: str) -> None:
     try:
         while not client.closed:
             text = await ws.receive_text()
+            if _too_big(text, settings):
+                client.close_soon(CLOSE_TOO_BIG, f"a message may have at most {settings.ws_max_bytes} bytes")
+                break
             client.last_seen = time.monotonic()
             with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
                 message = orjson.loads(text)
@@ -408,6 +449,7 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         s = app.state
         s.hub = Hub(history_size=settings.ws_history, queue_size=settings.ws_queue)
+        s.ws_connections = Connections(settings.ws_max_connections, settings.ws_max_connections_per_client)
         s.dc = DataCore(settings.data_core_url, settings.api_token.get_secret_value(),
                         settings.data_core_timeout_seconds)
         s.rules = AlertRules.from_json(settings.alert_rules)
@@ -453,12 +495,29 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
         read_posts=["/api/v1/ws-tickets"],
     )
     app.add_api_websocket_route("/ws/{channel}", websocket_endpoint)
+    add_limits(app, settings)
     return app
+
+
+def add_limits(app: FastAPI, settings: OrchestrationSettings) -> None:
+    """Body limits per path (1 MiB; uploads and scan results larger) and a rate limit on exports."""
+    raise_app_body_limit(app, max(settings.ingest_max_body_bytes, settings.results_max_body_bytes))
+    app.add_middleware(PathBodyLimitMiddleware, limit=settings.max_body_bytes,
+                       overrides={r"/api/v1/ingest": settings.ingest_max_body_bytes,
+                                  r"/api/v1/results": settings.results_max_body_bytes})
+    app.add_middleware(RateLimitMiddleware, rules=export_rules([r"/api/v1/emissions/[a-z]+"]),
+                       per_minute=settings.rate_limit_per_minute, write_token=settings.api_token.get_secret_value(),
+                       write_per_minute=settings.rate_limit_write_per_minute)
+
+
+def uvicorn_options(settings: OrchestrationSettings) -> dict[str, Any]:
+    """What uvicorn is told besides the common options: the largest WebSocket frame a client may send."""
+    return {"ws_max_size": settings.ws_max_bytes}
 
 
 def main() -> None:
     settings = get_settings()
-    serve(create_app(settings), settings)
+    serve(create_app(settings), settings, **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

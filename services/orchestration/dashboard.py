@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 EMISSION_KINDS = ("totals", "timeseries", "top", "inventory", "audit")
 Interval = Literal["hour", "day", "week", "month"]
 # response headers of the data core that mean something to the dashboard
-PASSED_HEADERS = ("content-disposition", "idempotent-replayed")
+PASSED_HEADERS = ("content-disposition", "idempotent-replayed", "link")  # link: the next page of a capped answer
 RESIDUAL_COLUMNS = ["site", "meter", "activity_type", "period_start", "actual", "unit", "expected", "lower", "upper",
                     "model_name", "model_version"]
 _TEXT = {c: "string" for c in ("site", "meter", "activity_type", "period_start", "unit", "model_name", "model_version")}

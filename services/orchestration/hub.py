@@ -34,6 +34,36 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_SHUTDOWN = 1001
 CLOSE_RECONNECT = 1012  # service restart: reconnect
 CLOSE_NOT_READY = 1013  # try again later
+CLOSE_TOO_BIG = 1009  # a frame over ws_max_bytes
+
+
+class Connections:
+    """WebSocket connections open at once, in total and per client address. ``reserve`` is called before
+    the handshake is accepted; over a cap the caller refuses it (HTTP 429/503), so a flood of sockets
+    costs no accepted connection, queue or writer task."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total, self.per_client = total, per_client
+        self.open: dict[str, int] = {}
+        self.count = 0
+
+    def reserve(self, client: str) -> tuple[int, str] | None:
+        """None when a connection for ``client`` is counted, else (HTTP status, reason) to refuse it."""
+        if self.count >= self.total:
+            return 503, f"the engine has {self.total} WebSocket connections open, its limit; try again later"
+        if self.open.get(client, 0) >= self.per_client:
+            return 429, f"this client has {self.per_client} WebSocket connections open, the limit per client"
+        self.open[client] = self.open.get(client, 0) + 1
+        self.count += 1
+        return None
+
+    def release(self, client: str) -> None:
+        left = self.open.get(client, 0) - 1
+        if left > 0:
+            self.open[client] = left
+        else:
+            self.open.pop(client, None)
+        self.count = max(0, self.count - 1)
 
 
 class Socket(Protocol):

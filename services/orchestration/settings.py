@@ -45,6 +45,25 @@ class OrchestrationSettings(ServiceSettings):
     event_scan_max_hours: int = Field(default=72, ge=1, le=24 * 366)
     # alert rules: JSON (see services.hotspots.rules.AlertRules)
     alert_rules: str | None = None
+    # limits (issue #15): request bodies of 1 MiB, except uploads passed on to the data core's ingest (its
+    # own limit applies there too) and a scan's results (up to 10,000 hotspots of ~0.5 kB)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    ingest_max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024,
+                                       description="body limit of POST /api/v1/ingest (passed on to the data core)")
+    results_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
+                                        description="body limit of POST /api/v1/results (a scan's hotspots)")
+    # WebSockets: the largest frame a client may send (uvicorn's ws_max_size, and checked again per
+    # message; a larger one closes the connection with 1009)
+    ws_max_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    ws_max_connections: int = Field(default=2000, ge=1, description="WebSocket connections open at once (more are "
+                                    "refused before accept: HTTP 503)")
+    ws_max_connections_per_client: int = Field(default=30, ge=1, description="WebSocket connections open at once per "
+                                               "client address (more: HTTP 429)")
+    # CSV/XLSX exports per client (bearer token + address) and minute; 0 = off. The write token (flows,
+    # signed-in operators) has its own budget, 0 = not limited
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
+                                             "write token (API_TOKEN); 0 = not limited")
 
 
 @lru_cache(maxsize=1)

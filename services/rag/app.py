@@ -1,7 +1,10 @@
 """The RAG chatbot (port 8004).
 
 - ``POST /api/chat`` ``{"session_id"?, "message"}``: a cited answer (knowledge-base documents and the data-core
-  queries whose numbers it used); follow-ups in the same session keep its context.
+  queries whose numbers it used); follow-ups in the same session keep its context. Session ids are issued
+  by the server (``POST /api/chat/sessions``, or the ``session_id`` of an answer to a question sent without
+  one); an unknown or expired id gets a new session (the answer's ``session_id``, ``new_session: true``);
+  a session answers one question at a time (409 while it is busy).
 - ``POST /api/chat/stream``: the same answer as Server-Sent Events (``start``, ``delta``..., ``done``).
 - ``POST /api/recommendations`` ``{"hotspot_id"}`` or ``{"hotspot": {...}}`` or ``{"site", "activity_type"?,
   "category"?}``: ranked actions with abatement in t CO2e/yr, effort, cost and citations. The hotspot scan
@@ -16,7 +19,6 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,7 +31,8 @@ from starlette.responses import StreamingResponse
 from services.common.app import create_app as base_app
 from services.common.app import serve
 from services.common.errors import DomainError, NotFound, Unprocessable
-from services.rag.chat import ChatService
+from services.common.ratelimit import RateLimitMiddleware, RateRule
+from services.rag.chat import ChatService, Session
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
 from services.rag.recommend import recommend
@@ -42,7 +45,8 @@ SESSION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    session_id: str | None = Field(default=None, pattern=SESSION_ID, description="omit to start a new session")
+    session_id: str | None = Field(default=None, pattern=SESSION_ID,
+                                   description="an id the server issued; omit (or an expired one) for a new session")
     message: str = Field(min_length=1, max_length=100_000)
 
 
@@ -81,21 +85,28 @@ def _service(request: Request) -> ChatService:
     return request.app.state.chat  # type: ignore[no-any-return]
 
 
-def _check_message(service: ChatService, body: ChatIn) -> tuple[str, str]:
+def _check_message(service: ChatService, body: ChatIn) -> tuple[Session, str]:
+    """The message checked first (length before any parsing), then the session it is answered in, marked
+    busy (409 if it is answering another question)."""
     message = body.message.strip()
     if not message:
         raise Unprocessable("message is empty", field="message")
     limit = service.settings.max_message_chars
     if len(message) > limit:
         raise Unprocessable(f"message is {len(message)} characters; the limit is {limit}", field="message")
-    return body.session_id or uuid.uuid4().hex, message
+    return service.sessions.begin(body.session_id), message
+
+
+@api.post("/chat/sessions", status_code=201, summary="Start a chat session; its id is issued by the server")
+async def new_session(request: Request) -> dict[str, Any]:
+    return {"session_id": _service(request).sessions.create().id}
 
 
 @api.post("/chat", summary="Ask a question; a cited answer")
 async def chat(body: ChatIn, request: Request) -> dict[str, Any]:
     service = _service(request)
-    session_id, message = _check_message(service, body)
-    return await run_in_threadpool(service.ask, session_id, message)
+    session, message = _check_message(service, body)
+    return await run_in_threadpool(service.answer, session, message)
 
 
 def _sse(event: str, data: Any) -> bytes:
@@ -106,7 +117,7 @@ def _sse(event: str, data: Any) -> bytes:
           response_class=StreamingResponse)
 async def chat_stream(body: ChatIn, request: Request) -> StreamingResponse:
     service = _service(request)
-    session_id, message = _check_message(service, body)
+    session, message = _check_message(service, body)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -115,7 +126,7 @@ async def chat_stream(body: ChatIn, request: Request) -> StreamingResponse:
 
     async def produce() -> None:
         try:
-            result = await run_in_threadpool(service.ask, session_id, message, on_text)
+            result = await run_in_threadpool(service.answer, session, message, on_text)
             await queue.put(("done", result))
         except DomainError as exc:
             await queue.put(("error", {"status": exc.status, "title": exc.title, "detail": exc.detail}))
@@ -124,9 +135,14 @@ async def chat_stream(body: ChatIn, request: Request) -> StreamingResponse:
             await queue.put(("error", {"status": 500, "title": "Internal server error",
                                        "detail": "the answer failed; it has been logged"}))
 
+    # started here, not in the stream: the session is released even if the client leaves before it starts
+    task = asyncio.create_task(produce())
+    running: set[asyncio.Task[None]] = request.app.state.chat_tasks
+    running.add(task)
+    task.add_done_callback(running.discard)
+
     async def events() -> AsyncIterator[bytes]:
-        task = asyncio.create_task(produce())
-        yield _sse("start", {"session_id": session_id})
+        yield _sse("start", {"session_id": session.id, "new_session": session.new})
         try:
             while True:
                 event, data = await queue.get()
@@ -215,8 +231,8 @@ def _model_name(kbase: KnowledgeBase) -> str | None:
 READ_POSTS = ["/api/chat", "/api/chat/stream", "/api/chat/sessions", "/api/recommendations", "/api/query"]
 
 
-def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None = None,
-               data_core: DataCoreClient | None = None) -> FastAPI:
+def _app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None = None,
+         data_core: DataCoreClient | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -228,6 +244,7 @@ def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None 
                                          cache_seconds=settings.site_cache_seconds,
                                          token=settings.api_token.get_secret_value())
         app.state.chat = ChatService(settings, dc, knowledge)
+        app.state.chat_tasks = set()
         try:
             yield
         finally:
@@ -259,6 +276,20 @@ def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None 
     return base_app(settings, title="Carbon Nexus RAG chatbot", description=__doc__ or "", routers=[api],
                     lifespan=lifespan, health_checks={"knowledge_base": kb_check, "data_core": data_core_check},
                     health_path="/api/health", read_posts=READ_POSTS)
+
+
+CHAT_PATHS = (r"/api/chat", r"/api/chat/stream", r"/api/chat/sessions")
+
+
+def create_app(settings: RagSettings | None = None, *, kb: KnowledgeBase | None = None,
+               data_core: DataCoreClient | None = None) -> FastAPI:
+    """The chatbot with a rate limit per client on the chat endpoints (``RATE_LIMIT_PER_MINUTE``)."""
+    settings = settings or get_settings()
+    app = _app(settings, kb=kb, data_core=data_core)
+    app.add_middleware(RateLimitMiddleware, rules=[RateRule("POST", p) for p in CHAT_PATHS],
+                       per_minute=settings.rate_limit_per_minute, write_token=settings.api_token.get_secret_value(),
+                       write_per_minute=settings.rate_limit_write_per_minute)
+    return app
 
 
 def main() -> None:

@@ -1,10 +1,17 @@
 """Chat sessions over a haystack ``Agent``: the grounded composer by default, or an OpenAI-compatible model
-(``LLM_BASE_URL``) with the same tools. A session keeps its conversation (bounded, least recently used
-dropped, expired after ``SESSION_TTL_SECONDS``) so that follow-up questions keep their context."""
+(``LLM_BASE_URL``) with the same tools. A session keeps its conversation so that follow-up questions keep
+their context.
+
+Sessions are bounded (issue #15): their ids are issued by the server (random, 144 bits); at most
+``MAX_SESSIONS`` are kept (least recently used dropped) and each expires ``SESSION_TTL_SECONDS`` after its
+last question; a session keeps its last ``SESSION_MAX_TURNS`` questions and answers; and a session answers
+one question at a time: a second one sent while the first is being answered is refused at once (409)
+instead of waiting."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -15,6 +22,7 @@ from typing import Any
 from haystack.components.agents import Agent
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
+from services.common.errors import Conflict
 from services.rag.composer import GroundedComposer, citations_from_results, collect_tool_results
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
@@ -22,7 +30,6 @@ from services.rag.settings import RagSettings
 from services.rag.tools import build_tools
 
 log = logging.getLogger(__name__)
-KEEP_MESSAGES = 24  # user/assistant turns kept per session (tool traffic is not kept)
 
 LLM_SYSTEM_PROMPT = """You are the Carbon Nexus assistant for an organisation's sustainability team.
 Answer ONLY from tool results. Every number must come from a data-core tool (emissions_totals,
@@ -37,30 +44,65 @@ what you can answer instead. Never invent numbers, sites or sources."""
 
 @dataclass
 class Session:
-    messages: list[ChatMessage] = field(default_factory=list)
+    id: str
+    messages: list[ChatMessage] = field(default_factory=list)  # user/assistant turns (tool traffic is not kept)
     touched: float = field(default_factory=time.monotonic)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: bool = False
+    new: bool = False  # created for this question (the client sent no id, or one the server does not know)
 
 
 class Sessions:
-    def __init__(self, max_sessions: int, ttl_seconds: int) -> None:
+    """Server-issued sessions, least recently used first; an unknown or expired id gets a new session."""
+
+    def __init__(self, max_sessions: int, ttl_seconds: int, max_turns: int = 12) -> None:
         self.max = max_sessions
         self.ttl = ttl_seconds
+        self.keep_messages = 2 * max_turns
         self._items: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session_id: str) -> Session:
+    def _evict(self, now: float, room: int) -> None:
+        while self._items:
+            oldest = next(iter(self._items.values()))
+            if now - oldest.touched <= self.ttl and len(self._items) + room <= self.max:
+                break
+            self._items.pop(oldest.id)
+
+    def create(self) -> Session:
         now = time.monotonic()
         with self._lock:
-            while self._items:
-                oldest_id, oldest = next(iter(self._items.items()))
-                if now - oldest.touched <= self.ttl and len(self._items) < self.max:
-                    break
-                self._items.pop(oldest_id)
-            session = self._items.pop(session_id, None) or Session()
-            session.touched = now
-            self._items[session_id] = session
+            self._evict(now, room=1)
+            session = Session(id=secrets.token_urlsafe(18), touched=now, new=True)
+            self._items[session.id] = session
             return session
+
+    def begin(self, session_id: str | None) -> Session:
+        """The session to answer in, marked busy; a new one for no id or an unknown/expired one. Conflict
+        if the session is answering another question."""
+        now = time.monotonic()
+        with self._lock:
+            self._evict(now, room=0)
+            session = self._items.get(session_id) if session_id else None
+            if session is None:
+                self._evict(now, room=1)
+                session = Session(id=secrets.token_urlsafe(18), new=True)
+                self._items[session.id] = session
+            elif session.busy:
+                raise Conflict("this session is still answering its previous question; wait for that answer "
+                               "(one question at a time per session)", session_id=session.id)
+            else:
+                session.new = False
+                self._items.move_to_end(session.id)
+            session.busy = True
+            session.touched = now
+            return session
+
+    def end(self, session: Session, messages: list[ChatMessage] | None = None) -> None:
+        with self._lock:
+            if messages is not None:
+                session.messages = messages[-self.keep_messages:]
+            session.busy = False
+            session.touched = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -75,7 +117,7 @@ class ChatService:
         self.composer = GroundedComposer(dc, kb)
         self.mode = "llm" if settings.llm_base_url else "composer"
         self.agent = self._agent()
-        self.sessions = Sessions(settings.max_sessions, settings.session_ttl_seconds)
+        self.sessions = Sessions(settings.max_sessions, settings.session_ttl_seconds, settings.session_max_turns)
 
     def _agent(self) -> Agent:
         if self.mode == "llm":
@@ -90,10 +132,17 @@ class ChatService:
                          max_agent_steps=6)
         return Agent(chat_generator=self.composer, tools=self.tools, max_agent_steps=4)
 
-    def ask(self, session_id: str, message: str, on_text: Callable[[str], None] | None = None) -> dict[str, Any]:
-        session = self.sessions.get(session_id)
+    def ask(self, session_id: str | None, message: str, on_text: Callable[[str], None] | None = None
+            ) -> dict[str, Any]:
+        """Answer in the session ``session_id`` (a new one if it is None or unknown)."""
+        return self.answer(self.sessions.begin(session_id), message, on_text)
+
+    def answer(self, session: Session, message: str, on_text: Callable[[str], None] | None = None
+               ) -> dict[str, Any]:
+        """Answer in ``session``, which ``Sessions.begin`` marked busy (released here, also on error)."""
         started = time.perf_counter()
-        with session.lock:  # one question at a time per session: follow-ups see the previous answer
+        kept_messages: list[ChatMessage] | None = None
+        try:  # one question at a time per session: follow-ups see the previous answer
             history = list(session.messages)
             user = ChatMessage.from_user(message)
             callback = (lambda chunk: on_text(chunk.content) if chunk.content else None) if on_text else None
@@ -106,10 +155,13 @@ class ChatService:
             # the composer numbers what it wrote (a declined answer cites nothing); a model's calls are numbered
             citations = (meta.get("citations") or []) if self.mode == "composer" else citations_from_results(tool_results)
             kept = ChatMessage.from_assistant(text, meta={k: meta[k] for k in ("slots",) if k in meta})
-            session.messages = [*history, user, kept][-KEEP_MESSAGES:]
+            kept_messages = [*history, user, kept]
+        finally:
+            self.sessions.end(session, kept_messages)
         slots = meta.get("slots") or {}
         return {
-            "session_id": session_id,
+            "session_id": session.id,
+            "new_session": session.new,
             "answer": text,
             "citations": citations,
             "facts": meta.get("facts", []),

@@ -57,7 +57,43 @@ DATA_WORDS = re.compile(r"\b(?:emissions?|emitted|emit|footprint|co2e?|carbon|gh
                         r"how much|consum\w*|usage|used)\b", re.I)
 GREETING = re.compile(r"^\s*(?:hi|hello|hey|good (?:morning|afternoon|evening)|help|what can you do)\b[\s!?.]*$", re.I)
 
-INTENT_RULES: list[tuple[Intent, re.Pattern[str]]] = [
+
+
+class _FollowedOnLine:
+    """``first`` followed on the same line by ``then`` (or, with ``negate``, not followed by it): what
+    ``first.*then`` and ``first(?!.*then)`` say, in one pass over the text instead of one per ``first``."""
+
+    def __init__(self, first: re.Pattern[str], then: re.Pattern[str], *, negate: bool = False) -> None:
+        self.first, self.then, self.negate = first, then, negate
+
+    def search(self, text: str) -> bool:
+        line_end, last = -1, None
+        for m in self.first.finditer(text):
+            if m.start() > line_end:  # a new line: judge the previous line's candidate
+                if last is not None and self._ok(text, last, line_end):
+                    return True
+                line_end = text.find("\n", m.start())
+                line_end = len(text) if line_end < 0 else line_end
+                last = None
+            # with negate the last match of a line decides (if it is followed, so are the earlier ones);
+            # without, the first one does (if it is not followed, neither are the later ones)
+            if self.negate or last is None:
+                last = m
+        return last is not None and self._ok(text, last, line_end)
+
+    def _ok(self, text: str, m: re.Match[str], line_end: int) -> bool:
+        return (self.then.search(text, m.end(), line_end) is None) == self.negate
+
+
+class _Either:
+    def __init__(self, *patterns: _FollowedOnLine | re.Pattern[str]) -> None:
+        self.patterns = patterns
+
+    def search(self, text: str) -> bool:
+        return any(p.search(text) for p in self.patterns)
+
+
+INTENT_RULES: list[tuple[Intent, _FollowedOnLine | _Either | re.Pattern[str]]] = [
     ("recommend", re.compile(r"\b(?:what should (?:we|i) do|what (?:can|could) (?:we|i) do|recommend\w*|"
                              r"how (?:can|do|could|should|might) (?:we|i) (?:cut|reduce|lower|decrease|fix|tackle|"
                              r"address|bring down|improve)|(?:reduction|abatement) (?:actions|measures|options|plan)|"
@@ -65,16 +101,20 @@ INTENT_RULES: list[tuple[Intent, re.Pattern[str]]] = [
     ("alerts", re.compile(r"\b(?:alerts?|alarms?|hotspots?|anomal\w*|flagged|unusual|abnormal|spik\w*|"
                           r"on alert|what(?:'s| is) wrong|problem with|issues? (?:at|with|in))\b", re.I)),
     ("intensity", re.compile(r"\b(?:intensity|per (?:m2|m²|square met\w*|sq\.? ?m)|kg ?/ ?m2|per floor area)\b", re.I)),
-    ("top", re.compile(r"\b(?:which|what) (?:site|building|activit\w*|source|fuel|categor\w*)s?\b.*\b(?:most|highest|"
-                       r"largest|biggest|top|worst)\b|\btop \d+\b|\btop (?:sites?|buildings?|emitters?|contributors?|"
-                       r"sources?)\b|\b(?:biggest|largest|main|highest) (?:emitters?|sources?|contributors?|sites?|"
-                       r"buildings?)\b|\brank\w*\b", re.I)),
+    # "which site ... most": a word, then a superlative later on the same line (was ``which ....* most``)
+    ("top", _Either(_FollowedOnLine(re.compile(r"\b(?:which|what) (?:site|building|activit\w*|source|fuel|"
+                                               r"categor\w*)s?\b", re.I),
+                                    re.compile(r"\b(?:most|highest|largest|biggest|top|worst)\b", re.I)),
+                    re.compile(r"\btop \d+\b|\btop (?:sites?|buildings?|emitters?|contributors?|"
+                               r"sources?)\b|\b(?:biggest|largest|main|highest) (?:emitters?|sources?|contributors?|sites?|"
+                               r"buildings?)\b|\brank\w*\b", re.I))),
     ("compare", re.compile(r"\b(?:compar\w*|change[ds]?|vs\.?|versus|year[- ]on[- ]year|yoy|difference|"
                            r"(?:increase|decrease|drop|rise|fall|grow)\w*|went (?:up|down))\b", re.I)),
     ("breakdown", re.compile(r"\b(?:breakdown|broken down|split|by scope|per scope|each scope|inventory|"
                              r"by activity|by source)\b", re.I)),
-    ("list_sites", re.compile(r"\b(?:which|what|list(?: of)?|how many) (?:sites|buildings)\b(?!.*\b(?:most|highest|"
-                              r"largest|biggest|top)\b)", re.I)),
+    # "which sites" with no superlative after it on the same line (was a ``(?!.* most)`` look-ahead)
+    ("list_sites", _FollowedOnLine(re.compile(r"\b(?:which|what|list(?: of)?|how many) (?:sites|buildings)\b", re.I),
+                                   re.compile(r"\b(?:most|highest|largest|biggest|top)\b", re.I), negate=True)),
     ("site_info", re.compile(r"\b(?:floor area|how big|size of|where is|what is (?:site|building))\b", re.I)),
 ]
 
@@ -166,13 +206,16 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
     found: list[tuple[int, Period]] = []
     years_with_data = sorted({y for y, _ in year_months})
     latest = years_with_data[-1] if years_with_data else None
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(t) + 1)  # characters already read as a period (a mask: linear, not pairwise)
+
+    def take(a: int, b: int) -> None:
+        taken[a:b] = b"\x01" * (b - a)
 
     def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
+        return taken.find(1, a, b) < 0
 
     def add(m: re.Match[str], p: Period) -> None:
-        taken.append((m.start(), m.end()))
+        take(m.start(), m.end())
         found.append((m.start(), p))
 
     # month range: "january to march 2020", "from jan 2020 to mar 2020", "between january and march"
@@ -195,7 +238,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             try:
                 d = datetime(y, mo, int(m.group(3)))
             except ValueError:  # 2019-02-29: not a date
-                taken.append((m.start(), m.end()))
+                take(m.start(), m.end())
                 continue
             add(m, Period(d, d + _one_day(), d.strftime("%-d %B %Y")))
         else:
@@ -260,7 +303,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         end = datetime(year, 7, 1) if h == 1 else datetime(year + 1, 1, 1)
         add(m, Period(start, end, f"H{h} {year}"))
     # months: "march 2020", "in march", "mar"
-    for m in re.finditer(rf"\b({MONTH_RE})\b(?:\s*,?\s*(?:of\s+)?({YEAR_RE}))?", t):
+    for m in re.finditer(rf"\b({MONTH_RE})\b(?:\s*+,?\s*+(?:of\s++)?({YEAR_RE}))?", t):
         if not free(m.start(), m.end()):
             continue
         name = m.group(1)
@@ -294,7 +337,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
     if len(periods) == 1 and year_months:
         first, newest = _month_period(*year_months[0]), _month_period(*year_months[-1])
         p = periods[0]
-        if re.search(r"\b(?:since|from)\s+\S*\s*" + re.escape(p.label.split()[0].lower()), t) and not re.search(
+        if re.search(r"\b(?:since|from)\s++\S*\s*+" + re.escape(p.label.split()[0].lower()), t) and not re.search(
                 r"\b(?:to|until|through)\b", t):
             return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
         if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
@@ -317,7 +360,7 @@ def parse_sites(text: str, sites: dict[str, dict[str, Any]]) -> tuple[list[str],
         token = m.group(0)
         if token in lowered:
             known.append((m.start(), lowered[token]))
-    for m in re.finditer(r"\bbuilding\s*#?\s*(\d{1,5})\b", t):
+    for m in re.finditer(r"\bbuilding\s*+#?\s*+(\d{1,5})\b", t):
         sid = f"b{m.group(1)}"
         if sid in lowered:
             known.append((m.start(), lowered[sid]))
@@ -331,7 +374,7 @@ def parse_sites(text: str, sites: dict[str, dict[str, Any]]) -> tuple[list[str],
         if sid not in ordered:
             ordered.append(sid)
     unknown: list[str] = []
-    for m in re.finditer(r"\b(b\d{1,5})\b|\bbuilding\s*#?\s*(\d{1,5})\b|\bsite\s+(?:called |named |id )?['\"]?([a-z][a-z0-9_]*[0-9-][a-z0-9_-]*[a-z0-9])\b", t):
+    for m in re.finditer(r"\b(b\d{1,5})\b|\bbuilding\s*+#?\s*+(\d{1,5})\b|\bsite\s++(?:called |named |id )?['\"]?([a-z][a-z_]*+[0-9-][a-z0-9_-]*[a-z0-9])\b", t):
         cand = m.group(1) or (f"b{m.group(2)}" if m.group(2) else m.group(3))
         if cand and cand not in lowered and cand not in ("is", "a", "the", "with", "that", "has", "page", "in"):
             unknown.append(cand)

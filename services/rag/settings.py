@@ -35,10 +35,20 @@ class RagSettings(ServiceSettings):
     llm_model: str = "llama3.1"
     llm_api_key: SecretStr = SecretStr("not-needed")
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
-    # chat sessions kept in memory (least recently used dropped beyond the limit or after the TTL)
-    max_sessions: int = Field(default=10_000, ge=1)
-    session_ttl_seconds: int = Field(default=6 * 3600, ge=60)
+    # chat sessions kept in memory (ids issued by the server; least recently used dropped beyond the limit
+    # or after the TTL)
+    max_sessions: int = Field(default=1_000, ge=1)
+    session_ttl_seconds: int = Field(default=2 * 3600, ge=60)
+    session_max_turns: int = Field(default=12, ge=1, le=200, description="questions (with their answers) a chat "
+                                   "session keeps for follow-ups")
     max_message_chars: int = Field(default=2000, ge=10, le=100_000)
+    # request bodies (a chat message is at most max_message_chars characters)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # chat requests (/api/chat, /api/chat/stream, /api/chat/sessions) per client (bearer token + address)
+    # and minute; 0 = off. The write token has its own budget (0 = not limited)
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+    rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
+                                             "write token (API_TOKEN); 0 = not limited")
     # how long the list of sites and data years is reused before asking the data core again
     site_cache_seconds: float = Field(default=60.0, ge=0)
 

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.common.errors import Unprocessable
-from services.data_core import queries
+from services.data_core import paging, queries
 from services.data_core.deps import ConnDep
 from services.data_core.exports import Format, frame_response, inventory_frame
+from services.data_core.paging import MAX_JSON_ROWS, LimitQ, OffsetQ, link_header, page, settle
 
 router = APIRouter(prefix="/api/v1/emissions", tags=["emissions"])
 
@@ -59,11 +60,24 @@ def totals(conn: ConnDep, f: FiltersDep, group_by: str = Query(default="scope", 
     return _maybe_export(result, result["rows"], format, "emissions_totals")
 
 
-@router.get("/timeseries", summary="Time series by hour, day, week, month, quarter or year")
-def timeseries(conn: ConnDep, f: FiltersDep, interval: queries.Interval = Query(default="month"),
-               group_by: str = Query(default="", max_length=100), format: Format = FormatQ) -> Any:
-    result = queries.timeseries(conn, f, interval, _groups(group_by))
-    return _maybe_export(result, result["rows"], format, f"emissions_{interval}")
+@router.get("/timeseries", summary="Time series by hour, day, week, month, quarter or year (paged: at most "
+                                   "100,000 rows per answer)")
+def timeseries(request: Request, response: Response, conn: ConnDep, f: FiltersDep,
+               interval: queries.Interval = Query(default="month"),
+               group_by: str = Query(default="", max_length=100), format: Format = FormatQ,
+               limit: int | None = Query(default=None, ge=1, le=MAX_JSON_ROWS, description=LimitQ.description),
+               offset: int = OffsetQ) -> Any:
+    p = page(limit, offset, paging.cap(format, csv_cap=False))
+    result = queries.timeseries(conn, f, interval, _groups(group_by), limit=p.fetch, offset=p.offset)
+    next_url = settle(request, p, len(result["rows"]), "the time series")
+    result["rows"] = result["rows"][: p.limit]
+    if next_url:
+        result["next"] = next_url
+    response.headers.update(link_header(next_url))
+    answer = _maybe_export(result, result["rows"], format, f"emissions_{interval}")
+    if isinstance(answer, Response):
+        answer.headers.update(link_header(next_url))
+    return answer
 
 
 @router.get("/top", summary="Top contributors with Pareto shares (and change against the previous period)")

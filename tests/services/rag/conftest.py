@@ -139,11 +139,16 @@ def rag(kb: Any, demo_data_core: str, rag_settings_factory: Any) -> Iterator[Any
 
 
 def ask(client: Any, message: str, session_id: str | None = None) -> dict[str, Any]:
+    """``session_id`` is the test's label of a conversation: its first question starts a session and the
+    id the server issued is sent with the next ones."""
     body: dict[str, Any] = {"message": message}
-    if session_id:
-        body["session_id"] = session_id
+    issued: dict[str, str] = client.__dict__.setdefault("chat_sessions", {})
+    if session_id and session_id in issued:
+        body["session_id"] = issued[session_id]
     r = client.post("/api/chat", json=body)
     assert r.status_code == 200, r.text
+    if session_id:
+        issued[session_id] = r.json()["session_id"]
     return r.json()  # type: ignore[no-any-return]
 
 
