@@ -238,7 +238,7 @@ def test_the_ml_engine_is_alive_before_a_champion_exists_and_ready_after() -> No
 
     from services.ml_engine import app
 
-    source = inspect.getsource(app.create_app)
+    source = inspect.getsource(app._app)  # create_app wraps it with the rate limit
     assert "holder.registry_reachable" in source and '"ready": current is not None' in source
     assert "/ping" in {getattr(r, "path", "") for r in app.scoring.routes}
 

@@ -25,6 +25,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import READ_AUTH
+
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deployments" / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "carbon-nexus.json"
@@ -141,7 +143,7 @@ def exported(apps: dict[str, FastAPI]) -> dict[str, dict[str, str]]:
     No lifespan runs (TestClient outside ``with``): /metrics needs none."""
     result: dict[str, dict[str, str]] = {}
     for name, app in apps.items():
-        client = TestClient(app)
+        client = TestClient(app, headers=READ_AUTH)  # Prometheus scrapes with the read token
         for path in ("/config.json", "/no-such-route", "/metrics"):  # counters only show labelled samples
             client.get(path)
         response = client.get("/metrics")

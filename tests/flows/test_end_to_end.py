@@ -16,7 +16,7 @@ import pytest
 
 from mlflow import MlflowClient
 from services.common.settings import OFFLINE_ENV
-from tests.conftest import AUTH, TOKEN, LiveServer
+from tests.conftest import AUTH, READ_AUTH, TOKEN, LiveServer
 from tests.ml_fixtures import WINDOW
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -95,11 +95,11 @@ def test_train_against_the_tracking_server_and_serve_from_its_registry(prefect_h
         url = f"http://127.0.0.1:{port}"
         try:
             _wait(url + "/ping", engine)
-            r = httpx.post(url + "/invocations", json={"dataframe_records": ROWS}, trust_env=False)
+            r = httpx.post(url + "/invocations", json={"dataframe_records": ROWS}, headers=READ_AUTH, trust_env=False)
             assert r.status_code == 200 and r.headers["x-model-version"] == "1", r.text
             assert len(r.json()["predictions"]) == 2
             typed = httpx.post(url + "/api/v1/predict", json={"site": "b0", "timestamps": ["2019-04-10T09:00:00Z"]},
-                               trust_env=False).json()
+                               headers=READ_AUTH, trust_env=False).json()
             assert typed["history"]["source"] == "data-core" and typed["model"]["version"] == "1"
             # a worse model is registered but kept from champion: the engine keeps serving v1
             worse = tb.train_baseline(**WINDOW, max_iter=2)
@@ -108,10 +108,10 @@ def test_train_against_the_tracking_server_and_serve_from_its_registry(prefect_h
             client = MlflowClient(mlflow_server, mlflow_server)
             client.set_registered_model_alias("carbon-baseline", "champion", worse["version"])
             deadline = time.monotonic() + 30
-            while httpx.get(url + "/version", trust_env=False).json()["model"]["version"] != worse["version"]:
+            while httpx.get(url + "/version", headers=READ_AUTH, trust_env=False).json()["model"]["version"] != worse["version"]:
                 assert time.monotonic() < deadline, "alias move not noticed"
                 time.sleep(0.2)
-            models = httpx.get(url + "/api/v1/models", trust_env=False).json()
+            models = httpx.get(url + "/api/v1/models", headers=READ_AUTH, trust_env=False).json()
             assert {v["version"]: v["aliases"] for v in models["versions"]} == {"2": ["challenger", "champion"],
                                                                                 "1": []}
             assert httpx.post(url + "/api/v1/models/reload", headers=AUTH, trust_env=False).status_code == 200

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import TOKEN, LiveServer
+from tests.conftest import AUTH, TOKEN, LiveServer
 from tests.services.data_core.helpers import make_site
 
 pytestmark = pytest.mark.integration
@@ -68,5 +68,6 @@ def test_drop_folder_files_are_ingested_once_and_sorted(prefect_harness, client,
         monkeypatch.setenv("INGEST_SOURCES", json.dumps([str(inbox / "done" / "meters.csv")]))
         again = ingest()
         assert again["committed"] == 0 and again["nothing_new"] >= 2 and again["accepted_rows"] == 0
-        rows = httpx.get(dc.url + "/api/v1/emissions/totals", params={"group_by": "site"}, trust_env=False).json()
+        rows = httpx.get(dc.url + "/api/v1/emissions/totals", params={"group_by": "site"}, headers=AUTH,
+                             trust_env=False).json()
         assert rows["rows"][0]["rows"] == 1  # one activity stored, once

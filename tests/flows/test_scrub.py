@@ -111,7 +111,8 @@ def test_the_orchestration_engine_redacts_secret_parameters(prefect_harness, mak
                                                          prefect_api_auth_string=auth))) as oe, \
             httpx.Client(base_url=oe.url, headers=AUTH, timeout=60, trust_env=False) as http:
         runs = http.get("/api/v1/flow-runs", params={"limit": 200}).json()["flow_runs"]
-        [run] = [r for r in runs if "note" in r["parameters"]]
+        # the Prefect harness is the session's: the other dialect's run of this test is listed too (the newest first)
+        run = next(r for r in runs if "note" in r["parameters"])
         one = http.get(f"/api/v1/flow-runs/{run['id']}").json()
     for answer in (run, one):
         assert answer["parameters"] == {"api_key": "[redacted]", "note": "[redacted]",

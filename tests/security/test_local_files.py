@@ -282,7 +282,7 @@ def test_mlflow_refuses_anonymous_calls_and_serves_the_registry_to_its_user(serv
         assert wrong.status_code == 401
         ok = http.get(rest + "/registered-models/alias", auth=(user, password),
                       params={"name": "auth-check", "alias": "champion"})
-        assert ok.status_code == 200 and ok.json()["model_version"]["version"] == "1"
+        assert ok.status_code == 200 and ok.json()["model_version"]["version"] == "1", (ok.status_code, ok.text[:500])
     env.pop("MLFLOW_TRACKING_PASSWORD")
     refused = subprocess.run([sys.executable, "-c", code.replace("'auth-check'", "'auth-check-2'"), str(tmp_path)],
                              env=env, capture_output=True, text=True, timeout=300, check=False)

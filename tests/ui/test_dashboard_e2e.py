@@ -177,11 +177,11 @@ def test_the_read_token_reads_and_goes_live_but_does_not_write(page: Page) -> No
     p.locator('tr[data-deployment="ingest/ingest"]').wait_for(timeout=60_000)
     p.locator('[data-testid="auth-role"][data-role="read"]').wait_for(timeout=30_000)
     assert p.get_by_test_id("auth-role").inner_text() == "Read-only"
-    assert p.get_by_role("button", name="Run now").first.is_disabled()
+    assert p.get_by_role("button", name="Run now", exact=True).first.is_disabled()
     assert "write token" in p.get_by_test_id("write-hint").first.inner_text()
     p.locator('[data-testid="connection-state"][data-state="live"]').first.wait_for(timeout=30_000)  # a read ticket
     p.get_by_role("link", name=re.compile("Data")).click()
-    assert p.get_by_role("button", name="Upload").is_disabled()
+    assert p.get_by_role("button", name="Upload", exact=True).is_disabled()
     assert not page.errors, page.errors
 
 
