@@ -54,6 +54,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, 
            "CARBON_NEXUS_MLFLOW": str(base / "mlflow"), "CARBON_NEXUS_PORT_OFFSET": str(_free_offset()),
            "CARBON_NEXUS_DEMO_SITES": SITE}
     env.pop("DATABASE_URL", None)  # the tests' database is not the platform's
+    for secret in ("READ_TOKEN", "MODEL_SIGNING_KEY", "PREFECT_API_AUTH_STRING"):
+        env.pop(secret, None)  # the suite's: the platform writes its own into its env file, as for a new user
     platform = Platform(PlatformSettings(var=base / "var", mlflow=base / "mlflow",
                                          port_offset=int(env["CARBON_NEXUS_PORT_OFFSET"]), demo_sites=SITE))
     try:
