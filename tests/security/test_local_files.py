@@ -256,7 +256,9 @@ def test_mlflow_refuses_anonymous_calls_and_serves_the_registry_to_its_user(serv
             "path = mlflow.artifacts.download_artifacts('models:/auth-check@champion', dst_path=sys.argv[1])\n"
             "assert open(path + '/weights.txt').read() == 'weights'\n"
             "print(rid)\n")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": url, **platform_env.credentials("ml-engine", secrets)}
+    # the registry too: mlflow.set_registry_uri in an earlier test of this worker left MLFLOW_REGISTRY_URI set
+    env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_REGISTRY_URI": url,
+           **platform_env.credentials("ml-engine", secrets)}
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
