@@ -1,17 +1,247 @@
-"""Contracts shared between services: the event envelope and the ingestion event."""
+"""Contracts shared between services: what crosses the wire, declared once.
+
+Channel names and hotspot kinds are enums; hotspots, alerts, alert actions, recommendations, scan results,
+ingestion events and the WebSocket envelope are pydantic models. Every service imports them from here and
+from nowhere else (``docs/architecture.md``). Alert rules and their evaluation are in
+:mod:`services.common.alert_rules`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class Channel(StrEnum):
+    """The orchestration engine's WebSocket channels and the data core's channel logs."""
+
+    HOTSPOTS = "hotspots"
+    ALERTS = "alerts"
+    RECS = "recs"
+
+
+CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
+
+
+Kind = Literal["above_expected", "spike", "level_shift", "silent_meter", "stuck_meter", "pareto", "growth"]
+
+
+class HotspotKind(StrEnum):
+    ABOVE_EXPECTED = "above_expected"
+    SPIKE = "spike"
+    LEVEL_SHIFT = "level_shift"
+    SILENT_METER = "silent_meter"
+    STUCK_METER = "stuck_meter"
+    PARETO = "pareto"
+    GROWTH = "growth"
+
+
+KINDS: tuple[str, ...] = tuple(k.value for k in HotspotKind)
+EXCESS_KINDS = frozenset({"above_expected", "spike", "level_shift", "growth"})
+"""Kinds that carry an excess (kWh, kg CO2e)."""
+GAP_KINDS = frozenset({"silent_meter", "stuck_meter"})
+"""Kinds about a meter's data, with no excess."""
+FAULT_KINDS = frozenset({"above_expected", "spike", "level_shift", "stuck_meter", "silent_meter"})
+"""Kinds found against the expected value of one meter (the others rank emission totals)."""
+INFO_KINDS = frozenset({"pareto", "growth"})
+DEFAULT_ALERT_KINDS: tuple[Kind, ...] = ("above_expected", "spike", "level_shift", "silent_meter", "stuck_meter")
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+SeverityName = Literal["low", "medium", "high", "critical"]
+ChannelName = Literal["hotspots", "alerts", "recs"]
+
+
+def naive_utc(value: datetime) -> datetime:
+    """``value`` as a naive UTC datetime (how the data core stores times)."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def finite_json(value: Any, name: str) -> None:
+    """Refuse NaN or Infinity in a JSON member (PostgreSQL's json refuses them; NaN != NaN would also make
+    every re-sent hotspot look changed)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"{name} must not contain NaN or Infinity") from exc
+
+
+# --------------------------------------------------------------------------- hotspots
+class HotspotIn(BaseModel):
+    """One finding of a scan, as the flows send it and the data core stores it. ``period_end`` is
+    exclusive; ``ongoing`` means the episode reaches the scan's end. For ``pareto``/``growth`` hotspots
+    ``activity_type`` holds the emissions category."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    kind: Kind
+    site: str = Field(min_length=1, max_length=64)
+    meter: str = Field(default="", max_length=120)
+    activity_type: str = Field(default="", max_length=80, description="activity type, or category for Pareto")
+    period_start: datetime
+    period_end: datetime
+    ongoing: bool = False
+    severity: SeverityName
+    excess_kwh: float = Field(default=0.0, allow_inf_nan=False)
+    excess_kg: float | None = Field(default=None, allow_inf_nan=False)
+    model_version: str | None = Field(default=None, max_length=40)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _period(self) -> HotspotIn:
+        if naive_utc(self.period_end) <= naive_utc(self.period_start):
+            raise ValueError("period_end must be after period_start")
+        finite_json(self.evidence, "evidence")
+        return self
+
+
+class Hotspot(BaseModel):
+    """A stored hotspot (an episode), as the data core and the orchestration engine answer it."""
+
+    model_config = ConfigDict(protected_namespaces=())
+    id: str
+    kind: Kind
+    site: str
+    meter: str = ""
+    activity_type: str = ""
+    period_start: str
+    period_end: str
+    status: Literal["open", "closed"] | str
+    severity: SeverityName
+    excess_kwh: float | None = None
+    excess_kg: float | None = None
+    model_version: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    revision: int = 1
+    first_seen_at: str | None = None
+    updated_at: str | None = None
+    closed_at: str | None = None
+
+
+class ScanScope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sites: list[str] = Field(default_factory=list, max_length=10_000, description="empty = every site")
+    kinds: list[Kind] = Field(default_factory=list, description="empty = every kind")
+    start: datetime | None = None
+    end: datetime | None = None
+    close_missing: bool = Field(default=False, description="close open hotspots of this scope the scan did not find")
+
+
+class ScanResult(BaseModel):
+    """What a scan sends the orchestration engine (``POST /api/v1/results``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scan_id: str | None = Field(default=None, max_length=100)
+    scope: ScanScope = Field(default_factory=ScanScope)
+    hotspots: list[HotspotIn] = Field(default_factory=list, max_length=10_000)
+
+
+# --------------------------------------------------------------------------- alerts
+class AlertIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hotspot_id: str = Field(min_length=1, max_length=32)
+    rule: str = Field(min_length=1, max_length=120)
+    severity: SeverityName
+    title: str = Field(min_length=1, max_length=300)
+
+
+class AlertAction(BaseModel):
+    """Body of ``POST /alerts/{id}/acknowledge`` and ``.../resolve``."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field(default="dashboard", min_length=1, max_length=120)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class Alert(BaseModel):
+    id: str
+    hotspot_id: str
+    rule: str
+    severity: SeverityName
+    title: str
+    status: Literal["open", "acknowledged", "resolved"] | str
+    created_at: str | None = None
+    updated_at: str | None = None
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+    note: str | None = None
+    hotspot: Hotspot | None = None
+
+
+AlertActionName = Literal["acknowledge", "resolve"]
+
+
+# --------------------------------------------------------------------------- recommendations
+class RecommendationIn(BaseModel):
+    """A recommendation's answer stored for a hotspot (``PUT``/``POST .../recommendations/{hotspot_id}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ready", "failed", "pending"]
+    content: dict[str, Any] | None = None
+    error: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _content(self) -> RecommendationIn:
+        if self.status == "ready" and not self.content:
+            raise ValueError("a ready recommendation needs content")
+        finite_json(self.content, "content")
+        return self
+
+
+class HotspotRef(BaseModel):
+    """A hotspot described inline in a recommendation request (it need not be stored)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = Field(default=None, max_length=200)
+    site: str = Field(min_length=1, max_length=200)
+    kind: str | None = Field(default=None, max_length=40)
+    activity_type: str | None = Field(default=None, max_length=80)
+    meter: str | None = Field(default=None, max_length=200)
+    severity: str | None = Field(default=None, max_length=20)
+    period_start: str | None = Field(default=None, max_length=40)
+    period_end: str | None = Field(default=None, max_length=40)
+    excess_kwh: float | None = Field(default=None, allow_inf_nan=False)
+    excess_kg: float | None = Field(default=None, allow_inf_nan=False)
+
+
+class RecommendRequest(BaseModel):
+    """What the chatbot's ``POST /api/recommendations`` takes: a stored hotspot, one described inline, or a
+    site (and optionally an activity type or Scope 3 category)."""
+
+    model_config = ConfigDict(extra="forbid")
+    hotspot_id: str | None = Field(default=None, min_length=1, max_length=200)
+    hotspot: HotspotRef | None = None
+    site: str | None = Field(default=None, min_length=1, max_length=200)
+    activity_type: str | None = Field(default=None, min_length=1, max_length=80)
+    category: int | None = Field(default=None, ge=1, le=15)
+    top_k: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _target(self) -> RecommendRequest:
+        if not (self.hotspot_id or self.hotspot or self.site):
+            raise ValueError("give hotspot_id, hotspot or site")
+        return self
+
+
+# --------------------------------------------------------------------------- events
 class Envelope(BaseModel):
     """Every WebSocket message from the orchestration engine (see ../shared/DESIGN.md)."""
 
-    channel: Literal["hotspots", "alerts", "recs"]
+    channel: ChannelName
     seq: int = Field(ge=0)
     epoch: str
     id: str

@@ -1,4 +1,4 @@
-"""Alert rules: which hotspots raise an alert, at what severity, with per-site overrides.
+"""Alert rules, evaluated here and nowhere else: which hotspots raise an alert, at what severity, with per-site overrides.
 
 Configured as JSON (``ALERT_RULES``), e.g.::
 
@@ -11,13 +11,14 @@ Pareto and growth hotspots are information for the dashboard and raise no alert 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Severity = Literal["low", "medium", "high", "critical"]
-RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-EXCESS_KINDS = {"above_expected", "spike", "level_shift", "growth"}
+from services.common.contracts import DEFAULT_ALERT_KINDS, EXCESS_KINDS, SEVERITY_RANK, Kind
+from services.common.contracts import SeverityName as Severity
+
+RANK = SEVERITY_RANK
 LABELS = {"above_expected": "running above expected", "spike": "spike far above expected",
           "level_shift": "consumption level shifted up", "silent_meter": "meter silent",
           "stuck_meter": "meter stuck on one value", "pareto": "among the top emitters",
@@ -35,7 +36,7 @@ class AlertRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_severity: Severity = "medium"
     min_excess_kg: float = Field(default=0.0, ge=0)
-    kinds: list[str] = ["above_expected", "spike", "level_shift", "silent_meter", "stuck_meter"]
+    kinds: list[Kind] = Field(default_factory=lambda: list(DEFAULT_ALERT_KINDS))
     sites: dict[str, SiteRule] = Field(default_factory=dict)
 
     @classmethod
