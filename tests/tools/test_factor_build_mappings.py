@@ -50,7 +50,8 @@ def test_a_missing_column_is_a_clear_error(copied: Path):
 def test_a_misspelt_column_is_a_clear_error(copied: Path):
     path = copied / "desnz_factors.csv"
     path.write_text(path.read_text(encoding="utf-8").replace("activity_type", "activity", 1), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['activity_type'\], unexpected column\(s\) \['activity'\]"):
+    message = r"missing column\(s\) \['activity_type'\], unexpected column\(s\) \['activity'\]"
+    with pytest.raises(ValueError, match=message):
         load_mappings(copied)
 
 

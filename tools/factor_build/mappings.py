@@ -89,7 +89,9 @@ class Mappings:
 
     def unused(self) -> dict[str, list[Key]]:
         """Rows (by key) of each table that no lookup has matched; empty after a full build."""
-        unused = {name: sorted(_keys(frame, TABLES[name].key) - self._used[name]) for name, frame in self._tables.items()}
+        unused = {
+            name: sorted(_keys(frame, TABLES[name].key) - self._used[name]) for name, frame in self._tables.items()
+        }
         return {name: keys for name, keys in unused.items() if keys}
 
 
