@@ -1,6 +1,6 @@
 """The contract of the factor library: one row per published factor, normalised from its source.
 
-The build (``services.data_core.factors.build``) writes ``data/factors/factors.csv`` with exactly
+The build (``python -m tools.factor_build``) writes ``data/factors/factors.csv`` with exactly
 these columns; the data core loads that file into its ``emission_factors`` table. Factors are
 immutable: a new edition adds rows, it never edits old ones.
 """

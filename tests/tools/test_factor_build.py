@@ -1,4 +1,4 @@
-"""Tests of the factor-library build (services.data_core.factors.build) and its committed output.
+"""Tests of the factor-library build (tools.factor_build) and its committed output.
 
 Hand-checked values cite the source row they were read from; the build must reproduce them.
 """
@@ -11,21 +11,24 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from services.data_core.factors import build
 from services.data_core.factors.schema import FACTOR_COLUMNS, REGION_LEVELS
 from services.data_core.units import conversion_factor, dimensionality, normalise_unit
+from tools.factor_build import common
+from tools.factor_build.assemble import build_activity_types, build_factors, build_gwp, to_csv_text
+from tools.factor_build.desnz import build_desnz_2024, curated_entries
+from tools.factor_build.epa_hub_2021 import build_epa_hub_2021
 
 pytestmark = pytest.mark.unit
 
-FACTORS_CSV = build.OUTPUT_DIR / "factors.csv"
-GWP_CSV = build.OUTPUT_DIR / "gwp.csv"
-ACTIVITY_TYPES_CSV = build.OUTPUT_DIR / "activity_types.csv"
+FACTORS_CSV = common.OUTPUT_DIR / "factors.csv"
+GWP_CSV = common.OUTPUT_DIR / "gwp.csv"
+ACTIVITY_TYPES_CSV = common.OUTPUT_DIR / "activity_types.csv"
 LB = 0.45359237
 
 
 @pytest.fixture(scope="module")
 def fresh() -> pd.DataFrame:
-    return build.build_factors()
+    return build_factors()
 
 
 @pytest.fixture(scope="module")
@@ -48,33 +51,32 @@ def _f(value: str) -> float:
 
 
 def test_committed_factors_csv_equals_a_fresh_build(fresh):
-    assert FACTORS_CSV.read_text(encoding="utf-8") == build.to_csv_text(fresh), (
-        "data/factors/factors.csv is stale: run `python -m services.data_core.factors.build`"
+    assert FACTORS_CSV.read_text(encoding="utf-8") == to_csv_text(fresh), (
+        "data/factors/factors.csv is stale: run `python -m tools.factor_build`"
     )
 
 
 def test_committed_gwp_and_activity_types_equal_a_fresh_build(fresh):
-    assert GWP_CSV.read_text(encoding="utf-8") == build.to_csv_text(build.build_gwp())
-    assert ACTIVITY_TYPES_CSV.read_text(encoding="utf-8") == build.to_csv_text(
-        build.build_activity_types(fresh)
-    )
+    assert GWP_CSV.read_text(encoding="utf-8") == to_csv_text(build_gwp())
+    assert ACTIVITY_TYPES_CSV.read_text(encoding="utf-8") == to_csv_text(build_activity_types(fresh))
 
 
 def test_build_is_deterministic(fresh):
-    assert build.to_csv_text(build.build_factors()) == build.to_csv_text(fresh)
+    assert to_csv_text(build_factors()) == to_csv_text(fresh)
 
 
 def test_build_reads_only_from_the_repo_data_folder():
-    assert build.DATA_DIR == build.REPO_ROOT / "data"
+    assert common.DATA_DIR == common.REPO_ROOT / "data"
     for path in (
-        build.HUB_2025_DIR,
-        build.HUB_2021_XLSX,
-        build.DESNZ_CSV,
-        build.SUPPLY_CHAIN_CSV,
-        build.OWID_CSV,
-        build.HOURLY_CSV,
+        common.HUB_2025_DIR,
+        common.HUB_2021_XLSX,
+        common.DESNZ_CSV,
+        common.SUPPLY_CHAIN_CSV,
+        common.OWID_CSV,
+        common.HOURLY_CSV,
+        common.MAPPINGS_DIR,
     ):
-        assert path.is_relative_to(build.DATA_DIR)
+        assert path.is_relative_to(common.DATA_DIR)
         assert path.exists(), path
 
 
@@ -287,7 +289,7 @@ def test_desnz_2024_values(committed):
 
 
 def test_desnz_blank_rows_are_skipped(committed):
-    raw = pd.read_csv(build.DESNZ_CSV, dtype=str, keep_default_na=False)
+    raw = pd.read_csv(common.DESNZ_CSV, dtype=str, keep_default_na=False)
     blank = raw["factor_2024"].str.strip() == ""
     # 29_600_4002_13_1 "Hotel stay > Argentina" has no factor in the source
     assert blank[raw["id"] == "29_600_4002_13_1"].all()
@@ -301,11 +303,11 @@ def test_desnz_blank_rows_are_skipped(committed):
 
 
 def test_desnz_mapping_entries_each_match_one_row():
-    factors = build.build_desnz_2024()
+    factors = build_desnz_2024()
     mapped = factors[
         ~factors["activity_type"].str.startswith("waste_") & (factors["activity_type"] != "hotel_stay")
     ]
-    assert len(mapped) == len(build.DESNZ_MAP)
+    assert len(mapped) == len(curated_entries())
 
 
 def test_supply_chain_soybean(committed):
@@ -349,7 +351,7 @@ def test_neso_hourly(committed):
 
 
 def test_epa_2021_parse_matches_cells_read_directly():
-    sheet = openpyxl.load_workbook(build.HUB_2021_XLSX, read_only=True, data_only=True)[
+    sheet = openpyxl.load_workbook(common.HUB_2021_XLSX, read_only=True, data_only=True)[
         "Emission Factors Hub"
     ]
     cells = {
@@ -359,7 +361,7 @@ def test_epa_2021_parse_matches_cells_read_directly():
     # row 315: "CAMX (WECC California)" 453.2 lb CO2/MWh
     assert cells["C38"] == "Natural Gas" and cells["C315"] == "CAMX (WECC California)"
     assert cells["C339"] == "US Average"
-    factors = build.build_epa_hub_2021()
+    factors = build_epa_hub_2021()
     ng = factors[factors["factor_id"] == "epa-hub-2021/t1/natural_gas/mmBtu"].iloc[0]
     assert ng["co2_kg"] == pytest.approx(cells["E38"]) and cells["E38"] == pytest.approx(53.06)
     assert ng["ch4_kg"] == pytest.approx(cells["F38"] / 1000)
@@ -436,6 +438,6 @@ def test_gwp_sets():
 
 
 def test_slugify():
-    assert build.slugify("Distillate Fuel Oil No. 2") == "distillate_fuel_oil_no_2"
-    assert build.slugify("Residual Fuel Oil No. 6") == "residual_fuel_oil_no_6"
-    assert build.slugify("HFC-134a") == "hfc_134a"
+    assert common.slugify("Distillate Fuel Oil No. 2") == "distillate_fuel_oil_no_2"
+    assert common.slugify("Residual Fuel Oil No. 6") == "residual_fuel_oil_no_6"
+    assert common.slugify("HFC-134a") == "hfc_134a"
