@@ -56,7 +56,7 @@ from services.common.ratelimit import (
     export_rules,
     raise_app_body_limit,
 )
-from services.hotspots.rules import AlertRules
+from services.common.alert_rules import AlertRules
 from services.orchestration import dashboard, prefect_api
 from services.orchestration.event_scan import targeted_scan
 from services.orchestration.hub import (

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from services.common.errors import DomainError, ServiceUnavailable
-from services.hotspots.rules import AlertRules
+from services.common.alert_rules import AlertRules
 from services.orchestration.hub import Hub
 
 log = logging.getLogger(__name__)
