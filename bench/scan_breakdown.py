@@ -92,7 +92,7 @@ def residuals_breakdown(db_url: str, sites: list[str], repeat: int, start: pd.Ti
             t1 = time.perf_counter()
             frame = pd.DataFrame.from_records(raw, columns=columns)
             del raw
-            if frame["period_start"].map(type).eq(str).all():  # SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff'
+            if frame["period_start"].map(type).eq(str).all():  # type: ignore[arg-type]  # SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff'
                 frame["period_start"] = frame["period_start"].str.slice(0, 19).str.replace(" ", "T", regex=False)
             else:
                 frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
@@ -112,7 +112,7 @@ def residuals_breakdown(db_url: str, sites: list[str], repeat: int, start: pd.Ti
             pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink)
             add("alt_arrow_csv_instead_of_to_csv", time.perf_counter() - t)
             if arrow_same is None:  # what the scan's client makes of the Arrow CSV: the same frame?
-                arrow_same = bool(_client_frame(sink.getvalue()).equals(_client_frame(body)))
+                arrow_same = bool(_client_frame(sink.getvalue()).equals(_client_frame(bytes(body))))
             del frame, alt_body
     engine.dispose()
     med = {k: statistics.median(v) for k, v in out.items()}
