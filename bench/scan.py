@@ -269,7 +269,7 @@ def timed_stages() -> Any:
             setattr(scan_mod, name, fn)
 
 
-def scan_chunk(base: str, sites: list[str]) -> dict[str, Any]:
+def scan_chunk(base: str, auth: dict[str, str], sites: list[str]) -> dict[str, Any]:
     """What the flow's ``scan_chunk`` task does (a client of its own, then scan_sites), timed by stage."""
     from services.hotspots.scan import scan_sites
 
@@ -277,7 +277,7 @@ def scan_chunk(base: str, sites: list[str]) -> dict[str, Any]:
     _current.rec = rec
     try:
         t = time.perf_counter()
-        with TimedClient(base_url=base, timeout=600.0, trust_env=False) as dc:
+        with TimedClient(base_url=base, headers=auth, timeout=600.0, trust_env=False) as dc:
             found = scan_sites(dc, sites, START, END, as_of=END)
         rec["total"] = time.perf_counter() - t
     finally:
@@ -306,10 +306,10 @@ def full_scan(server: DataCore, sites: list[str], chunk_size: int, threads: int)
     t = time.perf_counter()
     with timed_stages():
         if threads == 1:
-            recs = [scan_chunk(server.base, c) for c in chunks]
+            recs = [scan_chunk(server.base, server.auth, c) for c in chunks]
         else:
             with ThreadPoolExecutor(threads) as pool:
-                recs = list(pool.map(lambda c: scan_chunk(server.base, c), chunks))
+                recs = list(pool.map(lambda c: scan_chunk(server.base, server.auth, c), chunks))
     wall = time.perf_counter() - t
     client_cpu, server_cpu = time.process_time() - cpu0, _server_cpu(server.proc.pid) - server0
     stages = {s: sum(r.get(s, 0.0) for r in recs) for s in STAGES}

@@ -147,6 +147,9 @@ def main() -> None:
     parser.add_argument("--tracking-uri", help="use this registry's champion instead of training one")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # the registered model is signed and the engine loads only what verifies (services/ml_engine/signing.py):
+    # a key of this run (children inherit it), unless one is set (--tracking-uri: the registry's own key)
+    os.environ.setdefault("MODEL_SIGNING_KEY", secrets.token_urlsafe(32))
     if args.tracking_uri:
         OUT.mkdir(parents=True, exist_ok=True)
         uri, inputs = args.tracking_uri, holdout_rows(20_000)
