@@ -273,7 +273,7 @@ def run_real(db: Database, csv_path: Path, sites: list[dict[str, Any]], rows: in
                                f"{report['duplicates']} duplicates, {report['rejected']} rejected: "
                                f"{report['rejects'][:5]}")
     finally:
-        server.stop()
+        server.stop(30)
     ledger_rows = db.count("emissions")
     if ledger_rows != rows:
         raise RuntimeError(f"expected {rows} ledger rows, found {ledger_rows}")

@@ -419,7 +419,7 @@ def run_db(kind: str, args: argparse.Namespace, predictions: pd.DataFrame, info:
                     db.url, one_sites[: args.chunk_size], args.repeat, START, END)
         results["server_log"] = str((OUT / f"scan-server-{kind}.log").relative_to(REPO))
     finally:
-        server.stop()
+        server.stop(30)
         if not args.keep:
             db.drop()
     return results
