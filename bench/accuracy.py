@@ -19,18 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
+from bench.harness import REPO, Timer, timer  # noqa: E402
 from services.ml_engine.features import wide_to_long  # noqa: E402
 from services.ml_engine.training import Window, evaluate, holdout_inputs, prepare, train_bundle  # noqa: E402
 
-DATA = ROOT / "data" / "buildings_cambridge"
+DATA = REPO / "data" / "buildings_cambridge"
 WINDOW = Window(pd.Timestamp("2019-01-01", tz="UTC"), pd.Timestamp("2020-01-01", tz="UTC"),
                 pd.Timestamp("2020-03-15", tz="UTC"))
 
@@ -61,17 +60,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--max-iter", type=int, default=600)
     args = parser.parse_args()
-    started = time.perf_counter()
+    started = Timer()
     readings, area = load_readings()
     series, weather = prepare(readings), load_weather()
-    t = time.perf_counter()
-    bundle = train_bundle(series, weather, area, WINDOW, params={"max_iter": args.max_iter})
-    fit_s = time.perf_counter() - t
+    with timer() as fit:
+        bundle = train_bundle(series, weather, area, WINDOW, params={"max_iter": args.max_iter})
+    fit_s = fit.s
     per_site, summary = evaluate(bundle, holdout_inputs(series, weather, WINDOW))
     per_site["mae_cut_pct"] = 100 * (1 - per_site["mae"] / per_site["naive_mae"])
     per_site = per_site.sort_values(["activity_type", "site"], key=lambda s: s.str[1:].astype(int)
                                     if s.name == "site" else s)
-    summary |= {"fit_seconds": fit_s, "total_seconds": time.perf_counter() - started}
+    summary |= {"fit_seconds": fit_s, "total_seconds": started.s}
     for activity_type, table in per_site.groupby("activity_type", sort=False):
         print(f"\n{activity_type}: {len(table)} buildings")
         with pd.option_context("display.width", 200, "display.max_rows", 100):

@@ -45,91 +45,36 @@ question should be declined) and tool calls that returned an error.
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-for _key, _value in {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "DO_NOT_TRACK": "true",
-                     "HAYSTACK_TELEMETRY_ENABLED": "False", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}.items():
-    os.environ.setdefault(_key, _value)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
+
+from bench.harness import REPO, DataCore, Service, free_port, percentile, timer, use_offline_env  # noqa: E402
+
+use_offline_env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")  # before anything imports numpy
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from services.common.settings import OFFLINE_ENV  # noqa: E402
-
-EVAL = ROOT / "tests" / "eval"
-BIN = Path(sys.executable).parent
+EVAL = REPO / "tests" / "eval"
 GOAL_P50_MS = 300.0
 REC_SITES = ["b0", "b2", "b33", "b5", "b91"]
 REC_ACTIVITIES = ["natural_gas", "electricity"]
 KINDS = ["data", "kb", "out_of_scope"]
 
 from tests.services.rag.conftest import B2_HOTSPOT, B33_HOTSPOT  # noqa: E402 - the hotspots of the tests
-
-
-# --------------------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    full = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"],
-            "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "HOST": "127.0.0.1", **env}
-    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=full, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_ok(url: str, process: subprocess.Popen, timeout: float, log: Path) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}; see {log}")
-        try:
-            response = httpx.get(url, timeout=5, trust_env=False)
-            if response.status_code == 200:
-                return response
-            last = f"{response.status_code}: {response.text[:300]}"
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer 200 in {timeout:.0f} s (last: {last}); see {log}")
-
-
-def stop(process: subprocess.Popen | None) -> int | None:
-    """SIGTERM to the process group, wait; SIGKILL if it does not exit in 20 s. Returns the exit code."""
-    if process is None:
-        return None
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-    return process.returncode
 
 
 # --------------------------------------------------------------------------- questions
@@ -166,38 +111,24 @@ def chat_plan(pools: dict[str, list[dict[str, Any]]], total: int, seed: int) -> 
 
 
 # --------------------------------------------------------------------------- measurement
-def pct(values: list[float], q: float) -> float:
-    """Percentile, linear between the closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
 def stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [s["ms"] for s in samples if s["status"] == 200]
     out: dict[str, Any] = {"n": len(samples), "ok": len(ok), "errors": len(samples) - len(ok)}
     if ok:
-        out.update(p50_ms=round(pct(ok, 50), 2), p95_ms=round(pct(ok, 95), 2), max_ms=round(max(ok), 2),
+        out.update(p50_ms=round(percentile(ok, 50), 2), p95_ms=round(percentile(ok, 95), 2), max_ms=round(max(ok), 2),
                    mean_ms=round(statistics.fmean(ok), 2), min_ms=round(min(ok), 2))
     server = [s["server_ms"] for s in samples if s.get("server_ms") is not None]
     if server:
-        out["server_elapsed_p50_ms"] = round(pct(server, 50), 2)
+        out["server_elapsed_p50_ms"] = round(percentile(server, 50), 2)
     return out
-
-
-def timed(fn: Callable[[], httpx.Response]) -> tuple[float, httpx.Response]:
-    t = time.perf_counter()
-    response = fn()
-    return (time.perf_counter() - t) * 1000, response
 
 
 def run_chat(client: httpx.Client, plan: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     samples = []
     for kind, item in plan:
-        ms, r = timed(lambda: client.post("/api/chat", json={"message": item["q"]}))  # noqa: B023
-        sample: dict[str, Any] = {"kind": kind, "q": item["q"], "status": r.status_code, "ms": round(ms, 3)}
+        with timer() as t:
+            r = client.post("/api/chat", json={"message": item["q"]})
+        sample: dict[str, Any] = {"kind": kind, "q": item["q"], "status": r.status_code, "ms": round(t.ms, 3)}
         if r.status_code == 200:
             body = r.json()
             sample.update(server_ms=body.get("elapsed_ms"), declined=body.get("declined"), intent=body.get("intent"),
@@ -214,8 +145,9 @@ def run_recs(client: httpx.Client, bodies: list[tuple[str, dict[str, Any]]], n: 
     samples = []
     for i in range(n):
         kind, body = bodies[i % len(bodies)]
-        ms, r = timed(lambda: client.post("/api/recommendations", json=body))  # noqa: B023
-        sample: dict[str, Any] = {"kind": kind, "body": body, "status": r.status_code, "ms": round(ms, 3)}
+        with timer() as t:
+            r = client.post("/api/recommendations", json=body)
+        sample: dict[str, Any] = {"kind": kind, "body": body, "status": r.status_code, "ms": round(t.ms, 3)}
         if r.status_code == 200:
             answer = r.json()
             actions = answer.get("actions", answer.get("recommendations"))
@@ -236,9 +168,10 @@ def run_anchor_totals(dc: httpx.Client, items: list[dict[str, Any]]) -> list[dic
     samples = []
     for item in items:
         params = totals_params(item["query"])
-        ms, r = timed(lambda: dc.get("/api/v1/emissions/totals", params=params))  # noqa: B023
+        with timer() as t:
+            r = dc.get("/api/v1/emissions/totals", params=params)
         sample: dict[str, Any] = {"kind": "data", "q": item["q"], "params": params, "status": r.status_code,
-                                  "ms": round(ms, 3)}
+                                  "ms": round(t.ms, 3)}
         if r.status_code != 200:
             sample["error"] = r.text[:1000]
         samples.append(sample)
@@ -377,10 +310,10 @@ def main() -> int:
     parser.add_argument("--recs", type=int, default=50, help="recommendation requests")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up requests per endpoint (not measured)")
     parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")
-    parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "rag", help="the chatbot's CACHE_DIR")
+    parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "rag", help="the chatbot's CACHE_DIR")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--logs", type=Path, default=ROOT / "bench" / "out" / "chat-logs")
+    parser.add_argument("--logs", type=Path, default=REPO / "bench" / "out" / "chat-logs")
     args = parser.parse_args()
 
     wall0 = time.monotonic()
@@ -403,24 +336,24 @@ def main() -> int:
                    "omp_num_threads": os.environ["OMP_NUM_THREADS"], "pools": {k: len(v) for k, v in pools.items()}},
         "samples": {"chat": [], "recommendations": [], "anchor_totals": [], "anchor_gold": []},
     }
-    dc_proc = rag_proc = None
+    dc_proc: Service | None = None
+    rag_proc: Service | None = None
     status = 1
     try:
-        dc_port, rag_port = free_port(), free_port()
-        dc_url, rag_url = f"http://127.0.0.1:{dc_port}", f"http://127.0.0.1:{rag_port}"
         t = time.monotonic()
-        dc_log = args.logs / "data-core.log"
-        dc_proc = spawn("services.data_core.app", {"DATABASE_URL": f"sqlite:///{db}", "API_TOKEN": token,
-                                                   "PORT": str(dc_port), "LOG_JSON": "false"}, dc_log)
-        wait_ok(dc_url + "/health", dc_proc, 120, dc_log)
+        dc_proc = DataCore(f"sqlite:///{db}", args.logs / "data-core.log", token)
+        dc_url = dc_proc.url
+        dc_proc.wait_healthy(timeout=120, interval=0.5)
         print(f"data core up on {dc_url} in {time.monotonic() - t:.1f} s ({'new' if load else 'reused'} {db})")
         out["data_core"] = prepare_data_core(dc_url, token, load)
 
         t = time.monotonic()
-        rag_log = args.logs / "rag.log"
-        rag_proc = spawn("services.rag.app", {"DATA_CORE_URL": dc_url, "API_TOKEN": token, "PORT": str(rag_port),
-                                              "LOG_JSON": "false", "CACHE_DIR": str(args.cache_dir)}, rag_log)
-        health = wait_ok(rag_url + "/api/health", rag_proc, 180, rag_log).json()
+        rag_port = free_port()
+        rag_proc = Service("chatbot", "services.rag.app", args.logs / "rag.log", {
+            "DATA_CORE_URL": dc_url, "API_TOKEN": token, "PORT": str(rag_port), "HOST": "127.0.0.1",
+            "LOG_JSON": "false", "CACHE_DIR": str(args.cache_dir)}, port=rag_port)
+        rag_url = rag_proc.url
+        health = rag_proc.wait_healthy(rag_url + "/api/health", timeout=180, interval=0.5).json()
         out["rag_start_s"] = round(time.monotonic() - t, 1)
         out["health"] = health
         print(f"chatbot up on {rag_url} in {out['rag_start_s']:.1f} s; /api/health: {json.dumps(health['checks'])}")
@@ -449,7 +382,8 @@ def main() -> int:
         out["summary"] = report(out)
         status = 0 if not any(s["status"] != 200 for v in out["samples"].values() for s in v) else 1
     finally:  # the chatbot first (it reads the data core)
-        out["exit_codes"] = {"rag": stop(rag_proc), "data_core": stop(dc_proc)}
+        out["exit_codes"] = {"rag": rag_proc.stop(20) if rag_proc else None,
+                             "data_core": dc_proc.stop(20) if dc_proc else None}
         shutil.rmtree(tmp, ignore_errors=True)
         out["wall_s"] = round(time.monotonic() - wall0, 1)
         print(f"processes stopped (exit codes {out['exit_codes']}; -15 = ended by the SIGTERM after a graceful "

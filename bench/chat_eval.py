@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
+import sys
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
+
+from bench.harness import timer, use_offline_env  # noqa: E402
+
+use_offline_env(OMP_NUM_THREADS="1")  # before the knowledge base loads its models
 
 from services.rag.evaluation import load_kb_questions, retrieval_metrics  # noqa: E402
 from services.rag.kb import KnowledgeBase  # noqa: E402
@@ -26,18 +27,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    started = time.perf_counter()
-    kb = KnowledgeBase(REPO_ROOT / "docs" / "kb", cache_dir=REPO_ROOT / "var" / "rag")
-    load_s = time.perf_counter() - started
+    with timer() as loading:
+        kb = KnowledgeBase(REPO_ROOT / "docs" / "kb", cache_dir=REPO_ROOT / "var" / "rag")
+    load_s = loading.s
     questions = load_kb_questions()
     rows = []
     for mode in ("bm25", None):
         m = retrieval_metrics(kb, questions, mode=mode)
         # latency of one search as the chatbot runs it (the query embedded on its own, not in a batch)
-        t = time.perf_counter()
-        for item in questions:
-            kb.search(item["q"], top_k=10, mode=mode)
-        m["ms_per_query"] = (time.perf_counter() - t) / len(questions) * 1000
+        with timer() as t:
+            for item in questions:
+                kb.search(item["q"], top_k=10, mode=mode)
+        m["ms_per_query"] = t.ms / len(questions)
         rows.append(m)
     print(f"knowledge base: {len(kb.docs)} documents, {len(kb.chunks)} sections, loaded in {load_s:.1f} s; "
           f"{len(questions)} questions\n")

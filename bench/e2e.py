@@ -51,12 +51,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services, tests
+
+from bench.harness import OUT, percentile, use_offline_env  # noqa: E402
+
 os.environ.setdefault("API_TOKEN", "bench-e2e-" + secrets.token_hex(16))  # before tests.conftest reads it
-for key, value in {"OMP_NUM_THREADS": "1", "DO_NOT_TRACK": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                   "MLFLOW_DISABLE_TELEMETRY": "true"}.items():
-    os.environ.setdefault(key, value)
+use_offline_env(OMP_NUM_THREADS="1")
 
 import httpx  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -95,16 +95,6 @@ def readings(end: pd.Timestamp) -> pd.DataFrame:
     frame = pd.concat([meter_records(c, 2019) for c in ("electricity", "gas")], ignore_index=True)
     frame = frame[frame["site"].isin(SITES)].reset_index(drop=True)
     return frame[pd.to_datetime(frame["timestamp"], utc=True) < end]
-
-
-def pct(values: list[float], q: float) -> float:
-    """Percentile, linear between the closest ranks (numpy's default; p95 of 10 runs lies between the two
-    largest)."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def ws(url: str, channel: str, token: str) -> Any:
@@ -146,8 +136,8 @@ def main() -> int:
     parser.add_argument("--cut", default="2019-04-22", help="bulk load up to this day (UTC, exclusive)")
     parser.add_argument("--factor", type=float, default=2.0, help="the injected excess (electricity x factor)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one alert")
-    parser.add_argument("--json", default=str(REPO / "bench" / "out" / "e2e.json"))
-    parser.add_argument("--logs", default=str(REPO / "bench" / "out" / "e2e-logs"))
+    parser.add_argument("--json", default=str(OUT / "e2e.json"))
+    parser.add_argument("--logs", default=str(OUT / "e2e-logs"))
     parser.add_argument("--no-anchor", action="store_true", help="skip the measured hotspot-scan anchor")
     args = parser.parse_args()
 
@@ -287,9 +277,9 @@ def report(out: dict[str, Any], wall: float) -> None:
     summary: dict[str, Any] = {"runs": len(out["runs"]), "alerts": len(lat), "wall_s": round(wall, 1)}
     print()
     if lat:
-        summary.update(median_s=statistics.median(lat), p95_s=pct(lat, 95), max_s=max(lat), min_s=min(lat),
-                       post_median_s=statistics.median(post), post_p95_s=pct(post, 95),
-                       goal_s=2.0, goal_met=pct(lat, 95) <= 2.0)
+        summary.update(median_s=statistics.median(lat), p95_s=percentile(lat, 95), max_s=max(lat), min_s=min(lat),
+                       post_median_s=statistics.median(post), post_p95_s=percentile(post, 95),
+                       goal_s=2.0, goal_met=percentile(lat, 95) <= 2.0)
         print(f"ingest -> alert.raised on /ws/alerts, {len(lat)}/{len(out['runs'])} runs: median "
               f"{summary['median_s']:.3f} s, p95 {summary['p95_s']:.3f} s, max {summary['max_s']:.3f} s "
               f"(POST alone: median {summary['post_median_s']:.3f} s, p95 {summary['post_p95_s']:.3f} s); "

@@ -24,9 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,14 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
-from services.common.settings import OFFLINE_ENV  # noqa: E402
+from bench.harness import OUT, PYTHON, REPO, DataCore, child_env, md_header, md_row, timer, use_offline_env  # noqa: E402
 
-OUT = REPO / "bench" / "out"
-PYTHON = sys.executable
 PG_ADMIN_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 FACTORS_CSV = REPO / "data" / "factors" / "factors.csv"
 GWP_CSV = REPO / "data" / "factors" / "gwp.csv"
@@ -58,17 +51,12 @@ US_START, US_HOURS = np.datetime64("2025-01-01T00", "h"), 8_760  # EPA-HUB-2025 
 US_REGIONS = ["CAMX", "NEWE", "ERCT", "RFCE", "NYCW", "SRSO", "NWPP", "MROW", "RFCW", "SRVC"]
 # what the floor converts: activity unit -> factor unit multiplier (kWh per kWh, mmBtu per therm)
 FLOOR_CONVERSION = {"kWh": 1.0, "therm": 0.1}
+UNSET = ("ORCHESTRATION_URL",)
 
 
-def offline_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OFFLINE_ENV)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    env.pop("ORCHESTRATION_URL", None)
-    if extra:
-        env.update(extra)
-    return env
+def one_blas_thread() -> dict[str, str]:
+    """The children's BLAS threads: one unless set (and no orchestration engine to notify: ``UNSET``)."""
+    return {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -162,12 +150,6 @@ def reset_hwm(pid: int) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RssSampler(threading.Thread):
     """Samples a process's RSS while a request runs (for the time of the peak, not its size)."""
 
@@ -190,51 +172,12 @@ class RssSampler(threading.Thread):
         return self.samples
 
 
-class Server:
-    """The data core as a real process on ``database_url``."""
-
-    def __init__(self, database_url: str, log_path: Path, chunk_rows: int | None) -> None:
-        self.port = free_port()
-        self.token = secrets.token_urlsafe(32)
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {"DATABASE_URL": database_url, "API_TOKEN": self.token, "PORT": str(self.port),
-               "HOST": "127.0.0.1", "LOG_JSON": "false", "LOG_LEVEL": "INFO", "ENVIRONMENT": "development",
-               "AUTO_MIGRATE": "true"}
-        if chunk_rows:
-            env["INGEST_CHUNK_ROWS"] = str(chunk_rows)
-        self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "services.data_core.app"], cwd=REPO, env=offline_env(env),
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def wait_healthy(self, timeout: float = 300.0) -> dict[str, Any]:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"data core exited with {self.proc.returncode}; see {self.log.name}")
-            with suppress(httpx.HTTPError):
-                r = httpx.get(self.base + "/health", timeout=5)
-                if r.status_code == 200:
-                    return dict(r.json())
-            time.sleep(0.25)
-        raise TimeoutError(f"data core not healthy after {timeout:.0f}s; see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+def server_process(database_url: str, log_path: Path, chunk_rows: int | None) -> DataCore:
+    """The data core as a real process on ``database_url`` (also bench/scan.py's)."""
+    env = {"LOG_LEVEL": "INFO", "ENVIRONMENT": "development", "AUTO_MIGRATE": "true", **one_blas_thread()}
+    if chunk_rows:
+        env["INGEST_CHUNK_ROWS"] = str(chunk_rows)
+    return DataCore(database_url, log_path, unset=UNSET, **env)
 
 
 # ------------------------------------------------------------------------------------ databases
@@ -290,11 +233,11 @@ def run_real(db: Database, csv_path: Path, sites: list[dict[str, Any]], rows: in
              chunk_rows: int | None) -> dict[str, Any]:
     import httpx
 
-    server = Server(db.url, OUT / f"server-{db.kind}.log", chunk_rows)
+    server = server_process(db.url, OUT / f"server-{db.kind}.log", chunk_rows)
     try:
-        t = time.perf_counter()
-        health = server.wait_healthy()
-        startup_s = time.perf_counter() - t
+        with timer() as startup:
+            health = server.wait_healthy(timeout=300.0).json()
+        startup_s = startup.s
         with httpx.Client(base_url=server.base, headers=server.auth, timeout=60) as client:
             for org, name in (("bench-gb", "Bench UK"), ("bench-us", "Bench US")):
                 client.post("/api/v1/organisations", json={"id": org, "name": name}).raise_for_status()
@@ -330,7 +273,7 @@ def run_real(db: Database, csv_path: Path, sites: list[dict[str, Any]], rows: in
                                f"{report['duplicates']} duplicates, {report['rejected']} rejected: "
                                f"{report['rejects'][:5]}")
     finally:
-        server.stop()
+        server.stop(30)
     ledger_rows = db.count("emissions")
     if ledger_rows != rows:
         raise RuntimeError(f"expected {rows} ledger rows, found {ledger_rows}")
@@ -430,7 +373,7 @@ def run_floor(db: Database, csv_path: Path, sites_json: Path, insert: str, args:
     cmd = [PYTHON, str(Path(__file__).resolve()), "--floor-worker", "--database-url", db.url, "--csv", str(csv_path),
            "--sites-json", str(sites_json), "--table", table, "--insert", insert,
            "--to-sql-method", args.to_sql_method, "--to-sql-chunk", str(args.to_sql_chunk)]
-    done = subprocess.run(cmd, cwd=REPO, env=offline_env(), capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=REPO, env=child_env(one_blas_thread(), unset=UNSET), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"floor ({insert}) failed:\n{done.stderr[-4000:]}")
     result = dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -440,10 +383,6 @@ def run_floor(db: Database, csv_path: Path, sites_json: Path, insert: str, args:
 
 
 # ---------------------------------------------------------------------------------------- report
-
-
-def fmt_row(label: str, values: list[str]) -> str:
-    return f"| {label} | " + " | ".join(values) + " |"
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -475,10 +414,10 @@ def print_table(summaries: list[dict[str, Any]], file_bytes: int) -> str:
               "ratio real/floor", "strict floor s", "ratio real/strict", "peak RSS real MiB", "x file",
               "RSS growth MiB", "growth x file", "worker peak RSS MiB", "worker growth MiB",
               "server+worker growth x file", "floor peak RSS MiB", "strict peak RSS MiB"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [md_header(header)]
     for r in summaries:
         strict = r["strict_s"] is not None
-        lines.append("| " + " | ".join([
+        lines.append(md_row([
             r["db"], f"{r['rows']:,}", str(r["runs"]), f"{file_bytes / MB:.1f}",
             f"{r['real_s']:.1f}", f"{r['rows'] / r['real_s']:,.0f}",
             f"{r['floor_s']:.1f}", f"{r['rows'] / r['floor_s']:,.0f}", f"{r['ratio']:.2f}",
@@ -488,7 +427,7 @@ def print_table(summaries: list[dict[str, Any]], file_bytes: int) -> str:
             f"{r['workers_peak_rss'] / MB:.0f}", f"{r['workers_growth'] / MB:.0f}",
             f"{(r['rss_growth'] + r['workers_growth']) / file_bytes:.1f}",
             f"{r['floor_peak_rss'] / MB:.0f}", f"{r['strict_peak_rss'] / MB:.0f}" if strict else "-",
-        ]) + " |")
+        ]))
     text = "\n".join(lines)
     print(text)
     return text
@@ -555,17 +494,16 @@ def main() -> None:
         floor_worker(args)
         return
 
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+    use_offline_env()
     OUT.mkdir(parents=True, exist_ok=True)
     sites = make_sites(args.sites)
     sites_json = OUT / "sites.json"
     sites_json.write_text(json.dumps(sites))
     csv_path = OUT / f"activities-{args.rows}-{args.seed}.csv"
-    t = time.perf_counter()
-    generate(csv_path, args.rows, sites, args.seed)
+    with timer() as t:
+        generate(csv_path, args.rows, sites, args.seed)
     file_bytes = csv_path.stat().st_size
-    print(f"generated {args.rows:,} rows ({file_bytes / MB:.1f} MiB) in {time.perf_counter() - t:.1f}s: {csv_path}")
+    print(f"generated {args.rows:,} rows ({file_bytes / MB:.1f} MiB) in {t.s:.1f}s: {csv_path}")
 
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     load_before = os.getloadavg()

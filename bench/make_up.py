@@ -18,10 +18,16 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
+from bench.harness import PYTHON, REPO, child_env  # noqa: E402
 from services import platform  # noqa: E402
+
+
+def make_up() -> int:
+    """``python -m services.platform up`` as ``make up`` runs it; its exit code."""
+    return subprocess.run([PYTHON, "-m", "services.platform", "up"], cwd=REPO, env=child_env(), check=False,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 
 
 def _all_healthy_at(started: float, stop: threading.Event, out: dict[str, float]) -> None:
@@ -41,8 +47,7 @@ def ours() -> dict[str, object]:
     started = time.monotonic()
     watcher = threading.Thread(target=_all_healthy_at, args=(started, stop, healthy), daemon=True)
     watcher.start()
-    code = subprocess.run([sys.executable, "-m", "services.platform", "up"], cwd=ROOT, check=False,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    code = make_up()
     total = time.monotonic() - started
     watcher.join(timeout=30)
     stop.set()
@@ -66,8 +71,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    warm = subprocess.run([sys.executable, "-m", "services.platform", "up"], cwd=ROOT, check=False,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode  # make sure it is warm
+    warm = make_up()  # make sure it is warm
     a = anchor()
     o = ours()
     result = {"warm_up_exit": warm, "ours": o, "anchor_one_at_a_time": a, "goal_s": 60}

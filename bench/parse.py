@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
+from bench.harness import REPO, md_header, md_row, timer  # noqa: E402
 from services.rag import parse as new  # noqa: E402
 
 SITES = {f"b{i}": {"name": f"Building {i}"} for i in range(1, 41)}
@@ -40,7 +40,7 @@ KINDS = {
 
 
 def load_old() -> Any:
-    spec = importlib.util.spec_from_file_location("parse_before", ROOT / "bench" / "parse_before.py")
+    spec = importlib.util.spec_from_file_location("parse_before", REPO / "bench" / "parse_before.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -51,9 +51,9 @@ def load_old() -> Any:
 def timed(module: Any, text: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
-        started = time.process_time()
-        module.parse(text, sites=SITES, activity_types=ACTS, year_months=YM)
-        times.append(time.process_time() - started)
+        with timer(time.process_time) as t:
+            module.parse(text, sites=SITES, activity_types=ACTS, year_months=YM)
+        times.append(t.s)
     return statistics.median(times)
 
 
@@ -64,8 +64,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     old = load_old()
-    print("| message | chars | before s | now s | before/now |")
-    print("|---|---|---|---|---|")
+    print(md_header(["message", "chars", "before s", "now s", "before/now"]))
     for kind, make in KINDS.items():
         for n in args.sizes:
             text = make(n)
@@ -74,7 +73,7 @@ def main() -> None:
             before = timed(old, text, args.repeat) if n <= args.old_max else None
             ratio = f"{before / now:,.0f}x" if before is not None and now > 0 else "-"
             before_s = f"{before:.3f}" if before is not None else "not run"
-            print(f"| {kind} | {n:,} | {before_s} | {now:.3f} | {ratio} |", flush=True)
+            print(md_row([kind, f"{n:,}", before_s, f"{now:.3f}", ratio]), flush=True)
 
 
 if __name__ == "__main__":

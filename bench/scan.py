@@ -41,7 +41,6 @@ import io
 import json
 import os
 import pickle
-import statistics
 import sys
 import threading
 import time
@@ -55,13 +54,12 @@ from typing import Any
 import httpx
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
-from ingest import Database, Server, proc_status  # noqa: E402
+from bench.harness import OUT, REPO, DataCore, ratio  # noqa: E402
+from bench.ingest import Database, proc_status, server_process  # noqa: E402
+from bench.scan_breakdown import breakdown_table, residuals_breakdown  # noqa: E402
 
-OUT = REPO / "bench" / "out"
 DATA = REPO / "data" / "buildings_cambridge"
 YEAR = 2020
 START, END = pd.Timestamp(f"{YEAR}-01-01", tz="UTC"), pd.Timestamp(f"{YEAR + 1}-01-01", tz="UTC")
@@ -176,7 +174,7 @@ def check(response: httpx.Response, *ok: int) -> httpx.Response:
     return response
 
 
-def load(server: Server, replicas: list[int], predictions: pd.DataFrame, info: dict[str, Any],
+def load(server: DataCore, replicas: list[int], predictions: pd.DataFrame, info: dict[str, Any],
          batch: int) -> dict[str, Any]:
     """Register the replicas' sites, ingest their 2020 readings and store their expected values."""
     from services.data_core.demo import ORG
@@ -271,7 +269,7 @@ def timed_stages() -> Any:
             setattr(scan_mod, name, fn)
 
 
-def scan_chunk(base: str, sites: list[str]) -> dict[str, Any]:
+def scan_chunk(base: str, auth: dict[str, str], sites: list[str]) -> dict[str, Any]:
     """What the flow's ``scan_chunk`` task does (a client of its own, then scan_sites), timed by stage."""
     from services.hotspots.scan import scan_sites
 
@@ -279,7 +277,7 @@ def scan_chunk(base: str, sites: list[str]) -> dict[str, Any]:
     _current.rec = rec
     try:
         t = time.perf_counter()
-        with TimedClient(base_url=base, timeout=600.0, trust_env=False) as dc:
+        with TimedClient(base_url=base, headers=auth, timeout=600.0, trust_env=False) as dc:
             found = scan_sites(dc, sites, START, END, as_of=END)
         rec["total"] = time.perf_counter() - t
     finally:
@@ -300,7 +298,7 @@ def _server_cpu(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def full_scan(server: Server, sites: list[str], chunk_size: int, threads: int) -> dict[str, Any]:
+def full_scan(server: DataCore, sites: list[str], chunk_size: int, threads: int) -> dict[str, Any]:
     chunks = [sites[i : i + chunk_size] for i in range(0, len(sites), chunk_size)]
     rss0 = proc_status(server.proc.pid)["VmRSS"]
     load0 = os.getloadavg()[0]
@@ -308,10 +306,10 @@ def full_scan(server: Server, sites: list[str], chunk_size: int, threads: int) -
     t = time.perf_counter()
     with timed_stages():
         if threads == 1:
-            recs = [scan_chunk(server.base, c) for c in chunks]
+            recs = [scan_chunk(server.base, server.auth, c) for c in chunks]
         else:
             with ThreadPoolExecutor(threads) as pool:
-                recs = list(pool.map(lambda c: scan_chunk(server.base, c), chunks))
+                recs = list(pool.map(lambda c: scan_chunk(server.base, server.auth, c), chunks))
     wall = time.perf_counter() - t
     client_cpu, server_cpu = time.process_time() - cpu0, _server_cpu(server.proc.pid) - server0
     stages = {s: sum(r.get(s, 0.0) for r in recs) for s in STAGES}
@@ -337,125 +335,11 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return pick
 
 
-# ------------------------------------------------------------------- server side of GET /residuals
-
-
-def _client_frame(body: bytes) -> pd.DataFrame:
-    """The frame ``services.hotspots.scan.read_residuals`` parses from a residuals CSV body."""
-    return pd.read_csv(io.BytesIO(body), dtype={"site": str, "meter": str, "model_version": str},
-                       keep_default_na=False, na_values={"expected": [""], "lower": [""], "upper": [""],
-                                                         "actual": [""], "model_version": [""]})
-
-
-def residuals_breakdown(db_url: str, sites: list[str], repeat: int) -> dict[str, Any]:
-    """The residuals endpoint's work for one chunk, in-process on the same database, by step; and the same
-    rows fetched other ways (what the endpoint could do instead)."""
-    from sqlalchemy import and_, create_engine, select, text
-
-    from services.data_core.exports import frame_response
-    from services.data_core.models import Activity, Prediction
-    from services.data_core.routes.predictions import _hourly_readings
-
-    engine = create_engine(db_url)
-    a, p = Activity.__table__.c, Prediction.__table__.c
-    columns = ["site", "meter", "activity_type", "period_start", "actual", "unit", "expected", "lower", "upper",
-               "model_name", "model_version"]
-    out: dict[str, list[float]] = {}
-
-    def add(key: str, seconds: float) -> None:
-        out.setdefault(key, []).append(seconds)
-
-    with engine.connect() as conn:
-        dialect = conn.dialect.name
-        clauses = _hourly_readings(dialect, sites, [], START.to_pydatetime(), END.to_pydatetime())
-        base = (select(a.site_id.label("site"), a.meter, a.activity_type, a.period_start,
-                       a.quantity.label("actual"), a.unit, p.expected, p.lower, p.upper, p.model_name,
-                       p.model_version)
-                .join_from(Activity.__table__, Prediction.__table__, and_(
-                    p.site_id == a.site_id, p.meter == a.meter, p.activity_type == a.activity_type,
-                    p.period_start == a.period_start))
-                .where(*clauses))
-        stmt = base.order_by(a.period_start, a.site_id, a.meter)
-        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
-        plan_sql = ("EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN ") + str(compiled)
-        plan = [" | ".join(str(v) for v in row) for row in conn.exec_driver_sql(plan_sql)]
-        literal_sql = str(compiled)
-        n, same, arrow_same = 0, False, None
-        for _ in range(repeat):
-            t = time.perf_counter()
-            result = conn.execute(stmt).mappings().all()
-            add("sql_fetch_mappings", time.perf_counter() - t)
-            t = time.perf_counter()
-            frame = pd.DataFrame(result, columns=columns)
-            add("dataframe", time.perf_counter() - t)
-            t = time.perf_counter()
-            frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
-            add("strftime", time.perf_counter() - t)
-            t = time.perf_counter()
-            body = frame_response(frame, fmt="csv", name="residuals").body
-            add("to_csv", time.perf_counter() - t)
-            n = len(frame)
-            del result, frame
-            # alternatives (same rows): tuples instead of RowMappings; the SQL without ORDER BY; count only
-            t = time.perf_counter()
-            tuples = conn.execute(stmt).all()
-            add("alt_sql_fetch_tuples", time.perf_counter() - t)
-            del tuples
-            t = time.perf_counter()
-            conn.execute(base).all()
-            add("alt_sql_fetch_no_order", time.perf_counter() - t)
-            t = time.perf_counter()
-            conn.execute(select(text("count(*)")).select_from(base.subquery())).scalar_one()
-            add("alt_sql_count_only", time.perf_counter() - t)
-            # the whole endpoint done at the driver level: DBAPI cursor, no SQLAlchemy result processing
-            # (on SQLite that processing parses every period_start string into a datetime in Python), the
-            # time formatted from the stored text, the same pandas to_csv
-            t0 = time.perf_counter()
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            cursor.execute(literal_sql)
-            raw = cursor.fetchall()
-            cursor.close()
-            t1 = time.perf_counter()
-            frame = pd.DataFrame.from_records(raw, columns=columns)
-            del raw
-            if frame["period_start"].map(type).eq(str).all():  # SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff'
-                frame["period_start"] = frame["period_start"].str.slice(0, 19).str.replace(" ", "T", regex=False)
-            else:
-                frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
-            t2 = time.perf_counter()
-            alt_body = frame.to_csv(index=False).encode("utf-8")
-            t3 = time.perf_counter()
-            add("alt_driver_fetch", t1 - t0)
-            add("alt_driver_frame_and_time", t2 - t1)
-            add("alt_driver_to_csv", t3 - t2)
-            add("alt_driver_total", t3 - t0)
-            same = alt_body == body
-            import pyarrow as pa
-            import pyarrow.csv as pacsv
-
-            t = time.perf_counter()
-            sink = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink)
-            add("alt_arrow_csv_instead_of_to_csv", time.perf_counter() - t)
-            if arrow_same is None:  # what the scan's client makes of the Arrow CSV: the same frame?
-                arrow_same = bool(_client_frame(sink.getvalue()).equals(_client_frame(body)))
-            del frame, alt_body
-    engine.dispose()
-    med = {k: statistics.median(v) for k, v in out.items()}
-    med["endpoint_total"] = sum(med[k] for k in ("sql_fetch_mappings", "dataframe", "strftime", "to_csv"))
-    return {"sites": sites, "rows": n, "csv_mib": len(body) / 2**20, "seconds": med, "plan": plan,
-            "driver_level_csv_identical": same, "arrow_csv_parses_same": arrow_same}
-
-
 # ------------------------------------------------------------------------------------------ reporting
 
 
 def fmt(v: float, digits: int = 2) -> str:
     return f"{v:,.{digits}f}"
-
-
-def ratio(b: float, a: float) -> float:
-    return b / a if a > 1e-9 else float("nan")
 
 
 def table(results: dict[str, Any]) -> str:
@@ -499,34 +383,16 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def breakdown_table(results: dict[str, Any]) -> str:
-    bd = results.get("residuals_breakdown")
-    if not bd:
-        return ""
-    one, four = bd["1x"], bd["4x"]
-    lines = [f"\n{results['db']}: GET /api/v1/residuals for one chunk ({len(one['sites'])} sites, "
-             f"{one['rows']:,} rows, {one['csv_mib']:.1f} MiB CSV), in-process, median of {results['repeat']}:",
-             f"{'':30}{'1x db':>10}{'4x db':>10}{'4x/1x':>8}"]
-    for k in one["seconds"]:
-        a, b = one["seconds"][k], four["seconds"][k]
-        lines.append(f"  {k:28}{a:>10.3f}{b:>10.3f}{b / a:>8.2f}")
-    lines.append(f"  driver-level CSV byte-identical to the endpoint's: {one['driver_level_csv_identical']} / "
-                 f"{four['driver_level_csv_identical']}; Arrow CSV parses to the same frame in the scan's "
-                 f"read_csv: {one['arrow_csv_parses_same']} / {four['arrow_csv_parses_same']}")
-    lines.append("  query plan (4x): " + " ; ".join(four["plan"]))
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------------------------- main
 
 
 def run_db(kind: str, args: argparse.Namespace, predictions: pd.DataFrame, info: dict[str, Any]) -> dict[str, Any]:
     db = Database(kind, args.pg_admin_url)
-    server = Server(db.url, OUT / f"scan-server-{kind}.log", None)
+    server = server_process(db.url, OUT / f"scan-server-{kind}.log", None)
     results: dict[str, Any] = {"db": kind, "chunk_size": args.chunk_size, "repeat": args.repeat,
                                "thread_counts": args.threads, "load": {}, "scans": {}}
     try:
-        server.wait_healthy()
+        server.wait_healthy(timeout=300.0)
         one_sites = sorted(replica(str(s["id"]), 0) for s in buildings())
         for label, replicas in (("1x", [0]), ("4x", [1, 2, 3])):
             log(f"{kind}: loading {label} ...")
@@ -550,10 +416,10 @@ def run_db(kind: str, args: argparse.Namespace, predictions: pd.DataFrame, info:
                     results["scans"].setdefault(name, {})[str(threads)] = median_run(runs[name])
             if not args.no_breakdown:
                 results.setdefault("residuals_breakdown", {})[label] = residuals_breakdown(
-                    db.url, one_sites[: args.chunk_size], args.repeat)
+                    db.url, one_sites[: args.chunk_size], args.repeat, START, END)
         results["server_log"] = str((OUT / f"scan-server-{kind}.log").relative_to(REPO))
     finally:
-        server.stop()
+        server.stop(30)
         if not args.keep:
             db.drop()
     return results

@@ -21,11 +21,18 @@ predict use OMP_NUM_THREADS threads (default 1, as make up runs the services).
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
+
+from bench.harness import BIN, Service, free_port, percentiles, use_offline_env  # noqa: E402
+from bench.harness import OUT as BENCH_OUT  # noqa: E402
 
 # The servers and the bare predict use the same number of OpenMP threads (make up runs services with 1 on
 # 2 cores); set OMP_NUM_THREADS=2 to compare with two.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+use_offline_env(OMP_NUM_THREADS="1")
+use_offline_env(OPENBLAS_NUM_THREADS=os.environ["OMP_NUM_THREADS"])
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -33,22 +40,13 @@ import json  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from services.common.settings import OFFLINE_ENV  # noqa: E402
-
-OUT = ROOT / "bench" / "out" / "serve"
-BIN = Path(sys.executable).parent
+OUT = BENCH_OUT / "serve"
 NAME = "carbon-baseline"
 
 
@@ -97,37 +95,6 @@ def as_split(frame: pd.DataFrame) -> dict:
 
 
 # --------------------------------------------------------------------------- servers
-def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    log = open(OUT / f"{name}.log", "wb")  # noqa: SIM115 - handed to the child
-    full_env = {**os.environ, **OFFLINE_ENV, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", **env}
-    return subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_ping(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}; see {OUT}/*.log")
-        try:
-            if httpx.get(url + "/ping", timeout=2, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer /ping")
-
-
-def stop(process: subprocess.Popen) -> None:
-    import signal
-
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 # --------------------------------------------------------------------------- load
 HEADERS = {"Content-Type": "application/json"}  # main() adds the engine's token
 
@@ -155,9 +122,9 @@ async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    ms = np.array(latencies) * 1000
-    return {"requests": len(ms), "rps": len(ms) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
-            "p99_ms": float(np.percentile(ms, 99)), "errors": errors}
+    pct = percentiles([x * 1000 for x in latencies], (50, 99))
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": pct[50], "p99_ms": pct[99],
+            "errors": errors}
 
 
 def batch(url: str, body: bytes, repeat: int = 5) -> float:
@@ -180,7 +147,9 @@ def main() -> None:
     parser.add_argument("--tracking-uri", help="use this registry's champion instead of training one")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    os.environ.update(OFFLINE_ENV)
+    # the registered model is signed and the engine loads only what verifies (services/ml_engine/signing.py):
+    # a key of this run (children inherit it), unless one is set (--tracking-uri: the registry's own key)
+    os.environ.setdefault("MODEL_SIGNING_KEY", secrets.token_urlsafe(32))
     if args.tracking_uri:
         OUT.mkdir(parents=True, exist_ok=True)
         uri, inputs = args.tracking_uri, holdout_rows(20_000)
@@ -194,20 +163,21 @@ def main() -> None:
 
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
     inputs = inputs[predictable(model.unwrap_python_model().bundle, inputs)].reset_index(drop=True)
-    ours_port, theirs_port = 18001, 18002
+    ours_port, theirs_port = free_port(), free_port()
     token = secrets.token_urlsafe(24)
     HEADERS["Authorization"] = f"Bearer {token}"  # the engine's /invocations needs a token (mlflow's ignores it)
-    ours = start("ml-engine", [sys.executable, "-m", "services.ml_engine.app"],
-                 {"PORT": str(ours_port), "API_TOKEN": token, "MLFLOW_TRACKING_URI": uri, "LOG_LEVEL": "WARNING",
-                  "DATA_CORE_URL": "http://127.0.0.1:9"})
-    theirs = start("mlflow-models-serve", [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{NAME}@champion",
-                                           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(theirs_port),
-                                           "-w", "1"], {"MLFLOW_TRACKING_URI": uri})
+    ours = Service("ml-engine", "services.ml_engine.app", OUT / "ml-engine.log",
+                   {"PORT": str(ours_port), "API_TOKEN": token, "MLFLOW_TRACKING_URI": uri, "LOG_LEVEL": "WARNING",
+                    "DATA_CORE_URL": "http://127.0.0.1:9"}, port=ours_port)
+    theirs = Service("mlflow-models-serve", [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{NAME}@champion",
+                                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(theirs_port),
+                                             "-w", "1"], OUT / "mlflow-models-serve.log",
+                     {"MLFLOW_TRACKING_URI": uri}, port=theirs_port)
     results: dict[str, object] = {}
     try:
-        servers = {"ml-engine": f"http://127.0.0.1:{ours_port}", "mlflow models serve": f"http://127.0.0.1:{theirs_port}"}
-        for url, process in zip(servers.values(), (ours, theirs), strict=True):
-            wait_ping(url, process)
+        servers = {"ml-engine": ours.url, "mlflow models serve": theirs.url}
+        for process in (ours, theirs):
+            process.wait_healthy(process.url + "/ping", timeout=180, interval=0.5)
         rng = np.random.default_rng(0)
         sample = inputs.iloc[rng.choice(len(inputs), size=min(1000, len(inputs)), replace=False)]
         bodies = [json.dumps(as_split(sample.iloc[[i]])).encode() for i in range(len(sample))]
@@ -240,8 +210,8 @@ def main() -> None:
         results["bare pyfunc predict 10k s"] = bare
         results["bare bundle predict 10k s"] = bare_bundle
     finally:
-        stop(ours)
-        stop(theirs)
+        ours.stop()
+        theirs.stop()
     summary = {
         "rps_ratio_c1": results["ml-engine c=1"]["rps"] / results["mlflow models serve c=1"]["rps"],  # type: ignore[index]
         "rps_ratio_c16": results["ml-engine c=16"]["rps"] / results["mlflow models serve c=16"]["rps"],  # type: ignore[index]

@@ -12,12 +12,12 @@ Processes (the machine's 2 cores are shared by all of them; nothing is pinned):
   its lifespan) and the orchestration engine (the real ``create_app`` under uvicorn, run the way
   ``services.common.app.serve`` runs it; ``--engine-ws`` picks uvicorn's WebSocket implementation, default
   ``auto`` as in production) - one process each;
-* the naive broadcast server (this file, ``--_role naive``): a Starlette WebSocket endpoint that keeps a list of
-  sockets and, for each message POSTed to ``/publish``, does ``for ws in clients: await ws.send_text(frame)``
-  (no queues) before it answers; same uvicorn settings as the engine;
-* ``--procs`` client processes (this file, ``--_role clients``; default 2, the clients split evenly), asyncio on
-  uvloop with the ``websockets`` client (which offers permessage-deflate, like browsers; ``--no-deflate`` to
-  turn it off). Each records ``time.time()`` when a frame arrives, before parsing it;
+* the naive broadcast server (this file, ``--_role naive``; code in ``bench/ws_roles.py``): a Starlette WebSocket
+  endpoint that keeps a list of sockets and, for each message POSTed to ``/publish``, does ``for ws in clients:
+  await ws.send_text(frame)`` (no queues) before it answers; same uvicorn settings as the engine;
+* ``--procs`` client processes (this file, ``--_role clients``; code in ``bench/ws_roles.py``; default 2, the
+  clients split evenly), asyncio on uvloop with the ``websockets`` client (which offers permessage-deflate, like
+  browsers; ``--no-deflate`` to turn it off). Each records ``time.time()`` when a frame arrives, before parsing it;
 * this driver: starts everything, POSTs the burst, records the time each POST started, gathers the figures.
 
 The same clients run against both servers, one after the other (ours first: the naive server is fed the very
@@ -37,58 +37,25 @@ see what they got and how they were closed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
+import functools
 import json
 import os
-import resource
 import secrets
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-OUT = ROOT / "bench" / "out"
-PYTHON = sys.executable
-CONTROL = ("hello", "ping", "pong", "resync")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
+from bench.harness import OUT, PYTHON, DataCore, Service, free_port, percentile  # noqa: E402
+from bench.ws_roles import clients_main, raise_nofile, run_naive  # noqa: E402
 
-def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < want:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def offline_env(extra: dict[str, str]) -> dict[str, str]:
-    from services.common.settings import OFFLINE_ENV
-
-    env = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    env.update(extra)
-    return env
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
+# the sample at the nearest rank (not interpolated): a latency some client really saw
+pct = functools.partial(percentile, method="nearest")
 
 
 # =========================================================================== roles: servers
@@ -117,232 +84,7 @@ def run_engine(ws_impl: str) -> None:
             profiler.dump_stats(profile_to)
 
 
-def run_naive(port: int, ws_impl: str) -> None:
-    """A naive broadcast loop: a list of sockets, ``await ws.send_text`` to each in turn, no queues."""
-    import orjson
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route, WebSocketRoute
-    from starlette.websockets import WebSocket, WebSocketDisconnect
-
-    clients: list[WebSocket] = []
-    state = {"seq": 0}
-
-    async def endpoint(ws: WebSocket) -> None:
-        await ws.accept()
-        await ws.receive_text()  # the auth message (not checked: this is the anchor, not a product)
-        await ws.send_text(orjson.dumps({"channel": "alerts", "seq": state["seq"], "epoch": "naive",
-                                         "id": "hello", "type": "hello", "ts": "", "payload": {}}).decode())
-        clients.append(ws)
-        try:
-            while True:
-                await ws.receive_text()
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            with contextlib.suppress(ValueError):
-                clients.remove(ws)
-
-    async def publish(request: Request) -> JSONResponse:
-        payloads = orjson.loads(await request.body())
-        for payload in payloads:
-            state["seq"] += 1
-            frame = orjson.dumps({"channel": "alerts", "seq": state["seq"], "epoch": "naive",
-                                  "id": f"alert:{state['seq']}:raised", "type": "alert.raised",
-                                  "ts": "", "payload": payload}).decode()
-            for ws in list(clients):
-                with contextlib.suppress(Exception):  # a gone client is skipped
-                    await ws.send_text(frame)
-        return JSONResponse({"sent": len(payloads), "clients": len(clients)})
-
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "clients": len(clients)})
-
-    app = Starlette(routes=[Route("/publish", publish, methods=["POST"]), Route("/health", health),
-                            WebSocketRoute("/ws/alerts", endpoint)])
-    # the same WebSocket settings as the engine (services.common.app.serve): no permessage-deflate
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, ws=ws_impl,  # type: ignore[arg-type]
-                ws_per_message_deflate=False)
-
-
-# =========================================================================== role: clients
-async def clients_main(url: str, token: str, count: int, slow_idx: set[int], deflate: bool, slow_rcvbuf: int,
-                       out_path: str) -> None:
-    """Connect ``count`` clients, say ready, wait for ``collect <expected> <seconds>`` on stdin, write figures."""
-    import orjson
-    from websockets.asyncio.client import connect
-
-    loop = asyncio.get_running_loop()
-    received: list[list[tuple[float, int, str, int]]] = [[] for _ in range(count)]  # (t, seq, type, alert idx)
-    counts = [0] * count
-    closes: dict[int, Any] = {}
-    conns: dict[int, Any] = {}
-    connect_errors: list[str] = []
-    hello = [asyncio.Event() for _ in range(count)]
-    everyone = asyncio.Event()
-    expected = {"n": 1 << 30}
-    healthy_done = {"n": 0}
-    healthy = count - len(slow_idx)
-    sem = asyncio.Semaphore(64)
-
-    def alert_index(message: dict[str, Any]) -> int:
-        payload = message.get("payload") or {}
-        site = (payload.get("hotspot") or {}).get("site") or payload.get("site") or ""
-        return int(site.rsplit("-", 1)[1]) if site.startswith("bench-") else -1
-
-    async def one(i: int) -> None:
-        slow = i in slow_idx
-        kwargs: dict[str, Any] = {"compression": "deflate" if deflate else None, "proxy": None,
-                                  "open_timeout": 60, "ping_interval": None, "max_size": 1 << 24}
-        if slow:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, slow_rcvbuf)
-            sock.setblocking(False)
-            host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
-            await loop.sock_connect(sock, (host, int(port)))
-            kwargs.update(sock=sock, max_queue=1)
-        try:
-            async with sem:
-                ws = await connect(url, **kwargs)
-                conns[i] = ws
-                await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
-                first = orjson.loads(await ws.recv())
-                if first.get("type") != "hello":
-                    raise RuntimeError(f"expected hello, got {first.get('type')}")
-            hello[i].set()
-            if slow:
-                return  # stops reading: frames pile up in its (small) buffers and then the server's
-            mine = received[i]
-            async for raw in ws:
-                t = time.time()
-                message = orjson.loads(raw)
-                kind = message.get("type")
-                if kind == "ping":
-                    await ws.send('{"type":"pong"}')
-                    continue
-                if kind in CONTROL:
-                    continue
-                mine.append((t, message.get("seq", -1), kind, alert_index(message)))
-                counts[i] += 1
-                if counts[i] == expected["n"]:
-                    healthy_done["n"] += 1
-                    if healthy_done["n"] >= healthy:
-                        everyone.set()
-        except Exception as exc:  # noqa: BLE001 - counted, reported
-            connect_errors.append(f"{i}: {type(exc).__name__}: {exc}"[:200])
-            hello[i].set()
-        finally:
-            ws_ = conns.get(i)
-            if ws_ is not None and not slow:
-                closes[i] = (ws_.close_code, ws_.close_reason)
-
-    tasks = [asyncio.create_task(one(i)) for i in range(count)]
-    t0 = time.perf_counter()
-    await asyncio.gather(*(h.wait() for h in hello))
-    print(json.dumps({"ready": count - len(connect_errors), "errors": connect_errors[:5],
-                      "connect_s": round(time.perf_counter() - t0, 2)}), flush=True)
-
-    line = await loop.run_in_executor(None, sys.stdin.readline)
-    _, n, seconds = line.split()
-    expected["n"] = int(n)
-    healthy_done["n"] = sum(1 for i in range(count) if i not in slow_idx and counts[i] >= expected["n"])
-    if healthy_done["n"] < healthy:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(everyone.wait(), timeout=float(seconds))
-    # the slow clients read again: what did they get, were they closed (and how)?
-    slow_report: dict[int, Any] = {}
-
-    async def drain(i: int) -> None:
-        ws = conns.get(i)
-        if ws is None:
-            slow_report[i] = {"error": "not connected"}
-            return
-        got, code = 0, None
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(5):
-                async for raw in ws:
-                    message = orjson.loads(raw)
-                    if message.get("type") not in CONTROL:
-                        got += 1
-        code = ws.close_code
-        slow_report[i] = {"received": got, "close_code": code, "close_reason": ws.close_reason}
-
-    await asyncio.gather(*(drain(i) for i in slow_idx))
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    result = {"received": {str(i): received[i] for i in range(count) if i not in slow_idx},
-              "closed_early": {str(i): c for i, c in closes.items() if c[0] is not None},
-              "slow": {str(i): r for i, r in slow_report.items()}, "errors": connect_errors}
-    Path(out_path).write_bytes(orjson.dumps(result))
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in conns.values()), return_exceptions=True), 5)
-    print(json.dumps({"done": out_path}), flush=True)
-
-
 # =========================================================================== driver
-class Proc:
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path, *, pipes: bool = False) -> None:
-        self.name = name
-        self.log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed in stop
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if pipes else self.log,
-                                     stderr=self.log, stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-                                     start_new_session=True, text=True)
-
-    def line(self, timeout: float) -> dict[str, Any]:
-        import selectors
-
-        assert self.proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            raise TimeoutError(f"{self.name}: no answer in {timeout:.0f}s; see {self.log.name}")
-        text = self.proc.stdout.readline()
-        if not text:
-            raise RuntimeError(f"{self.name} exited ({self.proc.poll()}); see {self.log.name}")
-        return dict(json.loads(text))
-
-    def send(self, text: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-
-    def cpu_seconds(self) -> float:
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
-
-
-def wait_healthy(proc: Proc, url: str, timeout: float = 120.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.proc.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited with {proc.proc.returncode}; see {proc.log.name}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/health", timeout=5, trust_env=False).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"{proc.name} not healthy after {timeout:.0f}s; see {proc.log.name}")
-
-
 def hotspot(site: str, pad: int) -> dict[str, Any]:
     evidence: dict[str, Any] = {"excess_ratio": 0.5}
     if pad:  # random text, so that permessage-deflate cannot squash it
@@ -353,13 +95,13 @@ def hotspot(site: str, pad: int) -> dict[str, Any]:
 
 
 def run_phase(name: str, ws_url: str, token: str, args: argparse.Namespace, work: Path, logs: Path,
-              post: Any, servers: list[Proc], retried: set[int] | None = None) -> dict[str, Any]:
+              post: Any, servers: list[Service], retried: set[int] | None = None) -> dict[str, Any]:
     """Connect the clients, send the burst with ``post(i, indexes) -> None``, collect and summarise."""
     total = args.clients + args.slow
     slow_global = {round((k + 0.5) * total / args.slow) for k in range(args.slow)} if args.slow else set()
     # a split of the connect order over the client processes (contiguous ranges)
     bounds = [round(p * total / args.procs) for p in range(args.procs + 1)]
-    workers: list[Proc] = []
+    workers: list[Service] = []
     try:
         for p in range(args.procs):
             lo, hi = bounds[p], bounds[p + 1]
@@ -369,7 +111,7 @@ def run_phase(name: str, ws_url: str, token: str, args: argparse.Namespace, work
                    "--_out", str(work / f"{name}-clients-{p}.json"), "--slow-rcvbuf", str(args.slow_rcvbuf)]
             if args.no_deflate:
                 cmd.append("--no-deflate")
-            workers.append(Proc(f"{name}-clients-{p}", cmd, offline_env({}), logs, pipes=True))
+            workers.append(Service(f"{name}-clients-{p}", cmd, logs / f"{name}-clients-{p}.log", pipes=True))
         connect_s = 0.0
         for w in workers:
             ready = w.line(timeout=300)
@@ -525,18 +267,16 @@ def driver(args: argparse.Namespace) -> int:
     logs = OUT / "ws-logs"
     logs.mkdir(exist_ok=True)
     token = secrets.token_urlsafe(32)
-    procs: list[Proc] = []
+    procs: list[Service] = []
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="ws-bench-") as tmp:
         work = Path(tmp)
         try:
-            dc_port, oe_port, nv_port = free_port(), free_port(), free_port()
-            dc_url, oe_url, nv_url = (f"http://127.0.0.1:{p}" for p in (dc_port, oe_port, nv_port))
-            dc = Proc("data-core", [PYTHON, "-m", "services.data_core.app"], offline_env({
-                "DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "API_TOKEN": token, "PORT": str(dc_port),
-                "HOST": "127.0.0.1", "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "AUTO_MIGRATE": "true",
-                "ENVIRONMENT": "development", "INGEST_WORKERS": "0"}), logs)
+            oe_port, nv_port = free_port(), free_port()
+            dc = DataCore(f"sqlite:///{work / 'bench.db'}", logs / "data-core.log", token, name="data-core",
+                          LOG_LEVEL="WARNING", AUTO_MIGRATE="true", ENVIRONMENT="development", INGEST_WORKERS="0")
             procs.append(dc)
+            dc_url = dc.url
             engine_env = {"DATA_CORE_URL": dc_url, "API_TOKEN": token, "PORT": str(oe_port), "HOST": "127.0.0.1",
                           "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "ENVIRONMENT": "development",
                           "EVENT_SCAN": "false", "PREFECT_API_URL": "http://127.0.0.1:9/api"}
@@ -545,14 +285,16 @@ def driver(args: argparse.Namespace) -> int:
             engine_cmd = [PYTHON, str(Path(__file__).resolve()), "--_role", "engine", "--engine-ws", args.engine_ws]
             if args.profile:
                 engine_env["BENCH_PROFILE"] = str(OUT / "ws-engine.prof")
-            wait_healthy(dc, dc_url)
-            oe = Proc("engine", engine_cmd, offline_env(engine_env), logs)
+            dc.wait_healthy(interval=0.2)
+            oe = Service("engine", engine_cmd, logs / "engine.log", engine_env, port=oe_port)
             procs.append(oe)
-            nv = Proc("naive", [PYTHON, str(Path(__file__).resolve()), "--_role", "naive", "--_port", str(nv_port),
-                                "--engine-ws", args.engine_ws], offline_env({"LOG_LEVEL": "WARNING"}), logs)
+            nv = Service("naive", [PYTHON, str(Path(__file__).resolve()), "--_role", "naive", "--_port", str(nv_port),
+                                   "--engine-ws", args.engine_ws], logs / "naive.log", {"LOG_LEVEL": "WARNING"},
+                         port=nv_port)
             procs.append(nv)
-            wait_healthy(oe, oe_url)
-            wait_healthy(nv, nv_url)
+            oe.wait_healthy(interval=0.2)
+            nv.wait_healthy(interval=0.2)
+            oe_url, nv_url = oe.url, nv.url
             print(f"data core {dc_url}, engine {oe_url} (ws={args.engine_ws}), naive {nv_url}; "
                   f"{args.clients} clients + {args.slow} slow in {args.procs} client processes; "
                   f"{args.alerts} alerts in POSTs of {args.batch}; deflate={'off' if args.no_deflate else 'offered'}")
