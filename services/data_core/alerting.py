@@ -69,7 +69,7 @@ def raise_alerts(conn: Connection, items: Sequence[AlertIn], now: datetime | Non
         row = existing.get(item.hotspot_id)
         if row is None:
             new = new_alert(item, now)
-            conn.execute(insert(Alert.__table__).values(**new))
+            conn.execute(insert(Alert).values(**new))
             existing[item.hotspot_id] = new
             payload = alert_dict(new, hotspots[item.hotspot_id])
             results.append({"id": new["id"], "action": "created", "alert": payload})
@@ -77,7 +77,7 @@ def raise_alerts(conn: Connection, items: Sequence[AlertIn], now: datetime | Non
         elif escalates(row, item):
             values = {"severity": item.severity, "title": item.title, "rule": item.rule, "updated_at": now}
             row.update(values)
-            conn.execute(update(Alert.__table__).where(a.id == row["id"]).values(**values))
+            conn.execute(update(Alert).where(a.id == row["id"]).values(**values))
             payload = alert_dict(row, hotspots[item.hotspot_id])
             results.append({"id": row["id"], "action": "escalated", "alert": payload})
             events.append((f"alert:{row['id']}:{item.severity}", "alert.escalated", payload))
@@ -111,7 +111,7 @@ def transition(conn: Connection, alert_id: str, target: Target, action: AlertAct
     values = transition_values(row, target, action, streams.utc_now())
     if values is None:
         return {"alert": alert_dict(row, hotspot), "events": []}
-    conn.execute(update(Alert.__table__).where(Alert.__table__.c.id == alert_id).values(**values))
+    conn.execute(update(Alert).where(Alert.__table__.c.id == alert_id).values(**values))
     row.update(values)
     payload = alert_dict(row, hotspot)
     events = streams.append(conn, "alerts", [(f"alert:{alert_id}:{target}", f"alert.{target}", payload)])

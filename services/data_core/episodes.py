@@ -95,7 +95,7 @@ def sync(conn: Connection, hotspots: Sequence[HotspotIn], scope: ScanScope,
         row = next((c for c in candidates if c["id"] not in matched and same_episode(c, h)), None)
         if row is None:
             new = new_episode(h, now)
-            conn.execute(insert(Hotspot.__table__).values(**new))
+            conn.execute(insert(Hotspot).values(**new))
             recommending.request(conn, new["id"], now)
             candidates.append(new)
             matched.add(new["id"])
@@ -111,7 +111,7 @@ def sync(conn: Connection, hotspots: Sequence[HotspotIn], scope: ScanScope,
         revision = row["revision"] + 1
         closing = not h.ongoing
         update_values = {**changed, "revision": revision, "updated_at": now, "closed_at": now if closing else None}
-        conn.execute(update(Hotspot.__table__).where(t.id == row["id"]).values(**update_values))
+        conn.execute(update(Hotspot).where(t.id == row["id"]).values(**update_values))
         row.update(update_values)
         kind = "hotspot.closed" if changed.get("status") == "closed" else "hotspot.updated"
         results.append({"id": row["id"], "action": "closed" if kind == "hotspot.closed" else "updated",
@@ -141,7 +141,7 @@ def close_missing(conn: Connection, scope: ScanScope, matched: set[str], events:
         if row["id"] in matched:
             continue
         closed = {**dict(row), "status": "closed", "closed_at": now, "updated_at": now, "revision": row["revision"] + 1}
-        conn.execute(update(Hotspot.__table__).where(t.id == row["id"]).values(
+        conn.execute(update(Hotspot).where(t.id == row["id"]).values(
             status="closed", closed_at=now, updated_at=now, revision=closed["revision"]))
         out.append({"id": row["id"], "action": "closed", "hotspot": hotspot_dict(closed)})
         events.append((f"hotspot:{row['id']}:{closed['revision']}", "hotspot.closed", hotspot_dict(closed)))

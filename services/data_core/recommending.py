@@ -22,7 +22,7 @@ RecStatus = Literal["pending", "ready", "failed"]
 
 def request(conn: Connection, hotspot_id: str, now: datetime) -> None:
     """Queue a pending recommendation request for a new hotspot."""
-    conn.execute(insert(Recommendation.__table__).values(hotspot_id=hotspot_id, status="pending", attempts=0,
+    conn.execute(insert(Recommendation).values(hotspot_id=hotspot_id, status="pending", attempts=0,
                                                          requested_at=now))
 
 
@@ -50,7 +50,7 @@ def store(conn: Connection, hotspot_id: str, body: RecommendationIn) -> dict[str
     values = answer_values(row, body, streams.utc_now())
     if values is None:
         return {"recommendation": rec_dict(row), "events": []}
-    conn.execute(update(Recommendation.__table__).where(r.hotspot_id == hotspot_id).values(**values))
+    conn.execute(update(Recommendation).where(r.hotspot_id == hotspot_id).values(**values))
     row.update(values)
     events: list[dict[str, Any]] = []
     if body.status == "ready":

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column
+from sqlalchemy import Table
 
 from services.data_core.models import Hotspot
 from services.data_core.streams import utc_iso
 
 PREFIX = "h_"
+HOTSPOTS = cast(Table, Hotspot.__table__)
 
 
 def hotspot_dict(row: Any) -> dict[str, Any]:
@@ -44,10 +45,9 @@ def rec_dict(row: Any, hotspot: Any | None = None) -> dict[str, Any]:
 
 def hotspot_columns() -> list[Any]:
     """The hotspot table's columns labelled ``h_<name>``, to select beside an alert or recommendation."""
-    columns: list[Column[Any]] = list(Hotspot.__table__.c)
-    return [c.label(PREFIX + c.name) for c in columns]
+    return [c.label(PREFIX + c.name) for c in HOTSPOTS.c]
 
 
 def joined_hotspot(row: Any) -> dict[str, Any]:
     """The hotspot row selected with :func:`hotspot_columns`."""
-    return {c.name: row[PREFIX + c.name] for c in Hotspot.__table__.c}
+    return {c.name: row[PREFIX + c.name] for c in HOTSPOTS.c}
