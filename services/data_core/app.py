@@ -23,7 +23,18 @@ from services.data_core.factors.store import FactorCache, seed_library
 from services.data_core.ingest import workers
 from services.data_core.ledger import current_version
 from services.data_core.models import EmissionFactor, OutboxEvent
-from services.data_core.routes import emissions, factors, hotspots, ingest, ledger, predictions, sites
+from services.data_core.routes import (
+    alerts,
+    emissions,
+    factors,
+    hotspots,
+    ingest,
+    ledger,
+    predictions,
+    recommendations,
+    sites,
+    streams,
+)
 from services.data_core.settings import DataCoreSettings, get_settings
 
 
@@ -81,7 +92,7 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
         title="Carbon Nexus data core",
         description="Organisations, sites, activity data, emission factors, the calculation ledger and queries.",
         routers=[sites.router, factors.router, ingest.router, ledger.router, emissions.router, predictions.router,
-                 hotspots.router],
+                 hotspots.router, alerts.router, recommendations.router, streams.router],
         lifespan=lifespan,
         health_checks={"database": _db_check},
     )

@@ -43,8 +43,8 @@ def _column_values(series: pd.Series) -> list[Any]:
         return series.tolist()
     if not series.hasnans:
         return series.to_numpy(dtype=object).tolist()
-    obj = series.astype(object)
-    return obj.where(pd.notna(obj), None).tolist()
+    boxed = series.astype(object)
+    return boxed.where(pd.notna(boxed), None).tolist()
 
 
 @dataclass

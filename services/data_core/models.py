@@ -264,7 +264,7 @@ class OutboxEvent(Base):
 class Hotspot(Base):
     """A site, meter or category running above expectation, shifted, silent or stuck, or dominating the
     total. One row per episode: a scan that finds the same episode again updates it (``revision``); it is
-    ``closed`` when it ends. Found by the hotspot scan (``services.hotspots``), stored through the
+    ``closed`` when it ends. Found by the hotspot scan (``services.lib.hotspots``), stored through the
     orchestration engine."""
 
     __tablename__ = "hotspots"

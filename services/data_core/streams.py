@@ -15,16 +15,19 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from services.common.contracts import CHANNELS, naive_utc
 from services.data_core.models import Stream, StreamEvent
 
-CHANNELS = ("hotspots", "alerts", "recs")
+
+def utc_now() -> datetime:
+    """Now as a naive UTC datetime (how the data core stores times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def utc_iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    value = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds") + "Z"
+    return naive_utc(value).isoformat(timespec="seconds") + "Z"
 
 
 def _stream(conn: Connection, channel: str, *, lock: bool = True) -> tuple[str, int]:
@@ -61,7 +64,7 @@ def append(conn: Connection, channel: str, events: Sequence[tuple[str, str, dict
             seen.add(event[0])
     if not fresh:
         return []
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     rows = [{"channel": channel, "seq": last + i, "id": event_id, "type": kind, "ts": now, "payload": payload}
             for i, (event_id, kind, payload) in enumerate(fresh, start=1)]
     conn.execute(insert(StreamEvent), rows)

@@ -94,3 +94,25 @@ def load_mixed(client: Any) -> dict[str, Any]:
     report = ingest(client, records)
     assert report["accepted"] == len(records), report
     return report
+
+
+def hotspot_body(site: str = "b1", start: str = "2020-01-10T00:00:00Z", end: str = "2020-01-11T00:00:00Z",
+                 ongoing: bool = True, severity: str = "medium", kind: str = "above_expected",
+                 excess: float = 120.0, meter: str = "main") -> dict[str, Any]:
+    """One finding of a scan as ``POST /api/v1/hotspots/sync`` takes it."""
+    return {"kind": kind, "site": site, "meter": meter, "activity_type": "electricity", "period_start": start,
+            "period_end": end, "ongoing": ongoing, "severity": severity, "excess_kwh": excess,
+            "excess_kg": excess * 0.2, "model_version": "3", "evidence": {"excess_ratio": 0.4, "hours": 24}}
+
+
+def sync(client: Any, hotspots: list[dict[str, Any]], **scope: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/hotspots/sync", json={"hotspots": hotspots, "scope": scope}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def send(client: Any, method: str, path: str, body: Any) -> Any:
+    """A write with the token; a str ``body`` is sent as raw JSON (NaN/Infinity literals stay as they are)."""
+    if isinstance(body, str):
+        return getattr(client, method)(path, content=body, headers={**AUTH, "Content-Type": "application/json"})
+    return getattr(client, method)(path, json=body, headers=AUTH)
