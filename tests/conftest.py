@@ -196,7 +196,7 @@ def prefect_harness() -> Iterator[None]:
 # workers in collection order, so a long file collected last keeps one worker busy while the other idles
 LONGEST_FIRST = ["tests/deploy/test_make_up.py", "tests/security/test_flow_secrets.py", "tests/services/data_core/test_schemathesis.py",
                  "tests/services/data_core/ingest/test_ingest.py", "tests/ui/test_dashboard_e2e.py",
-                 "tests/services/rag/test_api.py", "tests/services/rag/test_eval.py",
+                 "tests/services/rag/test_app.py", "tests/services/rag/test_eval.py",
                  "tests/flows/test_hotspot_scan.py", "tests/flows/test_pipeline_e2e.py"]
 
 

@@ -25,11 +25,12 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
 from services.common.app import create_app as base_app
 from services.common.app import serve
+from services.common.contracts import RecommendRequest
 from services.common.errors import DomainError, NotFound, Unprocessable
 from services.common.ratelimit import RateLimitMiddleware, RateRule
 from services.rag.chat import ChatService, Session
@@ -48,37 +49,6 @@ class ChatIn(BaseModel):
     session_id: str | None = Field(default=None, pattern=SESSION_ID,
                                    description="an id the server issued; omit (or an expired one) for a new session")
     message: str = Field(min_length=1, max_length=100_000)
-
-
-class HotspotRef(BaseModel):
-    """The fields of a hotspot (as the data core serves it) that the recommender reads; others are kept."""
-    model_config = ConfigDict(extra="allow")
-    id: str | None = Field(default=None, max_length=200)
-    site: str = Field(min_length=1, max_length=200)
-    kind: str | None = Field(default=None, max_length=40)
-    activity_type: str | None = Field(default=None, max_length=80)
-    meter: str | None = Field(default=None, max_length=200)
-    severity: str | None = Field(default=None, max_length=20)
-    period_start: str | None = Field(default=None, max_length=40)
-    period_end: str | None = Field(default=None, max_length=40)
-    excess_kwh: float | None = Field(default=None, allow_inf_nan=False)
-    excess_kg: float | None = Field(default=None, allow_inf_nan=False)
-
-
-class RecommendationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    hotspot_id: str | None = Field(default=None, min_length=1, max_length=200)
-    hotspot: HotspotRef | None = None
-    site: str | None = Field(default=None, min_length=1, max_length=200)
-    activity_type: str | None = Field(default=None, min_length=1, max_length=80)
-    category: int | None = Field(default=None, ge=1, le=15)
-    top_k: int = Field(default=5, ge=1, le=20)
-
-    @model_validator(mode="after")
-    def _target(self) -> RecommendationIn:
-        if not (self.hotspot_id or self.hotspot or self.site):
-            raise ValueError("give hotspot_id, hotspot or site")
-        return self
 
 
 def _service(request: Request) -> ChatService:
@@ -157,7 +127,7 @@ async def chat_stream(body: ChatIn, request: Request) -> StreamingResponse:
 
 
 @api.post("/recommendations", summary="Ranked reduction actions for a hotspot or a site")
-async def recommendations(body: RecommendationIn, request: Request) -> dict[str, Any]:
+async def recommendations(body: RecommendRequest, request: Request) -> dict[str, Any]:
     service = _service(request)
     return await run_in_threadpool(
         recommend, service.kb, service.dc, hotspot=body.hotspot.model_dump() if body.hotspot else None,

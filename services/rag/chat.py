@@ -23,7 +23,8 @@ from haystack.components.agents import Agent
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from services.common.errors import Conflict
-from services.rag.composer import GroundedComposer, citations_from_results, collect_tool_results
+from services.rag.citations import citations_from_results, collect_tool_results
+from services.rag.composer import GroundedComposer
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
 from services.rag.settings import RagSettings

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from services.common.contracts import FAULT_KINDS
 from services.common.errors import NotFound, Unprocessable
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KbDocument, KnowledgeBase
@@ -22,7 +23,6 @@ EFFORT_FACTOR = {"low": 1.0, "medium": 0.85, "high": 0.7}
 COST_FACTOR = {"low": 1.0, "medium": 0.85, "high": 0.7}
 CONTRACTUAL_FACTOR = 0.5
 COST_ORDER = {"low": 0, "medium": 1, "high": 2}
-FAULT_KINDS = {"above_expected", "spike", "level_shift", "stuck_meter", "silent_meter"}
 
 
 def _month_index(period: str) -> int:

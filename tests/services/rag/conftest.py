@@ -20,6 +20,12 @@ B33_HOTSPOT = {"kind": "above_expected", "site": "b33", "meter": "", "activity_t
                "period_start": "2020-03-02T00:00:00Z", "period_end": "2020-03-05T00:00:00Z", "ongoing": False,
                "severity": "high", "excess_kwh": 4200.0, "excess_kg": 768.6, "model_version": "3",
                "evidence": {"excess_ratio": 0.62, "hours_above": 51}}
+# the reference data the question reader gets from the data core, for the unit tests of reading a question
+SITES: dict[str, dict[str, Any]] = {f"b{i}": {"name": f"Building b{i}"} for i in (0, 2, 5, 33, 91)} | {
+    "us-liaison": {"name": "US liaison office"}, "estates-fleet": {"name": "Estates vehicle fleet"}}
+ACTS = ["electricity", "natural_gas", "vehicle_diesel", "vehicle_gasoline", "air_travel_short_haul",
+        "air_travel_long_haul", "rail_travel_national", "hotel_stay", "freight_hgv", "purchased_goods"]
+YM = [(y, m) for y in (2019, 2020) for m in range(1, 13)]
 B2_HOTSPOT = {**B33_HOTSPOT, "site": "b2", "kind": "level_shift", "activity_type": "electricity", "severity": "medium",
               "excess_kwh": 9100.0, "excess_kg": 1820.0, "evidence": {"ratio": 1.31}}
 

@@ -1,0 +1,226 @@
+"""Reading the periods a question names: months, ranges of months, quarters, halves, years, ISO dates,
+days and spans relative to the newest data ("last month", "last year", "since March 2020"), as
+:class:`Period` (start inclusive, end exclusive, and the label an answer names). Impossible dates
+("2019-02-29") are reported, never read as "no period". Every pattern reads in linear time
+(``tests/security/test_parse_linear.py``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+MONTHS["sept"] = 9
+MONTH_RE = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")"
+YEAR_RE = r"(?:19[89]\d|20\d\d)"
+
+
+@dataclass
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+    label: str
+    implicit_year: bool = False  # "in April": the year was chosen, not said (a follow-up keeps the previous one)
+
+    def with_year(self, year: int) -> Period:
+        delta = year - self.start.year
+        return Period(self.start.replace(year=self.start.year + delta), self.end.replace(year=self.end.year + delta),
+                      shift_label(self.label, delta))
+
+    def params(self) -> dict[str, str]:
+        return {"start": self.start.strftime("%Y-%m-%dT%H:%M:%S"), "end": self.end.strftime("%Y-%m-%dT%H:%M:%S")}
+
+    def previous(self) -> Period:
+        """The same span one year earlier (months and quarters) or just before it."""
+        try:
+            start = self.start.replace(year=self.start.year - 1)
+            end = self.end.replace(year=self.end.year - 1)
+        except ValueError:  # 29 February
+            length = self.end - self.start
+            start, end = self.start - length, self.start
+        return Period(start, end, shift_label(self.label, -1))
+
+
+def shift_label(label: str, years: int) -> str:
+    return re.sub(YEAR_RE, lambda m: str(int(m.group(0)) + years), label)
+
+
+def month_period(year: int, month: int) -> Period:
+    end = datetime(year + (month == 12), month % 12 + 1, 1)
+    return Period(datetime(year, month, 1), end, f"{calendar.month_name[month]} {year}")
+
+
+def _latest_year_with(month: int, year_months: list[tuple[int, int]]) -> int | None:
+    years = [y for y, m in year_months if m == month]
+    return max(years) if years else None
+
+
+def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]:
+    """Periods named in the text, in order: ranges of months, months, quarters, halves, years, ISO dates,
+    and "last year"/"this year" (relative to the newest data, which is what the ledger can answer)."""
+    t = text.lower()
+    found: list[tuple[int, Period]] = []
+    years_with_data = sorted({y for y, _ in year_months})
+    latest = years_with_data[-1] if years_with_data else None
+    taken = bytearray(len(t) + 1)  # characters already read as a period (a mask: linear, not pairwise)
+
+    def take(a: int, b: int) -> None:
+        taken[a:b] = b"\x01" * (b - a)
+
+    def free(a: int, b: int) -> bool:
+        return taken.find(1, a, b) < 0
+
+    def add(m: re.Match[str], p: Period) -> None:
+        take(m.start(), m.end())
+        found.append((m.start(), p))
+
+    # month range: "january to march 2020", "from jan 2020 to mar 2020", "between january and march"
+    for m in re.finditer(rf"\b(?:from |between )?({MONTH_RE})(?:\s+({YEAR_RE}))?\s*(?:to|until|through|-|–|and)\s*"
+                         rf"({MONTH_RE})\s*({YEAR_RE})?\b", t):
+        m1, y1, m2, y2 = MONTHS[m.group(1)], m.group(2), MONTHS[m.group(3)], m.group(4)
+        year2 = int(y2) if y2 else (int(y1) if y1 else _latest_year_with(m2, year_months) or latest)
+        if year2 is None:
+            continue
+        year1 = int(y1) if y1 else (year2 if m1 <= m2 else year2 - 1)
+        end = month_period(year2, m2).end
+        add(m, Period(datetime(year1, m1, 1), end,
+                      f"{calendar.month_name[m1]} {year1} to {calendar.month_name[m2]} {year2}"))
+    # ISO month / date
+    for m in re.finditer(rf"\b({YEAR_RE})-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        y, mo = int(m.group(1)), int(m.group(2))
+        if m.group(3):
+            try:
+                d = datetime(y, mo, int(m.group(3)))
+            except ValueError:  # 2019-02-29: not a date
+                take(m.start(), m.end())
+                continue
+            add(m, Period(d, d + _one_day(), d.strftime("%-d %B %Y")))
+        else:
+            add(m, month_period(y, mo))
+    # day: "5 march 2020", "march 5, 2020"
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_RE})\s+({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})"
+                         rf"(?:st|nd|rd|th)?,?\s+({YEAR_RE})\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        day, mon, yr = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
+        try:
+            d = datetime(int(yr), MONTHS[mon], int(day))
+        except ValueError:
+            continue
+        add(m, Period(d, d + _one_day(), d.strftime("%-d %B %Y")))
+    # a span of years written "2019-2020" or "2019/20": both years together
+    for m in re.finditer(rf"\b({YEAR_RE})\s*[-–/]\s*(\d{{2}}|{YEAR_RE})\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        y1 = int(m.group(1))
+        y2 = int(m.group(2)) if len(m.group(2)) == 4 else (y1 // 100) * 100 + int(m.group(2))
+        if y2 < y1:
+            continue
+        add(m, Period(datetime(y1, 1, 1), datetime(y2 + 1, 1, 1), f"{y1}-{y2}"))
+    # relative to the newest month with data: "last month", "last 12 months", "last quarter"
+    if year_months:
+        ny, nm = year_months[-1]
+        newest = month_period(ny, nm)
+        for m in re.finditer(r"\b(?:last|past|previous|latest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
+            if not free(m.start(), m.end()):
+                continue
+            n = int(m.group(1)) if m.group(1) else (1 if m.group(2) else 3)
+            y, mo = ny, nm - n + 1
+            while mo < 1:
+                y, mo = y - 1, mo + 12
+            label = newest.label if n == 1 else f"the {n} months to {newest.label}"
+            add(m, Period(datetime(y, mo, 1), newest.end, label))
+    # quarters: "q1 2020", "2020 q1", "first quarter of 2020", "q3"
+    ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+    for m in re.finditer(rf"\bq([1-4])(?:\s*(?:of\s*)?({YEAR_RE}))?\b|\b({YEAR_RE})\s*q([1-4])\b|"
+                         rf"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter(?: of)?(?:\s+({YEAR_RE}))?\b|"
+                         rf"\bquarter\s*([1-4])(?:\s*(?:of\s*)?({YEAR_RE}))?\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        q = int(m.group(1) or m.group(4) or m.group(7) or ordinal.get(m.group(5) or "", 0))
+        y_s = m.group(2) or m.group(3) or m.group(6) or m.group(8)
+        year = int(y_s) if y_s else _latest_year_with(3 * q, year_months) or latest
+        if year is None:
+            continue
+        start = datetime(year, 3 * q - 2, 1)
+        add(m, Period(start, month_period(year, 3 * q).end, f"Q{q} {year}", implicit_year=not y_s))
+    # halves: "h1 2020", "first half of 2020"
+    for m in re.finditer(rf"\bh([12])\s*({YEAR_RE})?\b|\b(first|second) half(?: of)?(?:\s+({YEAR_RE}))?\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        h = int(m.group(1) or (1 if m.group(3) == "first" else 2))
+        y_s = m.group(2) or m.group(4)
+        year = int(y_s) if y_s else latest
+        if year is None:
+            continue
+        start = datetime(year, 1 if h == 1 else 7, 1)
+        end = datetime(year, 7, 1) if h == 1 else datetime(year + 1, 1, 1)
+        add(m, Period(start, end, f"H{h} {year}"))
+    # months: "march 2020", "in march", "mar"
+    for m in re.finditer(rf"\b({MONTH_RE})\b(?:\s*+,?\s*+(?:of\s++)?({YEAR_RE}))?", t):
+        if not free(m.start(), m.end()):
+            continue
+        name = m.group(1)
+        if name in ("may", "mar", "jan", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "feb", "apr") and not m.group(2):
+            # short forms and "may" only count as months next to a period word
+            before = t[max(0, m.start() - 6):m.start()]
+            if name == "may" and not re.search(r"\b(?:in|of|during|for)\s*$", before):
+                continue
+        month = MONTHS[name]
+        year = int(m.group(2)) if m.group(2) else _latest_year_with(month, year_months) or latest
+        if year is None:
+            continue
+        period = month_period(year, month)
+        period.implicit_year = not m.group(2)
+        add(m, period)
+    # relative years
+    for m in re.finditer(r"\b(last|this|current|latest) (?:calendar |financial |reporting )?year\b", t):
+        if latest is None or not free(m.start(), m.end()):
+            continue
+        # relative to the newest data (what the ledger can answer), not to today's date: the answer names the year
+        year = latest
+        add(m, Period(datetime(year, 1, 1), datetime(year + 1, 1, 1), str(year)))
+    # bare years
+    for m in re.finditer(rf"\b({YEAR_RE})\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        y = int(m.group(1))
+        add(m, Period(datetime(y, 1, 1), datetime(y + 1, 1, 1), str(y)))
+    found.sort(key=lambda x: x[0])
+    periods = [p for _, p in found]
+    if len(periods) == 1 and year_months:
+        first, newest = month_period(*year_months[0]), month_period(*year_months[-1])
+        p = periods[0]
+        if re.search(r"\b(?:since|from)\s++\S*\s*+" + re.escape(p.label.split()[0].lower()), t) and not re.search(
+                r"\b(?:to|until|through)\b", t):
+            return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
+        if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
+            return [Period(datetime(p.start.year, 1, 1), p.end, f"January {p.start.year} to {p.label}")]
+        if re.search(r"\b(?:up to|until|through|before the end of)\b", t):
+            return [Period(first.start, p.end, f"{first.label} to {p.label}")]
+    return periods
+
+
+def _one_day() -> timedelta:
+    return timedelta(days=1)
+
+
+def invalid_dates(text: str) -> list[str]:
+    """Dates written in the text that do not exist ("2019-02-29", "31 april 2020"), in order."""
+    out: list[str] = []
+    for m in re.finditer(rf"\b({YEAR_RE})-(\d\d)-(\d\d)\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_RE})\s+({YEAR_RE})\b",
+                         text.lower()):
+        try:
+            if m.group(1):
+                datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            else:
+                datetime(int(m.group(6)), MONTHS[m.group(5)], int(m.group(4)))
+        except (ValueError, KeyError):
+            out.append(m.group(0))
+    return out

@@ -1,0 +1,138 @@
+"""Planning an answer: what to query for a parsed question. The question's slots (``services.rag.question``,
+merged with the previous question's for a follow-up) become either tool calls (data-core queries or a
+knowledge-base search) or a direct answer when nothing should be queried: a greeting, an impossible date, an
+unknown site, a question outside the domain, or the data core down for a question that needs numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.errors import DomainError
+from services.rag.datacore import DataCoreClient
+from services.rag.kb import KnowledgeBase
+from services.rag.question import Slots, merge_follow_up, parse
+from services.rag.scope import CAPABILITIES, DECLINE_DENSE, out_of_scope
+
+Call = tuple[str, dict[str, Any]]
+"""A tool call: the tool's name and its arguments."""
+
+
+@dataclass
+class Answer:
+    """A written answer (or a decline) with its citations and the numbers it states."""
+
+    text: str
+    declined: bool = False
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Calls:
+    """Tool calls to make before answering; ``step`` 2 is a second round (the actions for an alert)."""
+
+    calls: list[Call]
+    step: int = 1
+
+
+Reply = Answer | Calls
+
+
+def unknown_site_text(unknown: list[str], site_ids: Iterable[str]) -> str:
+    """The decline of a question about sites the data core does not know, listing the ones it knows."""
+    sites = sorted(site_ids, key=lambda x: (re.sub(r"\d+", "", x), int(re.sub(r"\D", "", x) or 0), x))
+    shown = ", ".join(sites[:60]) + (f" and {len(sites) - 60} more" if len(sites) > 60 else "")
+    names = ", ".join(f"'{u}'" for u in unknown)
+    return (f"I don't know a site called {names}: it is not in the data core. The organisation's sites are "
+            f"{shown}. Ask about one of them, or about all sites together.")
+
+
+def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: KnowledgeBase, *,
+         decline_dense: float = DECLINE_DENSE) -> tuple[Slots, Reply]:
+    """The slots of ``question`` (a follow-up of ``previous``) and what to do: tool calls or an answer."""
+    try:
+        sites, activity_types, year_months = dc.sites(), dc.activity_types(), dc.year_months()
+        down = None
+    except DomainError as exc:  # the knowledge base still answers; numbers wait for the data core
+        sites, activity_types, year_months, down = {}, [], [], exc.detail
+    slots = parse(question, sites=sites, activity_types=activity_types, year_months=year_months)
+    slots = merge_follow_up(slots, previous)
+    if down is not None and slots.intent not in ("kb", "greeting"):
+        return slots, Answer(f"I could not reach the data core just now ({down}), so I will not guess a number. "
+                             "Questions about reduction measures and methodology still work.", declined=True)
+    if slots.invalid_dates:
+        return slots, Answer(f"'{slots.invalid_dates[0]}' is not a date, so I will not guess which period you "
+                             "mean. Ask with a real date, month, quarter or year.", declined=True)
+    if slots.unknown_sites and not slots.sites:
+        return slots, Answer(unknown_site_text(slots.unknown_sites, dc.sites()), declined=True)
+    if slots.intent == "greeting":
+        return slots, Answer(f"Hello. {CAPABILITIES}")
+    if slots.intent == "kb":
+        if out_of_scope(question, kb, decline_dense):
+            return slots, Answer(f"I don't know: that is outside what I can answer. {CAPABILITIES}", declined=True)
+        return slots, Calls([("search_knowledge_base", {"query": question, "top_k": 5})])
+    return slots, Calls(data_calls(slots))
+
+
+def data_calls(s: Slots) -> list[Call]:
+    """The data-core tool calls that answer the slots of a data question. Narrows the slots to what the
+    calls answer (the two sites or periods compared, one site of an intensity, a total instead of a
+    comparison without a second period): the answer is written from the same slots."""
+    period = s.periods[0] if s.periods else None
+    base: dict[str, Any] = {}
+    if period:
+        base.update(period.params())
+    if s.scopes:
+        base["scope"] = s.scopes
+    if s.activity_types:
+        base["activity_type"] = s.activity_types
+    if s.category:
+        base["category"] = [s.category]
+    method = s.method or "location"
+    if s.intent == "alerts":
+        return [("site_alerts", {"site": s.sites[0] if s.sites else None})]
+    if s.intent == "recommend" and s.hotspot_id and not s.activity_types:
+        return [("recommend_actions", {"hotspot_id": s.hotspot_id, "top_k": 5})]
+    if s.intent == "recommend":
+        return [("recommend_actions", {"site": s.sites[0], "activity_type": s.activity_types[0] if s.activity_types else None,
+                                       "category": s.category, "top_k": 5})]
+    if s.intent == "list_sites":
+        return [("list_sites", {})]
+    if s.intent == "site_info":
+        return [("site_info", {"site": s.sites[0]})] if s.sites else [("list_sites", {})]
+    if s.intent == "top":
+        by = s.by or ("activity_type" if s.sites else "site")
+        return [("top_contributors", {**base, **({"site": s.sites} if s.sites else {}), "by": by,
+                                      "limit": s.top_n or 5, "method": method})]
+    site_args = {"site": s.sites} if s.sites else {}
+    if s.intent == "intensity" and not s.sites:
+        s.intent = "totals"  # intensity is per site (its floor area); without one, the total
+    if s.intent == "intensity" and s.sites:
+        s.sites = s.sites[:1]  # per site: its own emissions over its own floor area
+        return [("emissions_totals", {**base, "site": s.sites, "method": method, "group_by": "site"}),
+                ("site_info", {"site": s.sites[0]})]
+    if s.intent == "compare" and len(s.sites) >= 2 and len(s.periods) < 2:
+        s.sites = s.sites[:2]  # "b2 vs b5 in 2020": the two sites side by side
+        common = {k: v for k, v in base.items()}
+        return [("emissions_totals", {**common, "site": [site], "method": method}) for site in s.sites]
+    if s.intent == "compare":
+        first = s.periods[0] if s.periods else None
+        second = s.periods[1] if len(s.periods) > 1 else (first.previous() if first else None)
+        if first is None or second is None:
+            s.intent = "totals"
+        else:
+            older, newer = sorted([first, second], key=lambda p: p.start)
+            s.periods = [older, newer]  # the composer labels exactly these two
+            common = {k: v for k, v in base.items() if k not in ("start", "end")}
+            return [("emissions_totals", {**common, **older.params(), **site_args, "method": method}),
+                    ("emissions_totals", {**common, **newer.params(), **site_args, "method": method})]
+    group = "activity_type" if s.intent == "breakdown" and s.by == "activity_type" else "scope"
+    calls = [("emissions_totals", {**base, **site_args, "method": method, "group_by": group})]
+    scope2_only = s.scopes == [2] or (s.activity_types == ["electricity"])
+    if (scope2_only and s.method is None) or s.both_methods:
+        calls.append(("emissions_totals", {**base, **site_args, "method": "market", "group_by": group}))
+    return calls

@@ -1,0 +1,64 @@
+"""Reading the periods a question names (a wrong period is a silently wrong number): months, ranges,
+quarters, halves, days, spans relative to the newest data, and impossible dates refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.rag.period import Period, invalid_dates, month_period, parse_periods
+from tests.services.rag.conftest import YM
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(("question", "start", "end"), [
+    ("emissions in March 2020", "2020-03-01", "2020-04-01"),
+    ("emissions in March", "2020-03-01", "2020-04-01"),  # the newest March with data
+    ("in March of 2019 what did b2 emit", "2019-03-01", "2019-04-01"),
+    ("Q4 2019 emissions", "2019-10-01", "2020-01-01"),
+    ("quarter 4 of 2019 emissions", "2019-10-01", "2020-01-01"),
+    ("emissions in the first half of 2020", "2020-01-01", "2020-07-01"),
+    ("emissions from dec 2019 to jan 2020", "2019-12-01", "2020-02-01"),
+    ("emissions between march and may 2020", "2020-03-01", "2020-06-01"),
+    ("emissions on 2020-03-15", "2020-03-15", "2020-03-16"),
+    ("emissions on 5 March 2020", "2020-03-05", "2020-03-06"),
+    ("emissions in 2019-2020", "2019-01-01", "2021-01-01"),
+    ("emissions since March 2020", "2020-03-01", "2021-01-01"),
+    ("year to March 2020 emissions", "2020-01-01", "2020-04-01"),
+    ("emissions last month", "2020-12-01", "2021-01-01"),
+    ("emissions over the last 12 months", "2020-01-01", "2021-01-01"),
+    ("emissions last year", "2020-01-01", "2021-01-01"),  # the newest year with data, named in the answer
+])
+def test_periods(question: str, start: str, end: str) -> None:
+    periods = parse_periods(question, YM)
+    assert len(periods) == 1, [x.label for x in periods]
+    assert periods[0].start.isoformat()[:10] == start and periods[0].end.isoformat()[:10] == end
+
+
+def test_may_as_a_verb_and_months_inside_words_are_not_periods() -> None:
+    assert parse_periods("how may we cut gas at b2?", YM) == []
+    assert parse_periods("what marches up our scope 1?", YM) == []
+
+
+def test_an_impossible_date_is_refused_not_read_as_no_period() -> None:
+    assert invalid_dates("b2 emissions on 2019-02-29") == ["2019-02-29"]
+    assert invalid_dates("b2 emissions on 31 april 2020") == ["31 april 2020"]
+    assert invalid_dates("b2 emissions on 2020-02-29 and 5 March 2020") == []
+
+
+def test_two_periods_in_the_order_they_are_named() -> None:
+    assert [x.label for x in parse_periods("2020 compared with 2019", YM)] == ["2020", "2019"]
+
+
+def test_without_data_a_month_without_its_year_is_not_guessed() -> None:
+    assert parse_periods("emissions in March", []) == []
+    assert [x.label for x in parse_periods("emissions in March 2020", [])] == ["March 2020"]
+
+
+def test_the_previous_period_and_a_follow_up_year() -> None:
+    march = month_period(2020, 3)
+    assert march.previous() == Period(month_period(2019, 3).start, month_period(2019, 3).end, "March 2019")
+    leap_day = Period(march.start.replace(month=2, day=29), march.start, "29 February 2020")
+    assert leap_day.previous().end == leap_day.start  # no 29 February 2019: the day before
+    assert march.with_year(2018).label == "March 2018" and march.with_year(2018).start.year == 2018
+    assert march.params() == {"start": "2020-03-01T00:00:00", "end": "2020-04-01T00:00:00"}
