@@ -1,5 +1,5 @@
 """Reading a chat message: the parser before (``bench/parse_before.py``, the module as it was on main
-c4927e5) against now (``services/rag/parse.py``), on the same adversarial messages (issue #15, item 7).
+c4927e5) against now (``services/rag/question.py``, which reads a question since issue 16), on the same adversarial messages (issue #15, item 7).
 
     .venv/bin/python bench/parse.py                 # 2,000 / 20,000 / 100,000 characters
     .venv/bin/python bench/parse.py --sizes 2000 20000 --old-max 20000 --repeat 3
@@ -21,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
 
 from bench.harness import REPO, md_header, md_row, timer  # noqa: E402
-from services.rag import parse as new  # noqa: E402
+from services.rag import question as new  # noqa: E402
 
 SITES = {f"b{i}": {"name": f"Building {i}"} for i in range(1, 41)}
 ACTS = ["electricity", "natural_gas", "vehicle_diesel", "air_travel_long_haul", "hotel_stay"]
