@@ -1,10 +1,17 @@
 """WebSocket fan-out: per-channel ``seq``/``epoch``, bounded history for resume, bounded queues per client.
 
-Publishing never waits on a client: each envelope is serialised once and offered to every client's
-bounded queue (``put_nowait``); a client whose queue is full is closed with a reason (it reconnects with
-its last ``seq`` and resumes from history) and never stalls the others. A writer task per client drains
-its queue. Envelopes arrive from the data core's durable log in ``seq`` order; one that skips ahead is
-held until the gap is filled (the tail poller fetches what is missing).
+Publishing is synchronous and cheap: an envelope the data core logged is put in ``seq`` order (duplicates
+ignored; one that skips ahead is held until the gap is filled, the tail poller fetches what is missing),
+serialised once, appended to the channel's history and to its outbox. It never waits on a client nor on
+the fan-out of earlier envelopes.
+
+The fan-out is a task per channel that drains the outbox: each frame is offered to every client's bounded
+queue (``put_nowait``), a slice of clients at a time, giving the event loop back between slices so that
+the next request (the durable write of the next alert) is read and sent to the data core while the
+previous alert is still going out. A client whose queue is full is closed with a reason (it reconnects
+with its last ``seq`` and resumes from history) and never stalls the others. A writer task per client
+drains its queue and skips anything at or below what it already sent, so a client that attaches while
+frames are still in the outbox gets each of them exactly once (from its replay or from its queue).
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ from typing import Any, Protocol
 
 import orjson
 
+from services.common.contracts import CHANNELS, Channel
+
 log = logging.getLogger(__name__)
-CHANNELS = ("hotspots", "alerts", "recs")
-RELOAD = {"hotspots": "/api/v1/hotspots", "alerts": "/api/v1/alerts", "recs": "/api/v1/recommendations"}
+RELOAD: dict[str, str] = {Channel.HOTSPOTS: "/api/v1/hotspots", Channel.ALERTS: "/api/v1/alerts",
+          Channel.RECS: "/api/v1/recommendations"}
+FANOUT_SLICE = 50  # clients offered a frame per turn of the event loop
 
 # close codes (4000-4999 are the application's)
 CLOSE_SLOW = 4008
@@ -143,7 +153,10 @@ class Client:
             await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), timeout=2.0)
 
 
-class Channel:
+class ChannelState:
+    """One channel: its identity in the data core's log (``epoch``, ``last_seq``), the history held for
+    resume, the clients, and the outbox of frames put in order but not yet offered to the clients."""
+
     def __init__(self, name: str, *, history_size: int) -> None:
         self.name = name
         self.epoch = ""
@@ -152,6 +165,9 @@ class Channel:
         self.clients: set[Client] = set()
         self.held: dict[int, tuple[str, dict[str, Any]]] = {}
         self.delivered = 0
+        self.outbox: deque[tuple[int, str]] = deque()
+        self.wake = asyncio.Event()
+        self.fanout: asyncio.Task[None] | None = None
 
     def reset(self, epoch: str, last_seq: int, events: list[dict[str, Any]]) -> None:
         """Load identity and history from the durable log (at start, or when the epoch changed)."""
@@ -159,6 +175,7 @@ class Channel:
         self.epoch, self.last_seq = epoch, last_seq
         self.history.clear()
         self.held.clear()
+        self.outbox.clear()
         for env in events:
             self.history.append((env["seq"], dumps(env)))
         if changed:  # a new history: connected clients reconnect (and get resync for the old epoch)
@@ -170,7 +187,8 @@ class Channel:
                       "id": f"{kind}-{uuid.uuid4().hex[:12]}", "type": kind, "ts": _now_iso(), "payload": payload})
 
     def publish(self, envelopes: list[dict[str, Any]]) -> int:
-        """Broadcast envelopes in seq order; duplicates are ignored, gaps held. Returns how many went out."""
+        """Put envelopes in seq order (duplicates ignored, gaps held) and hand them to the fan-out. Returns
+        how many were put in order. Does not wait: the fan-out task offers them to the clients."""
         for env in envelopes:
             if env["epoch"] != self.epoch or env["seq"] <= self.last_seq:
                 continue
@@ -180,11 +198,44 @@ class Channel:
             frame, _ = self.held.pop(self.last_seq + 1)
             self.last_seq += 1
             self.history.append((self.last_seq, frame))
-            for client in list(self.clients):
-                if client.offer(self.last_seq, frame):
-                    self.delivered += 1
+            self.outbox.append((self.last_seq, frame))
             sent += 1
+        if sent:
+            self._schedule()
         return sent
+
+    def _schedule(self) -> None:
+        if self.fanout is None or self.fanout.done():
+            try:
+                self.fanout = asyncio.get_running_loop().create_task(self.run_fanout())
+            except RuntimeError:  # no event loop (a synchronous caller): offer at once
+                self.offer_all(list(self.outbox), list(self.clients))
+                self.outbox.clear()
+                return
+        self.wake.set()
+
+    def offer_all(self, frames: list[tuple[int, str]], clients: list[Client]) -> None:
+        for client in clients:
+            for seq, frame in frames:
+                if client.offer(seq, frame):
+                    self.delivered += 1
+
+    async def run_fanout(self) -> None:
+        """Offer what the outbox holds to every client, in order, a slice of clients per loop turn. Every
+        client attached when a frame is taken from the outbox is offered it; one attached later has it
+        in its replay already (and its writer skips the duplicate)."""
+        while True:
+            if not self.outbox:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            frames = list(self.outbox)
+            self.outbox.clear()
+            clients = list(self.clients)
+            for i in range(0, len(clients), FANOUT_SLICE):
+                self.offer_all(frames, clients[i:i + FANOUT_SLICE])
+                if i + FANOUT_SLICE < len(clients):
+                    await asyncio.sleep(0)  # let the loop read the next request and write to sockets
 
     @property
     def has_gap(self) -> bool:
@@ -202,7 +253,7 @@ class Channel:
 
 class Hub:
     def __init__(self, *, history_size: int = 1000, queue_size: int = 256) -> None:
-        self.channels = {name: Channel(name, history_size=history_size) for name in CHANNELS}
+        self.channels = {name: ChannelState(name, history_size=history_size) for name in CHANNELS}
         self.queue_size = queue_size
         self.gap_event = asyncio.Event()
 
@@ -252,7 +303,14 @@ class Hub:
                        "history": len(c.history), "delivered": c.delivered, "held": len(c.held)}
                 for name, c in self.channels.items()}
 
+    def start(self) -> None:
+        """Start the fan-out task of every channel (else each starts at its first publish)."""
+        for channel in self.channels.values():
+            channel._schedule()
+
     async def close_all(self) -> None:
         for channel in self.channels.values():
+            if channel.fanout is not None:
+                channel.fanout.cancel()
             for client in list(channel.clients):
                 client.close_soon(CLOSE_SHUTDOWN, "server shutting down; reconnect with last_seq")

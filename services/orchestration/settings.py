@@ -43,7 +43,7 @@ class OrchestrationSettings(ServiceSettings):
     event_scan_context_hours: int = Field(default=48, ge=0, le=24 * 60)
     # a bulk or historical load is judged on its last hours only; the scheduled scan covers the rest
     event_scan_max_hours: int = Field(default=72, ge=1, le=24 * 366)
-    # alert rules: JSON (see services.hotspots.rules.AlertRules)
+    # alert rules: JSON (see services.common.alert_rules.AlertRules)
     alert_rules: str | None = None
     # limits (issue #15): request bodies of 1 MiB, except uploads passed on to the data core's ingest (its
     # own limit applies there too) and a scan's results (up to 10,000 hotspots of ~0.5 kB)

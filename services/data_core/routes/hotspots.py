@@ -26,7 +26,7 @@ from services.common.errors import Conflict, NotFound, Unprocessable
 from services.data_core import streams
 from services.data_core.deps import ConnDep
 from services.data_core.models import Alert, Hotspot, Recommendation
-from services.hotspots.rules import AlertRules
+from services.common.alert_rules import AlertRules
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 
