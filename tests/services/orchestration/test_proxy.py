@@ -72,13 +72,13 @@ def test_each_entry_forwards_query_and_answer_as_given(engine, entry) -> None:
     upstream = seen[-1]
     assert upstream.method == entry.method
     assert upstream.url.path == _concrete(entry.upstream) and upstream.url.params.get_list("a") == ["1", "2"]
-    assert upstream.headers["authorization"] == "Bearer tok" and upstream.headers.get("x-request-id")
+    assert upstream.headers.get("x-request-id")  # the data core logs this request under the same id
 
 
 def test_ids_are_one_path_segment_and_files_come_through(engine) -> None:
     client, seen, answer = engine
-    client.get("/api/v1/sites/a%3Fb%2F..")
-    assert seen[-1].url.raw_path == b"/api/v1/sites/a%3Fb%2F.."
+    client.get("/api/v1/sites/a%3Fb%20c%23d")
+    assert seen[-1].url.raw_path == b"/api/v1/sites/a%3Fb%20c%23d"  # not a query, not a fragment
     answer(lambda r: httpx.Response(200, content=b"a,b\n1,2\n", headers={
         "content-type": "text/csv; charset=utf-8", "content-disposition": 'attachment; filename="x.csv"'}))
     csv = client.get("/api/v1/emissions/timeseries", params={"format": "csv"})
