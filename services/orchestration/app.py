@@ -79,7 +79,6 @@ def create_app(settings: OrchestrationSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _open(app, settings)
         s = app.state
-        s.hub.start()
         with contextlib.suppress(Exception):  # the data core may start later; the tail keeps trying
             await s.tail.load()
         tail = asyncio.create_task(s.tail.run())

@@ -1,19 +1,18 @@
 """WebSocket fan-out: per-channel ``seq``/``epoch``, bounded history for resume, bounded queues per client.
 
-Publishing is synchronous and cheap: an envelope the data core logged is put in ``seq`` order (duplicates
-ignored; one that skips ahead is held until the gap is filled, the tail poller fetches what is missing),
-serialised once, appended to the channel's history and to its outbox. It never waits on a client nor on
-the fan-out of earlier envelopes.
+Publishing is synchronous and never awaits: an envelope the data core logged is put in ``seq`` order
+(duplicates ignored; one that skips ahead is held until the gap is filled, the tail poller fetches what is
+missing), serialised once, appended to the channel's history and offered to every client's bounded queue
+(a deque append per client). A writer task per client sends what its queue holds, everything waiting in
+one wake-up, in later turns of the event loop; so the request that stored an event answers at once, and
+the next request (the durable write of the next alert) and the writers of the previous one share the loop
+without either waiting for the other. A client whose queue is full is closed with a reason (it reconnects
+with its last ``seq`` and resumes from history) and never stalls the others. A writer skips anything at or
+below what it already sent, so a client gets each event exactly once (from its replay or from its queue).
 
-The fan-out is a task per channel that drains the outbox: each frame is offered to every client's bounded
-queue (``put_nowait``), so the request that stored an event answers at once and the next request (the
-durable write of the next alert) is never queued behind the offers of the previous one, nor they behind
-it. (Offering a slice of clients per turn of the event loop, to read requests in between, was measured
-worse in bench/ws.py: on 2 busy cores it lets requests in faster than the alerts go out.) A client whose
-queue is full is closed with a reason (it reconnects
-with its last ``seq`` and resumes from history) and never stalls the others. A writer task per client
-drains its queue and skips anything at or below what it already sent, so a client that attaches while
-frames are still in the outbox gets each of them exactly once (from its replay or from its queue).
+Measured in bench/ws.py (bench/RESULTS.md): moving the offers to a task per channel, with or without
+giving the loop back between slices of clients, made the tail worse on 2 shared cores (one more turn of
+the loop per event; slices let requests in faster than the alerts went out).
 """
 
 from __future__ import annotations
@@ -166,7 +165,7 @@ class Client:
 
 class ChannelState:
     """One channel: its identity in the data core's log (``epoch``, ``last_seq``), the history held for
-    resume, the clients, and the outbox of frames put in order but not yet offered to the clients."""
+    resume, and the clients."""
 
     def __init__(self, name: str, *, history_size: int) -> None:
         self.name = name
@@ -176,9 +175,6 @@ class ChannelState:
         self.clients: set[Client] = set()
         self.held: dict[int, tuple[str, dict[str, Any]]] = {}
         self.delivered = 0
-        self.outbox: deque[tuple[int, str]] = deque()
-        self.wake = asyncio.Event()
-        self.fanout: asyncio.Task[None] | None = None
 
     def reset(self, epoch: str, last_seq: int, events: list[dict[str, Any]]) -> None:
         """Load identity and history from the durable log (at start, or when the epoch changed)."""
@@ -186,7 +182,6 @@ class ChannelState:
         self.epoch, self.last_seq = epoch, last_seq
         self.history.clear()
         self.held.clear()
-        self.outbox.clear()
         for env in events:
             self.history.append((env["seq"], dumps(env)))
         if changed:  # a new history: connected clients reconnect (and get resync for the old epoch)
@@ -198,52 +193,27 @@ class ChannelState:
                       "id": f"{kind}-{uuid.uuid4().hex[:12]}", "type": kind, "ts": _now_iso(), "payload": payload})
 
     def publish(self, envelopes: list[dict[str, Any]]) -> int:
-        """Put envelopes in seq order (duplicates ignored, gaps held) and hand them to the fan-out. Returns
-        how many were put in order. Does not wait: the fan-out task offers them to the clients."""
+        """Put envelopes in seq order (duplicates ignored, gaps held) and offer them to every client's queue.
+        Returns how many were put in order. Never awaits: the writers send in later turns of the loop."""
         for env in envelopes:
             if env["epoch"] != self.epoch or env["seq"] <= self.last_seq:
                 continue
             self.held[env["seq"]] = (dumps(env), env)
-        sent = 0
+        ready: list[tuple[int, str]] = []
         while self.last_seq + 1 in self.held:
             frame, _ = self.held.pop(self.last_seq + 1)
             self.last_seq += 1
             self.history.append((self.last_seq, frame))
-            self.outbox.append((self.last_seq, frame))
-            sent += 1
-        if sent:
-            self._schedule()
-        return sent
-
-    def _schedule(self) -> None:
-        if self.fanout is None or self.fanout.done():
-            try:
-                self.fanout = asyncio.get_running_loop().create_task(self.run_fanout())
-            except RuntimeError:  # no event loop (a synchronous caller): offer at once
-                self.offer_all(list(self.outbox), list(self.clients))
-                self.outbox.clear()
-                return
-        self.wake.set()
+            ready.append((self.last_seq, frame))
+        if ready:
+            self.offer_all(ready, list(self.clients))
+        return len(ready)
 
     def offer_all(self, frames: list[tuple[int, str]], clients: list[Client]) -> None:
         for client in clients:
             for seq, frame in frames:
                 if client.offer(seq, frame):
                     self.delivered += 1
-
-    async def run_fanout(self) -> None:
-        """Offer what the outbox holds to every client, in order. Every client attached when frames are
-        taken from the outbox is offered them; one attached later has them in its replay already (its
-        writer skips the duplicates). Offering is ``put_nowait`` only: a turn of this task costs about a
-        microsecond per client, and the writers send in the following turns of the event loop."""
-        while True:
-            if not self.outbox:
-                self.wake.clear()
-                await self.wake.wait()
-                continue
-            frames = list(self.outbox)
-            self.outbox.clear()
-            self.offer_all(frames, list(self.clients))
 
     @property
     def has_gap(self) -> bool:
@@ -311,14 +281,7 @@ class Hub:
                        "history": len(c.history), "delivered": c.delivered, "held": len(c.held)}
                 for name, c in self.channels.items()}
 
-    def start(self) -> None:
-        """Start the fan-out task of every channel (else each starts at its first publish)."""
-        for channel in self.channels.values():
-            channel._schedule()
-
     async def close_all(self) -> None:
         for channel in self.channels.values():
-            if channel.fanout is not None:
-                channel.fanout.cancel()
             for client in list(channel.clients):
                 client.close_soon(CLOSE_SHUTDOWN, "server shutting down; reconnect with last_seq")
