@@ -21,12 +21,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, insert, select, update
 
+from services.common.alert_rules import AlertRules
 from services.common.auth import WriteAuth
 from services.common.errors import Conflict, NotFound, Unprocessable
 from services.data_core import streams
 from services.data_core.deps import ConnDep
 from services.data_core.models import Alert, Hotspot, Recommendation
-from services.common.alert_rules import AlertRules
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 
