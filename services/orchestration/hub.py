@@ -1,10 +1,18 @@
 """WebSocket fan-out: per-channel ``seq``/``epoch``, bounded history for resume, bounded queues per client.
 
-Publishing never waits on a client: each envelope is serialised once and offered to every client's
-bounded queue (``put_nowait``); a client whose queue is full is closed with a reason (it reconnects with
-its last ``seq`` and resumes from history) and never stalls the others. A writer task per client drains
-its queue. Envelopes arrive from the data core's durable log in ``seq`` order; one that skips ahead is
-held until the gap is filled (the tail poller fetches what is missing).
+Publishing is synchronous and never awaits: an envelope the data core logged is put in ``seq`` order
+(duplicates ignored; one that skips ahead is held until the gap is filled, the tail poller fetches what is
+missing), serialised once, appended to the channel's history and offered to every client's bounded queue
+(a deque append per client). A writer task per client sends what its queue holds, everything waiting in
+one wake-up, in later turns of the event loop; so the request that stored an event answers at once, and
+the next request (the durable write of the next alert) and the writers of the previous one share the loop
+without either waiting for the other. A client whose queue is full is closed with a reason (it reconnects
+with its last ``seq`` and resumes from history) and never stalls the others. A writer skips anything at or
+below what it already sent, so a client gets each event exactly once (from its replay or from its queue).
+
+Measured in bench/ws.py (bench/RESULTS.md): moving the offers to a task per channel, with or without
+giving the loop back between slices of clients, made the tail worse on 2 shared cores (one more turn of
+the loop per event; slices let requests in faster than the alerts went out).
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from services.common.contracts import CHANNELS, Channel
+
 log = logging.getLogger(__name__)
-CHANNELS = ("hotspots", "alerts", "recs")
-RELOAD = {"hotspots": "/api/v1/hotspots", "alerts": "/api/v1/alerts", "recs": "/api/v1/recommendations"}
+RELOAD: dict[str, str] = {Channel.HOTSPOTS: "/api/v1/hotspots", Channel.ALERTS: "/api/v1/alerts",
+          Channel.RECS: "/api/v1/recommendations"}
 
 # close codes (4000-4999 are the application's)
 CLOSE_SLOW = 4008
@@ -81,39 +91,52 @@ def dumps(value: Any) -> str:
 
 @dataclass(eq=False)
 class Client:
+    """One connection's bounded queue and its writer. The queue is a deque with one waiter (cheaper than an
+    ``asyncio.Queue`` per client: the fan-out offers each frame to every client)."""
+
     socket: Socket
     channel: str
     queue_size: int
-    queue: asyncio.Queue[tuple[int | None, str]] = field(init=False)
+    pending: deque[tuple[int | None, str]] = field(default_factory=deque)
+    waiter: asyncio.Future[None] | None = None
     sent_seq: int = 0
     closed: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
     answers_pings: bool = False
     on_close: Callable[[Client], None] | None = None
+    close_args: tuple[int, str] = (1000, "bye")
 
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(maxsize=self.queue_size)
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     def offer(self, seq: int | None, frame: str) -> bool:
         if self.closed:
             return False
-        try:
-            self.queue.put_nowait((seq, frame))
-            return True
-        except asyncio.QueueFull:
+        if len(self.pending) >= self.queue_size:
             self.close_soon(CLOSE_SLOW, f"too slow: more than {self.queue_size} messages waiting; reconnect "
                                         f"with last_seq={self.sent_seq} to resume")
             return False
+        self.pending.append((seq, frame))
+        self._wake()
+        return True
 
     def close_soon(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = reason
+        self.close_args = (code, reason)
         if self.on_close:
             self.on_close(self)
-        with contextlib.suppress(asyncio.QueueFull):  # wakes the writer, which closes the socket
-            self.queue.put_nowait((None, ""))
-        self._close_args = (code, reason)
+        self._wake()  # the writer closes the socket
+
+    async def _next_batch(self) -> deque[tuple[int | None, str]]:
+        """Everything waiting, in one wake-up."""
+        while not self.pending and not self.closed:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        batch, self.pending = self.pending, deque()
+        return batch
 
     async def run_writer(self, first: list[tuple[int | None, str]]) -> None:
         """Send the first messages (hello, replay), then the live queue, skipping anything already sent."""
@@ -125,10 +148,7 @@ class Client:
                 if seq is not None:
                     self.sent_seq = seq
             while not self.closed:
-                batch = [await self.queue.get()]
-                while not self.queue.empty():  # everything waiting goes out in one wake-up
-                    batch.append(self.queue.get_nowait())
-                for seq, frame in batch:
+                for seq, frame in await self._next_batch():
                     if self.closed:
                         break
                     if seq is not None and seq <= self.sent_seq:
@@ -138,12 +158,15 @@ class Client:
                         self.sent_seq = seq
         except Exception as exc:  # noqa: BLE001 - a broken socket ends this client only
             self.close_soon(1011, f"send failed: {type(exc).__name__}")
-        code, reason = getattr(self, "_close_args", (1000, "bye"))
+        code, reason = self.close_args
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), timeout=2.0)
 
 
-class Channel:
+class ChannelState:
+    """One channel: its identity in the data core's log (``epoch``, ``last_seq``), the history held for
+    resume, and the clients."""
+
     def __init__(self, name: str, *, history_size: int) -> None:
         self.name = name
         self.epoch = ""
@@ -170,21 +193,27 @@ class Channel:
                       "id": f"{kind}-{uuid.uuid4().hex[:12]}", "type": kind, "ts": _now_iso(), "payload": payload})
 
     def publish(self, envelopes: list[dict[str, Any]]) -> int:
-        """Broadcast envelopes in seq order; duplicates are ignored, gaps held. Returns how many went out."""
+        """Put envelopes in seq order (duplicates ignored, gaps held) and offer them to every client's queue.
+        Returns how many were put in order. Never awaits: the writers send in later turns of the loop."""
         for env in envelopes:
             if env["epoch"] != self.epoch or env["seq"] <= self.last_seq:
                 continue
             self.held[env["seq"]] = (dumps(env), env)
-        sent = 0
+        ready: list[tuple[int, str]] = []
         while self.last_seq + 1 in self.held:
             frame, _ = self.held.pop(self.last_seq + 1)
             self.last_seq += 1
             self.history.append((self.last_seq, frame))
-            for client in list(self.clients):
-                if client.offer(self.last_seq, frame):
+            ready.append((self.last_seq, frame))
+        if ready:
+            self.offer_all(ready, list(self.clients))
+        return len(ready)
+
+    def offer_all(self, frames: list[tuple[int, str]], clients: list[Client]) -> None:
+        for client in clients:
+            for seq, frame in frames:
+                if client.offer(seq, frame):
                     self.delivered += 1
-            sent += 1
-        return sent
 
     @property
     def has_gap(self) -> bool:
@@ -202,7 +231,7 @@ class Channel:
 
 class Hub:
     def __init__(self, *, history_size: int = 1000, queue_size: int = 256) -> None:
-        self.channels = {name: Channel(name, history_size=history_size) for name in CHANNELS}
+        self.channels = {name: ChannelState(name, history_size=history_size) for name in CHANNELS}
         self.queue_size = queue_size
         self.gap_event = asyncio.Event()
 

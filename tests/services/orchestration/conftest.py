@@ -80,3 +80,31 @@ def recv_events(ws: Any, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         if message["type"] not in ("hello", "ping", "pong", "resync"):
             out.append(message)
     return out
+
+
+# --------------------------------------------------------------------------- the dashboard's REST through the engine
+PROBLEM = "application/problem+json"
+GOOD = {"site": "s1", "meter": "main", "activity_type": "electricity", "unit": "kWh"}
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def dc_client(stack: Stack) -> httpx.Client:
+    """A client of the stack's data core itself (to seed it, and to compare answers)."""
+    return httpx.Client(base_url=stack.dc.url, headers=AUTH, timeout=30, trust_env=False)
+
+
+def make_site(dc: httpx.Client, site: str = "s1") -> None:
+    assert dc.post("/api/v1/organisations", json={"id": "acme", "name": "Acme"}).status_code == 201
+    r = dc.post("/api/v1/sites", json={"id": site, "org_id": "acme", "name": f"Site {site}", "country": "GB"})
+    assert r.status_code == 201, r.text
+
+
+def hour(day: int, hour: int) -> str:
+    return f"2019-06-{day:02d}T{hour:02d}:00:00Z"

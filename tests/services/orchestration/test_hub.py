@@ -126,3 +126,103 @@ def test_hello_carries_the_resume_point() -> None:
     _, first = hub.attach(Sink(), "alerts", last_seq=2, epoch="e1")
     hello = json.loads(first[0][1])
     assert hello["type"] == "hello" and hello["seq"] == 2 and hello["payload"]["last_seq"] == 4
+
+
+class _SlowDataCore:
+    """A data core whose first sync answers at once and whose second one waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def sync_hotspots(self, hotspots, scope, scan_id, rules):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls > 1:
+            await self.release.wait()
+        seq = self.calls
+        return {"scan_id": scan_id, "counts": {"created": 1}, "results": [{"id": f"h{seq}", "action": "created"}],
+                "events": [], "alerts": {"results": [{"action": "created"}], "events": [_env(seq)]}}
+
+
+def test_a_slow_durable_write_does_not_delay_the_previous_alert() -> None:
+    from services.common.alert_rules import AlertRules
+    from services.common.contracts import ScanResult
+    from services.orchestration.results import store_scan
+
+    async def scenario() -> tuple[list[list[int]], bool, list[list[int]]]:
+        hub = Hub(history_size=100, queue_size=8)
+        hub.channels["alerts"].reset("e1", 0, [])
+        sinks = [Sink() for _ in range(120)]
+        writers = []
+        for sink in sinks:
+            client, first = hub.attach(sink, "alerts", last_seq=None, epoch=None)
+            writers.append(asyncio.create_task(client.run_writer(first)))
+        dc = _SlowDataCore()
+        await store_scan(dc, hub, AlertRules(), ScanResult())  # type: ignore[arg-type]
+        second = asyncio.create_task(store_scan(dc, hub, AlertRules(), ScanResult()))  # type: ignore[arg-type]
+        for _ in range(200):  # until every client has alert 1, the second write still pending
+            await asyncio.sleep(0)
+            if all(any(f["seq"] == 1 for f in s.frames) for s in sinks):
+                break
+        during = [[f["seq"] for f in s.frames if f["type"] == "alert.raised"] for s in sinks]
+        pending = not second.done()
+        dc.release.set()
+        await second
+        for _ in range(200):
+            await asyncio.sleep(0)
+        after = [[f["seq"] for f in s.frames if f["type"] == "alert.raised"] for s in sinks]
+        for task in writers:
+            task.cancel()
+        await hub.close_all()
+        return during, pending, after
+
+    during, pending, after = asyncio.run(scenario())
+    assert pending  # the next alert's write had not been answered ...
+    assert all(seqs == [1] for seqs in during)  # ... and every client already had the previous alert
+    assert all(seqs == [1, 2] for seqs in after)
+
+
+def test_order_and_seq_stay_exact_under_concurrent_publishes_and_attaches() -> None:
+    import random
+
+    rng = random.Random(16)
+    total = 300
+
+    async def scenario() -> tuple[list[tuple[int, list[int]]], Hub]:
+        hub = Hub(history_size=1000, queue_size=1000)
+        hub.channels["alerts"].reset("e1", 0, [])
+        order = list(range(1, total + 1))
+        rng.shuffle(order)  # envelopes arrive out of order (other replicas, the tail), some twice
+        batches = [order[i:i + 7] for i in range(0, total, 7)]
+        clients: list[tuple[int, Sink]] = []
+        writers = []
+
+        async def publisher(part: list[list[int]]) -> None:
+            for batch in part:
+                hub.publish([_env(s) for s in batch] + [_env(rng.randint(1, total))])
+                await asyncio.sleep(0)
+
+        async def joiner() -> None:
+            for _ in range(40):  # clients connect (fresh or resuming) while the fan-out runs
+                sink = Sink()
+                last = hub.channels["alerts"].last_seq
+                resume = rng.choice([None, max(0, last - rng.randint(0, 5))])
+                client, first = hub.attach(sink, "alerts", last_seq=resume, epoch="e1" if resume is not None else None)
+                clients.append((resume if resume is not None else last, sink))
+                writers.append(asyncio.create_task(client.run_writer(first)))
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(publisher(batches[i::3]) for i in range(3)), joiner())
+        while hub.channels["alerts"].last_seq < total:
+            await asyncio.sleep(0)
+        for _ in range(500):
+            await asyncio.sleep(0)
+        for task in writers:
+            task.cancel()
+        await hub.close_all()
+        return [(start, [f["seq"] for f in sink.frames if f["type"] == "alert.raised"]) for start, sink in clients], hub
+
+    seen, hub = asyncio.run(scenario())
+    assert hub.channels["alerts"].last_seq == total and not hub.channels["alerts"].held
+    for start, seqs in seen:  # each client: every seq after its start, once, in order
+        assert seqs == list(range(start + 1, total + 1)), (start, seqs[:10])

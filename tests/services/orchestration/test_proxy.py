@@ -1,58 +1,134 @@
-"""The dashboard's reads and uploads through the orchestration engine (a real engine in front of a real data
-core): data-core answers passed on unchanged (JSON, CSV and XLSX files), problems passed on with their
-status and members, ingest with rejects and idempotent replays, actual against expected summed per interval,
-and 503 problems when the ML engine or Prefect cannot be reached."""
+"""The data-core proxy (``routes/proxy.py``). Without a data core: every table entry is its own route in
+OpenAPI with its summary and path parameters; query strings pass as sent, ids as one quoted path segment,
+answers (JSON or files) as given; a data-core 4xx comes back as the same problem, a refused token, a 5xx or
+no answer as 503. With a real data core behind a real engine: emission queries and exports (CSV, XLSX),
+sites, organisations, the readings extent, uploads with rejects and idempotent replays."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import openpyxl
 import pytest
+from fastapi.testclient import TestClient
 
+from services.common.datacore import AsyncDataCoreClient
+from services.common.errors import PROBLEM_BASE
+from services.orchestration.routes.proxy import EMISSION_KINDS, PROXY
 from tests.conftest import AUTH
-from tests.services.orchestration.conftest import Stack
+from tests.services.orchestration.conftest import GOOD, dc_client, hour, make_site, orchestration_settings, problem
 
-pytestmark = pytest.mark.integration
-PROBLEM = "application/problem+json"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-GOOD = {"site": "s1", "meter": "main", "activity_type": "electricity", "unit": "kWh"}
+Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM), response.headers["content-type"]
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
+@pytest.fixture
+def engine() -> Iterator[tuple[TestClient, list[httpx.Request], Callable[[Handler], None]]]:
+    """The real engine app whose data core is a function of the request (``answer(handler)`` sets it)."""
+    from services.orchestration.app import create_app
+
+    seen: list[httpx.Request] = []
+    handler: dict[str, Handler] = {"fn": lambda r: httpx.Response(200, json={"ok": True})}
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler["fn"](request)
+
+    app = create_app(orchestration_settings("http://127.0.0.1:9", stream_poll_seconds=60))
+    with TestClient(app, headers=AUTH) as client:
+        app.state.dc = AsyncDataCoreClient("http://dc", "tok", http=httpx.AsyncClient(
+            base_url="http://dc", transport=httpx.MockTransport(transport)))
+        yield client, seen, lambda fn: handler.__setitem__("fn", fn)
 
 
-def _dc(stack: Stack) -> httpx.Client:
-    return httpx.Client(base_url=stack.dc.url, headers=AUTH, timeout=30, trust_env=False)
+def _concrete(path: str) -> str:
+    return path.replace("{kind}", "totals").replace("{site_id}", "s1").replace("{batch_id}", "b1")
 
 
-def _site(dc: httpx.Client, site: str = "s1") -> None:
-    assert dc.post("/api/v1/organisations", json={"id": "acme", "name": "Acme"}).status_code == 201
-    r = dc.post("/api/v1/sites", json={"id": site, "org_id": "acme", "name": f"Site {site}", "country": "GB"})
-    assert r.status_code == 201, r.text
+def test_every_table_entry_is_its_own_route_in_openapi() -> None:
+    from services.orchestration.app import create_app
+
+    paths = create_app(orchestration_settings("http://127.0.0.1:9")).openapi()["paths"]
+    for entry in PROXY:
+        operation = paths[f"/api/v1{entry.path}"][entry.method.lower()]
+        assert operation["summary"] == entry.summary
+        declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(entry.params), entry.path
+    assert len({(e.method, e.path) for e in PROXY}) == len(PROXY)
+    assert "post" in paths["/api/v1/ingest"] and "get" in paths["/api/v1/expected"]  # the explicit ones
 
 
+@pytest.mark.parametrize("entry", PROXY, ids=lambda e: f"{e.method} {e.path}")
+def test_each_entry_forwards_query_and_answer_as_given(engine, entry) -> None:
+    client, seen, answer = engine
+    answer(lambda r: httpx.Response(200, content=b'{"rows": [1]}', headers={"content-type": "application/json",
+                                                                          "link": "<next>"}))
+    response = client.request(entry.method, f"/api/v1{_concrete(entry.path)}", params=[("a", "1"), ("a", "2")])
+    assert response.status_code == 200 and response.content == b'{"rows": [1]}'
+    assert response.headers["link"] == "<next>"
+    upstream = seen[-1]
+    assert upstream.method == entry.method
+    assert upstream.url.path == _concrete(entry.upstream) and upstream.url.params.get_list("a") == ["1", "2"]
+    assert upstream.headers.get("x-request-id")  # the data core logs this request under the same id
+
+
+def test_ids_are_one_path_segment_and_files_come_through(engine) -> None:
+    client, seen, answer = engine
+    client.get("/api/v1/sites/a%3Fb%20c%23d")
+    assert seen[-1].url.raw_path == b"/api/v1/sites/a%3Fb%20c%23d"  # not a query, not a fragment
+    answer(lambda r: httpx.Response(200, content=b"a,b\n1,2\n", headers={
+        "content-type": "text/csv; charset=utf-8", "content-disposition": 'attachment; filename="x.csv"'}))
+    csv = client.get("/api/v1/emissions/timeseries", params={"format": "csv"})
+    assert csv.content == b"a,b\n1,2\n" and csv.headers["content-type"].startswith("text/csv")
+    assert csv.headers["content-disposition"] == 'attachment; filename="x.csv"'
+    calls = len(seen)
+    unknown = client.get("/api/v1/emissions/everything")
+    assert unknown.status_code == 404 and all(k in unknown.json()["detail"] for k in EMISSION_KINDS)
+    assert unknown.json()["kind"] == "everything" and len(seen) == calls  # refused here, not sent on
+
+
+def test_a_data_core_4xx_comes_back_as_the_same_problem(engine) -> None:
+    client, _, answer = engine
+    problem = {"type": f"{PROBLEM_BASE}validation", "title": "Invalid input", "status": 422,
+               "detail": "scope must be 1, 2 or 3, not 7", "instance": "/api/v1/emissions/totals", "field": "scope"}
+    answer(lambda r: httpx.Response(422, json=problem, headers={"content-type": "application/problem+json"}))
+    for entry in PROXY:
+        response = client.request(entry.method, f"/api/v1{_concrete(entry.path)}")
+        body = response.json()
+        assert response.status_code == 422 and response.headers["content-type"].startswith("application/problem+json")
+        assert (body["type"], body["title"], body["detail"], body["field"]) == (
+            problem["type"], problem["title"], problem["detail"], "scope"), entry.path
+        assert body["instance"] == f"/api/v1{_concrete(entry.path)}"  # this engine's path
+
+
+@pytest.mark.parametrize(("upstream", "detail"), [
+    (lambda r: httpx.Response(401, json={"detail": "no"}), "token"),
+    (lambda r: httpx.Response(500, text="boom"), "failed (500)"),
+    (lambda r: (_ for _ in ()).throw(httpx.ConnectError("refused")), "unreachable"),
+])
+def test_a_refused_token_a_failure_or_no_answer_is_503(engine, upstream: Any, detail: str) -> None:
+    client, _, answer = engine
+    answer(upstream)
+    response = client.get("/api/v1/sites")
+    assert response.status_code == 503 and response.json()["service"] == "data-core"
+    assert detail in response.json()["detail"]
+
+
+# --------------------------------------------------------------------------- a real engine in front of a real data core
 def _csv(rows: list[dict[str, Any]]) -> str:
     columns = list(rows[0])
     return "\n".join([",".join(columns)] + [",".join(str(r[c]) for c in columns) for r in rows]) + "\n"
 
 
-def _hour(day: int, hour: int) -> str:
-    return f"2019-06-{day:02d}T{hour:02d}:00:00Z"
-
-
+@pytest.mark.integration
 def test_emission_queries_and_exports_come_through_unchanged(make_stack) -> None:
     stack = make_stack()
-    with _dc(stack) as dc:
-        _site(dc)
-        records = [{**GOOD, "timestamp": _hour(1, h), "quantity": 10 + h} for h in range(6)]
+    with dc_client(stack) as dc:
+        make_site(dc)
+        records = [{**GOOD, "timestamp": hour(1, h), "quantity": 10 + h} for h in range(6)]
         records.append({"site": "s1", "activity_type": "natural_gas", "quantity": 500, "unit": "kWh",
                         "period": "2024-05"})
         assert dc.post("/api/v1/ingest", json={"records": records}).json()["accepted"] == 7
@@ -89,13 +165,14 @@ def test_emission_queries_and_exports_come_through_unchanged(make_stack) -> None
     assert "totals" in problem(stack.http.get("/api/v1/emissions/everything"), 404)["detail"]
 
 
+@pytest.mark.integration
 def test_sites_organisations_and_the_readings_extent(make_stack) -> None:
     stack = make_stack()
-    with _dc(stack) as dc:
-        _site(dc, "s1")
+    with dc_client(stack) as dc:
+        make_site(dc, "s1")
         assert dc.post("/api/v1/sites", json={"id": "b2:x.y", "org_id": "acme", "name": "B2",
                                               "country": "GB"}).status_code == 201
-        dc.post("/api/v1/ingest", json={"records": [{**GOOD, "timestamp": _hour(1, 0), "quantity": 5}]})
+        dc.post("/api/v1/ingest", json={"records": [{**GOOD, "timestamp": hour(1, 0), "quantity": 5}]})
         sites = stack.http.get("/api/v1/sites")
         assert sites.status_code == 200 and sites.json() == dc.get("/api/v1/sites").json()
         assert [s["id"] for s in sites.json()] == ["b2:x.y", "s1"]
@@ -109,13 +186,14 @@ def test_sites_organisations_and_the_readings_extent(make_stack) -> None:
     assert extent == {"first": "2019-06-01T00:00:00Z", "last": "2019-06-01T00:00:00Z", "sites": ["s1"]}
 
 
+@pytest.mark.integration
 def test_an_upload_through_the_engine_keeps_good_rows_lists_rejects_and_replays_by_key(make_stack) -> None:
     stack = make_stack()
-    with _dc(stack) as dc:
-        _site(dc)
-    rows = [{**GOOD, "timestamp": _hour(1, h), "quantity": 10 + h} for h in range(3)]
-    rows += [{**GOOD, "timestamp": _hour(1, 5), "quantity": 7, "site": "ghost"},
-             {**GOOD, "timestamp": _hour(1, 6), "quantity": -3}]
+    with dc_client(stack) as dc:
+        make_site(dc)
+    rows = [{**GOOD, "timestamp": hour(1, h), "quantity": 10 + h} for h in range(3)]
+    rows += [{**GOOD, "timestamp": hour(1, 5), "quantity": 7, "site": "ghost"},
+             {**GOOD, "timestamp": hour(1, 6), "quantity": -3}]
     upload = {"file": ("meters.csv", _csv(rows), "text/csv")}
     key = {"Idempotency-Key": "dash-upload-1"}
 
@@ -147,10 +225,10 @@ def test_an_upload_through_the_engine_keeps_good_rows_lists_rejects_and_replays_
     assert "different request" in other["detail"] and other["idempotency_key"] == "dash-upload-1"
 
     # text/csv and JSON bodies, with the query string passed on
-    late = [{**GOOD, "timestamp": _hour(2, 0), "quantity": 4}]
+    late = [{**GOOD, "timestamp": hour(2, 0), "quantity": 4}]
     body = stack.http.post("/api/v1/ingest", content=_csv(late), headers={"Content-Type": "text/csv"})
     assert body.status_code == 200 and body.json()["accepted"] == 1
-    chunked = [{**GOOD, "timestamp": _hour(2, 1), "quantity": 6}]  # no Content-Length: passed on chunked
+    chunked = [{**GOOD, "timestamp": hour(2, 1), "quantity": 6}]  # no Content-Length: passed on chunked
     streamed = stack.http.post("/api/v1/ingest", content=iter([_csv(chunked)[:20].encode(), _csv(chunked)[20:].encode()]),
                                headers={"Content-Type": "text/csv"})
     assert streamed.status_code == 200 and streamed.json()["accepted"] == 1, streamed.text
@@ -160,7 +238,7 @@ def test_an_upload_through_the_engine_keeps_good_rows_lists_rejects_and_replays_
     dup = stack.http.post("/api/v1/ingest", json={"records": late})
     assert dup.status_code == 200 and (dup.json()["accepted"], dup.json()["duplicates"]) == (0, 1)
     # all rows rejected: the data core's 422 with its rejects, replayed as such with the header
-    ghosts = {"file": ("g.csv", _csv([{**GOOD, "site": "ghost", "timestamp": _hour(3, 0), "quantity": 1}]),
+    ghosts = {"file": ("g.csv", _csv([{**GOOD, "site": "ghost", "timestamp": hour(3, 0), "quantity": 1}]),
                        "text/csv")}
     none = problem(stack.http.post("/api/v1/ingest", files=ghosts, headers={"Idempotency-Key": "g"}), 422)
     assert none["type"].endswith("/all-rows-rejected") and none["rejects"][0]["column"] == "site"
@@ -169,89 +247,7 @@ def test_an_upload_through_the_engine_keeps_good_rows_lists_rejects_and_replays_
     problem(stack.http.post("/api/v1/ingest", content=b"x", headers={"Content-Type": "application/pdf"}), 415)
 
 
-# hour, actual, expected, lower, upper: Saturday 1 June and Sunday 2 June 2019
-HOURS = [((1, 22), 8.0, 11.0, 9.5, 12.5),   # below the lower bound
-         ((1, 23), 13.0, 11.0, 9.5, 12.5),  # above the upper bound
-         ((2, 0), 10.0, 10.5, 9.0, 12.0),
-         ((2, 1), 11.5, 10.5, 9.0, 12.0),
-         ((2, 2), 20.0, 10.5, 9.0, 12.0),   # above
-         ((2, 3), 9.0, 10.5, 9.0, 12.0)]    # on the lower bound: not below
-
-
-def test_expected_sums_actual_and_expected_per_interval(make_stack) -> None:
-    stack = make_stack()
-    with _dc(stack) as dc:
-        _site(dc)
-        readings = [{**GOOD, "timestamp": _hour(*h), "quantity": a} for h, a, *_ in HOURS]
-        readings.append({**GOOD, "timestamp": _hour(2, 4), "quantity": 30})  # no prediction: not counted
-        assert dc.post("/api/v1/ingest", json={"records": readings}).json()["accepted"] == 7
-        stored = dc.put("/api/v1/predictions", json={"model_name": "carbon-baseline", "model_version": "3",
-                                                     "unit": "kWh", "predictions": [
-            {"site": "s1", "meter": "main", "activity_type": "electricity", "period_start": _hour(*h),
-             "expected": e, "lower": lo, "upper": hi} for h, _, e, lo, hi in HOURS]})
-        assert stored.status_code == 200, stored.text
-
-    daily = stack.http.get("/api/v1/expected")
-    assert daily.status_code == 200, daily.text
-    body = daily.json()
-    assert body["interval"] == "day" and body["sites"] == ["s1"] and body["model_versions"] == ["3"]
-    common = {"activity_type": "electricity", "unit": "kWh"}
-    assert body["rows"] == [
-        {"period_start": "2019-06-01T00:00:00Z", **common, "actual": 21.0, "expected": 22.0, "lower": 19.0,
-         "upper": 25.0, "hours": 2, "hours_above": 1, "hours_below": 1},
-        {"period_start": "2019-06-02T00:00:00Z", **common, "actual": 50.5, "expected": 42.0, "lower": 36.0,
-         "upper": 48.0, "hours": 4, "hours_above": 1, "hours_below": 0}]
-
-    hourly = stack.http.get("/api/v1/expected", params={"interval": "hour", "start": "2019-06-01T23:00:00Z",
-                                                        "end": "2019-06-02T02:00:00+00:00"}).json()["rows"]
-    assert [(r["period_start"], r["actual"], r["hours_above"]) for r in hourly] == [
-        ("2019-06-01T23:00:00Z", 13.0, 1), ("2019-06-02T00:00:00Z", 10.0, 0), ("2019-06-02T01:00:00Z", 11.5, 0)]
-    weekly = stack.http.get("/api/v1/expected", params={"interval": "week"}).json()["rows"]
-    assert [(r["period_start"], r["actual"], r["hours"]) for r in weekly] == [("2019-05-27T00:00:00Z", 71.5, 6)]
-    monthly = stack.http.get("/api/v1/expected", params=[("interval", "month"), ("site", "s1"), ("site", "s9"),
-                                                         ("activity_type", "electricity")]).json()["rows"]
-    assert [(r["period_start"], r["expected"], r["hours_below"]) for r in monthly] == [("2019-06-01T00:00:00Z",
-                                                                                         64.0, 1)]
-    empty = stack.http.get("/api/v1/expected", params={"activity_type": "natural_gas"}).json()
-    assert empty == {"interval": "day", "rows": [], "sites": [], "model_versions": []}
-    assert problem(stack.http.get("/api/v1/expected", params={"start": "2019-06-02T00:00:00Z",
-                                                              "end": "2019-06-01T00:00:00Z"}), 422)["field"] == "end"
-    problem(stack.http.get("/api/v1/expected", params={"interval": "year"}), 422)
-
-
-def test_week_buckets_start_on_monday_and_missing_bounds_stay_null() -> None:
-    from services.orchestration.dashboard import aggregate_residuals
-
-    csv = (b"site,meter,activity_type,period_start,actual,unit,expected,lower,upper,model_name,model_version\n"
-           b"a,,electricity,2024-01-07T23:00:00,1.5,kWh,1.0,,,m,7\n"  # Sunday
-           b"b,,electricity,2024-01-08T00:00:00,2.0,kWh,1.0,,,m,7\n"  # Monday
-           b"b,,natural_gas,2024-01-08T01:00:00,4.0,kWh,5.0,4.5,6.0,m,8\n")
-    out = aggregate_residuals(csv, "week")
-    assert out["sites"] == ["a", "b"] and out["model_versions"] == ["7", "8"]
-    assert [(r["period_start"], r["activity_type"], r["actual"], r["lower"], r["hours_below"]) for r in out["rows"]] \
-        == [("2024-01-01T00:00:00Z", "electricity", 1.5, None, 0), ("2024-01-08T00:00:00Z", "electricity", 2.0,
-                                                                    None, 0),
-            ("2024-01-08T00:00:00Z", "natural_gas", 4.0, 4.5, 1)]
-    header_only = csv.split(b"\n")[0] + b"\n"
-    assert aggregate_residuals(header_only, "day")["rows"] == []
-
-
-def test_models_merges_the_registered_versions_with_what_the_engine_serves(make_stack) -> None:
-    from fastapi import FastAPI
-
-    from tests.conftest import LiveServer
-
-    fake = FastAPI()  # the two reads of the ML engine the dashboard needs, as services/ml_engine/app.py answers
-    registered = {"name": "carbon-baseline", "alias": "champion", "served": {"version": "4"},
-                  "registry": {"reachable": True}, "versions": [{"version": "4", "aliases": ["champion"]}]}
-    fake.get("/api/v1/models")(lambda: registered)
-    fake.get("/version")(lambda: {"mlflow": "2.x", "model": {"version": "4"}})
-    with LiveServer(fake) as ml:
-        stack = make_stack(ml_engine_url=ml.url)
-        body = stack.http.get("/api/v1/models").json()
-    assert body == {"registered": registered, "serving": {"mlflow": "2.x", "model": {"version": "4"}}}
-
-
+@pytest.mark.integration
 def test_absent_ml_engine_prefect_and_data_core_are_503_problems(make_stack) -> None:
     stack = make_stack(ml_engine_url="http://127.0.0.1:9")
     down = problem(stack.http.get("/api/v1/models"), 503)
@@ -261,5 +257,5 @@ def test_absent_ml_engine_prefect_and_data_core_are_503_problems(make_stack) -> 
     stack.dc.__exit__(None, None, None)  # the data core stops
     for path in ("/api/v1/sites", "/api/v1/emissions/totals", "/api/v1/expected"):
         assert problem(stack.http.get(path), 503)["service"] == "data-core", path
-    problem(stack.http.post("/api/v1/ingest", json={"records": [{**GOOD, "timestamp": _hour(1, 0),
+    problem(stack.http.post("/api/v1/ingest", json={"records": [{**GOOD, "timestamp": hour(1, 0),
                                                                  "quantity": 1}]}), 503)
