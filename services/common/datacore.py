@@ -62,14 +62,23 @@ class UpstreamProblem(DomainError):
             self.type_suffix = kind[len(PROBLEM_BASE):]
 
 
+class TokenRefused(ServiceUnavailable):
+    """Another service refused this service's token (401/403): a 503 to our caller, a deployment fault that
+    no retry mends (the flows do not retry it). ``response`` is the refusal."""
+
+    def __init__(self, response: httpx.Response, service: str = "data-core") -> None:
+        self.response = response
+        super().__init__(f"the {service} refused this service's token ({response.status_code}); "
+                         "both services need the same API_TOKEN", service=service)
+
+
 def check(response: httpx.Response, service: str = "data-core") -> httpx.Response:
     """``response`` if it is a success; else the problem to answer with (see the module docstring)."""
     status = response.status_code
     if status < 400:
         return response
     if status in (401, 403):
-        raise ServiceUnavailable(f"the {service} refused this service's token ({status}); "
-                                 "both services need the same API_TOKEN", service=service)
+        raise TokenRefused(response, service)
     if status >= 500:
         raise ServiceUnavailable(f"the {service} failed ({status})", service=service)
     raise UpstreamProblem(response, service)
