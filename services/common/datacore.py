@@ -46,7 +46,22 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-class UpstreamProblem(DomainError):
+def _rebuild(cls: type[DomainError], args: tuple[Any, ...], state: dict[str, Any]) -> DomainError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
+
+class _Picklable(DomainError):
+    """Pickled with its state, not re-built from its arguments (a process task runner sends a task's error
+    back to the flow; the constructors here take the response)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+class UpstreamProblem(_Picklable):
     """A 4xx problem of another service, passed on with its status, title, type, detail and extra members."""
 
     def __init__(self, response: httpx.Response, service: str = "data-core") -> None:
@@ -62,7 +77,7 @@ class UpstreamProblem(DomainError):
             self.type_suffix = kind[len(PROBLEM_BASE):]
 
 
-class TokenRefused(ServiceUnavailable):
+class TokenRefused(_Picklable, ServiceUnavailable):
     """Another service refused this service's token (401/403): a 503 to our caller, a deployment fault that
     no retry mends (the flows do not retry it). ``response`` is the refusal."""
 

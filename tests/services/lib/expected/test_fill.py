@@ -127,3 +127,18 @@ def test_the_library_functions_compose_over_clients() -> None:
     page = pending([("b1", "m", "natural_gas", "2020-01-01T00:00:00")])
     assert fill_page(page, summary, predict=partial(predict_with, ml), store=partial(store_with, dc)) == 1
     assert summary["model_versions"] == ["1"]
+
+
+@pytest.mark.parametrize("status", [422, 401])
+def test_the_clients_errors_survive_a_process_task_runner(status: int) -> None:
+    """A Dask worker sends a task's error back pickled: the flow's retry condition sees the same error."""
+    import pickle
+
+    from services.common.datacore import TokenRefused
+
+    ml = ml_answer(status, {"status": status, "title": "No", "detail": "refused", "field": "timestamps"})
+    with pytest.raises((UpstreamProblem, TokenRefused)) as caught:
+        predict_with(ml, "b1", "electricity", [])
+    back = pickle.loads(pickle.dumps(caught.value))
+    assert type(back) is type(caught.value) and back.status == caught.value.status
+    assert back.detail == caught.value.detail and back.response.status_code == status
