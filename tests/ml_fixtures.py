@@ -86,7 +86,6 @@ def flow_env(loaded_data_core, tracking_uri, monkeypatch):  # type: ignore[no-un
     import contextlib
 
     import flows.train_baseline as tb
-
     from services.common.datacore import DataCoreClient
 
     dc = DataCoreClient("http://testserver", None, http=loaded_data_core)  # the flow's client over the test app

@@ -12,8 +12,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from services.data_core.exports import escape_formulas, frame_response
 from services.common.datacore import DataCoreClient
+from services.data_core.exports import escape_formulas, frame_response
 from services.lib.hotspots.scan import read_residuals
 from tests.conftest import AUTH
 from tests.services.data_core.helpers import ingest, make_site, record
