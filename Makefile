@@ -93,7 +93,7 @@ lint: install
 	$(PY) -m ruff check services flows deployments tests bench tools
 	$(PY) -m mypy services/common services/platform.py services/platform_env.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py \
 	  services/ml_engine/settings.py services/ml_engine/serving.py services/ml_engine/registry.py services/ml_engine/signing.py \
-	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/hotspots \
+	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/lib \
 	  services/data_core/streams.py services/rag services/frontend flows tools
 
 # two workers (the machine has two cores), a file per worker at a time (its module fixtures built once)

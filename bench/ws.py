@@ -282,7 +282,7 @@ def driver(args: argparse.Namespace) -> int:
                           "EVENT_SCAN": "false", "PREFECT_API_URL": "http://127.0.0.1:9/api",
                           # every bench client connects from 127.0.0.1: lift the per-client cap (30) and the
                           # request rate limit, which guard a real deployment, not what this bench measures
-                          "WS_MAX_CONNECTIONS_PER_CLIENT": str(max(args.clients, 30)), "RATE_LIMIT_PER_MINUTE": "0"}
+                          "WS_MAX_CONNECTIONS_PER_CLIENT": str(args.clients + args.slow + 30), "RATE_LIMIT_PER_MINUTE": "0"}
             if args.ws_queue:
                 engine_env["WS_QUEUE"] = str(args.ws_queue)
             engine_cmd = [PYTHON, str(Path(__file__).resolve()), "--_role", "engine", "--engine-ws", args.engine_ws]

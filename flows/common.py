@@ -1,5 +1,5 @@
-"""What the flows share: the retry policy for calls to the platform's services, their settings and the HTTP
-client of each service.
+"""What the flows share: the retry policy for calls to the platform's services, their settings, the client
+of each service (:class:`~services.common.datacore.DataCoreClient`) and the run logger.
 
 Secrets, addresses and paths never travel as flow, subflow, task or deployment parameters (Prefect stores
 parameters in plain text, and a Dask task runner pickles task arguments to its scheduler): a task opens
@@ -8,22 +8,31 @@ its client with :func:`service_client`, which reads the service's URL and the ``
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
 from pydantic_settings import SettingsConfigDict
 
+from services.common.datacore import DataCoreClient, TokenRefused
+from services.common.errors import ServiceUnavailable
 from services.common.settings import ServiceSettings
-from services.data_core.settings import REPO_ROOT
-from services.hotspots.scan import client
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry when a service is unreachable, slow or failing (5xx); a 4xx answer or a bug in our own code
-    will not change on retry."""
+    """Retry when a service is unreachable, slow or failing (5xx: the client's ``ServiceUnavailable``); a 4xx
+    answer (``UpstreamProblem``), a refused token or a bug in our own code will not change on retry."""
     try:
         state.result()
+    except TokenRefused:
+        return False
+    except ServiceUnavailable:
+        return True
     except httpx.HTTPStatusError as exc:
         return exc.response.status_code >= 500
     except httpx.TransportError:
@@ -31,6 +40,14 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
     except Exception:  # noqa: BLE001 - anything else is not transient
         return False
     return False
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow run's logger inside a run; a module logger when the same code runs outside Prefect."""
+    try:
+        return get_run_logger()  # type: ignore[return-value]
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 # 3 retries after 2, 10 and 30 s: rides out a service restart, gives up on a real outage
@@ -57,16 +74,19 @@ class FlowSettings(ServiceSettings):
 
 
 Service = Literal["data_core", "ml_engine", "orchestration", "rag_service"]
+SERVICE_NAMES: dict[str, str] = {"data_core": "data-core", "ml_engine": "ml-engine", "orchestration": "orchestration",
+                                 "rag_service": "rag"}
 
 
-def service_client(service: Service, timeout: float = 300.0) -> httpx.Client:
-    """An HTTP client of one of the platform's services: its URL and the ``API_TOKEN`` (sent on every
-    request, reads included) from :class:`FlowSettings`."""
+def service_client(service: Service, timeout: float = 300.0) -> DataCoreClient:
+    """The checked client of one of the platform's services (the data core's typed client; the same class
+    named after the ML engine, the orchestration engine or the chatbot service for those): its URL and the
+    ``API_TOKEN`` (sent on every request, reads included) from :class:`FlowSettings`."""
     settings = FlowSettings()  # type: ignore[call-arg]
     url = getattr(settings, f"{service}_url")
     if not url:
         raise ValueError(f"{service.upper()}_URL is not set")
-    return client(url, settings.api_token.get_secret_value(), timeout=timeout)
+    return DataCoreClient(url, settings.api_token.get_secret_value(), timeout=timeout, service=SERVICE_NAMES[service])
 
 
 def make_task_runner(kind: str | None = None, workers: int = 2) -> Any:

@@ -6,7 +6,7 @@ recommendations.
 2. Expected values of that window are filled first (the ``fill-expected`` flow as a subflow; with the ML
    engine down it retries, then fails: nothing is half-stored and the next run repeats the scan).
 3. Sites are split into chunks; each chunk is one task (``scan-chunk``: residuals -> detection, plain
-   Python in :mod:`services.hotspots`) on the chosen task runner: threads, or a Dask cluster.
+   Python in :mod:`services.lib.hotspots`) on the chosen task runner: threads, or a Dask cluster.
 4. Each chunk's hotspots go to the orchestration engine (``POST /api/v1/results``), which stores them
    through the data core (an ongoing episode is updated, one that ended is closed), raises alerts and
    broadcasts. Pareto and growth hotspots of the window follow.
@@ -31,9 +31,10 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, service_client
-from flows.predict_expected import fill_expected, run_logger
-from services.hotspots.scan import extent, pareto_hotspots, scan_sites, utc
+from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, run_logger, service_client
+from flows.predict_expected import fill_expected
+from services.common.datacore import DataCoreClient, TokenRefused, UpstreamProblem, seg
+from services.lib.hotspots.scan import extent, pareto_hotspots, scan_sites, utc
 
 DETECTED_KINDS = ["above_expected", "spike", "level_shift", "silent_meter", "stuck_meter"]
 
@@ -48,9 +49,7 @@ def scan_chunk(sites: list[str], start: str, end: str) -> dict[str, Any]:
 @task(name="publish-hotspots", cache_policy=NO_CACHE, **SERVICE_RETRIES)
 def publish(body: dict[str, Any]) -> dict[str, Any]:
     with service_client("orchestration") as oe:
-        response = oe.post("/api/v1/results", json=body)
-        response.raise_for_status()
-        return dict(response.json())
+        return dict(oe.post("/api/v1/results", json=body))
 
 
 @task(name="pareto", cache_policy=NO_CACHE, **SERVICE_RETRIES)
@@ -67,9 +66,7 @@ def request_recommendations(limit: int = 50) -> dict[str, int]:
     out = {"pending": 0, "answered": 0, "failed": 0}
     rag_url = FlowSettings().rag_service_url  # type: ignore[call-arg]
     with service_client("data_core") as dc:
-        response = dc.get("/api/v1/recommendations", params={"status": "pending", "limit": limit})
-        response.raise_for_status()
-        queue = response.json()["recommendations"]
+        queue = dc.get("/api/v1/recommendations", {"status": "pending", "limit": limit})["recommendations"]
     out["pending"] = len(queue)
     if not queue or not rag_url:
         if queue:
@@ -78,24 +75,30 @@ def request_recommendations(limit: int = 50) -> dict[str, int]:
     with service_client("rag_service", timeout=120.0) as rag, service_client("orchestration") as oe:
         for item in queue:
             hotspot = item["hotspot"]
-            try:
-                answer = rag.post("/api/recommendations", json={"hotspot": hotspot})
-                if 400 <= answer.status_code < 500 and answer.status_code not in (408, 429):
-                    # refused for good (unknown site, bad hotspot): recorded as failed, the queue moves on
-                    body = {"status": "failed", "error": f"{answer.status_code}: {answer.text[:300]}"}
-                    out["refused"] = out.get("refused", 0) + 1
-                else:
-                    answer.raise_for_status()
-                    body = {"status": "ready", "content": answer.json()}
-                    out["answered"] += 1
-            except Exception as exc:  # noqa: BLE001 - the chatbot being down keeps the request queued
-                body = {"status": "pending", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-                out["failed"] += 1
-            stored = oe.post(f"/api/v1/recommendations/{hotspot['id']}", json=body)
-            stored.raise_for_status()
+            body = _ask(rag, hotspot, out)
+            oe.post(f"/api/v1/recommendations/{seg(hotspot['id'])}", json=body)
             if body["status"] == "pending":
                 break  # the service is down: the rest waits for the next run
     return out
+
+
+def _ask(rag: DataCoreClient, hotspot: dict[str, Any], out: dict[str, int]) -> dict[str, Any]:
+    """The chatbot's answer for one hotspot as the recommendation to store: ready, failed (refused for good:
+    unknown site, bad hotspot) or still pending (down, busy or timed out)."""
+    try:
+        content = rag.post("/api/recommendations", json={"hotspot": hotspot})
+    except (UpstreamProblem, TokenRefused) as exc:
+        if exc.response.status_code not in (408, 429):
+            out["refused"] = out.get("refused", 0) + 1
+            return {"status": "failed", "error": f"{exc.response.status_code}: {exc.response.text[:300]}"}
+        error: Exception = exc
+    except Exception as exc:  # noqa: BLE001 - the chatbot being down keeps the request queued
+        error = exc
+    else:
+        out["answered"] += 1
+        return {"status": "ready", "content": content}
+    out["failed"] += 1
+    return {"status": "pending", "error": f"{type(error).__name__}: {str(error)[:300]}"}
 
 
 @flow(name="scan-chunks")

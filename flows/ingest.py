@@ -32,8 +32,8 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, service_client
-from flows.predict_expected import run_logger
+from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, run_logger, service_client
+from services.common.datacore import TokenRefused, UpstreamProblem
 
 TYPES = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -49,15 +49,15 @@ def send_file(path: str) -> dict[str, Any]:
     file = Path(path)
     content = file.read_bytes()
     headers = {"Idempotency-Key": idempotency_key(content), "X-Source-Name": file.name}
+    if file.suffix.lower() == ".csv":
+        send: dict[str, Any] = {"content": content, "headers": {**headers, "Content-Type": TYPES[".csv"]}}
+    else:
+        send = {"files": {"file": (file.name, content, TYPES[".xlsx"])}, "headers": headers}
     with service_client("data_core", timeout=1800.0) as dc:
-        if file.suffix.lower() == ".csv":
-            response = dc.post("/api/v1/ingest", content=content, headers={**headers, "Content-Type": TYPES[".csv"]},
-                               params={"source_name": file.name})
-        else:
-            response = dc.post("/api/v1/ingest", files={"file": (file.name, content, TYPES[".xlsx"])},
-                               headers=headers, params={"source_name": file.name})
-    if response.status_code >= 500:
-        response.raise_for_status()
+        try:
+            response = dc.request("POST", "/api/v1/ingest", params={"source_name": file.name}, **send)
+        except (UpstreamProblem, TokenRefused) as exc:  # a 4xx answer is the outcome (5xx, no answer: retried)
+            response = exc.response
     body = response.json()
     if response.headers.get("Idempotent-Replayed") == "true":  # sent before: the first answer again
         body["replayed"] = True

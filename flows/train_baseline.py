@@ -17,16 +17,15 @@ import sys
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import SERVICE_RETRIES, FlowSettings
-from services.hotspots.scan import client as http_client
+from services.common.datacore import DataCoreClient
 from services.ml_engine import registry
 from services.ml_engine.bundle import INPUT_COLUMNS
-from services.ml_engine.history import read_csv, readings_params
+from services.ml_engine.history import read_readings
 from services.ml_engine.settings import MLEngineSettings
 from services.ml_engine.training import (
     Window,
@@ -43,10 +42,10 @@ HISTORY_MARGIN = pd.Timedelta(days=35)  # history before the training window fee
 FETCH_RETRIES = SERVICE_RETRIES
 
 
-def data_core_client(base_url: str) -> httpx.Client:
-    """HTTP client of the data core at ``base_url`` with the API_TOKEN of the settings (tests swap in a
-    client bound to an in-process app)."""
-    return http_client(base_url, FlowSettings().api_token.get_secret_value(), timeout=300.0)  # type: ignore[call-arg]
+def data_core_client(base_url: str) -> DataCoreClient:
+    """The data core's client at ``base_url`` with the API_TOKEN of the settings (tests swap in a client
+    bound to an in-process app)."""
+    return DataCoreClient(base_url, FlowSettings().api_token.get_secret_value(), timeout=300.0)  # type: ignore[call-arg]
 
 
 def _utc(value: datetime | str | None) -> pd.Timestamp | None:
@@ -60,19 +59,16 @@ def _utc(value: datetime | str | None) -> pd.Timestamp | None:
 def fetch_sites() -> dict[str, float]:
     """Site floor areas (m2) from the data core (``DATA_CORE_URL``)."""
     with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
-        response = dc.get("/api/v1/sites")
-        response.raise_for_status()
-    return {s["id"]: float(s["floor_area_m2"]) for s in response.json() if s.get("floor_area_m2")}
+        sites = dc.sites()
+    return {s["id"]: float(s["floor_area_m2"]) for s in sites if s.get("floor_area_m2")}
 
 
 @task(name="fetch-readings", cache_policy=NO_CACHE, **FETCH_RETRIES)
 def fetch_readings(activity_types: list[str], start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     """Hourly readings in kWh [site, activity_type, timestamp, quantity] (CSV: a year of 40 buildings is
-    ~700k rows). Readings in other energy units are converted with pint; non-energy units are dropped."""
+    ~700k rows). The data core converts other energy units to kWh and leaves non-energy units out."""
     with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
-        response = dc.get("/api/v1/readings", params=readings_params([], activity_types, start, end))
-        response.raise_for_status()
-    return read_csv(response.content)
+        return read_readings(dc, activity_types, start, end)
 
 
 @task(name="load-weather", cache_policy=NO_CACHE)

@@ -86,10 +86,12 @@ def flow_env(loaded_data_core, tracking_uri, monkeypatch):  # type: ignore[no-un
     import contextlib
 
     import flows.train_baseline as tb
+    from services.common.datacore import DataCoreClient
 
-    monkeypatch.setattr(tb, "data_core_client", lambda base_url: contextlib.nullcontext(loaded_data_core))
+    dc = DataCoreClient("http://testserver", None, http=loaded_data_core)  # the flow's client over the test app
+    monkeypatch.setattr(tb, "data_core_client", lambda base_url: contextlib.nullcontext(dc))
     monkeypatch.setenv("API_TOKEN", "test-token-for-ml-engine")
-    return {"client": loaded_data_core, "tracking_uri": tracking_uri, "module": tb}
+    return {"client": loaded_data_core, "dc": dc, "tracking_uri": tracking_uri, "module": tb}
 
 
 # --------------------------------------------------------------------------- served models

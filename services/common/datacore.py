@@ -46,7 +46,22 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-class UpstreamProblem(DomainError):
+def _rebuild(cls: type[DomainError], args: tuple[Any, ...], state: dict[str, Any]) -> DomainError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
+
+class _Picklable(DomainError):
+    """Pickled with its state, not re-built from its arguments (a process task runner sends a task's error
+    back to the flow; the constructors here take the response)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+class UpstreamProblem(_Picklable):
     """A 4xx problem of another service, passed on with its status, title, type, detail and extra members."""
 
     def __init__(self, response: httpx.Response, service: str = "data-core") -> None:
@@ -62,14 +77,23 @@ class UpstreamProblem(DomainError):
             self.type_suffix = kind[len(PROBLEM_BASE):]
 
 
+class TokenRefused(_Picklable, ServiceUnavailable):
+    """Another service refused this service's token (401/403): a 503 to our caller, a deployment fault that
+    no retry mends (the flows do not retry it). ``response`` is the refusal."""
+
+    def __init__(self, response: httpx.Response, service: str = "data-core") -> None:
+        self.response = response
+        super().__init__(f"the {service} refused this service's token ({response.status_code}); "
+                         "both services need the same API_TOKEN", service=service)
+
+
 def check(response: httpx.Response, service: str = "data-core") -> httpx.Response:
     """``response`` if it is a success; else the problem to answer with (see the module docstring)."""
     status = response.status_code
     if status < 400:
         return response
     if status in (401, 403):
-        raise ServiceUnavailable(f"the {service} refused this service's token ({status}); "
-                                 "both services need the same API_TOKEN", service=service)
+        raise TokenRefused(response, service)
     if status >= 500:
         raise ServiceUnavailable(f"the {service} failed ({status})", service=service)
     raise UpstreamProblem(response, service)

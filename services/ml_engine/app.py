@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import httpx
 import numpy as np
 import orjson
 import pandas as pd
@@ -31,7 +30,8 @@ import mlflow
 from services.common.app import create_app as base_app
 from services.common.app import serve
 from services.common.auth import WriteAuth
-from services.common.errors import ServiceUnavailable, Unprocessable, UnsupportedMediaType
+from services.common.datacore import AsyncDataCoreClient
+from services.common.errors import DomainError, ServiceUnavailable, Unprocessable, UnsupportedMediaType
 from services.common.ratelimit import RateLimitMiddleware, RateRule
 from services.ml_engine import registry
 from services.ml_engine.bundle import (
@@ -260,11 +260,11 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
 
 async def _history_features(request: Request, body: PredictRequest, frame: pd.DataFrame) -> dict[str, Any]:
     """Fill the history columns of ``frame`` from the data core; on failure predict without them and say so."""
-    client: httpx.AsyncClient = request.app.state.data_core
+    client: AsyncDataCoreClient = request.app.state.data_core
     first, last = frame["timestamp"].min(), frame["timestamp"].max()
     try:
         readings = await fetch_history(client, body.site, body.activity_type, first, last)
-    except (httpx.HTTPError, ValueError) as exc:
+    except (DomainError, ValueError) as exc:  # the client's UpstreamProblem / ServiceUnavailable, a bad CSV
         log.warning("history from the data core unavailable: %s", exc)
         return {"source": "none", "reason": f"data core unavailable: {type(exc).__name__}"}
     hourly = readings.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
@@ -311,9 +311,8 @@ def _app(settings: MLEngineSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder = ModelHolder(settings)
         app.state.holder = holder
-        app.state.data_core = httpx.AsyncClient(base_url=settings.data_core_url, trust_env=False,
-                                                headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
-                                                timeout=settings.data_core_timeout_seconds)
+        app.state.data_core = AsyncDataCoreClient(settings.data_core_url, settings.api_token.get_secret_value(),
+                                                  timeout=settings.data_core_timeout_seconds)
         await asyncio.to_thread(holder.refresh)
         poller = asyncio.create_task(holder.poll())
         try:

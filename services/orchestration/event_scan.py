@@ -1,7 +1,7 @@
 """The event path: an ingest of hourly readings is judged at once, not at the next scheduled scan.
 
 For the sites and hours of one ``ingestion.committed`` event: fill the expected values of its pending
-readings (the predict flow's own functions, called directly), then scan those sites over the ingested
+readings (the expected-value library the predict flow wraps, :mod:`services.lib.expected`, called directly), then scan those sites over the ingested
 hours plus ``context`` hours before (sustained rules need the run-up). A bulk load is judged on its last
 ``max_hours`` only (the scheduled scan covers the rest), which bounds the cost of the event path. The result goes the same way as
 a scheduled scan's (``results.store_scan``), except that it does not close hotspots it did not see (the
@@ -16,8 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from flows.predict_expected import _fill_page, list_pending, predict_with, store_with
-from services.hotspots.scan import client, scan_sites, utc
+from services.common.datacore import DataCoreClient
+from services.lib.expected import fill_page, list_pending, new_summary, predict_with, store_with
+from services.lib.expected.fill import PAGE
+from services.lib.hotspots.scan import scan_sites, utc
 
 log = logging.getLogger(__name__)
 METERED = ("electricity", "natural_gas")
@@ -31,14 +33,14 @@ def targeted_scan(event: dict[str, Any], *, data_core_url: str, ml_engine_url: s
         return None
     start, end = utc(event["period_start"]), utc(event["period_end"])
     start = max(start, end - pd.Timedelta(hours=max_hours))  # a year-long load: its last hours only
-    summary: dict[str, Any] = {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0,
-                               "model_versions": []}
+    summary = new_summary()
     window_start = start - pd.Timedelta(hours=context_hours)
     # the engine's own addresses and token (its settings); the same functions the flow's tasks wrap
-    with client(data_core_url, token) as dc, client(ml_engine_url, token) as ml:
-        pending = list_pending(dc, start.isoformat(), end.isoformat(), sites, types, 100_000)
+    with DataCoreClient(data_core_url, token) as dc, \
+            DataCoreClient(ml_engine_url, token, service="ml-engine") as ml:
+        pending = list_pending(dc, start.isoformat(), end.isoformat(), sites, types, PAGE)
         summary["pending"] = len(pending)
-        _fill_page(pending, summary, predict=partial(predict_with, ml), store=partial(store_with, dc))
+        fill_page(pending, summary, predict=partial(predict_with, ml, logger=log), store=partial(store_with, dc))
         found = scan_sites(dc, sites, window_start, end, as_of=end, activity_types=types)
     hotspots = [h for h in found["hotspots"] if utc(h["period_end"]) > start]
     log.info("event scan", extra={"event_id": event.get("event_id"), "sites": len(sites), "filled": summary["stored"],

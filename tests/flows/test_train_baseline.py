@@ -72,7 +72,7 @@ def test_data_fetch_is_retried(prefect_harness, flow_env, monkeypatch):
         calls["n"] += 1
         if calls["n"] <= 2:
             raise httpx.ConnectError("data core not up yet")
-        return contextlib.nullcontext(flow_env["client"])
+        return contextlib.nullcontext(flow_env["dc"])
 
     monkeypatch.setattr(tb, "data_core_client", flaky)
     monkeypatch.setattr(tb, "fetch_sites", tb.fetch_sites.with_options(retry_delay_seconds=0))

@@ -12,8 +12,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from services.common.datacore import DataCoreClient
 from services.data_core.exports import escape_formulas, frame_response
-from services.hotspots.scan import read_residuals
+from services.lib.hotspots.scan import read_residuals
 from tests.conftest import AUTH
 from tests.services.data_core.helpers import ingest, make_site, record
 
@@ -61,7 +62,8 @@ def test_residuals_csv_is_escaped_and_the_hotspot_scan_reads_the_names_back(host
     r = hostile.get("/api/v1/residuals", params={"format": "csv"}, headers=AUTH)
     assert r.status_code == 200, r.text
     assert sorted(_cells(r, "csv", "meter")) == sorted("'" + m for m in HOSTILE)
-    frame = read_residuals(hostile, ["s1"], pd.Timestamp("2020-03-01", tz="UTC"), pd.Timestamp("2020-04-01", tz="UTC"))
+    dc = DataCoreClient("http://testserver", None, http=hostile)
+    frame = read_residuals(dc, ["s1"], pd.Timestamp("2020-03-01", tz="UTC"), pd.Timestamp("2020-04-01", tz="UTC"))
     assert sorted(frame["meter"]) == sorted(HOSTILE)
 
 

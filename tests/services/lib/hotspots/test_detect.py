@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.hotspots import DetectionConfig, Hotspot, detect, pareto
-from tests.services.hotspots.conftest import HOLDOUT_END
+from services.lib.hotspots import DetectionConfig, Hotspot, detect, pareto
+from tests.services.lib.hotspots.conftest import HOLDOUT_END
 
 pytestmark = pytest.mark.unit
 AS_OF = pd.Timestamp(HOLDOUT_END, tz="UTC")

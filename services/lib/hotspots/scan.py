@@ -1,35 +1,37 @@
-"""One hotspot scan of a set of sites over a window, as plain functions over the data core's HTTP API.
+"""One hotspot scan of a set of sites over a window, as plain functions over the data core's client.
 
 The Prefect flow ``hotspot-scan`` calls these per chunk of sites; the orchestration engine's event path
-calls them for the sites of one ingest. Reading: actual against expected per hour
-(``GET /api/v1/residuals?format=csv``, converted to kWh with pint) and the emissions of the same window
+calls them for the sites of one ingest. Reading: actual against expected per hour, in kWh as the data core
+serves them (``GET /api/v1/residuals?format=csv``) and the emissions of the same window
 (``GET /api/v1/emissions/totals``) for the kg CO2e per kWh of each site and activity type, which turns
-excess energy into excess emissions. Detection is :mod:`services.hotspots.detect`.
+excess energy into excess emissions. Detection is :mod:`services.lib.hotspots.detect`.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pandas as pd
 
-from services.data_core.exports import unescape_cell
-from services.data_core.units import conversion_factor
-from services.hotspots.detect import DetectionConfig, detect, pareto
+from services.common.datacore import DataCoreClient, window_params
+from services.lib.hotspots.config import DetectionConfig
+from services.lib.hotspots.detect import detect
+from services.lib.hotspots.pareto import pareto
 
 RESIDUAL_COLUMNS = ["site", "meter", "activity_type", "timestamp", "actual", "expected", "lower", "upper",
                     "model_version"]
+# the data core's exports write a text cell a spreadsheet would run as a formula with a leading single quote
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def client(base_url: str, token: str, timeout: float = 300.0) -> httpx.Client:
-    """An HTTP client of one of the platform's services that sends ``token`` (the API_TOKEN) on every
-    request, reads included."""
-    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
-                        trust_env=False)
+def unescape_cell(value: Any) -> Any:
+    """A cell of a data-core export as it was stored: the quote the export adds before a text a spreadsheet
+    would run as a formula (OWASP CSV injection) taken off again (the scan's meter names)."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
 
 
 def utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
@@ -37,50 +39,31 @@ def utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _params(sites: Iterable[str], start: pd.Timestamp, end: pd.Timestamp, **extra: Any) -> list[tuple[str, Any]]:
-    params: list[tuple[str, Any]] = [("start", start.isoformat()), ("end", end.isoformat())]
-    params.extend(("site", s) for s in sites)
-    params.extend(extra.items())
-    return params
-
-
-def extent(dc: httpx.Client) -> tuple[pd.Timestamp | None, pd.Timestamp | None, list[str]]:
+def extent(dc: DataCoreClient) -> tuple[pd.Timestamp | None, pd.Timestamp | None, list[str]]:
     """First and last hour of hourly readings in the data core and the sites that have them."""
-    response = dc.get("/api/v1/readings/extent")
-    response.raise_for_status()
-    body = response.json()
+    body = dc.extent()
     first = utc(body["first"]) if body["first"] else None
     last = utc(body["last"]) if body["last"] else None
     return first, last, list(body["sites"])
 
 
-def read_residuals(dc: httpx.Client, sites: list[str], start: pd.Timestamp, end: pd.Timestamp,
+def read_residuals(dc: DataCoreClient, sites: list[str], start: pd.Timestamp, end: pd.Timestamp,
                    activity_types: list[str] | None = None) -> pd.DataFrame:
-    """Actual, expected and interval per (site, meter, activity type, hour), in kWh."""
-    params = _params(sites, start, end, format="csv")
-    params.extend(("activity_type", t) for t in activity_types or [])
-    response = dc.get("/api/v1/residuals", params=params)
-    response.raise_for_status()
-    frame = pd.read_csv(io.BytesIO(response.content), dtype={"site": str, "meter": str, "model_version": str},
-                        keep_default_na=False, na_values={"expected": [""], "lower": [""], "upper": [""],
-                                                          "actual": [""], "model_version": [""]})
+    """Actual, expected and interval per (site, meter, activity type, hour), in kWh (the data core's unit)."""
+    frame = dc.csv("/api/v1/residuals", window_params(sites, activity_types or [], start, end),
+                   dtype={"site": str, "meter": str, "model_version": str}, keep_default_na=False,
+                   na_values={"expected": [""], "lower": [""], "upper": [""], "actual": [""], "model_version": [""]})
     if frame.empty:
         return pd.DataFrame(columns=RESIDUAL_COLUMNS)
     frame["meter"] = frame["meter"].map(unescape_cell)  # the export quotes names a spreadsheet would run
-    factors = {u: conversion_factor(str(u), "kWh") for u in frame["unit"].unique()}
-    scale = frame["unit"].map(factors).astype(float)
-    out = frame.assign(timestamp=pd.to_datetime(frame["period_start"], utc=True),
-                       actual=frame["actual"] * scale)
-    # expected values are stored in kWh by the predict flow
+    out = frame.assign(timestamp=pd.to_datetime(frame["period_start"], utc=True))
     out["model_version"] = out["model_version"].astype(object).where(out["model_version"].notna(), None)
     return out[RESIDUAL_COLUMNS]
 
 
-def emissions_by(dc: httpx.Client, sites: list[str], start: pd.Timestamp, end: pd.Timestamp,
+def emissions_by(dc: DataCoreClient, sites: Iterable[str], start: pd.Timestamp, end: pd.Timestamp,
                  group_by: str) -> pd.DataFrame:
-    response = dc.get("/api/v1/emissions/totals", params=_params(sites, start, end, group_by=group_by))
-    response.raise_for_status()
-    rows = response.json()["rows"]
+    rows = dc.emissions("totals", window_params(sites, (), start, end, group_by=group_by))["rows"]
     columns = [*group_by.split(","), "kg_co2e"]
     return pd.DataFrame(rows, columns=[*columns, "rows", "t_co2e"])[columns]
 
@@ -95,7 +78,7 @@ def with_intensity(residuals: pd.DataFrame, kg: pd.DataFrame) -> pd.DataFrame:
     return residuals.merge(both[["site", "activity_type", "kg_per_kwh"]], on=["site", "activity_type"], how="left")
 
 
-def scan_sites(dc: httpx.Client, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, *,
+def scan_sites(dc: DataCoreClient, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, *,
                as_of: pd.Timestamp | None = None, config: DetectionConfig | None = None,
                activity_types: list[str] | None = None) -> dict[str, Any]:
     """Hotspots of these sites in [start, end): the JSON the orchestration engine takes."""
@@ -108,7 +91,7 @@ def scan_sites(dc: httpx.Client, sites: list[str], start: pd.Timestamp, end: pd.
             if not frame.empty else 0, "hotspots": [h.to_dict() for h in found]}
 
 
-def pareto_hotspots(dc: httpx.Client, start: pd.Timestamp, end: pd.Timestamp) -> list[dict[str, Any]]:
+def pareto_hotspots(dc: DataCoreClient, start: pd.Timestamp, end: pd.Timestamp) -> list[dict[str, Any]]:
     """The (site, category) pairs making up 80 % of emissions in [start, end) and the ones that grew
     most against the period of the same length before."""
     previous_start = start - (end - start)

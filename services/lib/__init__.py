@@ -1,0 +1,1 @@
+"""Libraries the deployables and the flows share: plain functions over the common clients (docs/architecture.md)."""

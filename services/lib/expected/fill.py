@@ -1,0 +1,105 @@
+"""Expected values of hourly readings that lack one, as plain functions over the common clients.
+
+:func:`list_pending` asks the data core which hourly readings have no expected value
+(``GET /api/v1/predictions/pending``), :func:`predict_with` asks the ML engine for one site's expected values
+and intervals (``POST /api/v1/predict``, history from the data core), :func:`store_with` stores them next to
+the actuals (``PUT /api/v1/predictions``, an upsert per hour) and :func:`fill_page` does one page of pending
+readings with a ``predict`` and a ``store`` callable. The Prefect flow ``fill-expected``
+(``flows/predict_expected.py``) passes its retried tasks; the orchestration engine's event path passes these
+functions bound to its own clients (``partial(predict_with, ml)``).
+
+Errors are the common client's: :class:`~services.common.errors.ServiceUnavailable` when a service is down
+or failing (worth a retry), :class:`~services.common.datacore.UpstreamProblem` for a 4xx answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from services.common.datacore import DataCoreClient, UpstreamProblem
+
+PAGE = 100_000  # the data core lists at most this many pending readings per request
+PREDICT_CHUNK = 5_000  # timestamps per ML-engine request
+STORE_CHUNK = 20_000  # predictions per data-core request
+PENDING_COLUMNS = ["site", "meter", "activity_type", "period_start", "quantity", "unit"]
+
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+Predict = Callable[[str, str, list[str]], "dict[str, Any] | None"]
+Store = Callable[[str, str, list[dict[str, Any]]], int]
+
+log = logging.getLogger(__name__)
+
+
+def new_summary() -> dict[str, Any]:
+    """The running totals :func:`fill_page` adds to."""
+    return {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0, "model_versions": []}
+
+
+def list_pending(dc: DataCoreClient, start: str | None, end: str | None, sites: list[str],
+                 activity_types: list[str], limit: int) -> pd.DataFrame:
+    """Hourly readings without an expected value (the data core's ``GET /api/v1/predictions/pending``)."""
+    params: list[tuple[str, Any]] = [("limit", limit)]
+    params.extend(("activity_type", t) for t in activity_types)
+    params.extend(("site", s) for s in sites)
+    params.extend((k, v) for k, v in (("start", start), ("end", end)) if v)
+    return pd.DataFrame(dc.get("/api/v1/predictions/pending", params)["readings"], columns=PENDING_COLUMNS)
+
+
+def predict_with(ml: DataCoreClient, site: str, activity_type: str, timestamps: list[str], *,
+                 logger: Logger | None = None) -> dict[str, Any] | None:
+    """Expected values of one site's hours from the ML engine (a :class:`DataCoreClient` with
+    ``service="ml-engine"``); None when the model does not know the site or the activity type (its 422
+    names the ``field``: no retry helps)."""
+    try:
+        answer = ml.post("/api/v1/predict", json={"site": site, "activity_type": activity_type,
+                                                  "timestamps": timestamps})
+    except UpstreamProblem as exc:
+        if exc.status == 422 and exc.extensions.get("field") in ("site", "activity_type"):
+            (logger or log).warning("model cannot predict %s/%s: %s", site, activity_type, exc.detail)
+            return None
+        raise
+    return dict(answer)
+
+
+def store_with(dc: DataCoreClient, model_name: str, model_version: str, rows: list[dict[str, Any]]) -> int:
+    """Store expected values (kWh) next to the actuals (``PUT /api/v1/predictions``, an upsert per hour)."""
+    stored = 0
+    for i in range(0, len(rows), STORE_CHUNK):
+        answer = dc.put("/api/v1/predictions", json={"model_name": model_name, "model_version": model_version,
+                                                     "unit": "kWh", "predictions": rows[i : i + STORE_CHUNK]})
+        stored += int(answer["stored"])
+    return stored
+
+
+def fill_page(pending: pd.DataFrame, summary: dict[str, Any], *, predict: Predict, store: Store) -> int:
+    """Predict and store one page of pending readings (a :func:`list_pending` frame); adds to ``summary``
+    (:func:`new_summary`) and returns how many expected values were stored. Hours metered by several meters
+    of one site are counted and left for review (the model predicts a site's total per hour)."""
+    if pending.empty:
+        return 0
+    per_hour = pending.groupby(["site", "activity_type", "period_start"])["meter"].transform("size")
+    summary["multi_meter_hours"] += int((per_hour > 1).sum())
+    single = pending[per_hour == 1]
+    stored = 0
+    for (site, activity_type), rows in single.groupby(["site", "activity_type"], sort=True):
+        stamps = rows["period_start"].tolist()
+        meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
+        for i in range(0, len(stamps), PREDICT_CHUNK):
+            chunk = stamps[i : i + PREDICT_CHUNK]
+            answer = predict(str(site), str(activity_type), chunk)
+            if answer is None:
+                summary["skipped_sites"].append(f"{site}/{activity_type}")
+                break
+            rows_out = [{"site": site, "meter": meters[stamp], "activity_type": activity_type, "period_start": stamp,
+                         "expected": p["expected"], "lower": p["lower"], "upper": p["upper"]}
+                        for stamp, p in zip(chunk, answer["predictions"], strict=True)]
+            model = answer["model"]
+            stored += store(model["name"], model["version"], rows_out)
+            if model["version"] not in summary["model_versions"]:
+                summary["model_versions"].append(model["version"])
+    summary["stored"] += stored
+    return stored
