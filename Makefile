@@ -94,7 +94,10 @@ lint: install
 	$(PY) -m mypy services/common services/platform.py services/platform_env.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py \
 	  services/ml_engine/settings.py services/ml_engine/serving.py services/ml_engine/registry.py services/ml_engine/signing.py \
 	  services/ml_engine/app.py services/ml_engine/history.py services/orchestration services/lib \
-	  services/data_core/streams.py services/rag services/frontend flows tools
+	  services/data_core/streams.py services/data_core/episodes.py services/data_core/alerting.py services/data_core/recommending.py \
+	  services/data_core/serialisers.py services/data_core/bulk.py services/data_core/paging.py services/data_core/routes/hotspots.py \
+	  services/data_core/routes/alerts.py services/data_core/routes/recommendations.py services/data_core/routes/streams.py \
+	  services/rag services/frontend flows tools bench/harness.py
 
 # two workers (the machine has two cores), a file per worker at a time (its module fixtures built once)
 test: install lint ui-test

@@ -21,7 +21,7 @@ hotspot are recorded too.
 
 Each run makes a NEW alert: the building with the excess rotates b0, b2, b33, b0, ... so a building's
 excess days are 3 days apart with two clean days between. An alert is raised once per hotspot episode and an
-episode continues only if the new finding touches the old one (``_same_episode``: overlap or within one
+episode continues only if the new finding touches the old one (``services.data_core.episodes.same_episode``: overlap or within one
 hour); two clean days between break the episode, so each run's excess is a new episode, a new hotspot
 (``hotspot.opened``) and a new alert. The run checks that the alert's hotspot id was not seen before.
 

@@ -21,7 +21,7 @@ Being trained on 2019, the model sees the 2020 COVID-19 lockdown as a long level
 many hotspots, which is the detector's expensive path.
 
 Measured (after each load): the scan work of the ``hotspot-scan`` flow without the orchestration engine:
-``services.hotspots.scan.scan_sites`` over every site, window 2020-01-01 .. 2021-01-01 (as_of = end), in
+``services.lib.hotspots.scan.scan_sites`` over every site, window 2020-01-01 .. 2021-01-01 (as_of = end), in
 chunks of 10 sites (as ``scan_chunk`` tasks do), sequentially and with 2 threads (the flow's thread task
 runner on 2 cores). Stages per chunk (the module's own functions, timed by wrapping them in place):
 residual read = HTTP ``GET /api/v1/residuals?format=csv`` (server: SQL + CSV) + client parse (read_csv,
@@ -243,7 +243,7 @@ _current = threading.local()
 @contextmanager
 def timed_stages() -> Any:
     """Wrap the functions ``scan_sites`` calls (module globals, looked up at call time) with timers."""
-    import services.hotspots.scan as scan_mod
+    import services.lib.hotspots.scan as scan_mod
 
     names = {"read_residuals": "residuals", "emissions_by": "emission_totals", "with_intensity": "intensity",
              "detect": "detect"}
@@ -271,14 +271,15 @@ def timed_stages() -> Any:
 
 def scan_chunk(base: str, auth: dict[str, str], sites: list[str]) -> dict[str, Any]:
     """What the flow's ``scan_chunk`` task does (a client of its own, then scan_sites), timed by stage."""
-    from services.hotspots.scan import scan_sites
+    from services.common.datacore import DataCoreClient
+    from services.lib.hotspots.scan import scan_sites
 
     rec: dict[str, Any] = {}
     _current.rec = rec
     try:
         t = time.perf_counter()
-        with TimedClient(base_url=base, headers=auth, timeout=600.0, trust_env=False) as dc:
-            found = scan_sites(dc, sites, START, END, as_of=END)
+        with TimedClient(base_url=base, headers=auth, timeout=600.0, trust_env=False) as http:
+            found = scan_sites(DataCoreClient(base, None, http=http), sites, START, END, as_of=END)
         rec["total"] = time.perf_counter() - t
     finally:
         _current.rec = None

@@ -14,7 +14,7 @@ import pandas as pd
 
 
 def _client_frame(body: bytes) -> pd.DataFrame:
-    """The frame ``services.hotspots.scan.read_residuals`` parses from a residuals CSV body."""
+    """The frame ``services.lib.hotspots.scan.read_residuals`` parses from a residuals CSV body."""
     return pd.read_csv(io.BytesIO(body), dtype={"site": str, "meter": str, "model_version": str},
                        keep_default_na=False, na_values={"expected": [""], "lower": [""], "upper": [""],
                                                          "actual": [""], "model_version": [""]})

@@ -262,3 +262,21 @@ class IngestionEvent(BaseModel):
     period_start: datetime | None
     period_end: datetime | None
     activity_types: list[str]
+
+
+# --------------------------------------------------------------------------- export cells
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""OWASP CSV injection: a text cell starting with one of these is read as a formula by spreadsheets."""
+
+
+def escape_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with a single quote (how the data core's
+    CSV and XLSX exports write it); anything else as is (numbers, negative ones included, stay numbers)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def unescape_cell(value: Any) -> Any:
+    """What :func:`escape_cell` wrote, read back by a machine reader (the hotspot scan's meter names)."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value

@@ -11,24 +11,11 @@ import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from starlette.responses import Response
 
+from services.common.contracts import FORMULA_START, escape_cell
+
 Format = Literal["json", "csv", "xlsx"]
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_EXACT_INT = 2**53
-# OWASP CSV injection: a text cell starting with one of these is read as a formula by spreadsheets
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula, prefixed with a single quote; anything else as is
-    (numbers, negative ones included, stay numbers)."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
-def unescape_cell(value: Any) -> Any:
-    """What ``escape_cell`` wrote, read back by a machine reader (the hotspot scan's meter names)."""
-    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:

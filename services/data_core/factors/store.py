@@ -6,10 +6,11 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
 
 from services.data_core import units
 from services.data_core.bulk import bulk_insert
@@ -22,7 +23,8 @@ OPEN_END = pd.Timestamp("9999-12-31")
 
 
 def read_library_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={"naics_code": str, "category": "Int64", "scope": int}, keep_default_na=False,
+    dtypes: dict[str, Any] = {"naics_code": str, "category": "Int64", "scope": int}
+    frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False,
                         na_values={c: [""] for c in ("co2_kg", "ch4_kg", "n2o_kg", "co2e_kg", "category", "valid_to")})
     missing = set(FACTOR_COLUMNS) - set(frame.columns)
     if missing:
@@ -65,7 +67,7 @@ def _close_superseded(conn: Connection, library: pd.DataFrame, stored: pd.DataFr
     changed = both[both["valid_to"].notna() & (both["valid_to_db"].isna() | (both["valid_to"] != both["valid_to_db"]))]
     if changed.empty:
         return 0
-    table = EmissionFactor.__table__
+    table = cast(Table, EmissionFactor.__table__)
     conn.execute(
         update(table).where(table.c.factor_id == bindparam("fid")).values(valid_to=bindparam("vt")),
         [{"fid": f, "vt": v.to_pydatetime()} for f, v in zip(changed["factor_id"], changed["valid_to"], strict=True)],

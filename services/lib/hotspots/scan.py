@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.common.contracts import unescape_cell
 from services.common.datacore import DataCoreClient, window_params
 from services.lib.hotspots.config import DetectionConfig
 from services.lib.hotspots.detect import detect
@@ -22,17 +23,6 @@ from services.lib.hotspots.pareto import pareto
 
 RESIDUAL_COLUMNS = ["site", "meter", "activity_type", "timestamp", "actual", "expected", "lower", "upper",
                     "model_version"]
-# the data core's exports write a text cell a spreadsheet would run as a formula with a leading single quote
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def unescape_cell(value: Any) -> Any:
-    """A cell of a data-core export as it was stored: the quote the export adds before a text a spreadsheet
-    would run as a formula (OWASP CSV injection) taken off again (the scan's meter names)."""
-    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
-
 
 def utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
     ts = pd.Timestamp(value)
