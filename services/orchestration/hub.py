@@ -3,8 +3,10 @@
 Publishing is synchronous and never awaits: an envelope the data core logged is put in ``seq`` order
 (duplicates ignored; one that skips ahead is held until the gap is filled, the tail poller fetches what is
 missing), serialised once, appended to the channel's history and offered to every client's bounded queue
-(a deque append per client). A writer task per client sends what its queue holds, everything waiting in
-one wake-up, in later turns of the event loop; so the request that stored an event answers at once, and
+(a deque append per client), or, when the client's writer is idle, sent at once: one call into the ASGI
+server's ``send``, which completes without waiting while the socket is writable (a send that has to wait is
+finished by a task, and later events queue behind it). A writer task per client sends what its queue holds,
+everything waiting in one wake-up, in later turns of the event loop; so the request that stored an event answers at once, and
 the next request (the durable write of the next alert) and the writers of the previous one share the loop
 without either waiting for the other. A client whose queue is full is closed with a reason (it reconnects
 with its last ``seq`` and resumes from history) and never stalls the others. A writer skips anything at or
@@ -105,6 +107,7 @@ class Client:
     answers_pings: bool = False
     on_close: Callable[[Client], None] | None = None
     close_args: tuple[int, str] = (1000, "bye")
+    inflight: asyncio.Task[None] | None = None
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -113,6 +116,9 @@ class Client:
     def offer(self, seq: int | None, frame: str) -> bool:
         if self.closed:
             return False
+        if not self.pending and self.inflight is None and self.waiter is not None and not self.waiter.done():
+            self._send_now(seq, frame)  # the writer is idle: send at once, no task wake-up per client
+            return True
         if len(self.pending) >= self.queue_size:
             self.close_soon(CLOSE_SLOW, f"too slow: more than {self.queue_size} messages waiting; reconnect "
                                         f"with last_seq={self.sent_seq} to resume")
@@ -120,6 +126,49 @@ class Client:
         self.pending.append((seq, frame))
         self._wake()
         return True
+
+    def _sent(self, seq: int | None) -> None:
+        if seq is not None:
+            self.sent_seq = seq
+
+    def _send_now(self, seq: int | None, frame: str) -> None:
+        """Run the socket's send until it completes or would wait. A send on a writable socket never waits
+        (the frame goes to the transport's buffer), so the fan-out costs one call per client; one that would
+        wait (a full buffer: a slow reader) is finished by a task, and the writer sends nothing else until
+        it is done, so order is kept."""
+        coro = self.socket.send_text(frame)
+        try:
+            step = coro.send(None)
+        except StopIteration:
+            self._sent(seq)
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken socket ends this client only
+            self.close_soon(1011, f"send failed: {type(exc).__name__}")
+            return
+        self.inflight = asyncio.get_running_loop().create_task(self._finish(coro, step, seq))
+
+    async def _finish(self, coro: Any, step: Any, seq: int | None) -> None:
+        """Drive a send that waited (``step``: what it waits for) to its end, as the event loop's task would."""
+        try:
+            while True:
+                try:
+                    if step is None:  # a bare yield: give the loop one turn
+                        await asyncio.sleep(0)
+                    else:  # a future: the send resumes when it is done (as Task.__step would arrange)
+                        step._asyncio_future_blocking = False
+                        await step
+                except BaseException as exc:  # noqa: BLE001 - passed into the send, as a task would
+                    step = coro.throw(exc)
+                else:
+                    step = coro.send(None)
+        except StopIteration:
+            self._sent(seq)
+        except Exception as exc:  # noqa: BLE001 - a broken socket ends this client only
+            self.close_soon(1011, f"send failed: {type(exc).__name__}")
+        finally:
+            self.inflight = None
+            if self.pending or self.closed:
+                self._wake()
 
     def close_soon(self, code: int, reason: str) -> None:
         if self.closed:
@@ -148,7 +197,10 @@ class Client:
                 if seq is not None:
                     self.sent_seq = seq
             while not self.closed:
-                for seq, frame in await self._next_batch():
+                batch = await self._next_batch()
+                if self.inflight is not None:  # a send started by the fan-out finishes first: order
+                    await asyncio.wait([self.inflight])
+                for seq, frame in batch:
                     if self.closed:
                         break
                     if seq is not None and seq <= self.sent_seq:
@@ -159,6 +211,8 @@ class Client:
         except Exception as exc:  # noqa: BLE001 - a broken socket ends this client only
             self.close_soon(1011, f"send failed: {type(exc).__name__}")
         code, reason = self.close_args
+        if self.inflight is not None:
+            await asyncio.wait([self.inflight], timeout=2.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), timeout=2.0)
 

@@ -35,6 +35,24 @@ from services.orchestration.tickets import Tickets
 CLOSE_UNKNOWN_CHANNEL = 4404
 
 
+class Frames:
+    """An accepted socket as the hub uses it: text frames go straight to the ASGI server's ``send`` (the
+    fan-out calls this once per client per event; Starlette's per-message state checks are about the
+    handshake and the close, which go through Starlette as usual)."""
+
+    __slots__ = ("_send", "_ws")
+
+    def __init__(self, ws: WebSocket) -> None:
+        self._ws = ws
+        self._send = ws._send
+
+    async def send_text(self, data: str) -> None:
+        await self._send({"type": "websocket.send", "text": data})
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        await self._ws.close(code=code, reason=reason)
+
+
 def _int(value: Any) -> int | None:
     try:
         number = int(value)
@@ -117,7 +135,7 @@ async def session(ws: WebSocket, channel: str, s: Any, settings: OrchestrationSe
             await ws.close(code=CLOSE_UNAUTHORISED, reason="authenticate with a ticket or a first auth message")
         return
     hub: Hub = s.hub
-    client, first = hub.attach(ws, channel, last_seq=resume["last_seq"], epoch=resume["epoch"])
+    client, first = hub.attach(Frames(ws), channel, last_seq=resume["last_seq"], epoch=resume["epoch"])
     writer = asyncio.create_task(client.run_writer(first))
     beat = asyncio.create_task(heartbeat(client, hub, channel, settings.ws_ping_seconds))
     try:

@@ -226,3 +226,52 @@ def test_order_and_seq_stay_exact_under_concurrent_publishes_and_attaches() -> N
     assert hub.channels["alerts"].last_seq == total and not hub.channels["alerts"].held
     for start, seqs in seen:  # each client: every seq after its start, once, in order
         assert seqs == list(range(start + 1, total + 1)), (start, seqs[:10])
+
+
+class Stalling(Sink):
+    """A socket whose sends wait ``pause`` seconds on every ``every``-th frame (a full transport buffer that
+    drains later), and finish at once otherwise; it records the order frames left in."""
+
+    def __init__(self, every: int, pause: float = 0.005) -> None:
+        super().__init__()
+        self.every, self.pause, self.calls = every, pause, 0
+
+    async def send_text(self, data: str) -> None:
+        self.calls += 1
+        if self.calls % self.every == 0:
+            await asyncio.sleep(self.pause)
+        self.frames.append(json.loads(data))
+
+
+def test_an_idle_client_gets_the_event_within_publish_and_order_survives_sends_that_wait() -> None:
+    """The fan-out sends to an idle client at once (no writer wake-up per client); a send that has to wait
+    is finished by a task while later events queue behind it, so every client still gets 1..N in order."""
+
+    async def scenario() -> tuple[Sink, list[Stalling], int]:
+        hub = Hub(history_size=500, queue_size=400)
+        hub.channels["alerts"].reset("e1", 0, [])
+        quick = Sink()
+        stalling = [Stalling(every=k) for k in (1, 2, 3, 7)]
+        tasks = []
+        for sink in (quick, *stalling):
+            client, first = hub.attach(sink, "alerts", last_seq=None, epoch=None)
+            tasks.append(asyncio.create_task(client.run_writer(first)))
+        await asyncio.sleep(0.01)  # hello sent; the writers are idle
+        hub.publish([_env(1)])
+        got_within_publish = len([f for f in quick.frames if f["type"] == "alert.raised"])
+        for seq in range(2, 121):
+            hub.publish([_env(seq)])
+            if seq % 10 == 0:
+                await asyncio.sleep(0)
+        for _ in range(400):
+            await asyncio.sleep(0.005)
+            if all(len(s.frames) >= 121 for s in (quick, *stalling)):
+                break
+        for task in tasks:
+            task.cancel()
+        return quick, stalling, got_within_publish
+
+    quick, stalling, got_within_publish = asyncio.run(scenario())
+    assert got_within_publish == 1
+    for sink in (quick, *stalling):
+        assert [f["seq"] for f in sink.frames if f["type"] == "alert.raised"] == list(range(1, 121))
