@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
-
-from tests.conftest import TOKEN
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +58,10 @@ def _wait_for_log(secret: str) -> None:
 def test_a_run_stored_with_the_token_is_scrubbed_once(prefect_harness, monkeypatch, capsys) -> None:
     from deployments import scrub
 
-    secret = f"{TOKEN}-scrub"  # this test's own value: other tests' runs in the session harness stay out of it
+    # this test's own value, unrelated to the session's TOKEN: the Prefect harness is the session's, and the log
+    # line below cannot be deleted, so a value containing TOKEN would be found by tests that run later and
+    # search Prefect for the session's secrets (tests/security/test_flow_secrets.py)
+    secret = f"scrub-{uuid.uuid4().hex}"
     monkeypatch.setenv("API_TOKEN", secret)
     for name in ("READ_TOKEN", "PREFECT_API_AUTH_STRING", "MLFLOW_TRACKING_PASSWORD", "MODEL_SIGNING_KEY",
                  "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
@@ -104,8 +106,9 @@ def test_the_orchestration_engine_redacts_secret_parameters(prefect_harness, mak
     def old(api_key: str, note: str, nested: dict) -> None:  # type: ignore[type-arg]
         return None
 
-    old("k-123456789", f"Bearer {TOKEN}", {"password": "p-123456789", "ok": 1})
     auth = "prefect:auth-string-password-0123"
+    # by value: the engine's Prefect password (not the session's TOKEN, which later tests search Prefect for)
+    old("k-123456789", f"Basic {auth.partition(':')[2]}", {"password": "p-123456789", "ok": 1})
     with LiveServer(data_core_app(make_settings())) as dc, \
             LiveServer(create_app(orchestration_settings(dc.url, prefect_api_url=PREFECT_API_URL.value(),
                                                          prefect_api_auth_string=auth))) as oe, \
@@ -118,7 +121,7 @@ def test_the_orchestration_engine_redacts_secret_parameters(prefect_harness, mak
         assert answer["parameters"] == {"api_key": "[redacted]", "note": "[redacted]",
                                         "nested": {"password": "[redacted]", "ok": 1}}
     text = json.dumps(runs)
-    assert TOKEN not in text and "k-123456789" not in text and "p-123456789" not in text
+    assert "auth-string-password-0123" not in text and "k-123456789" not in text and "p-123456789" not in text
 
 
 def test_the_prefect_client_sends_the_auth_string() -> None:

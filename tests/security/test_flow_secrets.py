@@ -211,7 +211,8 @@ def _leaks(texts: dict[str, str], secrets: dict[str, str]) -> list[str]:
         for name, value in secrets.items():
             for shown in {value, json.dumps(value)[1:-1], value.partition(":")[2]} - {""}:
                 if shown in text:
-                    out.append(f"{name} in {where}")
+                    at = text.index(shown)
+                    out.append(f"{name} in {where}: ...{text[max(0, at - 300):at]}[{name}]{text[at + len(shown):at + len(shown) + 100]}...")
     return sorted(set(out))
 
 
