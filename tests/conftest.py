@@ -213,18 +213,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The run is over (in xdist: the controller, after every worker): drop the chatbot suite's shared demo
-    templates (tests/services/rag/conftest.py). Here, not there: the controller loads only this conftest."""
+    """The run is over (in xdist: the controller, after every worker): drop this run's chatbot demo template
+    (tests/services/rag/conftest.py records its name in the run's folder). Only this run's: a concurrent
+    run's template stays. Here, not there: the controller loads only this conftest."""
     if hasattr(session.config, "workerinput") or "postgresql" not in DIALECTS:
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    record = factory.getbasetemp() / "rag-demo-pg.txt"
+    name = record.read_text().strip() if record.exists() else ""
+    if not name.startswith("cn_ragtpl_"):
         return
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            names = [row[0] for row in conn.execute(text(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'cn\\_ragtpl\\_%'"))]
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except Exception:  # noqa: BLE001 - PostgreSQL gone at the end of a run: the next run drops them
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception:  # noqa: BLE001 - PostgreSQL gone at the end of a run: a later run drops it when stale
         pass
     finally:
         admin.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,18 @@ def _load_demo_into(url: str) -> None:
         assert r.status_code == 200, r.text
 
 
+STALE_AFTER_S = 6 * 3600
+
+
+def _stale_template(name: str) -> bool:
+    """A demo template left by a run that ended more than six hours ago (a run drops its own at the end;
+    a concurrent run's template is young and stays)."""
+    if not name.startswith("cn_ragtpl_"):
+        return False
+    stamp = name.removeprefix("cn_ragtpl_").split("_", 1)[0]
+    return not stamp.isdigit() or time.time() - int(stamp) > STALE_AFTER_S
+
+
 def _demo_copy(dialect: str, shared: Path, templates: dict[str, str], own: Path) -> tuple[str, str | None]:
     """A private copy of a database holding the demo. The demo is loaded once per dialect and test run
     (about 40 s each) and shared by the xdist workers (callers hold a file lock); returns (url, pg name)."""
@@ -76,9 +89,9 @@ def _demo_copy(dialect: str, shared: Path, templates: dict[str, str], own: Path)
             existing = {row[0] for row in conn.execute(text("SELECT datname FROM pg_database"))}
             template = record.read_text().strip() if record.exists() else ""
             if template not in existing:
-                for stale in (n for n in existing if n.startswith("cn_ragtpl_")):  # earlier runs' templates
+                for stale in (n for n in existing if _stale_template(n)):  # crashed runs' templates only
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
-                template = f"cn_ragtpl_{uuid.uuid4().hex[:10]}"
+                template = f"cn_ragtpl_{int(time.time())}_{uuid.uuid4().hex[:6]}"
                 conn.execute(text(f'CREATE DATABASE "{template}" TEMPLATE "{templates["postgresql"]}"'))
                 _load_demo_into(_pg_url(template))
                 record.write_text(template)
