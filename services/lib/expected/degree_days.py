@@ -130,7 +130,10 @@ class DegreeDayModel:
             X = X.copy()
             X[no_weather, 1:] = self.extra.get("mean_x", np.zeros(self.p - 1))
         per_day = X @ self.coef
-        var_per_day = self.sigma2 * (1.0 / days + np.einsum("ij,jk,ik->i", X, self.cov_unscaled, X))
+        # relative errors (``fit(relative=True)``): a bill's noise grows with its energy, so its variance per day is
+        # sigma2 * e^2 / days (weights days / e^2 in the fit); absolute: sigma2 / days
+        scale2 = np.maximum(per_day, 1e-9) ** 2 if self.extra.get("relative") else 1.0
+        var_per_day = self.sigma2 * (scale2 / days + np.einsum("ij,jk,ik->i", X, self.cov_unscaled, X))
         t = stats.t.ppf(0.5 + level / 2, max(self.n - self.p, 1))
         half = t * np.sqrt(np.maximum(var_per_day, 0.0)) * days
         expected = np.clip(per_day * days, 0.0, None)
@@ -158,10 +161,16 @@ def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
     return coef, ss, inv, resid
 
 
-def fit(bills: pd.DataFrame, temp: pd.Series, *, min_t: float = 2.0,
+def fit(bills: pd.DataFrame, temp: pd.Series, *, min_t: float = 2.0, relative: bool = False,
+        criterion: Literal["bic", "cvrmse"] = "bic",
         kinds: tuple[ModelKind, ...] = ("2P", "3PH", "3PC", "5P")) -> DegreeDayModel:
     """Fit one meter's baseline bills (``period_start``, ``period_end``, ``kwh``) against hourly temperature
-    (UTC index). Raises :class:`NotEnoughBills` below ``MIN_BILLS`` complete bills."""
+    (UTC index). Raises :class:`NotEnoughBills` below ``MIN_BILLS`` complete bills.
+
+    ``relative=True`` re-estimates the chosen model with errors proportional to the energy (weights
+    days / fitted^2). Measured on the tune buildings of ``bench/monthly.py`` it covers more clean bills but
+    catches fewer faults at the same false-alarm rate than the default (absolute errors per day), so it is
+    not the default."""
     b = bills.dropna(subset=["kwh"])
     b = b[(b["period_end"] > b["period_start"]) & np.isfinite(b["kwh"].to_numpy(float))]
     if len(b) < MIN_BILLS:
@@ -210,7 +219,9 @@ def fit(bills: pd.DataFrame, temp: pd.Series, *, min_t: float = 2.0,
             energy = y * days
             fitted = (y - resid[row]) * days
             cv = float(np.sqrt(np.sum((energy - fitted) ** 2) / (n - p)) / energy.mean()) if energy.mean() > 0 else np.inf
-            score = cv
+            # BIC over the weighted residuals; each change point counts as a parameter (the base search)
+            k_eff = p + (tb is not None) + (tc is not None)
+            score = n * np.log(max(ss[row], 1e-300) / n) + k_eff * np.log(n) if criterion == "bic" else cv
             if best is not None and score >= best[0]:
                 continue
             nmbe = float(np.sum(energy - fitted) / ((n - p) * energy.mean())) if energy.mean() > 0 else 0.0
@@ -223,7 +234,26 @@ def fit(bills: pd.DataFrame, temp: pd.Series, *, min_t: float = 2.0,
             best = (score, model)
     if best is None:  # constant use of zero: the 2P model is always defined unless every bill is degenerate
         raise NotEnoughBills("no model could be fitted to these bills")
-    return _press_variance(best[1], starts, ends, temp, y, w)
+    model = best[1]
+    if relative:
+        model = _reweight(model, starts, ends, temp, y, w)
+    return _press_variance(model, starts, ends, temp, y, model.extra.get("weights", w))
+
+
+def _reweight(model: DegreeDayModel, starts: pd.Series, ends: pd.Series, temp: pd.Series, y: np.ndarray,
+              w: np.ndarray) -> DegreeDayModel:
+    """Re-estimate the chosen model with weights days / fitted^2 (feasible weighted least squares): a
+    bill's error is a share of its energy, so winter gas bills are not held to summer bills' noise."""
+    X, _ = model.design(temp, starts, ends)
+    fitted = np.maximum(X @ model.coef, 0.05 * max(float(np.mean(y)), 1e-9))
+    w2 = w / fitted**2
+    coef, ss, inv, _ = _wls(X[None], y, w2)
+    if not np.isfinite(ss[0]) or (model.p > 1 and not np.all(coef[0, 1:] > 0)):
+        return model
+    model.coef, model.cov_unscaled = coef[0], inv[0]
+    model.sigma2 = float(ss[0] / max(model.n - model.p, 1))
+    model.extra.update(relative=True, weights=w2)
+    return model
 
 
 def _press_variance(model: DegreeDayModel, starts: pd.Series, ends: pd.Series, temp: pd.Series, y: np.ndarray,
@@ -238,3 +268,41 @@ def _press_variance(model: DegreeDayModel, starts: pd.Series, ends: pd.Series, t
     model.extra["sigma2_in_sample"] = model.sigma2
     model.sigma2 = max(model.sigma2, float(np.sum(w * press**2) / len(y)))
     return model
+
+
+# ------------------------------------------------------------------------------------- rolling baselines
+BASELINE_DAYS = 365 + 30
+
+
+def rolling_expected(bills: pd.DataFrame, temp: pd.Series, *, level: float = 0.99,
+                     baseline_days: int = BASELINE_DAYS) -> pd.DataFrame:
+    """Expected values of every bill of one meter from a baseline of the bills before it: each bill is
+    judged by the model fitted on the bills that ended at or before its start and within ``baseline_days``
+    of it (about a year, IPMVP Option C's baseline), so a fault is never part of its own baseline.
+
+    Returns one row per bill (same index): ``expected``, ``lower``, ``upper``, ``weather`` (share of its
+    hours with a temperature), ``model`` (the change-point model, or ``None``) and ``reason`` (why a bill has
+    no expected value: too few earlier bills). Bills sharing one baseline share one fit."""
+    b = bills.sort_values("period_start")
+    out = pd.DataFrame(index=b.index, columns=["expected", "lower", "upper", "weather"], dtype=float)
+    out["model"], out["reason"] = None, ""
+    starts = b["period_start"].to_numpy()
+    ends = b["period_end"].to_numpy()
+    fits: dict[tuple[int, int], DegreeDayModel | str] = {}
+    for pos, idx in enumerate(b.index):  # one fit per distinct baseline: a meter's bills, a few dozen
+        window = (ends <= starts[pos]) & (ends > starts[pos] - np.timedelta64(baseline_days, "D"))
+        members = np.flatnonzero(window)
+        key = (int(members[0]), int(members[-1])) if len(members) else (-1, -1)
+        if key not in fits:
+            try:
+                fits[key] = fit(b.iloc[members], temp) if len(members) else "no earlier bills"
+            except NotEnoughBills as exc:
+                fits[key] = str(exc)
+        model = fits[key]
+        if isinstance(model, str):
+            out.at[idx, "reason"] = f"no baseline: {model} before this bill"
+            continue
+        pred = model.predict(b.loc[[idx]], temp, level)
+        out.loc[idx, ["expected", "lower", "upper", "weather"]] = pred.iloc[0].to_numpy(float)
+        out.at[idx, "model"] = model.kind
+    return out.loc[bills.index]

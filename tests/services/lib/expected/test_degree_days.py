@@ -23,14 +23,16 @@ def temperature(seed: int = 0) -> pd.Series:
 
 
 def bills(temp: pd.Series, per_day, start="2019-01-03", n=14, noise=0.01, seed=1) -> pd.DataFrame:
-    """Bills of ~30 days whose true use per day is ``per_day(hdd_per_day(base), cdd_per_day(base))``."""
+    """Bills of ~30 days whose true use per day is ``per_day(hdd_per_day(15.5), cdd_per_day(18))``."""
     rng = np.random.default_rng(seed)
     reads = pd.Timestamp(start) + pd.to_timedelta(np.concatenate([[0], np.cumsum(rng.integers(27, 35, n))]), "D")
     starts, ends = pd.Series(reads[:-1]), pd.Series(reads[1:])
     days = ((ends - starts) / pd.Timedelta(days=1)).to_numpy()
     hdd, _ = period_degree_days(temp, starts, ends, np.array([15.5]), heating=True)
     cdd, _ = period_degree_days(temp, starts, ends, np.array([18.0]), heating=False)
-    kwh = per_day(hdd[:, 0] / days, cdd[:, 0] / days) * days * (1 + rng.normal(0, noise, len(days)))
+    true = per_day(hdd[:, 0] / days, cdd[:, 0] / days)
+    # independent daily noise of ``noise`` x the mean daily use (the model's assumption)
+    kwh = true * days + rng.normal(0, 1, len(days)) * noise * true.mean() * np.sqrt(days)
     return pd.DataFrame({"period_start": starts, "period_end": ends, "kwh": kwh})
 
 
@@ -101,3 +103,20 @@ def test_too_few_bills_are_refused_with_a_reason() -> None:
     broken.loc[:8, "kwh"] = np.nan
     with pytest.raises(NotEnoughBills):
         fit(broken, temp)
+
+
+def test_rolling_expected_judges_each_bill_by_the_year_before_it() -> None:
+    from services.lib.expected.degree_days import rolling_expected
+
+    temp = temperature()
+    history = bills(temp, lambda h, c: 200 + 40 * h, n=20, noise=0.005)
+    history.loc[17, "kwh"] *= 1.5  # a fault: judged by the bills before it, never part of its own baseline
+    out = rolling_expected(history, temp, level=0.99)
+    assert out.loc[:5, "expected"].isna().all()  # fewer than 6 earlier bills
+    assert out.loc[:5, "reason"].str.contains("no baseline").all()
+    judged = out.loc[6:]
+    assert judged["expected"].notna().all() and judged["model"].isin(["3PH", "5P"]).all()
+    above = history["kwh"] > out["upper"]
+    assert above.tolist() == [i == 17 for i in history.index]
+    # the bill after the fault has the fault in its baseline and is still judged within its interval
+    assert not above.loc[18]
