@@ -108,20 +108,22 @@ def read_observations(stream: IO[bytes], *, encoding: str | None = None,
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise MalformedFile("the file contains NUL bytes: it is binary, not CSV text")
     enc = sniff_encoding(head, encoding)
-    text = io.TextIOWrapper(stream, encoding=enc, errors="strict", newline="")
     try:
+        text = io.TextIOWrapper(stream, encoding=enc, errors="strict", newline="")
         first_line = text.readline()
         text.seek(0)
         try:
             delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-        header = next(csv.reader([first_line], delimiter=delimiter))
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
         names, ignored = canonical(header)
+        # other columns get unique placeholder names (pandas refuses duplicate names) and are not read
+        names = [n if n == TIME or n in VALUES else f"_ignored_{i}" for i, n in enumerate(names)]
         reader = pd.read_csv(text, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
                              chunksize=chunk_rows, header=0, names=names, index_col=False, skipinitialspace=True,
                              usecols=[n for n in names if n == TIME or n in VALUES], engine="c")
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UNREADABLE as exc:
         raise _unreadable(exc, enc) from exc
     values = [v for v in VALUES if v in names]
 
@@ -132,14 +134,19 @@ def read_observations(stream: IO[bytes], *, encoding: str | None = None,
                 chunk[ROW] = np.arange(first_row, first_row + len(chunk))
                 first_row += len(chunk)
                 yield chunk
-        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        except UNREADABLE as exc:
             raise _unreadable(exc, enc) from exc
 
     return ObservationFile(chunks=chunks(), values=values, ignored_columns=ignored)
 
 
+# what a file that is not CSV text in the encoding raises while it is read (a codec that is not a text
+# encoding, e.g. ?encoding=rot13, is a LookupError)
+UNREADABLE = (UnicodeError, LookupError, csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError)
+
+
 def _unreadable(exc: Exception, enc: str) -> MalformedFile:
-    if isinstance(exc, UnicodeDecodeError):
+    if isinstance(exc, UnicodeError | LookupError):
         return MalformedFile(f"the file is not valid {enc} text; save it as UTF-8 or pass ?encoding=", encoding=enc)
     return MalformedFile(f"the CSV is malformed: {str(exc).strip().replace('Error tokenizing data. C error: ', '')}")
 
@@ -285,11 +292,12 @@ def upload(engine: Engine, parsed: ObservationFile, opts: UploadOptions) -> dict
         for chunk in parsed.chunks:
             received += len(chunk)
             good, bad = check(chunk, parsed.values)
-            if not bad.empty:
-                errors.append(bad)
+            if not bad.empty:  # (NUL, which PostgreSQL text cannot hold, shown as U+FFFD)
+                errors.append(bad.assign(reason=_printable(bad["reason"]), value=_printable(bad["value"])))
                 rows = chunk[chunk[ROW].isin(bad["row"])]
+                texts = rows.drop(columns=ROW).apply(_printable)
                 raw.update({int(r): {"station": opts.station, **rec} for r, rec in
-                            zip(rows[ROW], rows.drop(columns=ROW).to_dict("records"), strict=True)})
+                            zip(rows[ROW], texts.to_dict("records"), strict=True)})
             if not good.empty:
                 partials.append(partial_sums(good, parsed.values))
         hours = hourly_means(partials, parsed.values)
@@ -305,6 +313,10 @@ def upload(engine: Engine, parsed: ObservationFile, opts: UploadOptions) -> dict
     log.info("weather stored", extra={k: report[k] for k in ("batch_id", "station", "received", "accepted",
                                                               "duplicates", "rejected")})
     return report
+
+
+def _printable(text: pd.Series) -> pd.Series:
+    return text.astype(str).str.replace("\x00", "\ufffd", regex=False)
 
 
 def _report(batch_id: str, received: int, hours: pd.DataFrame, outcome: pd.Series, rejects: pd.DataFrame,

@@ -142,7 +142,8 @@ async def upload_observations(station_id: str, request: Request, engine: EngineD
     if report["status"] == "rejected":
         return problem_response(
             status=422, title="No row could be accepted", type_suffix="all-rows-rejected", request=request,
-            detail=f"all {report['received']} rows were rejected; the reasons are listed and stored for review",
+            detail=(f"all {report['received']} rows were rejected; the reasons are listed and stored for review"
+                    if report["received"] else "the file has a header but no rows"),
             batch_status=report["status"], **{k: v for k, v in report.items() if k != "status"})
     return JSONResponse(report)
 

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.data_core import weather as domain
 from services.data_core.db import alembic_config, make_engine
@@ -330,3 +332,43 @@ def test_the_migration_goes_down_and_up_again_with_sites_that_have_stations(clie
     command.upgrade(config, "head")
     assert client.get("/api/v1/sites/b1").json()["weather_station"] is None
     assert client.get("/api/v1/weather/stations").json() == []
+
+
+_COLUMNS = st.sampled_from(["timestamp", "datetime_utc", "time", "temp", "air_temperature_degC", "rh", "ghi",
+                            "irradiance", "x", "x", "", " Temperature ", "timestamp"])
+_CELLS = st.one_of(
+    st.sampled_from(["2020-01-01T00:00:00Z", "2020-03-29T01:30:00+01:00", "2020-01-01", "0001-01-01T00:00:00Z",
+                     "9999-12-31T23:59:59Z", "2262-04-11T23:59:59Z", "nan", "NA", "inf", "-inf", "1e400", "-0",
+                     "60.0001", "100", "-90", "", '"', '""', "a,b", "\u00e9", "\u0000"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(header=st.lists(_COLUMNS, min_size=1, max_size=5), rows=st.lists(st.lists(_CELLS, max_size=6), max_size=8),
+       sep=st.sampled_from([",", ";", "\t"]), encoding=st.sampled_from([None, "utf-8", "latin-1", "utf-16", "rot13",
+                                                                          "nope"]))
+def test_no_upload_answers_5xx_whatever_the_file(upload_client: TestClient, header: list[str],
+                                                rows: list[list[str]], sep: str, encoding: str | None) -> None:
+    content = "\n".join(sep.join(line) for line in [header, *rows]).encode("utf-8", "surrogatepass")
+    r = upload_client.post("/api/v1/weather/stations/bedford/observations", files={"file": ("f.csv", content)},
+                           params={"encoding": encoding} if encoding else {}, headers=AUTH)
+    assert r.status_code in (200, 415, 422), r.text
+    if r.status_code != 200:
+        problem(r, r.status_code)
+
+
+@pytest.fixture
+def upload_client(client: TestClient) -> TestClient:
+    station(client)
+    return client
+
+
+def test_a_nul_character_in_a_bad_row_far_into_the_file_does_not_lose_the_good_rows(client: TestClient) -> None:
+    station(client)
+    good = "".join(f"2020-01-{d:02d}T{h:02d}:00:00Z,5.0,80,0\n" for d in range(1, 11) for h in range(24))
+    report = upload(client, HEADER + good + "2020-02-01T00:00:00Z,5\u00000,80,0\n")
+    assert report["accepted"] == 240 and report["rejected"] == 1
+    assert report["rejects"][0]["value"] == "5\ufffd0"
