@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -247,13 +247,13 @@ def store_hours(conn: Connection, station: str, hours: pd.DataFrame, values: lis
     bulk_insert(conn, WeatherObservation.__tablename__, rows[(outcome == "inserted").to_numpy()])
     changed = rows[(outcome == "updated").to_numpy()]
     if not changed.empty:
-        table = WeatherObservation.__table__
-        stmt = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+        stmt = (pg_insert(WeatherObservation) if conn.dialect.name == "postgresql"
+                else sqlite_insert(WeatherObservation))
         stmt = stmt.on_conflict_do_update(index_elements=["station_id", "timestamp"],
                                           set_={c: stmt.excluded[c] for c in values})
         records = changed.astype(object).where(changed.notna(), None)
         records["timestamp"] = changed["timestamp"].dt.to_pydatetime()
-        payload = records.to_dict("records")
+        payload = cast(list[dict[str, Any]], records.to_dict("records"))
         for start in range(0, len(payload), 5000):
             conn.execute(stmt, payload[start : start + 5000])
     return outcome
@@ -286,7 +286,8 @@ class UploadOptions:
 def upload(engine: Engine, parsed: ObservationFile, opts: UploadOptions) -> dict[str, Any]:
     """Check, average and store one observation file in one transaction; the report."""
     batch_id = uuid.uuid4().hex
-    received, partials, errors, raw = 0, [], [], {}
+    received, partials, errors = 0, [], []
+    raw: dict[int, dict[str, str]] = {}
     with engine.begin() as conn:
         lock_station(conn, opts.station)
         for chunk in parsed.chunks:
@@ -296,8 +297,8 @@ def upload(engine: Engine, parsed: ObservationFile, opts: UploadOptions) -> dict
                 errors.append(bad.assign(reason=_printable(bad["reason"]), value=_printable(bad["value"])))
                 rows = chunk[chunk[ROW].isin(bad["row"])]
                 texts = rows.drop(columns=ROW).apply(_printable)
-                raw.update({int(r): {"station": opts.station, **rec} for r, rec in
-                            zip(rows[ROW], texts.to_dict("records"), strict=True)})
+                raw.update({int(r): {"station": opts.station, **{str(k): str(v) for k, v in rec.items()}}
+                            for r, rec in zip(rows[ROW], texts.to_dict("records"), strict=True)})
             if not good.empty:
                 partials.append(partial_sums(good, parsed.values))
         hours = hourly_means(partials, parsed.values)
@@ -305,7 +306,7 @@ def upload(engine: Engine, parsed: ObservationFile, opts: UploadOptions) -> dict
         rejects = pd.concat(errors, ignore_index=True) if errors else pd.DataFrame(columns=ERROR_COLUMNS)
         _store_rejects(conn, batch_id, rejects, raw)
         report = _report(batch_id, received, hours, outcome, rejects, parsed, opts)
-        conn.execute(insert(IngestBatch.__table__).values(
+        conn.execute(insert(IngestBatch).values(
             id=batch_id, source_name=f"weather {opts.station}: {opts.source_name}"[:300],
             content_sha256=opts.request_sha256, request_sha256=opts.request_sha256, status=report["status"],
             received=received, accepted=report["accepted"], duplicates=report["duplicates"],

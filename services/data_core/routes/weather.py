@@ -82,11 +82,11 @@ def put_station(body: WeatherStationIn, response: Response, conn: ConnDep) -> We
     s = WeatherStation.__table__.c
     current = conn.execute(select(*(s[k] for k in values)).where(s.id == body.id)).mappings().first()
     if current is None:
-        conn.execute(insert(WeatherStation.__table__).values(**values))
+        conn.execute(insert(WeatherStation).values(**values))
     else:
         response.status_code = 200
         if dict(current) != values:
-            conn.execute(update(WeatherStation.__table__).where(s.id == body.id).values(**values))
+            conn.execute(update(WeatherStation).where(s.id == body.id).values(**values))
     return _station(conn, body.id)
 
 
