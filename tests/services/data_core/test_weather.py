@@ -372,3 +372,30 @@ def test_a_nul_character_in_a_bad_row_far_into_the_file_does_not_lose_the_good_r
     report = upload(client, HEADER + good + "2020-02-01T00:00:00Z,5\u00000,80,0\n")
     assert report["accepted"] == 240 and report["rejected"] == 1
     assert report["rejects"][0]["value"] == "5\ufffd0"
+
+
+def test_the_demo_loads_the_bedford_station_for_its_uk_sites_once(make_settings: Any) -> None:
+    import httpx
+
+    from services.data_core.app import create_app
+    from services.data_core.demo import load_demo
+    from tests.conftest import TOKEN, LiveServer
+
+    with LiveServer(create_app(make_settings())) as server, httpx.Client(base_url=server.url, headers=AUTH,
+                                                                          trust_env=False) as http:
+        first = load_demo(server.url, TOKEN, files=[])[BEDFORD.name]
+        assert (first["accepted"], first["rejected"], first["replayed"]) == (17544, 0, False)
+        [bedford] = http.get("/api/v1/weather/stations").json()
+        assert (bedford["id"], bedford["latitude"], bedford["longitude"], bedford["hours"]) == ("bedford", 52.227,
+                                                                                                 -0.465, 17544)
+        assert "Met Office" in bedford["source"] and "Open Government Licence" in bedford["attribution"]
+        sites = {s["id"]: s for s in http.get("/api/v1/sites").json()}
+        assert all(s["weather_station"] == ("bedford" if s["country"] == "GB" else None) for s in sites.values())
+        assert sites["us-liaison"]["weather_station"] is None and len(sites) == 42
+        # a site registered before sites had stations gets the station on the next load; the weather is replayed
+        http.patch("/api/v1/sites/b0", json={"weather_station": None})
+        again = load_demo(server.url, TOKEN, files=[])[BEDFORD.name]
+        assert (again["accepted"], again["duplicates"], again["replayed"]) == (0, 17544, True)
+        assert http.get("/api/v1/sites/b0").json()["weather_station"] == "bedford"
+        july = http.get("/api/v1/sites/b0/weather", params={"start": "2019-07-25T12:00:00Z", "limit": 1}).json()
+        assert july["weather"] == "hourly" and july["rows"][0]["air_temperature_degC"] == 26.5  # the 2019 heatwave
