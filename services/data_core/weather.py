@@ -394,8 +394,8 @@ def _hour_column(conn: Connection) -> Any:
 def _frame(conn: Connection, stmt: Any, columns: list[str]) -> pd.DataFrame:
     rows = conn.execute(stmt).all()
     # column by column (pandas asks each Row object for attributes it lacks, slowly)
-    frame = pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else
-                         {c: [] for c in columns}, columns=columns)
+    data: dict[str, Any] = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {}
+    frame = pd.DataFrame(data, columns=columns)
     frame[columns[0]] = pd.to_datetime(frame[columns[0]], format="ISO8601").astype("datetime64[us]")
     return frame
 

@@ -12,7 +12,9 @@ from typing import IO, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -79,14 +81,13 @@ def _station(conn: Any, station_id: str) -> WeatherStationPublic:
 def put_station(body: WeatherStationIn, response: Response, conn: ConnDep) -> WeatherStationPublic:
     """201 when the station is new; 200 when it existed (its fields are set to the ones sent)."""
     values = body.model_dump()
-    s = WeatherStation.__table__.c
-    current = conn.execute(select(*(s[k] for k in values)).where(s.id == body.id)).mappings().first()
-    if current is None:
-        conn.execute(insert(WeatherStation).values(**values))
-    else:
+    new = (pg_insert(WeatherStation) if conn.dialect.name == "postgresql" else sqlite_insert(WeatherStation))
+    # insert-or-nothing, then update: two clients creating the same station at once both succeed
+    created = conn.execute(new.values(**values).on_conflict_do_nothing(index_elements=["id"])
+                           .returning(WeatherStation.id)).first()
+    if created is None:
         response.status_code = 200
-        if dict(current) != values:
-            conn.execute(update(WeatherStation).where(s.id == body.id).values(**values))
+        conn.execute(update(WeatherStation).where(WeatherStation.id == body.id).values(**values))
     return _station(conn, body.id)
 
 
