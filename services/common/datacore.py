@@ -11,6 +11,10 @@ caller's API token on every request, reads included, and map answers the same wa
 - 5xx or no answer: 503 (:class:`~services.common.errors.ServiceUnavailable`).
 
 Readings and residuals come back in kWh: the data core converts once (``docs/architecture.md``).
+Hourly weather (``weather``, ``station_weather``) comes back as a frame with a UTC ``timestamp`` and the
+columns of :data:`WEATHER_COLUMNS`; ``frame.attrs["weather"]`` is ``"hourly"`` or ``"none"`` (the site has no
+station, or its station no hour in the window: predict without weather) and ``frame.attrs["station"]`` the
+station's id.
 """
 
 from __future__ import annotations
@@ -133,6 +137,19 @@ def read_frame(content: bytes, **kwargs: Any) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(content), **kwargs)
 
 
+WEATHER_COLUMNS = ("air_temperature_degC", "relative_humidity_pct", "global_irradiance_w_m2")
+
+
+def weather_frame(response: httpx.Response) -> pd.DataFrame:
+    """A CSV answer of hourly weather: ``timestamp`` (the hour starting then, UTC) and :data:`WEATHER_COLUMNS`
+    (NaN where the hour had no value); ``attrs``: ``weather`` ("hourly" or "none") and ``station``."""
+    frame = read_frame(response.content, dtype={c: float for c in WEATHER_COLUMNS})
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame.attrs["weather"] = response.headers.get("X-Weather", "hourly" if len(frame) else "none")
+    frame.attrs["station"] = response.headers.get("X-Weather-Station")
+    return frame
+
+
 class _Paths:
     """Requests of the data core's API: method, path and arguments, shared by both clients."""
 
@@ -152,6 +169,16 @@ class _Paths:
     @staticmethod
     def store_recommendation(hotspot_id: str, rec: RecommendationIn) -> tuple[str, str, dict[str, Any]]:
         return "PUT", f"/api/v1/recommendations/{seg(hotspot_id)}", {"json": rec.model_dump(mode="json")}
+
+    @staticmethod
+    def weather(site_id: str, start: Any, end: Any) -> tuple[str, str, dict[str, Any]]:
+        return "GET", f"/api/v1/sites/{seg(site_id)}/weather", {"params": window_params(start=start, end=end,
+                                                                                        format="csv")}
+
+    @staticmethod
+    def station_weather(station_id: str, start: Any, end: Any) -> tuple[str, str, dict[str, Any]]:
+        return ("GET", f"/api/v1/weather/stations/{seg(station_id)}/observations",
+                {"params": window_params(start=start, end=end, format="csv")})
 
 
 class DataCoreClient:
@@ -218,6 +245,23 @@ class DataCoreClient:
     def alerts(self, params: Params = None) -> dict[str, Any]:
         return self.get("/api/v1/alerts", params)  # type: ignore[no-any-return]
 
+    def weather(self, site_id: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Hourly weather of a site's station in [start, end) (see the module docstring)."""
+        method, path, kw = _Paths.weather(site_id, start, end)
+        return weather_frame(self.request(method, path, **kw))
+
+    def station_weather(self, station_id: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Hourly observations of one station in [start, end)."""
+        method, path, kw = _Paths.station_weather(station_id, start, end)
+        return weather_frame(self.request(method, path, **kw))
+
+    def weather_stations(self) -> list[dict[str, Any]]:
+        """Every weather station with the first and last hour it has and how many."""
+        return self.get("/api/v1/weather/stations")  # type: ignore[no-any-return]
+
+    def weather_station(self, station_id: str) -> dict[str, Any]:
+        return self.get(f"/api/v1/weather/stations/{seg(station_id)}")  # type: ignore[no-any-return]
+
     def sync_hotspots(self, hotspots: list[HotspotIn] | list[dict[str, Any]],
                       scope: ScanScope | dict[str, Any] | None = None, scan_id: str | None = None,
                       rules: AlertRules | None = None) -> dict[str, Any]:
@@ -276,6 +320,22 @@ class AsyncDataCoreClient:
     async def store_recommendation(self, hotspot_id: str, rec: RecommendationIn) -> dict[str, Any]:
         method, path, kw = _Paths.store_recommendation(hotspot_id, rec)
         return await self.call(method, path, **kw)  # type: ignore[no-any-return]
+
+    async def weather(self, site_id: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Hourly weather of a site's station in [start, end) (see the module docstring)."""
+        method, path, kw = _Paths.weather(site_id, start, end)
+        return weather_frame(await self.request(method, path, **kw))
+
+    async def station_weather(self, station_id: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Hourly observations of one station in [start, end)."""
+        method, path, kw = _Paths.station_weather(station_id, start, end)
+        return weather_frame(await self.request(method, path, **kw))
+
+    async def weather_stations(self) -> list[dict[str, Any]]:
+        return await self.get("/api/v1/weather/stations")  # type: ignore[no-any-return]
+
+    async def weather_station(self, station_id: str) -> dict[str, Any]:
+        return await self.get(f"/api/v1/weather/stations/{seg(station_id)}")  # type: ignore[no-any-return]
 
     async def stream(self, channel: str, *, after: int | None = None, limit: int = 1000) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}

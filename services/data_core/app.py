@@ -34,6 +34,7 @@ from services.data_core.routes import (
     recommendations,
     sites,
     streams,
+    weather,
 )
 from services.data_core.settings import DataCoreSettings, get_settings
 
@@ -92,7 +93,7 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
         title="Carbon Nexus data core",
         description="Organisations, sites, activity data, emission factors, the calculation ledger and queries.",
         routers=[sites.router, factors.router, ingest.router, ledger.router, emissions.router, predictions.router,
-                 hotspots.router, alerts.router, recommendations.router, streams.router],
+                 hotspots.router, alerts.router, recommendations.router, streams.router, weather.router],
         lifespan=lifespan,
         health_checks={"database": _db_check},
     )

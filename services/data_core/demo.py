@@ -15,6 +15,8 @@ Everything goes in through the public API (``POST /api/v1/ingest``), the real pa
   v1.3 applied on purpose (its factors are in 2022 USD).
 * Market-based scope 2 is illustrated by a renewable-certificate share on two buildings and a
   supplier factor (a green tariff) on a third.
+* Weather: the archive's hourly Bedford series (Met Office MIDAS Open: air temperature, relative humidity,
+  global irradiance, 2019-2020) becomes the weather station ``bedford``, the station of every UK site.
 
 Usage: ``python -m services.data_core.demo [--url http://127.0.0.1:8002]`` (API_TOKEN from the
 environment or ``.env``).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
@@ -44,6 +47,8 @@ RENEWABLE_SHARES = {"b0": 0.5, "b33": 0.25}
 GREEN_TARIFF = {"site_id": "b2", "activity_type": "electricity", "unit": "kWh", "method": "market", "co2e_kg": 0.0,
                 "supplier": "Illustrative 100% renewable tariff (REGO-backed)", "source": "demo supplier disclosure",
                 "notes": "illustrative market-based instrument for the demo"}
+WEATHER_FILE = BUILDINGS / "context_hourly_weather_bedford_and_uk_grid_ci_2019_2020.csv"
+WEATHER_METADATA = BUILDINGS / "weather_bedford_metadata.json"
 
 
 @dataclass
@@ -53,7 +58,22 @@ class DemoFile:
     editions: list[str]
 
 
-def demo_sites() -> list[dict[str, object]]:
+def bedford_station() -> dict[str, object]:
+    """The demo's weather station, from the archive's metadata of the Bedford series (data/NOTICE.md)."""
+    meta = json.loads(WEATHER_METADATA.read_text())
+    weather, solar = meta["weather_metdata"], meta["solar_metadata"]
+    latitude, longitude = weather["location"]
+    return {"id": str(weather["station name"]), "name": f"{str(weather['station name']).title()} (Met Office)",
+            "latitude": latitude, "longitude": longitude, "timezone": "Europe/London",
+            "source": f"Met Office MIDAS Open, station {weather['MetOff station id']} (temperature, humidity) and "
+                      f"{solar['MetOff station id']} (global irradiance), hourly, via the Cambridge Estates building "
+                      "energy archive v2.1 (DOI 10.5281/zenodo.10955332)",
+            "attribution": "Contains Met Office data (MIDAS Open), Open Government Licence v3.0, "
+                           "© Crown copyright, Met Office"}
+
+
+def demo_sites(weather_station: str | None = None) -> list[dict[str, object]]:
+    """The demo's sites; with ``weather_station``, the UK ones name it (it must exist in the data core)."""
     meta = pd.read_csv(BUILDINGS / "building_metadata.csv")
     meta = meta[meta["in_hourly_extract"].astype(str).str.lower() == "true"]
     sites: list[dict[str, object]] = [
@@ -69,6 +89,9 @@ def demo_sites() -> list[dict[str, object]]:
     sites.append({"id": "us-liaison", "org_id": ORG["id"], "name": "US liaison office (illustrative)",
                   "country": "US", "grid_region": "NEWE", "floor_area_m2": 850.0, "tags": ["office", "illustrative"],
                   "renewable_share": 0.0})
+    for site in sites:  # the Bedford series describes the weather of every UK site of the demo
+        if weather_station and site["country"] == "GB":
+            site["weather_station"] = weather_station
     return sites
 
 
@@ -110,8 +133,10 @@ def load_demo(base_url: str, token: str, *, timeout: float = 600.0,
     reports: dict[str, dict[str, object]] = {}
     with httpx.Client(base_url=base_url, headers=headers, timeout=timeout, trust_env=False) as client:
         _check(client.post("/api/v1/organisations", json=ORG), 201)
-        for site in demo_sites():
-            _check(client.post("/api/v1/sites", json=site), 201, 409)
+        reports[WEATHER_FILE.name] = _load_weather(client)
+        for site in demo_sites(weather_station=str(bedford_station()["id"])):
+            if _check(client.post("/api/v1/sites", json=site), 201, 409).status_code == 409:
+                _give_station(client, site)  # a site loaded before sites had weather stations
         existing = _check(client.get("/api/v1/factors", params={"activity_type": "electricity", "region": "site:b2"}),
                           200).json()
         if not existing:
@@ -127,6 +152,25 @@ def load_demo(base_url: str, token: str, *, timeout: float = 600.0,
             log.info("demo file loaded", extra={"file": demo.name, "accepted": report["accepted"],
                                                 "duplicates": report["duplicates"], "rejected": report["rejected"]})
     return reports
+
+
+def _give_station(client: httpx.Client, site: dict[str, object]) -> None:
+    station = site.get("weather_station")
+    if station and _check(client.get(f"/api/v1/sites/{site['id']}"), 200).json().get("weather_station") is None:
+        _check(client.patch(f"/api/v1/sites/{site['id']}", json={"weather_station": station}), 200)
+
+
+def _load_weather(client: httpx.Client) -> dict[str, object]:
+    """The Bedford station and its hours (an upsert: a second load reports every row as a duplicate)."""
+    station = bedford_station()
+    _check(client.post("/api/v1/weather/stations", json=station), 200, 201)
+    response = client.post(f"/api/v1/weather/stations/{station['id']}/observations",
+                           files={"file": (WEATHER_FILE.name, WEATHER_FILE.read_bytes(), "text/csv")})
+    report: dict[str, object] = _check(response, 200).json()
+    report["replayed"] = report["status"] == "nothing-new"
+    log.info("demo weather loaded", extra={"station": station["id"], "accepted": report["accepted"],
+                                           "duplicates": report["duplicates"], "rejected": report["rejected"]})
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:

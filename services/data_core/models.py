@@ -69,6 +69,35 @@ class Site(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     renewable_share: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    # the station whose hourly weather describes the site (GET /api/v1/sites/{id}/weather)
+    weather_station: Mapped[str | None] = mapped_column(ForeignKey("weather_stations.id"))
+
+
+class WeatherStation(Base):
+    """A place hourly weather is measured, with where it comes from and under which licence."""
+
+    __tablename__ = "weather_stations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    elevation_m: Mapped[float | None] = mapped_column(Float)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA zone of the station's local time
+    source: Mapped[str] = mapped_column(String(300), default="")
+    attribution: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class WeatherObservation(Base):
+    """One station's weather of one hour (the hour starting at ``timestamp``, UTC): the mean of the
+    observations sent for that hour. Re-sending replaces the hour (an upsert)."""
+
+    __tablename__ = "weather_observations"
+    station_id: Mapped[str] = mapped_column(ForeignKey("weather_stations.id"), primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(primary_key=True)
+    air_temperature_degC: Mapped[float | None] = mapped_column(Float)
+    relative_humidity_pct: Mapped[float | None] = mapped_column(Float)
+    global_irradiance_w_m2: Mapped[float | None] = mapped_column(Float)
 
 
 class EmissionFactor(Base):

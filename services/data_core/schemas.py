@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +34,9 @@ class SiteCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     renewable_share: float = Field(default=0.0, ge=0.0, le=1.0,
                                    description="share of electricity covered by renewable certificates (market-based)")
+    weather_station: str | None = Field(default=None, pattern=ID_PATTERN,
+                                        description="id of the weather station whose hourly weather describes the "
+                                                    "site (POST /api/v1/weather/stations first)")
 
     @field_validator("country")
     @classmethod
@@ -47,6 +51,8 @@ class SiteUpdate(BaseModel):
     floor_area_m2: float | None = Field(default=None, gt=0, lt=1e8)
     tags: list[str] | None = Field(default=None, max_length=50)
     renewable_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    weather_station: str | None = Field(default=None, pattern=ID_PATTERN,
+                                        description="the site's weather station; null removes it")
 
 
 class SitePublic(BaseModel):
@@ -58,6 +64,41 @@ class SitePublic(BaseModel):
     floor_area_m2: float | None
     tags: list[str]
     renewable_share: float
+    weather_station: str | None = None
+
+
+class WeatherStationIn(BaseModel):
+    """A weather station. Sending it again with other values updates it (an upsert by ``id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=ID_PATTERN, description="short code, e.g. 'bedford'")
+    name: str = Field(min_length=1, max_length=200)
+    latitude: float = Field(ge=-90, le=90, description="degrees north (WGS 84)")
+    longitude: float = Field(ge=-180, le=180, description="degrees east (WGS 84)")
+    elevation_m: float | None = Field(default=None, ge=-500, le=9000, description="metres above sea level")
+    timezone: str | None = Field(default=None, max_length=64,
+                                 description="IANA time zone of the station's local time, e.g. Europe/London "
+                                             "(observations are stored in UTC whatever it is)")
+    source: str = Field(default="", max_length=300, description="where the observations come from")
+    attribution: str = Field(default="", max_length=2000, description="licence and credit the data requires")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown IANA time zone '{value}'") from exc
+        return value
+
+
+class WeatherStationPublic(WeatherStationIn):
+    model_config = ConfigDict(extra="ignore")
+    first_hour: datetime | None = Field(default=None, description="first hour with observations (UTC)")
+    last_hour: datetime | None = Field(default=None, description="last hour with observations (UTC)")
+    hours: int = Field(default=0, description="hours with observations")
 
 
 class FactorPublic(BaseModel):
