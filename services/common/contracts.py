@@ -313,6 +313,9 @@ def fault_reason(exc: BaseException) -> str:
     if isinstance(exc, DomainError):
         title = getattr(exc, "title", "") or ""
         text = f"{exc.status} {title}: {exc.detail}" if title else f"{exc.status}: {exc.detail}"
+        errors = exc.extensions.get("errors")  # a validation problem: its first error says what
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            text += f" ({errors[0].get('field') or 'body'}: {errors[0]['message']})"
     elif isinstance(exc, ValidationError) and exc.errors():
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
