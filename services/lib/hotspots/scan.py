@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -131,7 +131,7 @@ def valid_series(residuals: pd.DataFrame, skipped: list[SiteSkip]) -> pd.DataFra
         raw = residuals[column]
         values = pd.to_numeric(raw, errors="coerce").astype(float)
         problems.append((values.isna() & raw.notna(), "not a number", column))
-        problems.append((np.isinf(values), "not finite", column))
+        problems.append((values.isin([np.inf, -np.inf]), "not finite", column))
         if column == "actual":
             problems.append((values < 0, "negative", column))
         residuals = residuals.assign(**{column: values})
@@ -141,7 +141,7 @@ def valid_series(residuals: pd.DataFrame, skipped: list[SiteSkip]) -> pd.DataFra
     reasons: dict[tuple[str, str, str], list[str]] = {}
     for mask, what, column in problems:
         for key, count in residuals[mask].groupby(keys).size().items():
-            reasons.setdefault(key, []).append(f"{count} readings are {what} ({column})" if column == "actual"
+            reasons.setdefault(cast(tuple[str, str, str], key), []).append(f"{count} readings are {what} ({column})" if column == "actual"
                                                else f"{count} {column} values are {what}")
     for (site, meter, activity_type), parts in sorted(reasons.items()):
         skipped.append(SiteSkip.of(site, "validate", "; ".join(parts), activity_type=activity_type, meter=meter))
