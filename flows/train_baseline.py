@@ -168,8 +168,8 @@ def train_contained(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floo
                     if not site_fault(one):
                         raise
                     blamed.append(SiteSkip.of(str(site), "train", one, activity_type=activity_type))
-        if not blamed:
-            raise
+        if not blamed or len(blamed) == sum(long["site"].nunique() for long in series.values()):
+            raise  # no site, or every site, fails alone: not one site's data
     skipped.extend(blamed)
     series = without(series, blamed)
     return train_bundle(series, weather, floor_area, window, params=params or None), series

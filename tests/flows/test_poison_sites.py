@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, delete, update
 
 from services.common.contracts import SiteSkip
 from tests.conftest import AUTH, LiveServer
+from tests.ml_fixtures import DATA
 from tests.ml_fixtures import WINDOW as TRAIN_WINDOW
 from tests.services.orchestration.conftest import orchestration_settings
 
@@ -232,34 +233,66 @@ def test_train_baseline_leaves_out_a_poison_site_and_trains_the_rest_as_without_
     assert {k: v for k, v in clean["metrics"].items() if not k.startswith("gate_")} == result["metrics"]
 
 
-def test_heldout_train_leaves_out_a_half_hourly_site_that_breaks_the_fit(cambridge_csv, slice_series) -> None:
-    """HELD OUT (and no integration needed): half-hourly readings of b33 electricity, which no check before
-    the fit looks for; the fit over every site fails on them, a short fit of each site alone blames b33, and
-    the others are trained exactly as without it."""
-    from flows.train_baseline import train_contained
-    from services.ml_engine.bundle import INPUT_COLUMNS
-    from services.ml_engine.training import Window, holdout_inputs, prepare, train_bundle
+def _training_inputs(cambridge_csv: bytes, slice_series: Any, half_hourly: bool = False) -> tuple[Any, ...]:
+    from services.ml_engine.training import Window, prepare
 
     frame = pd.read_csv(io.BytesIO(cambridge_csv))
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     readings = frame[["site", "activity_type", "timestamp", "quantity"]]
-    b33 = readings[(readings["site"] == "b33") & (readings["activity_type"] == "electricity")]
-    half = b33.assign(timestamp=b33["timestamp"] + pd.Timedelta(minutes=30))
-    series = prepare(pd.concat([readings, half], ignore_index=True))
-    _, weather = slice_series
+    if half_hourly:
+        b33 = readings[(readings["site"] == "b33") & (readings["activity_type"] == "electricity")]
+        readings = pd.concat([readings, b33.assign(timestamp=b33["timestamp"] + pd.Timedelta(minutes=30))])
+    meta = pd.read_csv(DATA / "building_metadata.csv")
+    area = dict(zip(meta["building_id"], meta["gross_internal_area_m2"].astype(float), strict=True))
     window = Window(*(pd.Timestamp(TRAIN_WINDOW[k], tz="UTC") for k in ("train_start", "holdout_start", "holdout_end")))
+    return prepare(readings), slice_series[1], area, window
+
+
+def test_a_site_whose_fit_fails_alone_is_blamed_and_the_rest_trained_as_without_it(
+        cambridge_csv, slice_series, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The guard after the checks: when the fit over every site fails on one site's data (here a fit that
+    refuses b33's electricity, standing in for data no check foresaw), a short fit of each site alone blames
+    it and the others are trained exactly as without it; when every site fails alone, the error is raised."""
+    import flows.train_baseline as tb
+    from services.ml_engine.bundle import INPUT_COLUMNS
+    from services.ml_engine.training import holdout_inputs, train_bundle
+
+    series, weather, area, window = _training_inputs(cambridge_csv, slice_series)
     params = {"max_iter": 5, "random_state": 0}
+
+    def refusing(part, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if (part.get("electricity") is not None and "b33" in set(part["electricity"]["site"])):
+            raise ValueError("Input y contains NaN.")
+        return train_bundle(part, *args, **kwargs)
+
+    monkeypatch.setattr(tb, "train_bundle", refusing)
     skipped: list[SiteSkip] = []
-    bundle, trained = train_contained(series, weather, {}, window, params, skipped)
-    assert [(s.site, s.activity_type, s.stage) for s in skipped] == [("b33", "electricity", "train")]
-    assert skipped[0].reason.startswith("ValueError: ")
+    bundle, trained = tb.train_contained(series, weather, area, window, params, skipped)
+    assert [(s.site, s.activity_type, s.stage, s.reason) for s in skipped] == [
+        ("b33", "electricity", "train", "ValueError: Input y contains NaN.")]
     assert sorted(bundle.series["electricity"].site_codes) == ["b0", "b2"]
     assert sorted(bundle.series["natural_gas"].site_codes) == ["b0", "b2", "b33"]
     clean = {t: s[~((s["site"] == "b33") & (t == "electricity"))] for t, s in series.items()}
-    alone = train_bundle(clean, weather, {}, window, params=params)
+    alone = train_bundle(clean, weather, area, window, params=params)
     inputs = holdout_inputs(trained, weather, window)
     inputs = inputs[[c for c in INPUT_COLUMNS if c in inputs.columns]]
     assert len(inputs) > 1000 and bundle.predict(inputs).equals(alone.predict(inputs))
+
+    monkeypatch.setattr(tb, "train_bundle", lambda *a, **k: (_ for _ in ()).throw(ValueError("every fit fails")))
+    with pytest.raises(ValueError, match="every fit fails"):
+        tb.train_contained(series, weather, area, window, params, [])
+
+
+def test_heldout_half_hourly_readings_do_not_break_training(cambridge_csv, slice_series) -> None:  # type: ignore[no-untyped-def]
+    """HELD OUT, and what it showed: half-hourly readings of b33's electricity (the shape that breaks the scan)
+    do not break feature building or the fit, so training keeps the site and reports nothing; the guard is
+    for data that does break them (above)."""
+    from flows.train_baseline import train_contained
+
+    series, weather, area, window = _training_inputs(cambridge_csv, slice_series, half_hourly=True)
+    skipped: list[SiteSkip] = []
+    bundle, _ = train_contained(series, weather, area, window, {"max_iter": 5, "random_state": 0}, skipped)
+    assert skipped == [] and sorted(bundle.series["electricity"].site_codes) == ["b0", "b2", "b33"]
 
 
 def test_a_chunks_scope_leaves_a_skipped_sites_hotspots_open() -> None:
