@@ -6,8 +6,8 @@ model beats the champion on the same holdout, otherwise ``challenger``).
 Idempotent: a run over the same readings, weather, window and parameters finds the version it
 registered before (model-version tag ``fingerprint``) and changes nothing.
 
-A site whose readings would break feature building or the fit (a reading of infinity, data a fit of the
-site alone fails on) or that has too little history is left out of training and of the holdout, for that
+A site whose readings would break feature building or the fit (a reading of infinity, which would train
+the site on a scale of infinity; data a fit of the site alone fails on) or that has too little history is left out of training and of the holdout, for that
 activity type: the run returns it in ``skipped`` (site, activity type, stage ``train``, reason), logs a
 warning for it and lists it in the table artifact ``train-baseline-skipped``; the other sites are trained
 exactly as without it.

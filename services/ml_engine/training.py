@@ -65,9 +65,10 @@ def prepare(readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def unusable(series: dict[str, pd.DataFrame], window: Window) -> list[tuple[str, str, str]]:
-    """(activity_type, site, reason) of each site that training must leave out: a reading of infinity (its
-    scale and every ratio to it turn to NaN and the fit refuses them), or fewer than ``MIN_TRAIN_HOURS``
-    training hours (:func:`train_bundle` leaves those out too). Vectorised; the flow reports them."""
+    """(activity_type, site, reason) of each site that training must leave out: a reading of infinity (the
+    fit does not refuse it: the site's scale becomes infinity and every target of the site 0 or NaN, a model
+    of nothing), or fewer than ``MIN_TRAIN_HOURS`` training hours (:func:`train_bundle` leaves those out
+    too). Vectorised; the flow reports them."""
     out: list[tuple[str, str, str]] = []
     for activity_type, long in sorted(series.items()):
         values = long["value"].to_numpy(dtype=float)
