@@ -289,7 +289,8 @@ ML engine, its expected values stored, or prepared for training."""
 SITE_FAULTS: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError, ArithmeticError)
 """Errors that one site's data raises (pandas, numpy and pydantic raise these on bad values); with a 4xx
 answer of a service about that site, the only failures a run skips the site for."""
-_NOT_THE_SITES = (401, 403, 408, 429)  # our token refused, a timeout, a rate limit: the service, not the site
+# our token refused, a route that is not there (a wrong URL), a timeout, a rate limit: the platform, not the site
+_NOT_THE_SITES = (401, 403, 404, 405, 408, 429)
 REASON_LENGTH = 300
 
 
@@ -297,7 +298,8 @@ def site_fault(exc: BaseException) -> bool:
     """Whether ``exc`` is about one site's data (skip the site, go on with the others) rather than about the
     platform (a service down or failing, our token refused: fail or retry the task as always). A service's
     4xx answer is the site's (the data core's or the ML engine's problem, ``UpstreamProblem``); a 5xx, no
-    answer or a refused token (``ServiceUnavailable``, ``TokenRefused``) never is."""
+    answer or a refused token (``ServiceUnavailable``, ``TokenRefused``) never is, nor a 404/405 (a route
+    that is not there: a wrong URL fails every site alike), a timeout (408) or a rate limit (429)."""
     from services.common.errors import DomainError  # errors has the web framework; contracts stays light
 
     if isinstance(exc, DomainError):

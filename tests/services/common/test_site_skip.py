@@ -20,7 +20,9 @@ def problem(status: int, **body: object) -> httpx.Response:
 
 @pytest.mark.parametrize(("error", "theirs"), [
     (UpstreamProblem(problem(422), "ml-engine"), True),
-    (UpstreamProblem(problem(404)), True),
+    (UpstreamProblem(problem(400)), True),
+    (UpstreamProblem(problem(409)), True),
+    (UpstreamProblem(problem(404)), False),  # a route that is not there: a wrong URL, every site alike
     (UpstreamProblem(problem(429)), False),  # a rate limit: the service, not the site
     (UpstreamProblem(problem(408)), False),
     (TokenRefused(problem(401)), False),
