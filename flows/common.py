@@ -17,6 +17,7 @@ from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 from pydantic_settings import SettingsConfigDict
 
+from services.common.contracts import SiteSkip
 from services.common.datacore import DataCoreClient, TokenRefused
 from services.common.errors import ServiceUnavailable
 from services.common.settings import ServiceSettings
@@ -105,3 +106,26 @@ def make_task_runner(kind: str | None = None, workers: int = 2) -> Any:
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+class EverySiteSkipped(RuntimeError):
+    """No site of a run could be handled: the run fails (a fault of the platform or of the code more likely
+    than of every site's data at once)."""
+
+
+def report_skips(skipped: list[dict[str, Any]], *, key: str, what: str, logged: int = 0) -> None:
+    """Make the sites a run left out visible: one warning per skip in the run's log (but the first ``logged``,
+    which a subflow logged already) and a table artifact ``key`` of them all (site, activity type, meter,
+    stage, reason; "no site skipped" when there is none). ``what`` names the run in its description."""
+    from prefect.artifacts import create_table_artifact
+
+    skips = [SiteSkip.model_validate(s) for s in skipped]
+    logger = run_logger()
+    for skip in skips[logged:]:
+        logger.warning("%s skipped at %s: %s", skip.label(), skip.stage, skip.reason)
+    rows = [{"site": s.site, "type": s.activity_type, "meter": s.meter, "stage": s.stage, "reason": s.reason}
+            for s in skips]
+    sites = len({s.site for s in skips})
+    create_table_artifact(key=key, table=rows or [{"result": "no site skipped"}],
+                          description=f"{what}: {sites} site(s) left out ({len(skips)} skip(s)); the other sites "
+                                      "were handled as without them.")

@@ -14,6 +14,13 @@ recommendations.
    service (``RAG_SERVICE_URL``); while it is absent or down they stay queued for the next run.
 6. A table artifact lists the hotspots found.
 
+A site whose data cannot be predicted, read or scanned (a half-hourly file, a reading of infinity or a
+negative one in the store, the data core refusing its request) is left out and the rest of its chunk is
+scanned as without it: the run returns it in ``skipped`` (site, stage, reason), logs a warning for it and
+lists it in the table artifact ``hotspot-scan-skipped``; its open hotspots are not closed by this run. A
+service that is down still fails the run (after the tasks' retries), and so does a run in which every site
+was skipped.
+
 Re-running on the same data changes nothing: every step is an upsert or an idempotent request.
 
     python -m flows.hotspot_scan --lookback-days 28
@@ -31,7 +38,15 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, FlowSettings, make_task_runner, run_logger, service_client
+from flows.common import (
+    SERVICE_RETRIES,
+    EverySiteSkipped,
+    FlowSettings,
+    make_task_runner,
+    report_skips,
+    run_logger,
+    service_client,
+)
 from flows.predict_expected import fill_expected
 from services.common.datacore import DataCoreClient, TokenRefused, UpstreamProblem, seg
 from services.lib.hotspots.scan import extent, pareto_hotspots, scan_sites, utc
@@ -135,24 +150,33 @@ def hotspot_scan(start: datetime | None = None, end: datetime | None = None, loo
     window = {"start": start_ts.isoformat(), "end": end_ts.isoformat()}
     summary: dict[str, Any] = {**window, "sites": len(site_list), "chunks": 0, "rows": 0, "hotspots": 0,
                                "counts": {"created": 0, "updated": 0, "closed": 0, "unchanged": 0},
-                               "alerts_raised": 0}
+                               "alerts_raised": 0, "skipped": []}
     if not site_list:
         print("hotspot-scan: no sites with hourly readings")
         return summary
     if fill_first:
-        summary["filled"] = fill_expected(start=start_ts.to_pydatetime(), end=end_ts.to_pydatetime(),
-                                          sites=sites, max_readings=1_000_000)["stored"]
+        filled = fill_expected(start=start_ts.to_pydatetime(), end=end_ts.to_pydatetime(), sites=sites,
+                               max_readings=1_000_000)
+        summary["filled"], summary["skipped"] = filled["stored"], list(filled["skipped"])
     chunks = [site_list[i : i + chunk_size] for i in range(0, len(site_list), chunk_size)]
     results = scan_chunks.with_options(task_runner=make_task_runner(task_runner))(chunks, window["start"],
                                                                                   window["end"])
     found: list[dict[str, Any]] = []
+    scan_skips: list[dict[str, Any]] = []
     for result in results:
+        scan_skips.extend(result["skipped"])
         body = {"scan_id": f"scan:{window['start']}:{window['end']}:{result['sites'][0]}", "hotspots": result["hotspots"],
-                "scope": {"sites": result["sites"], "kinds": DETECTED_KINDS, **window, "close_missing": True}}
+                "scope": _scope(result, window)}
         _tally(summary, publish(body))
         summary["rows"] += result["rows"]
         found.extend(result["hotspots"])
     summary["chunks"] = len(chunks)
+    filled_skips = len(summary["skipped"])  # the fill subflow logged those
+    summary["skipped"].extend(scan_skips)
+    report_skips(summary["skipped"], key="hotspot-scan-skipped", what="hotspot-scan", logged=filled_skips)
+    if scan_skips and summary["rows"] == 0 and set(site_list) <= {s["site"] for s in scan_skips}:
+        raise EverySiteSkipped(f"hotspot-scan: every site was skipped ({len(site_list)}); first: "
+                               f"{scan_skips[0]['site']} at {scan_skips[0]['stage']}: {scan_skips[0]['reason']}")
     if include_pareto and not sites:
         top = find_pareto(window["start"], window["end"])
         body = {"scan_id": f"pareto:{window['start']}:{window['end']}", "hotspots": top,
@@ -164,8 +188,17 @@ def hotspot_scan(start: datetime | None = None, end: datetime | None = None, loo
     _artifact(found, summary)
     print(f"hotspot-scan {window['start']}..{window['end']}: {len(site_list)} sites in {len(chunks)} chunks, "
           f"{summary['rows']} hourly rows, {len(found)} hotspots ({summary['counts']}), "
-          f"{summary['alerts_raised']} alerts raised")
+          f"{summary['alerts_raised']} alerts raised, {len(summary['skipped'])} skipped")
     return summary
+
+
+def _scope(result: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
+    """The scope of a chunk's result: its open hotspots that the scan did not find are closed, except those of
+    a site it skipped (wholly or one meter: not seen is not gone). With every site of the chunk skipped
+    nothing is closed (an empty list of sites would mean every site)."""
+    skipped = {s["site"] for s in result["skipped"]}
+    seen = [s for s in result["sites"] if s not in skipped]
+    return {"sites": seen or result["sites"], "kinds": DETECTED_KINDS, **window, "close_missing": bool(seen)}
 
 
 def _tally(summary: dict[str, Any], outcome: dict[str, Any]) -> None:

@@ -8,6 +8,11 @@ library :mod:`services.lib.expected`, wrapped in retried Prefect tasks.
 When the ML engine is down the predict task retries and the run fails; the readings stay pending and the
 next run fills them: nothing is lost, and re-running changes nothing that is already filled.
 
+A site whose own data makes its prediction or store fail (the ML engine refuses it: an unknown site, timestamps
+it cannot take; an answer that does not fit; the data core refuses its values) is left out: the run returns it
+in ``skipped`` (site, activity type, stage, reason), logs a warning for it and lists it in the table artifact
+``fill-expected-skipped``; every other site is filled and the run completes. Its readings stay pending.
+
     python -m flows.predict_expected --start 2020-01-01 --end 2020-03-15
 """
 
@@ -22,7 +27,8 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, run_logger, service_client
+from flows.common import SERVICE_RETRIES, report_skips, run_logger, service_client
+from services.common.contracts import SiteSkip
 from services.lib.expected import fill_page, list_pending, new_summary, predict_with, store_with
 from services.lib.expected.fill import PAGE
 
@@ -72,8 +78,10 @@ def fill_expected(start: datetime | None = None, end: datetime | None = None, si
         stored = fill_page(pending, summary, predict=predict_site, store=store_predictions)
         if len(pending) < PAGE or stored == 0:
             break  # everything listed, or only readings this model cannot predict are left
+    report_skips(summary["skipped"], key="fill-expected-skipped", what="fill-expected")
+    skipped = sorted({SiteSkip.model_validate(s).label() for s in summary["skipped"]})
     print(f"fill-expected: {summary['stored']} of {summary['pending']} pending readings filled "
-          f"(models {summary['model_versions']}); skipped {summary['skipped_sites'] or 'none'}")
+          f"(models {summary['model_versions']}); skipped {', '.join(skipped) or 'none'}")
     return summary
 
 

@@ -6,6 +6,12 @@ model beats the champion on the same holdout, otherwise ``challenger``).
 Idempotent: a run over the same readings, weather, window and parameters finds the version it
 registered before (model-version tag ``fingerprint``) and changes nothing.
 
+A site whose readings would break feature building or the fit (a reading of infinity, which would train
+the site on a scale of infinity; data a fit of the site alone fails on) or that has too little history is left out of training and of the holdout, for that
+activity type: the run returns it in ``skipped`` (site, activity type, stage ``train``, reason), logs a
+warning for it and lists it in the table artifact ``train-baseline-skipped``; the other sites are trained
+exactly as without it.
+
     python -m flows.train_baseline --train-start 2019-01-01 --holdout-start 2020-01-01 --holdout-end 2020-03-15
 """
 
@@ -21,10 +27,11 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import SERVICE_RETRIES, FlowSettings
+from flows.common import SERVICE_RETRIES, FlowSettings, report_skips
+from services.common.contracts import SiteSkip, site_fault
 from services.common.datacore import DataCoreClient
 from services.ml_engine import registry
-from services.ml_engine.bundle import INPUT_COLUMNS
+from services.ml_engine.bundle import INPUT_COLUMNS, BaselineBundle
 from services.ml_engine.history import read_readings
 from services.ml_engine.settings import MLEngineSettings
 from services.ml_engine.training import (
@@ -36,6 +43,7 @@ from services.ml_engine.training import (
     holdout_inputs,
     prepare,
     train_bundle,
+    unusable,
 )
 
 HISTORY_MARGIN = pd.Timedelta(days=35)  # history before the training window feeds the 28-day lags
@@ -89,14 +97,17 @@ def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area
     client = registry.configure(settings.mlflow_tracking_uri)
     name = settings.model_name
     series = prepare(readings)
-    fp = fingerprint(series, weather, floor_area, window, params)
+    fp = fingerprint(series, weather, floor_area, window, params)  # of what the data core gave, poison included
+    skipped = [SiteSkip.of(site, "train", reason, activity_type=t) for t, site, reason in unusable(series, window)]
+    series = without(series, skipped)
     existing = registry.find_by_fingerprint(client, name, fp)
     if existing is not None:
         champion = registry.alias_version(client, name, registry.CHAMPION)
         alias = registry.CHAMPION if champion and champion.version == existing.version else registry.CHALLENGER
         logger.info("same data, window and parameters as %s v%s: nothing to do", name, existing.version)
-        return {"version": str(existing.version), "alias": alias, "reused": True, "fingerprint": fp}
-    bundle = train_bundle(series, weather, floor_area, window, params=params or None)
+        return {"version": str(existing.version), "alias": alias, "reused": True, "fingerprint": fp,
+                "skipped": [s.model_dump() for s in skipped]}
+    bundle, series = train_contained(series, weather, floor_area, window, params, skipped)
     inputs = holdout_inputs(series, weather, window)
     per_site, metrics = evaluate(bundle, inputs)
     champion = registry.alias_version(client, name, registry.CHAMPION)
@@ -125,7 +136,43 @@ def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area
                 name, result.version, result.alias, gate["gate"], metrics["holdout_mae"], metrics["naive_mae"],
                 metrics["ashrae_within_pct"])
     return {"version": result.version, "alias": result.alias, "reused": False, "run_id": result.run_id,
-            "fingerprint": fp, "metrics": metrics, **gate}
+            "fingerprint": fp, "metrics": metrics, **gate, "skipped": [s.model_dump() for s in skipped]}
+
+
+def without(series: dict[str, pd.DataFrame], skipped: list[SiteSkip]) -> dict[str, pd.DataFrame]:
+    """``series`` without the skipped sites of each activity type."""
+    out = {}
+    for activity_type, long in series.items():
+        drop = {s.site for s in skipped if s.activity_type in ("", activity_type)}
+        out[activity_type] = long[~long["site"].isin(drop)] if drop else long
+    return out
+
+
+def train_contained(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
+                    window: Window, params: dict[str, Any],
+                    skipped: list[SiteSkip]) -> tuple[BaselineBundle, dict[str, pd.DataFrame]]:
+    """:func:`train_bundle` over every site; when one site's data makes it fail, a short fit of each site
+    alone finds the sites to blame (added to ``skipped``), and the others are trained as without them.
+    Returns the bundle and the series it was trained on."""
+    try:
+        return train_bundle(series, weather, floor_area, window, params=params or None), series
+    except Exception as exc:
+        if not site_fault(exc):
+            raise
+        blamed = []
+        for activity_type, long in sorted(series.items()):
+            for site, rows in long.groupby("site", sort=True):  # each has enough history (unusable())
+                try:
+                    train_bundle({activity_type: rows}, weather, floor_area, window, params={**params, "max_iter": 2})
+                except Exception as one:
+                    if not site_fault(one):
+                        raise
+                    blamed.append(SiteSkip.of(str(site), "train", one, activity_type=activity_type))
+        if not blamed or len(blamed) == sum(long["site"].nunique() for long in series.values()):
+            raise  # no site, or every site, fails alone: not one site's data
+    skipped.extend(blamed)
+    series = without(series, blamed)
+    return train_bundle(series, weather, floor_area, window, params=params or None), series
 
 
 @flow(name="train-baseline", log_prints=True)
@@ -152,7 +199,9 @@ def train_baseline(activity_types: list[str] | None = None, train_start: datetim
     weather = load_weather()
     params = {"learning_rate": 0.05, "max_iter": max_iter, "max_leaf_nodes": max_leaf_nodes, "min_samples_leaf": 40,
               "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
-    return train_and_register(readings, weather, floor_area, window, params)
+    result = train_and_register(readings, weather, floor_area, window, params)
+    report_skips(result["skipped"], key="train-baseline-skipped", what="train-baseline")
+    return result
 
 
 def main() -> None:

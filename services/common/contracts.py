@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Channel(StrEnum):
@@ -280,3 +280,76 @@ def unescape_cell(value: Any) -> Any:
     if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
         return value[1:]
     return value
+
+
+# --------------------------------------------------------------------------- sites a run left out
+SkipStage = Literal["read", "validate", "detect", "predict", "store", "train"]
+"""Where a site failed: its data read from the data core, checked, scanned for hotspots, predicted by the
+ML engine, its expected values stored, or prepared for training."""
+SITE_FAULTS: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError, ArithmeticError)
+"""Errors that one site's data raises (pandas, numpy and pydantic raise these on bad values); with a 4xx
+answer of a service about that site, the only failures a run skips the site for."""
+# our token refused, a route that is not there (a wrong URL), a timeout, a rate limit: the platform, not the site
+_NOT_THE_SITES = (401, 403, 404, 405, 408, 429)
+REASON_LENGTH = 300
+
+
+def site_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is about one site's data (skip the site, go on with the others) rather than about the
+    platform (a service down or failing, our token refused: fail or retry the task as always). A service's
+    4xx answer is the site's (the data core's or the ML engine's problem, ``UpstreamProblem``); a 5xx, no
+    answer or a refused token (``ServiceUnavailable``, ``TokenRefused``) never is, nor a 404/405 (a route
+    that is not there: a wrong URL fails every site alike), a timeout (408) or a rate limit (429)."""
+    from services.common.errors import DomainError  # errors has the web framework; contracts stays light
+
+    if isinstance(exc, DomainError):
+        return 400 <= exc.status < 500 and exc.status not in _NOT_THE_SITES
+    return isinstance(exc, SITE_FAULTS)
+
+
+def fault_reason(exc: BaseException) -> str:
+    """A short, one-line reason for a skip: the error's kind and message, never a stack trace (the first line
+    of the message, cut at :data:`REASON_LENGTH`). A service's problem reads "<status> <title>: <detail>"."""
+    from services.common.errors import DomainError
+
+    if isinstance(exc, DomainError):
+        title = getattr(exc, "title", "") or ""
+        text = f"{exc.status} {title}: {exc.detail}" if title else f"{exc.status}: {exc.detail}"
+        errors = exc.extensions.get("errors")  # a validation problem: its first error says what
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            text += f" ({errors[0].get('field') or 'body'}: {errors[0]['message']})"
+    elif isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        text = f"invalid {where}: {first.get('msg', 'invalid')}{more}"
+    else:
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    line = " ".join(text.strip().splitlines()[:1]) or type(exc).__name__
+    return line if len(line) <= REASON_LENGTH else line[: REASON_LENGTH - 3] + "..."
+
+
+class SiteSkip(BaseModel):
+    """A site (or one meter or activity type of it) that a run left out because its data could not be
+    handled; the run went on with the other sites. Flows return these as ``skipped``, list them in a table
+    artifact and log one warning each; the event path returns and logs them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    site: str = Field(min_length=1, max_length=64)
+    stage: SkipStage
+    reason: str = Field(min_length=1, max_length=REASON_LENGTH)
+    activity_type: str = Field(default="", max_length=80, description="empty: every activity type of the site")
+    meter: str = Field(default="", max_length=120, description="empty: every meter of the site")
+
+    @classmethod
+    def of(cls, site: str, stage: SkipStage, error: BaseException | str, *, activity_type: str = "",
+           meter: str = "") -> SiteSkip:
+        """The skip of ``site`` at ``stage`` for ``error`` (an exception, or a reason already written)."""
+        reason = error if isinstance(error, str) else fault_reason(error)
+        return cls(site=str(site)[:64], stage=stage, reason=reason[:REASON_LENGTH] or "failed",
+                   activity_type=str(activity_type)[:80], meter=str(meter)[:120])
+
+    def label(self) -> str:
+        """``site``, ``site/activity_type`` or ``site/activity_type/meter``: what the log line names."""
+        return "/".join(p for p in (self.site, self.activity_type, self.meter) if p)

@@ -64,6 +64,24 @@ def prepare(readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def unusable(series: dict[str, pd.DataFrame], window: Window) -> list[tuple[str, str, str]]:
+    """(activity_type, site, reason) of each site that training must leave out: a reading of infinity (the
+    fit does not refuse it: the site's scale becomes infinity and every target of the site 0 or NaN, a model
+    of nothing), or fewer than ``MIN_TRAIN_HOURS`` training hours (:func:`train_bundle` leaves those out
+    too). Vectorised; the flow reports them."""
+    out: list[tuple[str, str, str]] = []
+    for activity_type, long in sorted(series.items()):
+        values = long["value"].to_numpy(dtype=float)
+        infinite = long[np.isinf(values)].groupby("site").size()
+        out.extend((activity_type, str(site), f"{n} readings are not finite") for site, n in infinite.items())
+        ts = long["timestamp"]
+        train = long[(ts >= window.train_start) & (ts < window.holdout_start) & ~np.isnan(values)]
+        hours = train.groupby("site").size().reindex(long["site"].unique(), fill_value=0).drop(infinite.index)
+        out.extend((activity_type, str(site), f"{n} training hours, fewer than {MIN_TRAIN_HOURS}")
+                   for site, n in hours[hours < MIN_TRAIN_HOURS].items())
+    return out
+
+
 def fingerprint(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
                 window: Window, params: dict) -> str:
     """Same data, window and parameters -> same fingerprint (re-runs reuse the registered version)."""

@@ -6,6 +6,11 @@ hours plus ``context`` hours before (sustained rules need the run-up). A bulk lo
 ``max_hours`` only (the scheduled scan covers the rest), which bounds the cost of the event path. The result goes the same way as
 a scheduled scan's (``results.store_scan``), except that it does not close hotspots it did not see (the
 hourly scan, which sees the whole window, does); an episode it sees end in the new readings is closed.
+
+A site of the event whose data cannot be predicted, read or scanned is left out (``skipped``: site, stage,
+reason, :class:`~services.common.contracts.SiteSkip`) and logged; the other sites' hotspots are stored and
+broadcast as without it. A data core or ML engine that is down still fails the event scan (the scheduled scan
+covers it).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.common.contracts import SiteSkip
 from services.common.datacore import DataCoreClient
 from services.lib.expected import fill_page, list_pending, new_summary, predict_with, store_with
 from services.lib.expected.fill import PAGE
@@ -43,9 +49,13 @@ def targeted_scan(event: dict[str, Any], *, data_core_url: str, ml_engine_url: s
         fill_page(pending, summary, predict=partial(predict_with, ml, logger=log), store=partial(store_with, dc))
         found = scan_sites(dc, sites, window_start, end, as_of=end, activity_types=types)
     hotspots = [h for h in found["hotspots"] if utc(h["period_end"]) > start]
+    skipped = [*summary["skipped"], *found["skipped"]]
+    for skip in skipped:
+        log.warning("event scan %s: %s skipped at %s: %s", event.get("event_id"),
+                    SiteSkip.model_validate(skip).label(), skip["stage"], skip["reason"])
     log.info("event scan", extra={"event_id": event.get("event_id"), "sites": len(sites), "filled": summary["stored"],
-                                  "hotspots": len(hotspots)})
+                                  "hotspots": len(hotspots), "skipped": len(skipped)})
     return {"scan_id": f"event:{event.get('event_id')}", "hotspots": hotspots,
             "scope": {"sites": sites, "start": window_start.isoformat(), "end": end.isoformat(),
                       "close_missing": False},
-            "filled": summary["stored"], "rows": found["rows"]}
+            "filled": summary["stored"], "rows": found["rows"], "skipped": skipped}

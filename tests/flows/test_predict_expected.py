@@ -39,7 +39,7 @@ def test_fill_expected_survives_an_ml_engine_outage_and_is_idempotent(prefect_ha
         with LiveServer(ml_engine_app(engine_settings(data_core_url=dc.url))) as ml:
             monkeypatch.setenv("ML_ENGINE_URL", ml.url)
             first = fe.fill_expected(**WEEK)
-            assert first["stored"] == before and first["model_versions"] == ["1"] and not first["skipped_sites"]
+            assert first["stored"] == before and first["model_versions"] == ["1"] and not first["skipped"]
             assert _pending(client) == 0
             residuals = client.get("/api/v1/residuals", params={**WEEK, "limit": 100_000}).json()
             again = fe.fill_expected(**WEEK)

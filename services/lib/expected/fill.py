@@ -9,7 +9,11 @@ readings with a ``predict`` and a ``store`` callable. The Prefect flow ``fill-ex
 functions bound to its own clients (``partial(predict_with, ml)``).
 
 Errors are the common client's: :class:`~services.common.errors.ServiceUnavailable` when a service is down
-or failing (worth a retry), :class:`~services.common.datacore.UpstreamProblem` for a 4xx answer.
+or failing (worth a retry; a refused token too, never retried), :class:`~services.common.datacore.UpstreamProblem`
+for a 4xx answer. A failure about one site's data (a 4xx answer about it, an answer that does not fit it:
+:func:`~services.common.contracts.site_fault`) leaves that site and activity type out of the page and reports
+it in ``summary["skipped"]`` (:class:`~services.common.contracts.SiteSkip`); the rest of the page is filled.
+A service that is down fails the page as before.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.common.contracts import SiteSkip, fault_reason, site_fault
 from services.common.datacore import DataCoreClient, UpstreamProblem
 
 PAGE = 100_000  # the data core lists at most this many pending readings per request
@@ -36,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def new_summary() -> dict[str, Any]:
     """The running totals :func:`fill_page` adds to."""
-    return {"pending": 0, "stored": 0, "skipped_sites": [], "multi_meter_hours": 0, "model_versions": []}
+    return {"pending": 0, "stored": 0, "multi_meter_hours": 0, "model_versions": [], "skipped": []}
 
 
 def list_pending(dc: DataCoreClient, start: str | None, end: str | None, sites: list[str],
@@ -52,16 +57,17 @@ def list_pending(dc: DataCoreClient, start: str | None, end: str | None, sites: 
 def predict_with(ml: DataCoreClient, site: str, activity_type: str, timestamps: list[str], *,
                  logger: Logger | None = None) -> dict[str, Any] | None:
     """Expected values of one site's hours from the ML engine (a :class:`DataCoreClient` with
-    ``service="ml-engine"``); None when the model does not know the site or the activity type (its 422
-    names the ``field``: no retry helps)."""
+    ``service="ml-engine"``). When the ML engine refuses this site's request (a 4xx about it: a site or
+    activity type the model does not know, timestamps it cannot take; no retry helps), ``{"refused": reason}``.
+    A service that is down, a refused token or a rate limit raise (the task retries or fails)."""
     try:
         answer = ml.post("/api/v1/predict", json={"site": site, "activity_type": activity_type,
                                                   "timestamps": timestamps})
     except UpstreamProblem as exc:
-        if exc.status == 422 and exc.extensions.get("field") in ("site", "activity_type"):
-            (logger or log).warning("model cannot predict %s/%s: %s", site, activity_type, exc.detail)
-            return None
-        raise
+        if not site_fault(exc):
+            raise
+        (logger or log).info("the ML engine cannot predict %s/%s: %s", site, activity_type, exc.detail)
+        return {"refused": fault_reason(exc)}
     return dict(answer)
 
 
@@ -78,7 +84,9 @@ def store_with(dc: DataCoreClient, model_name: str, model_version: str, rows: li
 def fill_page(pending: pd.DataFrame, summary: dict[str, Any], *, predict: Predict, store: Store) -> int:
     """Predict and store one page of pending readings (a :func:`list_pending` frame); adds to ``summary``
     (:func:`new_summary`) and returns how many expected values were stored. Hours metered by several meters
-    of one site are counted and left for review (the model predicts a site's total per hour)."""
+    of one site are counted and left for review (the model predicts a site's total per hour). A site and
+    activity type whose prediction or store fails on its data is left out and added to ``summary["skipped"]``
+    (what was stored of it before stays: every store is an upsert); a service that is down raises."""
     if pending.empty:
         return 0
     per_hour = pending.groupby(["site", "activity_type", "period_start"])["meter"].transform("size")
@@ -86,20 +94,42 @@ def fill_page(pending: pd.DataFrame, summary: dict[str, Any], *, predict: Predic
     single = pending[per_hour == 1]
     stored = 0
     for (site, activity_type), rows in single.groupby(["site", "activity_type"], sort=True):
-        stamps = rows["period_start"].tolist()
-        meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
-        for i in range(0, len(stamps), PREDICT_CHUNK):
-            chunk = stamps[i : i + PREDICT_CHUNK]
-            answer = predict(str(site), str(activity_type), chunk)
-            if answer is None:
-                summary["skipped_sites"].append(f"{site}/{activity_type}")
-                break
+        done, skip = _fill_series(str(site), str(activity_type), rows, summary, predict=predict, store=store)
+        stored += done
+        if skip is not None:
+            summary["skipped"].append(skip.model_dump())
+    summary["stored"] += stored
+    return stored
+
+
+def _fill_series(site: str, activity_type: str, rows: pd.DataFrame, summary: dict[str, Any], *, predict: Predict,
+                 store: Store) -> tuple[int, SiteSkip | None]:
+    """One site and activity type of a page: (stored, the skip when its data made a step fail)."""
+    stamps = rows["period_start"].tolist()
+    meters = dict(zip(rows["period_start"], rows["meter"], strict=True))
+    stored = 0
+    for i in range(0, len(stamps), PREDICT_CHUNK):
+        chunk = stamps[i : i + PREDICT_CHUNK]
+        try:
+            answer = predict(site, activity_type, chunk)
+            if answer is None or "refused" in answer:
+                reason = (answer or {}).get("refused") or "the model cannot predict it"
+                return stored, SiteSkip.of(site, "predict", reason, activity_type=activity_type)
             rows_out = [{"site": site, "meter": meters[stamp], "activity_type": activity_type, "period_start": stamp,
                          "expected": p["expected"], "lower": p["lower"], "upper": p["upper"]}
                         for stamp, p in zip(chunk, answer["predictions"], strict=True)]
             model = answer["model"]
-            stored += store(model["name"], model["version"], rows_out)
-            if model["version"] not in summary["model_versions"]:
-                summary["model_versions"].append(model["version"])
-    summary["stored"] += stored
-    return stored
+            name, version = str(model["name"]), str(model["version"])
+        except Exception as exc:
+            if not site_fault(exc):
+                raise
+            return stored, SiteSkip.of(site, "predict", exc, activity_type=activity_type)
+        try:
+            stored += store(name, version, rows_out)
+        except Exception as exc:
+            if not site_fault(exc):
+                raise
+            return stored, SiteSkip.of(site, "store", exc, activity_type=activity_type)
+        if version not in summary["model_versions"]:
+            summary["model_versions"].append(version)
+    return stored, None

@@ -77,7 +77,7 @@ def test_no_residuals_is_an_empty_frame_and_no_emissions_request() -> None:
     dc, seen = fake(HEADER)
     assert read_residuals(dc, ["b1"], START, END).columns.tolist() == RESIDUAL_COLUMNS
     result = scan_sites(dc, ["b1"], START, END)
-    assert result == {"rows": 0, "series": 0, "hotspots": []}
+    assert result == {"rows": 0, "series": 0, "hotspots": [], "skipped": []}
     assert [r.url.path for r in seen] == ["/api/v1/residuals", "/api/v1/residuals"]
 
 
