@@ -64,7 +64,8 @@ async def event_scan(app: FastAPI, event: dict[str, Any]) -> None:
                 max_hours=settings.event_scan_max_hours)
             if found is not None:
                 outcome = await store_scan(s.dc, s.hub, s.rules, scan_body(found))
-                s.event_scans.append({"event_id": event["event_id"], "at": time.time(), **outcome})
+                s.event_scans.append({"event_id": event["event_id"], "at": time.time(), **outcome,
+                                      "skipped": found.get("skipped", [])})
         except Exception as exc:  # noqa: BLE001 - the hourly scan covers what this one could not do
             log.warning("event scan of %s failed (%s: %s); the scheduled scan will cover it", event.get("event_id"),
                         type(exc).__name__, exc)
