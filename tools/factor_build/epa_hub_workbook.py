@@ -29,11 +29,14 @@ from tools.factor_build.mappings import mappings
 HUB_WORKBOOK_YEARS = tuple(HUB_WORKBOOKS)
 
 
+@cache
 def _sheet(year: int) -> pd.DataFrame:
     with warnings.catch_warnings():
         # openpyxl warns about the workbook's page header/footer and extensions; irrelevant to values
         warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-        sheet = pd.read_excel(HUB_WORKBOOKS[year], sheet_name="Emission Factors Hub", header=None, dtype=object)
+        sheet = pd.read_excel(
+            HUB_WORKBOOKS[year], sheet_name="Emission Factors Hub", header=None, dtype=object, engine="openpyxl"
+        )
     sheet.columns = [f"c{i}" for i in range(sheet.shape[1])]
     return sheet
 
