@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from python_calamine import CalamineWorkbook
@@ -58,7 +59,7 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _sheet(path: Path, name: str) -> list[list[object]]:
+def _sheet(path: Path, name: str) -> list[list[Any]]:
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
 
 
