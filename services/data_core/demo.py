@@ -108,13 +108,14 @@ def meter_records(carrier: str, year: int) -> pd.DataFrame:
 
 def demo_files(sites: set[str] | None = None) -> Iterator[DemoFile]:
     """The demo's files: the Cambridge meters (of ``sites`` only, if given) and the two activity samples."""
-    for carrier, editions in (("electricity", []), ("gas", ["DESNZ-2024"])):
+    # no edition applied on purpose: 2019 rows get DESNZ 2019 factors, 2020 rows DESNZ 2020 (period-correct)
+    for carrier in ("electricity", "gas"):
         for year in (2019, 2020):
             buffer = io.StringIO()
             records = meter_records(carrier, year)
             (records if sites is None else records[records["site"].isin(sites)]).to_csv(buffer, index=False)
-            yield DemoFile(f"cambridge_{carrier}_{year}.csv", buffer.getvalue().encode(), editions)
-    yield DemoFile("gb_sample.csv", (DATA / "demo" / "gb_sample.csv").read_bytes(), ["DESNZ-2024"])
+            yield DemoFile(f"cambridge_{carrier}_{year}.csv", buffer.getvalue().encode(), [])
+    yield DemoFile("gb_sample.csv", (DATA / "demo" / "gb_sample.csv").read_bytes(), [])
     yield DemoFile("us_sample.csv", (DATA / "demo" / "us_sample.csv").read_bytes(), ["EPA-SC-1.3"])
 
 

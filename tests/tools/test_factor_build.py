@@ -16,7 +16,7 @@ from services.data_core.units import conversion_factor, dimensionality, normalis
 from tools.factor_build import common
 from tools.factor_build.assemble import build_activity_types, build_factors, build_gwp, to_csv_text
 from tools.factor_build.desnz import build_desnz_2024, curated_entries
-from tools.factor_build.epa_hub_2021 import build_epa_hub_2021
+from tools.factor_build.epa_hub_workbook import build_epa_hub_2021
 
 pytestmark = pytest.mark.unit
 
@@ -69,8 +69,9 @@ def test_build_reads_only_from_the_repo_data_folder():
     assert common.DATA_DIR == common.REPO_ROOT / "data"
     for path in (
         common.HUB_2025_DIR,
-        common.HUB_2021_XLSX,
+        *common.HUB_WORKBOOKS.values(),
         common.DESNZ_CSV,
+        *common.DESNZ_FLAT_FILES.values(),
         common.SUPPLY_CHAIN_CSV,
         common.OWID_CSV,
         common.HOURLY_CSV,
@@ -173,8 +174,10 @@ def test_counts_per_edition(committed):
     assert counts["EPA-SC-1.3"] == 1_016
     assert set(counts) == {
         "EPA-HUB-2025",
+        "EPA-HUB-2024",
+        "EPA-HUB-2023",
         "EPA-HUB-2021",
-        "DESNZ-2024",
+        *(f"DESNZ-{year}" for year in range(2019, 2025)),
         "EPA-SC-1.3",
         "OWID-2025",
         "NESO-HOURLY",
@@ -377,7 +380,7 @@ def test_epa_2021_parse_matches_cells_read_directly():
 def test_epa_2021_edition_metadata(committed):
     hub21 = committed[committed["edition_key"] == "EPA-HUB-2021"]
     assert set(hub21["valid_from"]) == {"2021-01-01"}
-    assert set(hub21["valid_to"]) == {"2025-01-01"}
+    assert set(hub21["valid_to"]) == {"2023-01-01"}  # the next Hub held is 2023 (2022 is not)
     assert set(hub21["gwp_set"]) == {"AR4"}  # workbook: CH4 25, N2O 298, "IPCC Fourth Assessment Report"
     assert "eGRID2019" in _one(committed, "epa-hub-2021/t6/electricity/CAMX")["table_ref"]
     subregions = hub21[(hub21["activity_type"] == "electricity") & (hub21["region_level"] == "subnational")]

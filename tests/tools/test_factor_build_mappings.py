@@ -59,7 +59,7 @@ def test_a_misspelt_column_is_a_clear_error(copied: Path):
     ("name", "append", "message"),
     [
         ("epa_hub_units", "gallon,liter\n", r"duplicate key \['hub_unit'\] on line\(s\) \[4, 9\]"),
-        ("desnz_waste_methods", "Re-use,\n", r"empty 'method' on line\(s\) \[8\]"),
+        ("desnz_waste_methods", "Incineration,\n", r"empty 'method' on line\(s\) \[9\]"),
         ("desnz_factors", "a,b,c,,,litres,x,one,,,,\n", r"'scope' is not a whole number on line\(s\) \[68\]"),
     ],
 )

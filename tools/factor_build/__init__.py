@@ -7,7 +7,7 @@ byte-identical outputs; a unit test checks that the committed files equal a fres
 
 One reader module per publication normalises it to
 :data:`services.data_core.factors.schema.FACTOR_COLUMNS`: :mod:`.epa_hub` (EPA GHG Emission Factors
-Hub, 2025 CSV extracts; the 2021 workbook is parsed by :mod:`.epa_hub_2021`), :mod:`.desnz` (UK DESNZ
+Hub, 2025 CSV extracts; the 2021 workbook is parsed by :mod:`.epa_hub_workbook`), :mod:`.desnz` (UK DESNZ
 2024 flat file), :mod:`.supply_chain` (EPA Supply Chain factors / USEEIO) and :mod:`.grid` (OWID/Ember
 country intensity and the hourly GB grid intensity). :mod:`.assemble` joins, checks and writes them.
 Mapping choices are data: the reviewed CSV files in ``data/factors/mappings/`` (loaded by

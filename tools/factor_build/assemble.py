@@ -9,12 +9,13 @@ import pandas as pd
 
 from services.data_core.factors.schema import FACTOR_COLUMNS
 from tools.factor_build.common import OUTPUT_DIR
-from tools.factor_build.desnz import build_desnz_2024
+from tools.factor_build.desnz import build_all_desnz
 from tools.factor_build.epa_hub import build_epa_hub_2025, hub_2025_tables
-from tools.factor_build.epa_hub_2021 import build_epa_hub_2021, hub_2021_tables
+from tools.factor_build.epa_hub_workbook import HUB_WORKBOOK_YEARS, build_epa_hub_workbook, hub_2021_tables
 from tools.factor_build.grid import build_neso_hourly, build_owid
 from tools.factor_build.mappings import mappings
 from tools.factor_build.supply_chain import build_supply_chain
+from tools.factor_build.validity import close_superseded
 
 _INT_COLUMNS = ["scope", "category", "source_rank"]
 _FLOAT_COLUMNS = ["co2_kg", "ch4_kg", "n2o_kg", "co2e_kg"]
@@ -38,10 +39,10 @@ def _finalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 def build_factors() -> pd.DataFrame:
     """All factors of the library, columns FACTOR_COLUMNS, sorted by (unique) factor_id."""
+    hubs = [build_epa_hub_workbook(year) for year in HUB_WORKBOOK_YEARS] + [build_epa_hub_2025()]
     frames = [
-        build_epa_hub_2025(),
-        build_epa_hub_2021(),
-        build_desnz_2024(),
+        close_superseded(pd.concat(hubs, ignore_index=True)),
+        close_superseded(build_all_desnz()),
         build_supply_chain(),
         build_owid(),
         build_neso_hourly(),

@@ -17,8 +17,18 @@ OUTPUT_DIR = DATA_DIR / "factors"
 MAPPINGS_DIR = OUTPUT_DIR / "mappings"
 
 HUB_2025_DIR = SOURCES_DIR / "epa_ghg_hub_2025"
-HUB_2021_XLSX = SOURCES_DIR / "epa_ghg_hub_2021" / "ghg-emission-factors-hub-2021.xlsx"
+HUB_WORKBOOKS = {  # the Hub editions read from EPA's own workbook (2025 is read from CSV extracts)
+    year: SOURCES_DIR / f"epa_ghg_hub_{year}" / f"ghg-emission-factors-hub-{year}.xlsx" for year in (2021, 2023, 2024)
+}
+HUB_2021_XLSX = HUB_WORKBOOKS[2021]
 DESNZ_CSV = SOURCES_DIR / "uk_desnz_2024" / "ghg-conversion-factors-2024-flat-v1.1.csv"
+DESNZ_FLAT_FILES = {  # the agency's flat files as published (BEIS 2019-2022, DESNZ 2023); 2024 is DESNZ_CSV
+    2019: SOURCES_DIR / "uk_desnz_2019" / "conversion-factors-2019-flat-file-v01-02.xls",
+    2020: SOURCES_DIR / "uk_desnz_2020" / "Conversion_Factors_2020_-_Flat_file__for_automatic_processing_only_.xlsx",
+    2021: SOURCES_DIR / "uk_desnz_2021" / "conversion-factors-2021-flat-file-automatic-processing.xls",
+    2022: SOURCES_DIR / "uk_desnz_2022" / "ghg-conversion-factors-2022-flat-format.xls",
+    2023: SOURCES_DIR / "uk_desnz_2023" / "ghg-conversion-factors-2023-flat-file-update.xlsx",
+}
 SUPPLY_CHAIN_CSV = (
     SOURCES_DIR / "epa_supply_chain_v1_3" / "SupplyChainGHGEmissionFactors_v1.3.0_NAICS_CO2e_USD2022.csv"
 )

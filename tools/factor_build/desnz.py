@@ -1,8 +1,9 @@
-"""UK DESNZ GHG Conversion Factors 2024 (flat file v1.1).
+"""UK Government GHG Conversion Factors (BEIS 2019-2022, DESNZ 2023-2024), one edition per year.
 
-A curated list of rows (``data/factors/mappings/desnz_factors.csv``, matched exactly on level_1 ..
-column_text and uom), every waste-disposal material x method with a factor (materials and methods
-mapped by ``desnz_waste_*.csv``) and one hotel-stay factor per country.
+Each edition's flat file is read by :mod:`tools.factor_build.desnz_files`. Per edition: a curated list
+of rows (``data/factors/mappings/desnz_factors.csv``, matched exactly on level_1 .. column_text and uom,
+in the 2024 wording; older wording is translated by ``desnz_wording.csv``), every waste-disposal
+material x method with a factor (``desnz_waste_*.csv``) and one hotel-stay factor per country.
 """
 
 from __future__ import annotations
@@ -10,35 +11,51 @@ from __future__ import annotations
 import pandas as pd
 import pycountry
 
-from tools.factor_build.common import DESNZ_CSV, frame, require_mapped
+from tools.factor_build.common import frame, require_mapped
+from tools.factor_build.desnz_files import LEVELS, per_gas, read_flat_file
 from tools.factor_build.mappings import mappings
 
-# GWP100 used to turn DESNZ "kg CO2e of <gas>" rows back into gas masses (DESNZ 2024 uses AR5).
-AR5_GWP = {"CO2": 1.0, "CH4": 28.0, "N2O": 265.0}
+# GWP100 used to turn DESNZ per-gas CO2e rows back into gas masses (the edition's own set).
+GWP = {"AR4": {"CO2": 1.0, "CH4": 25.0, "N2O": 298.0}, "AR5": {"CO2": 1.0, "CH4": 28.0, "N2O": 265.0}}
+DESNZ_YEARS = (2019, 2020, 2021, 2022, 2023, 2024)
 
 DESNZ_KEY = ["level_1", "level_2", "level_3", "level_4", "column_text", "uom"]
 _GROSS_CV_NOTE = "kWh on a gross calorific value basis (DESNZ: use gross CV for energy bills)"
 
 
-def desnz_table() -> pd.DataFrame:
-    """kg CO2e rows (with a factor) joined with their per-gas rows, gases as masses."""
-    raw = pd.read_csv(DESNZ_CSV, dtype=str, keep_default_na=False)
-    raw["value"] = pd.to_numeric(raw["factor_2024"].where(raw["factor_2024"].str.strip() != ""), errors="coerce")
-    raw["base_id"] = raw["id"].str.rsplit("_", n=1).str[0]
+def edition_key(year: int) -> str:
+    return f"DESNZ-{year}"
+
+
+def _reworded(table: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Older wording of level_4 / column_text -> the 2024 wording the mapping uses (desnz_wording.csv)."""
+    m = mappings()
+    out = table.copy()
+    edition = pd.Series(edition_key(year), index=out.index)
+    for column in ("level_4", "column_text"):
+        which = pd.Series(column, index=out.index)
+        out[column] = m.map("desnz_wording", edition, out["level_1"], which, out[column]).fillna(out[column])
+    return out
+
+
+def desnz_table(year: int = 2024) -> pd.DataFrame:
+    """kg CO2e rows (with a factor) of one edition joined with their per-gas rows, gases as masses."""
+    flat = read_flat_file(year)
+    raw = flat.rows
+    gas = per_gas(raw)
     co2e = raw[raw["ghg_unit"].eq("kg CO2e") & raw["value"].notna()]
-    gases = {"CO2": "co2_kg", "CH4": "ch4_kg", "N2O": "n2o_kg"}
     out = co2e.rename(columns={"value": "co2e_kg", "id": "table_ref"})
-    for gas, column in gases.items():
-        part = raw[raw["ghg_unit"].eq(f"kg CO2e of {gas} per unit")][["base_id", "value"]]
-        part = part.assign(**{column: part["value"] / AR5_GWP[gas]})[["base_id", column]]
-        out = out.merge(part, on="base_id", how="left", validate="one_to_one")
+    for name, column in {"CO2": "co2_kg", "CH4": "ch4_kg", "N2O": "n2o_kg"}.items():
+        part = raw[gas.eq(name)][[*DESNZ_KEY, "value"]]
+        part = part.assign(**{column: part["value"] / GWP[flat.gwp_set][name]})[[*DESNZ_KEY, column]]
+        out = out.merge(part, on=DESNZ_KEY, how="left", validate="one_to_one")
     label = out["level_1"].str.strip()
-    for column in ["level_2", "level_3", "level_4", "column_text"]:
+    for column in LEVELS[1:]:
         level = out[column].str.strip()
         label = label + (" > " + level).where(level != "", "")
     out["source_label"] = label
     out["desnz_scope"] = out["scope"]
-    return out.drop(columns=["scope"])
+    return _reworded(out.drop(columns=["scope"]), year)
 
 
 def curated_entries() -> pd.DataFrame:
@@ -53,14 +70,25 @@ def curated_entries() -> pd.DataFrame:
     return entries
 
 
-def _curated(table: pd.DataFrame) -> pd.DataFrame:
+def _curated(table: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The mapped rows of one edition. An entry is skipped where the edition publishes no value: its row
+    is there with a blank factor (2019-2020 lubricants per litre), or the item is not published at all
+    (no row with its level_1 .. level_3: propane and butane before 2021). Any other entry without
+    exactly one factor row fails the build (a wording change to translate in desnz_wording.csv)."""
     entries = curated_entries()
     curated = entries.merge(table, on=DESNZ_KEY, how="left", indicator=True)
-    unmatched = curated[curated["_merge"] != "both"]
-    if len(unmatched):
-        raise ValueError(f"DESNZ mapping entries without a factor row: {unmatched[DESNZ_KEY].to_dict('records')}")
     if len(curated) != len(entries):
-        raise ValueError("a DESNZ mapping entry matches more than one factor row")
+        raise ValueError(f"a DESNZ {year} mapping entry matches more than one factor row")
+    raw = read_flat_file(year).rows
+    blank = _reworded(raw[raw["ghg_unit"].eq("kg CO2e") & raw["value"].isna()], year)[DESNZ_KEY]
+    published = raw[["level_1", "level_2", "level_3"]].drop_duplicates()
+    unmatched = curated[curated["_merge"] != "both"][DESNZ_KEY]
+    unmatched = unmatched.merge(blank.drop_duplicates(), how="left", indicator="_blank")
+    unmatched = unmatched[unmatched["_blank"] == "left_only"].drop(columns="_blank")
+    wrong = unmatched.merge(published, how="inner")
+    if len(wrong):
+        raise ValueError(f"DESNZ {year} mapping entries without a factor row: {wrong[DESNZ_KEY].to_dict('records')[:5]}")
+    curated = curated[curated["_merge"] == "both"].copy()
     curated["region"] = "GB"
     curated["region_level"] = "national"
     gross = curated["uom"].eq("kWh (Gross CV)")
@@ -89,7 +117,8 @@ def _waste(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _hotel(table: pd.DataFrame) -> pd.DataFrame:
-    """Hotel stays: one factor per country with a value (UK (London) is sub-national: skipped)."""
+    """Hotel stays: one factor per country with a value (UK (London) is sub-national and a region mapped
+    to an empty code, e.g. 2019's "Caribbean Region", is not a country: both skipped)."""
     m = mappings()
     hotel = table[table["level_1"].eq("Hotel stay") & table["level_3"].ne("UK (London)")].copy()
     unit = m.map("desnz_units", hotel["uom"])
@@ -99,6 +128,8 @@ def _hotel(table: pd.DataFrame) -> pd.DataFrame:
     # the names the mapping does not cover are resolved by pycountry (a lookup per distinct country)
     resolved = {name: pycountry.countries.lookup(name).alpha_2 for name in countries[named.isna()]}
     iso = dict(zip(countries, named.fillna(countries.map(resolved)), strict=True))
+    hotel = hotel[hotel["level_3"].map(iso).ne("")]
+    unit = unit[hotel.index]
     return hotel.assign(
         activity_type="hotel_stay",
         scope=3,
@@ -111,21 +142,32 @@ def _hotel(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_desnz_2024() -> pd.DataFrame:
-    table = desnz_table()
-    rows = pd.concat([_curated(table), _waste(table), _hotel(table)], ignore_index=True)
+def build_desnz(year: int) -> pd.DataFrame:
+    """The factors of one edition, ``valid_from`` 1 January of its year, ``valid_to`` open (closed by
+    :func:`tools.factor_build.validity.close_superseded` when a newer edition has the same factor)."""
+    flat = read_flat_file(year)
+    table = desnz_table(year)
+    rows = pd.concat([_curated(table, year), _waste(table), _hotel(table)], ignore_index=True)
     declared = rows["desnz_scope"].str.extract(r"Scope (\d)")[0].astype(int)
     if (declared != rows["scope"]).any():
         bad = rows.loc[declared != rows["scope"], "table_ref"].tolist()
-        raise ValueError(f"DESNZ rows mapped to a scope other than the one published: {bad}")
-    rows["factor_id"] = "desnz-2024/" + rows["table_ref"]
+        raise ValueError(f"DESNZ {year} rows mapped to a scope other than the one published: {bad}")
+    rows["factor_id"] = f"desnz-{year}/" + rows["table_ref"].str.replace("Factors by Category row ", "row-", regex=False)
     return frame(
         rows,
-        edition_key="DESNZ-2024",
-        source="UK Government GHG Conversion Factors for Company Reporting (DESNZ)",
-        edition="2024 v1.1",
-        gwp_set="AR5",
-        valid_from="2024-01-01",
+        edition_key=edition_key(year),
+        source=f"UK Government GHG Conversion Factors for Company Reporting ({flat.publisher})",
+        edition=f"{year} v{flat.version}",
+        gwp_set=flat.gwp_set,
+        valid_from=f"{year}-01-01",
         valid_to="",
         source_rank=0,
     )
+
+
+def build_desnz_2024() -> pd.DataFrame:
+    return build_desnz(2024)
+
+
+def build_all_desnz() -> pd.DataFrame:
+    return pd.concat([build_desnz(year) for year in DESNZ_YEARS], ignore_index=True)

@@ -1,7 +1,7 @@
 """US EPA GHG Emission Factors Hub: one normaliser for both editions, and the 2025 reader.
 
 The normaliser is fed tidy tables shaped like the 2025 CSV extracts (``data/sources/epa_ghg_hub_2025``);
-the 2021 workbook is parsed into the same shapes by :mod:`tools.factor_build.epa_hub_2021`, so both
+the 2021 workbook is parsed into the same shapes by :mod:`tools.factor_build.epa_hub_workbook`, so both
 editions get the same activity types. Mappings: ``data/factors/mappings/epa_hub_*.csv``.
 """
 

@@ -36,7 +36,8 @@ _DESNZ_LEVELS = ("level_1", "level_2", "level_3", "level_4", "column_text", "uom
 
 TABLES: dict[str, TableSpec] = {
     "epa_hub_t1_activity_overrides": TableSpec(("fuel_type",), ("activity_type",)),
-    "epa_hub_2021_fuel_renames": TableSpec(("fuel_type_2021",), ("fuel_type",)),
+    "epa_hub_fuel_renames": TableSpec(("fuel_type_workbook",), ("fuel_type",)),
+    "epa_hub_withdrawn": TableSpec(("edition_key", "table", "vehicle_type", "unit"), ("reason",)),
     "epa_hub_t2_activities": TableSpec(("fuel_type",), ("activity_type",)),
     "epa_hub_t8_activities": TableSpec(("vehicle_type", "unit"), ("activity_type",)),
     "epa_hub_t10_activities": TableSpec(("vehicle_type",), ("activity_type",)),
@@ -49,9 +50,12 @@ TABLES: dict[str, TableSpec] = {
         optional=("level_4", "column_text", "category", "method", "unit", "notes"),
         integers=("scope", "category"),
     ),
+    "desnz_wording": TableSpec(
+        ("edition_key", "level_1", "column", "source_text"), ("text",), optional=("source_text", "text")
+    ),
     "desnz_waste_materials": TableSpec(("level_3",), ("material",)),
     "desnz_waste_methods": TableSpec(("column_text",), ("method",)),
-    "desnz_hotel_countries": TableSpec(("country",), ("iso_alpha2",)),
+    "desnz_hotel_countries": TableSpec(("country",), ("iso_alpha2",), optional=("iso_alpha2",)),
     "activity_descriptions": TableSpec(("activity_type",), ("description",)),
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 FACTOR_COLUMNS: list[str] = [
     "factor_id",      # stable, unique, e.g. "epa-hub-2025/t1/natural_gas/mmBtu"
-    "edition_key",    # what a user applies on purpose: EPA-HUB-2025, EPA-HUB-2021, DESNZ-2024, EPA-SC-1.3, OWID-2025, NESO-HOURLY
+    "edition_key",    # what a user applies on purpose: EPA-HUB-2021|2023|2024|2025, DESNZ-2019 .. DESNZ-2024, EPA-SC-1.3, OWID-2025, NESO-HOURLY
     "source",         # publisher and publication, e.g. "US EPA GHG Emission Factors Hub"
     "edition",        # as published: "2025", "2021", "2024 v1.1", "v1.3.0", ...
     "table_ref",      # table or row id in the source, e.g. "Table 1 Stationary Combustion", DESNZ id "1_100_1004_7_1"

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 BY = ["activity_type", "naics_code", "unit_dim", "region"]
+OPEN_END = pd.Timestamp("9999-12-31")
 ONE_HOUR = pd.Timedelta(hours=1)
 
 
@@ -146,14 +147,33 @@ def select_market_factors(activities: pd.DataFrame, factors: pd.DataFrame) -> pd
     return result
 
 
+def _nearest_edition(candidates: pd.DataFrame, start: pd.Timestamp) -> str:
+    """The hint for an activity no factor is valid for: the edition whose validity is nearest to its
+    start (a tie goes to the later edition), with its period and how to apply it on purpose."""
+    valid_to = candidates["valid_to"].fillna(OPEN_END)
+    spans = candidates.assign(valid_to=valid_to).groupby("edition_key").agg(
+        valid_from=("valid_from", "min"), valid_to=("valid_to", "max"))
+    gap = np.where(spans["valid_from"] > start, spans["valid_from"] - start, start - spans["valid_to"])
+    spans = spans.assign(gap=pd.to_timedelta(gap)).sort_values(["gap", "valid_from"], ascending=[True, False])
+    key, best = spans.index[0], spans.iloc[0]
+    until = "open-ended" if best["valid_to"] >= OPEN_END else f"until {best['valid_to']:%Y-%m-%d}"
+    others = ", ".join(k for k in sorted(spans.index) if k != key)
+    text = (f"; the nearest edition is {key} (valid from {best['valid_from']:%Y-%m-%d}, {until}); "
+            f"to use it for this period on purpose, send editions={key}")
+    return text + (f" (other editions for this region: {others})" if others else "")
+
+
 def explain_missing(activities: pd.DataFrame, factors: pd.DataFrame) -> pd.Series:
     """A reason per activity that had no factor, naming activity, unit, region and period, with a
-    hint of what the library does have. Computed per distinct combination, not per row."""
+    hint of what the library does have: for a period no edition covers, the nearest edition and the
+    ``editions=`` parameter that applies it on purpose. Computed per distinct combination, not per row
+    (the nearest edition is judged from the first activity of the combination's year)."""
     keys = ["activity_type", "unit", "unit_dim", "country", "grid_region"]
-    acts = activities.copy()
+    acts = activities.reset_index(drop=True)
     acts["grid_region"] = acts["grid_region"].fillna("")
     acts["_year"] = acts["period_start"].dt.year
     combos = acts[keys + ["_year"]].drop_duplicates()
+    combos["_start"] = acts.loc[combos.index, "period_start"]
     reasons: dict[tuple, str] = {}
     for row in combos.itertuples(index=False):
         activity_type, unit, dim, country, grid = row[0], row[1], row[2], row[3], row[4]
@@ -173,10 +193,9 @@ def explain_missing(activities: pd.DataFrame, factors: pd.DataFrame) -> pd.Serie
                 if here.empty:
                     text += "; factors for it exist for regions " + ", ".join(sorted(dims["region"].unique())[:8])
                 else:
-                    editions = (here.groupby("edition_key")["valid_from"].min().sort_index())
-                    listed = ", ".join(f"{k} (valid from {v:%Y-%m-%d})" for k, v in editions.items())
-                    text += f"; editions for this region: {listed}; apply one on purpose with editions=..."
+                    text += _nearest_edition(here, row[6])
         reasons[(activity_type, unit, dim, country, grid, year)] = text
+    combos = combos.drop(columns="_start")
     combos["reason"] = list(reasons.values())
     merged = acts[keys + ["_year"]].merge(combos, on=keys + ["_year"], how="left")
-    return pd.Series(merged["reason"].to_numpy(), index=acts.index, dtype=object)
+    return pd.Series(merged["reason"].to_numpy(), index=activities.index, dtype=object)

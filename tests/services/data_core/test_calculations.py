@@ -62,7 +62,7 @@ def test_epa_2025_natural_gas_100_therms(client):
 
 def test_epa_2021_natural_gas_uses_the_ar4_gwps_of_that_edition(client):
     make_site(client, "us1", country="US")
-    ingest(client, [record("us1", "natural_gas", 100, "therm", period="2023-02")])
+    ingest(client, [record("us1", "natural_gas", 100, "therm", period="2022-02")])  # the 2021 Hub serves 2022
     # EPA Hub 2021, Table 1, "Natural Gas": 53.06 kg CO2, 1.0 g CH4, 0.10 g N2O per mmBtu; AR4 GWPs
     expected = 10 * (53.06 + AR4["CH4"] * 1.0e-3 + AR4["N2O"] * 0.10e-3)  # = 531.148 kg
     row = _one_row(client)

@@ -10,9 +10,9 @@ from tests.services.data_core.helpers import audit, ingest, make_site, problem, 
 pytestmark = pytest.mark.integration
 
 LB = 0.45359237
-# EPA Hub Table 6 "US Average", total output, lb/MWh: eGRID2019 in the 2021 Hub (workbook row 339:
-# 884.2 CO2, 0.075 CH4, 0.011 N2O, AR4) and eGRID2023 in the 2025 Hub (771.523, 0.057, 0.008, AR5)
-US_2021 = {"co2": 884.2, "ch4": 0.075, "n2o": 0.011, "gwp": (25, 298)}
+# EPA Hub Table 6 "US Average", total output, lb/MWh: eGRID2022 in the 2024 Hub (the edition of 2024 activity;
+# workbook row 359: 823.149 CO2, 0.066 CH4, 0.009 N2O, AR5) and eGRID2023 in the 2025 Hub (771.523, 0.057, 0.008)
+US_2024 = {"co2": 823.149, "ch4": 0.066, "n2o": 0.009, "gwp": (28, 265)}
 US_2025 = {"co2": 771.523, "ch4": 0.057, "n2o": 0.008, "gwp": (28, 265)}
 
 
@@ -41,7 +41,7 @@ def test_applying_a_newer_edition_makes_version_2_and_keeps_version_1(two_sites)
     client = two_sites
     filters = {"site": "us1", "activity_type": "electricity", "start": "2024-01-01T00:00:00Z"}
     v1_total = total(client, **filters)
-    assert v1_total == pytest.approx(1000 * _kg_per_kwh(US_2021), rel=1e-6)
+    assert v1_total == pytest.approx(1000 * _kg_per_kwh(US_2024), rel=1e-6)
     everything_v1 = total(client)
 
     version = _new_version(client, editions=["EPA-HUB-2025"], sites=["us1"], start="2024-01-01T00:00:00Z")
@@ -62,7 +62,7 @@ def test_applying_a_newer_edition_makes_version_2_and_keeps_version_1(two_sites)
     assert rows["electricity"]["edition_key"] == "EPA-HUB-2025" and rows["electricity"]["selection"].startswith("applied")
     assert rows["natural_gas"]["edition_key"] == "EPA-HUB-2025"
     v1_rows = audit(client, version=1, site="us1", start="2024-01-01T00:00:00Z")["rows"]
-    assert {r["edition_key"] for r in v1_rows} == {"EPA-HUB-2021"}
+    assert {r["edition_key"] for r in v1_rows} == {"EPA-HUB-2024"}
 
     versions = client.get("/api/v1/ledger/versions").json()
     assert [(v["id"], v["is_current"]) for v in versions] == [(1, False), (2, True)]
@@ -75,7 +75,8 @@ def test_filter_by_activity_type(two_sites):
     assert (version["recalculated_rows"], version["copied_rows"]) == (1, 3)
     (gas,) = audit(client, activity_type="natural_gas")["rows"]
     assert gas["edition_key"] == "EPA-HUB-2025"
-    assert {r["edition_key"] for r in audit(client, site="us1", activity_type="electricity")["rows"]} == {"EPA-HUB-2021"}
+    assert {r["edition_key"] for r in audit(client, site="us1", activity_type="electricity")["rows"]} == {
+        "EPA-HUB-2023", "EPA-HUB-2024"}
 
 
 def test_filter_by_period_end(two_sites):

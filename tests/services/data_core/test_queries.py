@@ -171,7 +171,7 @@ def test_inventory(ledger):
     assert inv["scope2_market_t_co2e"] == pytest.approx(s2m, abs=1e-6)
     assert inv["scope3_by_category"] == [{"category": 1, "t_co2e": pytest.approx(s3, abs=1e-6), "rows": 1}]
     assert inv["total_location_t_co2e"] == pytest.approx(s1 + s2 + s3, abs=1e-6)
-    assert {e["edition_key"] for e in inv["factor_editions"]} == {"EPA-HUB-2021", "EPA-SC-1.3"}
+    assert {e["edition_key"] for e in inv["factor_editions"]} == {"EPA-HUB-2023", "EPA-SC-1.3"}
     assert _get(client, "inventory", year=2023, org="beta")["total_location_t_co2e"] == 0
     gb = _get(client, "inventory", year=2019)
     assert gb["scope2_market_t_co2e"] == pytest.approx(gb["scope2_location_t_co2e"] * 0.5, abs=1e-6)

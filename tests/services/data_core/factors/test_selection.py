@@ -151,12 +151,29 @@ def test_selection_keeps_the_index_of_the_activities():
 
 
 @pytest.mark.unit
+def test_explain_missing_names_the_nearest_edition_before_or_after_the_gap():
+    factors = _factors(_factor("e19", valid_from="2019-01-01", valid_to="2020-01-01", edition="E-2019"),
+                       _factor("e21", valid_from="2021-01-01", edition="E-2021"))
+    acts = _acts({"start": "2017-05-01"}, {"start": "2020-11-01"}, {"start": "2020-02-01"}).set_axis([7, 3, 5])
+    reasons = explain_missing(acts, factors)  # judged once per year, from its first activity (November)
+    assert list(reasons.index) == [7, 3, 5] and reasons[5] == reasons[3]
+    assert "nearest edition is E-2019" in reasons[7] and "editions=E-2019" in reasons[7]
+    assert "(other editions for this region: E-2021)" in reasons[7]
+    assert "nearest edition is E-2021 (valid from 2021-01-01, open-ended)" in reasons[3]
+    assert "editions=E-2021" in reasons[3]
+    alone = explain_missing(acts.loc[[5]], factors)  # February 2020 alone: a month after E-2019 ends
+    assert "nearest edition is E-2019" in alone[5]
+
+
+@pytest.mark.unit
 def test_explain_missing_names_activity_unit_region_year_and_hints():
     factors = _factors(_factor("old", valid_from="2021-01-01", valid_to="2025-01-01", edition="EPA-OLD"))
     acts = _acts({"start": "2019-05-01", "grid_region": "CAMX"}, {"start": "2019-05-01", "activity_type": "steam"})
     reasons = explain_missing(acts, factors)
     assert "'electricity'" in reasons.iloc[0] and "'kWh'" in reasons.iloc[0] and "CAMX/US" in reasons.iloc[0]
-    assert "2019" in reasons.iloc[0] and "EPA-OLD (valid from 2021-01-01)" in reasons.iloc[0]
+    assert "2019" in reasons.iloc[0] and "nearest edition is EPA-OLD (valid from 2021-01-01, until 2025-01-01)" in (
+        reasons.iloc[0])
+    assert "send editions=EPA-OLD" in reasons.iloc[0]
     assert "no factors for this activity type" in reasons.iloc[1]
 
 
@@ -178,7 +195,9 @@ def _ok(response):
 def test_period_correct_epa_hub_for_natural_gas(client):
     make_site(client, "us1", country="US")
     assert _ok(_resolve(client, "us1", "2021-03-01T00:00:00Z")) == ("epa-hub-2021/t1/natural_gas/mmBtu", "national")
-    assert _ok(_resolve(client, "us1", "2024-12-31T23:00:00Z"))[0] == "epa-hub-2021/t1/natural_gas/mmBtu"
+    assert _ok(_resolve(client, "us1", "2022-12-31T23:00:00Z"))[0] == "epa-hub-2021/t1/natural_gas/mmBtu"
+    assert _ok(_resolve(client, "us1", "2023-03-01T00:00:00Z"))[0] == "epa-hub-2023/t1/natural_gas/mmBtu"
+    assert _ok(_resolve(client, "us1", "2024-12-31T23:00:00Z"))[0] == "epa-hub-2024/t1/natural_gas/mmBtu"
     assert _ok(_resolve(client, "us1", "2025-03-01T00:00:00Z"))[0] == "epa-hub-2025/t1/natural_gas/mmBtu"
     body = _resolve(client, "us1", "2025-03-01T00:00:00Z").json()
     assert body["factor"]["edition_key"] == "EPA-HUB-2025"
@@ -214,11 +233,12 @@ def test_gb_electricity_hourly_monthly_and_a_country_without_national_factors(cl
     assert selection == "hourly" and factor.startswith("neso-hourly/")
     hourly = _resolve(client, "gb1", "2019-05-01T10:00:00Z", "electricity", "kWh").json()["factor"]
     assert hourly["valid_from"].startswith("2019-05-01T10:00")
+    # a month of 2019: the official DESNZ 2019 factor outranks OWID (secondary)
     assert _ok(_resolve(client, "gb1", "2019-05-01T00:00:00Z", "electricity", "kWh", hours=744)) == (
-        "owid-2025/electricity/GB/2019", "national-secondary")
+        "desnz-2019/row-1930", "national")
     assert _ok(_resolve(client, "aq1", "2019-05-01T00:00:00Z", "electricity", "kWh", hours=744)) == (
         "owid-2025/electricity/GLOBAL/2019", "global")
-    # from 2024 DESNZ (official) outranks OWID (secondary) for a month of GB electricity
+    # and in 2024 the 2024 edition
     assert _ok(_resolve(client, "gb1", "2024-05-01T00:00:00Z", "electricity", "kWh", hours=744)) == (
         "desnz-2024/7_400_4000_5_1", "national")
 
@@ -255,7 +275,7 @@ def test_nothing_matches_is_a_404_naming_activity_unit_region_and_period(client)
         assert word in body["detail"]
     assert (body["activity_type"], body["unit"], body["region"]) == ("natural_gas", "kWh", "US")
     assert body["period_start"].startswith("2019-05-01")
-    assert "EPA-HUB-2021" in body["detail"]  # the hint: what to apply on purpose
+    assert "EPA-HUB-2021" in body["detail"] and "editions=EPA-HUB-2021" in body["detail"]  # the nearest edition
 
 
 @pytest.mark.integration
