@@ -29,7 +29,7 @@ from services.common.contracts import IngestionEvent
 from services.common.errors import Conflict
 from services.data_core.bulk import execute_prepared, prepare_insert
 from services.data_core.factors.store import FactorCache
-from services.data_core.ingest import workers
+from services.data_core.ingest import overlap, workers
 from services.data_core.ingest.compute import (
     ACTIVITY_COLUMNS,
     ID_MASK,
@@ -90,6 +90,21 @@ class _Tally:
     # natural-key hashes of the rows this request already accepted (sorted), to know without waiting
     # for the writer whether a later chunk may repeat one of them
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    # the periods this request already accepted (overlap key hash, start, end, row), for overlaps across chunks
+    periods: list[pd.DataFrame] = field(default_factory=list)
+
+    def overlapping(self, acts: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Rows of ``acts`` overlapping a row an earlier chunk of this request accepted."""
+        if not self.periods or acts.empty:
+            return np.zeros(len(acts), dtype=bool), pd.DataFrame(columns=ERROR_COLUMNS)
+        earlier = pd.concat(self.periods, ignore_index=True)
+        earlier = earlier[earlier["period_end"] > acts["period_start"].min()]
+        return overlap.against(acts, earlier, what="row ", after=" of this file")
+
+    def remember_periods(self, acts: pd.DataFrame) -> None:
+        self.periods.append(pd.DataFrame({overlap.OKEY: overlap.key_hash(acts), "label": acts[ROW].to_numpy(),
+                                          "period_start": acts["period_start"].to_numpy(),
+                                          "period_end": acts["period_end"].to_numpy()}))
 
     def may_have_seen(self, keys: np.ndarray) -> bool:
         if not self.seen.size:
@@ -100,6 +115,14 @@ class _Tally:
     def remember(self, keys: np.ndarray) -> None:
         # two sorted runs: a stable sort merges them in linear time
         self.seen = np.sort(np.concatenate([self.seen, np.sort(keys)]), kind="stable")
+
+
+def _reject(tally: _Tally, bad: pd.DataFrame, errors: pd.DataFrame) -> None:
+    """Count computed rows the writer rejects after all (they clash with an earlier chunk of this request)."""
+    tally.errors.append(errors)
+    tally.rejected += len(bad)
+    tally.raw.update({int(r): {k: str(v) for k, v in row.items()}
+                      for r, row in zip(bad[ROW], bad[ACTIVITY_COLUMNS[1:11]].to_dict("records"), strict=True)})
 
 
 def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
@@ -116,15 +139,16 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
         # an earlier chunk of this request may hold the same key: our own transaction decides
         same, conflict, errors = split_existing(acts, existing_rows(conn, acts))
         if conflict.any():
-            tally.errors.append(errors)
-            bad = acts[conflict]
-            tally.raw.update({int(r): {k: str(v) for k, v in row.items()}
-                              for r, row in zip(bad[ROW], bad[ACTIVITY_COLUMNS[1:11]].to_dict("records"), strict=True)})
+            _reject(tally, acts[conflict], errors)
         tally.duplicates += int(same.sum())
-        tally.rejected += int(conflict.sum())
         keep = ~(same | conflict)
         emissions = emissions[emissions["activity_id"].isin(acts.loc[keep, "id"])]
         acts, keys = acts[keep], keys[keep]
+    over, over_errors = tally.overlapping(acts)
+    if over.any():
+        _reject(tally, acts[over], over_errors)
+        emissions = emissions[emissions["activity_id"].isin(acts.loc[~over, "id"])]
+        acts, keys = acts[~over], keys[~over]
     if acts.empty:
         return
     dialect = conn.dialect.name
@@ -133,6 +157,7 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
     execute_prepared(conn, prepare_insert(dialect, Emission.__tablename__, emissions[EMISSION_COLUMNS]))
     add_to_rollup(conn, emissions)
     tally.remember(keys)
+    tally.remember_periods(acts)
     tally.accepted += len(acts)
     tally.kg_co2e += float(emissions["kg_co2e"].sum())
     tally.sites.update(acts["site_id"].unique().tolist())

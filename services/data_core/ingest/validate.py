@@ -20,6 +20,7 @@ EARLIEST = pd.Timestamp("1990-01-01")
 ONE_HOUR = pd.Timedelta(hours=1)
 SPEND_ACTIVITIES = {"purchased_goods"}
 ERROR_COLUMNS = ["row", "column", "reason", "value"]
+TIME_COLUMN = "_time_column"  # per good row: the column its period came from (named by overlap rejects)
 
 
 @dataclass
@@ -220,6 +221,7 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
         "supplier": _col(chunk, "supplier", few=True)[keep].str.slice(0, 200),
         "scope3_category": category[keep].astype("Int64"),
         ROW: chunk.loc[keep, ROW],
+        TIME_COLUMN: time_column.labels[keep],
     })
     good = good.join(sites[["org_id", "country", "grid_region", "renewable_share"]], on="site_id")
     return Validated(good=good, errors=all_errors.reset_index(drop=True)[ERROR_COLUMNS], bad_rows=bad_rows)
