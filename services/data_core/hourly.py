@@ -13,7 +13,7 @@ Ingest refuses overlapping readings of one meter, so a complete hour is exactly 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -41,9 +41,8 @@ def seconds_of(dialect: str) -> ColumnElement[float]:
     return (func.julianday(_A.period_end) - func.julianday(_A.period_start)) * 86400.0
 
 
-def _naive(value: datetime) -> datetime:
-    from datetime import UTC
-
+def naive(value: datetime) -> datetime:
+    """UTC without a zone, as the database stores times."""
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -61,10 +60,9 @@ def filters(dialect: str, site: list[str], activity_type: list[str], start: date
     if activity_type:
         clauses.append(_A.activity_type.in_(activity_type))
     if start:
-        clauses.append((_A.period_end if longer else _A.period_start) > _naive(start) if longer
-                       else _A.period_start >= _naive(start))
+        clauses.append(_A.period_end > naive(start) if longer else _A.period_start >= naive(start))
     if end:
-        clauses.append(_A.period_start < _naive(end))
+        clauses.append(_A.period_start < naive(end))
     return clauses
 
 
@@ -93,9 +91,9 @@ def prorated(conn: Connection, clauses: list[Any], start: datetime | None, end: 
     e = pd.to_datetime(rows["period_end"]).astype("datetime64[us]").to_numpy()
     lo, hi = s, e
     if start is not None:
-        lo = np.maximum(lo, np.datetime64(_naive(start), "us"))
+        lo = np.maximum(lo, np.datetime64(naive(start), "us"))
     if end is not None:
-        hi = np.minimum(hi, np.datetime64(_naive(end), "us"))
+        hi = np.minimum(hi, np.datetime64(naive(end), "us"))
     first = lo.astype("datetime64[h]")
     count = np.maximum(((hi - np.timedelta64(1, "us")).astype("datetime64[h]") - first).astype(np.int64) + 1, 0)
     count = np.where(hi > lo, count, 0)
