@@ -77,7 +77,8 @@ def within(good: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     end = good["period_end"].astype("datetime64[us]").to_numpy().astype(np.int64)
     rows = good[ROW].to_numpy()
     order = np.lexsort((rows, start, key))
-    k, s, e, r = key[order], start[order], end[order], rows[order].astype(np.int64)
+    # r: positions in ``good`` (a file row of the wide layouts makes many readings, so rows are not unique)
+    k, s, e, r = key[order], start[order], end[order], order.astype(np.int64)
     low = np.iinfo(np.int64).min
     run_end, _ = _running_end(k, e, r)
     same_key = np.r_[False, k[1:] == k[:-1]]
@@ -104,8 +105,8 @@ def within(good: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     pos = order[np.asarray(rejected)]
     mask[pos] = True
     bad = good.iloc[pos]
-    earlier = good.set_index(ROW).loc[np.asarray(named, dtype=np.int64)]
-    reason = ("overlaps row " + earlier.index.astype(str).to_numpy() + " of this file ("
+    earlier = good.iloc[np.asarray(named, dtype=np.int64)]
+    reason = ("overlaps row " + earlier[ROW].astype(str).to_numpy() + " of this file ("
               + _fmt(earlier["period_start"]).to_numpy() + " to " + _fmt(earlier["period_end"]).to_numpy()
               + ") of the same site, meter and activity type; its energy would count twice")
     errors = pd.DataFrame({"row": bad[ROW].to_numpy(), "column": _column(bad), "reason": reason,

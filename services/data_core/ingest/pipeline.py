@@ -213,6 +213,11 @@ def run_ingest(engine: Engine, cache: FactorCache, parsed: ParsedInput, opts: In
             finally:
                 for future in pending:
                     future.cancel()
+            for refused in parsed.rejects:  # rows a layout reader refused (layouts.py)
+                tally.received += int(refused["row"].nunique())
+                tally.rejected += int(refused["row"].nunique())
+                tally.errors.append(refused[ERROR_COLUMNS])
+                tally.raw.update(dict(zip(refused["row"].astype(int), refused["raw"], strict=True)))
             errors = pd.concat(tally.errors, ignore_index=True) if tally.errors else pd.DataFrame(columns=ERROR_COLUMNS)
             _store_rejects(conn, batch_id, errors, tally.raw)
             report = _report(batch_id, version, tally, errors, opts)
