@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Subquery, extract, func, literal, select, text, type_coerce
+from sqlalchemy import ColumnElement, Connection, Float, Subquery, extract, func, literal, select, text, type_coerce
 
 from services.data_core.models import Activity, UtcDateTime
 
@@ -37,7 +37,7 @@ def hour_of(dialect: str, column: Any) -> ColumnElement[datetime]:
 def seconds_of(dialect: str) -> ColumnElement[float]:
     """The length of each activity's period in seconds."""
     if dialect == "postgresql":
-        return extract("epoch", _A.period_end - _A.period_start)
+        return type_coerce(extract("epoch", _A.period_end - _A.period_start), Float)
     return (func.julianday(_A.period_end) - func.julianday(_A.period_start)) * 86400.0
 
 

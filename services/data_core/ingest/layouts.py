@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -63,9 +63,9 @@ def _iso(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
 
 
 def _rejects(rows: np.ndarray, column: str | np.ndarray, reason: np.ndarray | str, value: np.ndarray,
-             raw: list[dict[str, str]]) -> pd.DataFrame:
+             raw: list[dict[Any, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame({"row": rows, "column": column, "reason": reason, "value": value})
-    frame["raw"] = raw
+    frame["raw"] = pd.Series(raw, index=frame.index, dtype=object)
     return frame
 
 
@@ -112,8 +112,8 @@ def read_halfhourly(stream: IO[bytes], *, chunk_rows: int, encoding: str | None 
                          [raw[i] for i in np.flatnonzero(day.isna())])]
     ok = day.notna().to_numpy()
     midnight = pd.DatetimeIndex(day[ok]).normalize().tz_localize(tz)
-    slots = ((pd.DatetimeIndex(day[ok]).normalize() + pd.Timedelta(days=1)).tz_localize(tz) - midnight) // HALF_HOUR
-    slots = np.asarray(slots, dtype=np.int64)
+    slots = np.asarray(((pd.DatetimeIndex(day[ok]).normalize() + pd.Timedelta(days=1)).tz_localize(tz) - midnight)
+                       // HALF_HOUR, dtype=np.int64)
     grid = wide.loc[ok, values].to_numpy(dtype=str)
     cols = np.arange(len(values))
     beyond = (cols[None, :] >= slots[:, None]) & (np.char.strip(grid) != "")
@@ -178,6 +178,7 @@ def read_greenbutton(stream: IO[bytes], *, chunk_rows: int, site: str | None, me
         raise Unprocessable(f"a Green Button file needs exactly one ReadingType (uom, powerOfTenMultiplier); "
                             f"found {len(types)}", field="ReadingType")
     uom, power = types.pop()
+    power = power or 0
     if uom not in ESPI_UOM:
         raise Unprocessable(f"ReadingType uom {uom} is not supported (known: "
                             f"{', '.join(f'{k} = {v[0]}' for k, v in ESPI_UOM.items())})", field="ReadingType.uom")
