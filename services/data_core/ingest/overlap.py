@@ -33,8 +33,15 @@ def key_hash(frame: pd.DataFrame) -> np.ndarray:
         return np.empty(0, dtype=np.uint64)
     if OKEY in frame.columns:
         return frame[OKEY].to_numpy(dtype=np.uint64)
-    keyed = pd.DataFrame({c: frame[c].astype(str).to_numpy(dtype=object) for c in OVERLAP_KEY})
-    return pd.util.hash_pandas_object(keyed, index=False).to_numpy()
+    # few distinct keys (sites x meters): factorize each column, hash each distinct combination once
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for c in OVERLAP_KEY:
+        column_codes, uniques = pd.factorize(frame[c])
+        codes = codes * (len(uniques) + 1) + column_codes
+    combo, first = np.unique(codes, return_index=True)
+    keyed = pd.DataFrame({c: frame[c].iloc[first].astype(str).to_numpy(dtype=object) for c in OVERLAP_KEY})
+    hashed = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
+    return hashed[np.searchsorted(combo, codes)]
 
 
 def _fmt(values: pd.Series) -> pd.Series:
