@@ -15,6 +15,8 @@ Both checks are vectorised:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -24,15 +26,10 @@ from services.data_core.ingest.validate import ERROR_COLUMNS, TIME_COLUMN
 OVERLAP_KEY = ["site_id", "meter", "activity_type", "naics_code"]
 
 
-OKEY = "_okey"  # a precomputed key_hash column (kept instead of the key's strings)
-
-
 def key_hash(frame: pd.DataFrame) -> np.ndarray:
     """64-bit hash of the overlap key of each row (series identity)."""
     if frame.empty:
         return np.empty(0, dtype=np.uint64)
-    if OKEY in frame.columns:
-        return frame[OKEY].to_numpy(dtype=np.uint64)
     # few distinct keys (sites x meters): factorize each column, hash each distinct combination once
     codes = np.zeros(len(frame), dtype=np.int64)
     for c in OVERLAP_KEY:
@@ -121,40 +118,90 @@ def within(good: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     return mask, errors
 
 
+_BASE_US = np.datetime64("1990-01-01T00:00:00", "us").astype(np.int64)  # validation refuses earlier dates
+_BITS = 32  # seconds since 1990 in the low 32 bits (to 2126), the series id above them
+
+
+def _seconds(values: Any, *, up: bool) -> np.ndarray:
+    """Seconds since 1990 (starts rounded down, ends up: a sub-second touch counts as an overlap)."""
+    us = pd.to_datetime(values).astype("datetime64[us]").to_numpy().astype(np.int64) - _BASE_US
+    secs = -(-us // 1_000_000) if up else us // 1_000_000
+    return np.clip(secs, 0, (1 << _BITS) - 1)
+
+
+class Periods:
+    """Accepted periods of many series, sorted by (series, start) in one int64 array (series id in the high
+    bits), with the running maximum end: one ``searchsorted`` per checked row. Adding a sorted batch merges two
+    sorted runs (a stable sort of the concatenation)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, int] = {}
+        self.start = np.empty(0, dtype=np.int64)
+        self.run_end = np.empty(0, dtype=np.int64)
+        self.holder = np.empty(0, dtype=np.int64)  # position (in ``rows``) of the row holding the running end
+        self.end = np.empty(0, dtype=np.int64)
+        self.rows: list[pd.DataFrame] = []  # label, period_start, period_end of every added row, in add order
+        self.order = np.empty(0, dtype=np.int64)  # add-order position of each sorted entry
+
+    def _series(self, frame: pd.DataFrame, *, new: bool) -> np.ndarray:
+        keys, inverse = np.unique(key_hash(frame), return_inverse=True)
+        out = np.empty(len(keys), dtype=np.int64)
+        for i, k in enumerate(keys.tolist()):  # once per distinct series (sites x meters), not per row
+            if k not in self.ids and new:
+                self.ids[k] = len(self.ids)
+            out[i] = self.ids.get(k, -1)
+        return out[inverse]
+
+    def add(self, frame: pd.DataFrame, labels: Any) -> None:
+        if frame.empty:
+            return
+        sid = self._series(frame, new=True) << _BITS
+        start = sid | _seconds(frame["period_start"], up=False)
+        end = sid | _seconds(frame["period_end"], up=True)
+        base = sum(len(r) for r in self.rows)
+        self.rows.append(pd.DataFrame({"label": np.asarray(labels), "period_start": frame["period_start"].to_numpy(),
+                                       "period_end": frame["period_end"].to_numpy()}))
+        starts = np.concatenate([self.start, start])
+        order = np.argsort(starts, kind="stable")
+        self.start = starts[order]
+        self.end = np.concatenate([self.end, end])[order]
+        self.order = np.concatenate([self.order, np.arange(base, base + len(frame))])[order]
+        # a series' ends sit above every earlier series' (its id is in the high bits): one running maximum
+        self.run_end = np.maximum.accumulate(self.end)
+        self.holder = np.maximum.accumulate(np.where(self.end == self.run_end, np.arange(len(self.end)), 0))
+
+    def check(self, new: pd.DataFrame, *, what: str, after: str) -> tuple[np.ndarray, pd.DataFrame]:
+        """Rows of ``new`` overlapping an added period: (mask over ``new``, reject records)."""
+        n = len(new)
+        if n == 0 or not len(self.start):
+            return np.zeros(n, dtype=bool), _no_errors()
+        series = self._series(new, new=False)
+        known = series >= 0
+        sid = np.where(known, series, 0) << _BITS
+        last = np.searchsorted(self.start, sid | _seconds(new["period_end"], up=True), side="left") - 1
+        at = np.clip(last, 0, None)
+        hit = known & (last >= 0) & ((self.start[at] >> _BITS) == series) & (
+            self.run_end[at] > (sid | _seconds(new["period_start"], up=False)))
+        if not hit.any():
+            return hit, _no_errors()
+        rows = pd.concat(self.rows, ignore_index=True) if len(self.rows) > 1 else self.rows[0]
+        other = rows.iloc[self.order[self.holder[at[hit]]]]
+        bad = new[hit]
+        reason = (f"overlaps {what}" + other["label"].astype(str).to_numpy() + after + " ("
+                  + _fmt(other["period_start"]).to_numpy() + " to " + _fmt(other["period_end"]).to_numpy()
+                  + ") of the same site, meter and activity type; its energy would count twice (stored data is "
+                  "never overwritten silently)")
+        errors = pd.DataFrame({"row": bad[ROW].to_numpy(), "column": _column(bad), "reason": reason,
+                               "value": (_fmt(bad["period_start"]) + "/" + _fmt(bad["period_end"])).to_numpy()})
+        return hit, errors
+
+
 def against(new: pd.DataFrame, stored: pd.DataFrame, *, what: str = "the stored reading ",
             after: str = "") -> tuple[np.ndarray, pd.DataFrame]:
-    """Rows of ``new`` overlapping a row of ``stored`` (columns OVERLAP_KEY or OKEY, period_start, period_end,
+    """Rows of ``new`` overlapping a row of ``stored`` (columns OVERLAP_KEY, period_start, period_end,
     ``label`` naming it, e.g. its id): (mask over ``new`` in its order, reject records)."""
-    n = len(new)
-    if n == 0 or stored.empty:
-        return np.zeros(n, dtype=bool), _no_errors()
-    st = pd.DataFrame({"k": key_hash(stored), "s": stored["period_start"].astype("datetime64[us]").to_numpy(),
-                       "e": stored["period_end"].astype("datetime64[us]").to_numpy(),
-                       "l": np.arange(len(stored))})
-    st = st.sort_values(["k", "s"], kind="stable").reset_index(drop=True)
-    run_end, holder = _running_end(st["k"].to_numpy(), st["e"].to_numpy().astype(np.int64), st["l"].to_numpy())
-    st["run_end"], st["holder"] = run_end, holder.astype(np.int64)
-    probe = pd.DataFrame({"k": key_hash(new), "pos": np.arange(n),
-                          "s": new["period_start"].astype("datetime64[us]").to_numpy(),
-                          # the last stored interval starting before this one ends
-                          "t": new["period_end"].astype("datetime64[us]").to_numpy() - np.timedelta64(1, "us")})
-    probe = probe.sort_values("t", kind="stable")
-    found = pd.merge_asof(probe, st.sort_values("s", kind="stable")[["k", "s", "run_end", "holder"]].rename(
-        columns={"s": "t"}), on="t", by="k", direction="backward")
-    hit = found["run_end"].notna().to_numpy() & (
-        found["run_end"].fillna(np.iinfo(np.int64).min).to_numpy(dtype=np.int64) > found["s"].astype(
-            "datetime64[us]").to_numpy().astype(np.int64))
-    mask = np.zeros(n, dtype=bool)
-    pos = found["pos"].to_numpy()[hit]
-    mask[pos] = True
-    if not hit.any():
-        return mask, _no_errors()
-    bad = new.iloc[pos]
-    other = stored.iloc[found["holder"].to_numpy()[hit].astype(np.int64)]
-    reason = (f"overlaps {what}" + other["label"].astype(str).to_numpy() + after + " ("
-              + _fmt(other["period_start"]).to_numpy() + " to " + _fmt(other["period_end"]).to_numpy()
-              + ") of the same site, meter and activity type; its energy would count twice (stored data is never "
-              "overwritten silently)")
-    errors = pd.DataFrame({"row": bad[ROW].to_numpy(), "column": _column(bad), "reason": reason,
-                           "value": (_fmt(bad["period_start"]) + "/" + _fmt(bad["period_end"])).to_numpy()})
-    return mask, errors
+    if new.empty or stored.empty:
+        return np.zeros(len(new), dtype=bool), _no_errors()
+    periods = Periods()
+    periods.add(stored, stored["label"].to_numpy())
+    return periods.check(new, what=what, after=after)

@@ -90,21 +90,8 @@ class _Tally:
     # natural-key hashes of the rows this request already accepted (sorted), to know without waiting
     # for the writer whether a later chunk may repeat one of them
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    # the periods this request already accepted (overlap key hash, start, end, row), for overlaps across chunks
-    periods: list[pd.DataFrame] = field(default_factory=list)
-
-    def overlapping(self, acts: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-        """Rows of ``acts`` overlapping a row an earlier chunk of this request accepted."""
-        if not self.periods or acts.empty:
-            return np.zeros(len(acts), dtype=bool), pd.DataFrame(columns=ERROR_COLUMNS)
-        earlier = pd.concat(self.periods, ignore_index=True)
-        earlier = earlier[earlier["period_end"] > acts["period_start"].min()]
-        return overlap.against(acts, earlier, what="row ", after=" of this file")
-
-    def remember_periods(self, acts: pd.DataFrame) -> None:
-        self.periods.append(pd.DataFrame({overlap.OKEY: overlap.key_hash(acts), "label": acts[ROW].to_numpy(),
-                                          "period_start": acts["period_start"].to_numpy(),
-                                          "period_end": acts["period_end"].to_numpy()}))
+    # the periods this request already accepted, for overlaps across its chunks
+    periods: overlap.Periods = field(default_factory=overlap.Periods)
 
     def may_have_seen(self, keys: np.ndarray) -> bool:
         if not self.seen.size:
@@ -144,7 +131,7 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
         keep = ~(same | conflict)
         emissions = emissions[emissions["activity_id"].isin(acts.loc[keep, "id"])]
         acts, keys = acts[keep], keys[keep]
-    over, over_errors = tally.overlapping(acts)
+    over, over_errors = tally.periods.check(acts, what="row ", after=" of this file")
     if over.any():
         _reject(tally, acts[over], over_errors)
         emissions = emissions[emissions["activity_id"].isin(acts.loc[~over, "id"])]
@@ -157,7 +144,7 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
     execute_prepared(conn, prepare_insert(dialect, Emission.__tablename__, emissions[EMISSION_COLUMNS]))
     add_to_rollup(conn, emissions)
     tally.remember(keys)
-    tally.remember_periods(acts)
+    tally.periods.add(acts, acts[ROW].to_numpy())
     tally.accepted += len(acts)
     tally.kg_co2e += float(emissions["kg_co2e"].sum())
     tally.sites.update(acts["site_id"].unique().tolist())
