@@ -181,6 +181,9 @@ class Activity(Base):
     __table_args__ = (
         # one index serves both the uniqueness of the natural key and the duplicate pre-check by site and time
         UniqueConstraint("site_id", "period_start", "meter", "activity_type", "naics_code", "period_end"),
+        # the overlap check of ingest: stored periods of these series ending after a batch's first start
+        # (a range on the last column after IN lists on the others; migration 0004)
+        Index("ix_activities_overlap", "site_id", "meter", "activity_type", "period_end"),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, and_, select
 
 from services.data_core.db import make_engine
 from services.data_core.factors.store import FactorCache, FactorTable
+from services.data_core.ingest import overlap
 from services.data_core.ingest.parse import ROW
 from services.data_core.ingest.validate import ERROR_COLUMNS, Reference, validate
 from services.data_core.ledger import calculate
@@ -69,15 +70,19 @@ def activity_keys(frame: pd.DataFrame) -> np.ndarray:
 
 
 def existing_rows(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
-    """Stored activities that may share a key with ``frame`` (same sites, same time span)."""
+    """Stored activities that may share a key with ``frame`` or overlap one of its rows: same sites, meters
+    and activity types, periods overlapping the frame's time span (the ``ix_activities_overlap`` index:
+    site, meter, activity type, period end)."""
     if frame.empty:
-        return pd.DataFrame(columns=[*KEY, "quantity_db", "unit_db", "batch_db"])
+        return pd.DataFrame(columns=["id_db", *KEY, "quantity_db", "unit_db", "batch_db"])
     a = Activity.__table__.c
-    stmt = select(a.site_id, a.meter, a.activity_type, a.naics_code, a.period_start, a.period_end,
+    stmt = select(a.id.label("id_db"), a.site_id, a.meter, a.activity_type, a.naics_code, a.period_start, a.period_end,
                   a.quantity.label("quantity_db"), a.unit.label("unit_db"), a.batch_id.label("batch_db")).where(
         and_(a.site_id.in_(sorted(frame["site_id"].unique())),
-             a.period_start >= frame["period_start"].min().to_pydatetime(),
-             a.period_start <= frame["period_start"].max().to_pydatetime()))
+             a.meter.in_(sorted(frame["meter"].unique())),
+             a.activity_type.in_(sorted(frame["activity_type"].unique())),
+             a.period_end > frame["period_start"].min().to_pydatetime(),
+             a.period_start < frame["period_end"].max().to_pydatetime()))
     found = pd.read_sql(stmt, conn)
     found["period_start"] = pd.to_datetime(found["period_start"]).astype("datetime64[us]")
     found["period_end"] = pd.to_datetime(found["period_end"]).astype("datetime64[us]")
@@ -180,12 +185,21 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
             duplicates += int(same.sum())
             good = good[~dup]
 
-        same_db, conflict_db, conflict_errors = split_existing(good, existing_rows(conn, good))
+        stored = existing_rows(conn, good)
+        same_db, conflict_db, conflict_errors = split_existing(good, stored)
         if conflict_db.any():
             errors.append(conflict_errors)
             rejected.update(good.index[conflict_db].tolist())
         duplicates += int(same_db.sum())
-        good = good[~(same_db | conflict_db)].copy()
+        good = good[~(same_db | conflict_db)]
+
+        # overlaps: with a stored reading, then with an earlier row of this chunk
+        over_db, over_errors = overlap.against(good, stored.assign(label=stored["id_db"].astype(str)))
+        over_file, file_errors = overlap.within(good[~over_db])
+        errors.extend([over_errors, file_errors])
+        drop = good.index[over_db].append(good[~over_db].index[over_file])
+        rejected.update(drop.tolist())
+        good = good.drop(index=drop).copy()
 
     good["activity_id"] = np.arange(job.id_start, job.id_start + len(good), dtype=np.int64)
     good["_key"] = activity_keys(good) if not good.empty else np.empty(0, dtype=np.int64)

@@ -46,6 +46,8 @@ class ParsedInput:
     chunks: Iterator[pd.DataFrame]
     columns: list[str]
     ignored_columns: list[str] = field(default_factory=list)
+    # rows a layout reader refused itself (columns row, column, reason, value, raw): counted once read
+    rejects: list[pd.DataFrame] = field(default_factory=list)
 
 
 class MalformedFile(Unprocessable):

@@ -29,7 +29,7 @@ from services.common.contracts import IngestionEvent
 from services.common.errors import Conflict
 from services.data_core.bulk import execute_prepared, prepare_insert
 from services.data_core.factors.store import FactorCache
-from services.data_core.ingest import workers
+from services.data_core.ingest import overlap, workers
 from services.data_core.ingest.compute import (
     ACTIVITY_COLUMNS,
     ID_MASK,
@@ -90,6 +90,8 @@ class _Tally:
     # natural-key hashes of the rows this request already accepted (sorted), to know without waiting
     # for the writer whether a later chunk may repeat one of them
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    # the periods this request already accepted, for overlaps across its chunks
+    periods: overlap.Periods = field(default_factory=overlap.Periods)
 
     def may_have_seen(self, keys: np.ndarray) -> bool:
         if not self.seen.size:
@@ -100,6 +102,14 @@ class _Tally:
     def remember(self, keys: np.ndarray) -> None:
         # two sorted runs: a stable sort merges them in linear time
         self.seen = np.sort(np.concatenate([self.seen, np.sort(keys)]), kind="stable")
+
+
+def _reject(tally: _Tally, bad: pd.DataFrame, errors: pd.DataFrame) -> None:
+    """Count computed rows the writer rejects after all (they clash with an earlier chunk of this request)."""
+    tally.errors.append(errors)
+    tally.rejected += len(bad)
+    tally.raw.update({int(r): {k: str(v) for k, v in row.items()}
+                      for r, row in zip(bad[ROW], bad[ACTIVITY_COLUMNS[1:11]].to_dict("records"), strict=True)})
 
 
 def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
@@ -116,15 +126,16 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
         # an earlier chunk of this request may hold the same key: our own transaction decides
         same, conflict, errors = split_existing(acts, existing_rows(conn, acts))
         if conflict.any():
-            tally.errors.append(errors)
-            bad = acts[conflict]
-            tally.raw.update({int(r): {k: str(v) for k, v in row.items()}
-                              for r, row in zip(bad[ROW], bad[ACTIVITY_COLUMNS[1:11]].to_dict("records"), strict=True)})
+            _reject(tally, acts[conflict], errors)
         tally.duplicates += int(same.sum())
-        tally.rejected += int(conflict.sum())
         keep = ~(same | conflict)
         emissions = emissions[emissions["activity_id"].isin(acts.loc[keep, "id"])]
         acts, keys = acts[keep], keys[keep]
+    over, over_errors = tally.periods.check(acts, what="row ", after=" of this file")
+    if over.any():
+        _reject(tally, acts[over], over_errors)
+        emissions = emissions[emissions["activity_id"].isin(acts.loc[~over, "id"])]
+        acts, keys = acts[~over], keys[~over]
     if acts.empty:
         return
     dialect = conn.dialect.name
@@ -133,6 +144,7 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
     execute_prepared(conn, prepare_insert(dialect, Emission.__tablename__, emissions[EMISSION_COLUMNS]))
     add_to_rollup(conn, emissions)
     tally.remember(keys)
+    tally.periods.add(acts, acts[ROW].to_numpy())
     tally.accepted += len(acts)
     tally.kg_co2e += float(emissions["kg_co2e"].sum())
     tally.sites.update(acts["site_id"].unique().tolist())
@@ -188,6 +200,11 @@ def run_ingest(engine: Engine, cache: FactorCache, parsed: ParsedInput, opts: In
             finally:
                 for future in pending:
                     future.cancel()
+            for refused in parsed.rejects:  # rows a layout reader refused (layouts.py)
+                tally.received += int(refused["row"].nunique())
+                tally.rejected += int(refused["row"].nunique())
+                tally.errors.append(refused[ERROR_COLUMNS])
+                tally.raw.update(dict(zip(refused["row"].astype(int), refused["raw"], strict=True)))
             errors = pd.concat(tally.errors, ignore_index=True) if tally.errors else pd.DataFrame(columns=ERROR_COLUMNS)
             _store_rejects(conn, batch_id, errors, tally.raw)
             report = _report(batch_id, version, tally, errors, opts)

@@ -20,6 +20,8 @@ EARLIEST = pd.Timestamp("1990-01-01")
 ONE_HOUR = pd.Timedelta(hours=1)
 SPEND_ACTIVITIES = {"purchased_goods"}
 ERROR_COLUMNS = ["row", "column", "reason", "value"]
+CELL = "_cell"  # layouts.py: the column or element a long row's value came from
+TIME_COLUMN = "_time_column"  # per good row: the column its period came from (named by overlap rejects)
 
 
 @dataclass
@@ -204,6 +206,9 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
 
     all_errors = pd.concat([e for e in errors if not e.empty], ignore_index=False) if any(
         not e.empty for e in errors) else pd.DataFrame(columns=ERROR_COLUMNS)
+    if CELL in chunk.columns and not all_errors.empty:  # a wide layout: name the cell the value came from
+        cells = all_errors["column"].eq("quantity")
+        all_errors.loc[cells, "column"] = chunk.loc[all_errors.index[cells], CELL].to_numpy()
     bad_rows = pd.Index(all_errors.index.unique())
     keep = ~chunk.index.isin(bad_rows)
     sites = ref.sites
@@ -220,6 +225,7 @@ def validate(chunk: pd.DataFrame, ref: Reference, *, now: pd.Timestamp | None = 
         "supplier": _col(chunk, "supplier", few=True)[keep].str.slice(0, 200),
         "scope3_category": category[keep].astype("Int64"),
         ROW: chunk.loc[keep, ROW],
+        TIME_COLUMN: (chunk[CELL] if CELL in chunk.columns else time_column.labels)[keep],
     })
     good = good.join(sites[["org_id", "country", "grid_region", "renewable_share"]], on="site_id")
     return Validated(good=good, errors=all_errors.reset_index(drop=True)[ERROR_COLUMNS], bad_rows=bad_rows)

@@ -17,6 +17,7 @@ from services.common.auth import WriteAuth
 from services.common.errors import NotFound, Unprocessable, UnsupportedMediaType, problem_response
 from services.data_core.deps import CacheDep, ConnDep, EngineDep, SettingsDep
 from services.data_core.ingest import parse
+from services.data_core.ingest.layouts import XML_TYPES, Layout, read_text
 from services.data_core.ingest.pipeline import IngestOptions, run_ingest
 from services.data_core.models import IngestBatch, RejectedRow
 from services.data_core.schemas import IngestRecords
@@ -90,10 +91,16 @@ async def ingest(
     editions: list[str] = Query(default=[], max_length=10, description="edition keys to apply on purpose"),
     encoding: str | None = Query(default=None, max_length=40, description="text encoding of a CSV if not UTF-8"),
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
+    layout: Layout = Query(default="auto", description="long CSV, the wide UK half-hourly CSV, or Green Button "
+                           "XML; auto: from the content (docs/ingest-layouts.md)"),
+    site: str | None = Query(default=None, max_length=64, description="the site of a Green Button file"),
+    meter: str | None = Query(default=None, max_length=120, description="the meter of a Green Button file "
+                              "(default: its UsagePoint's title)"),
 ) -> JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     chunk_rows = settings.ingest_chunk_rows
-    extra = json.dumps({"editions": sorted(editions), "encoding": encoding})
+    extra = json.dumps({"editions": sorted(editions), "encoding": encoding} | (
+        {"layout": layout, "site": site, "meter": meter} if (layout, site, meter) != ("auto", None, None) else {}))
     upload: UploadFile | None = None
     try:
         if content_type == "multipart/form-data":
@@ -106,7 +113,7 @@ async def ingest(
             request_sha = await run_in_threadpool(_sha256_stream, upload.file, extra)
             is_xlsx = name.lower().endswith((".xlsx", ".xlsm")) or (upload.content_type or "") in XLSX_TYPES
             source_name = name
-        elif content_type in ("text/csv", "application/csv", "text/plain"):
+        elif content_type in ("text/csv", "application/csv", "text/plain", *XML_TYPES):
             body = await request.body()
             import io
 
@@ -138,9 +145,11 @@ async def ingest(
         if content_type == "multipart/form-data":
             assert upload is not None
             parsed = (parse.read_xlsx(upload.file, chunk_rows=chunk_rows) if is_xlsx
-                      else parse.read_csv(upload.file, chunk_rows=chunk_rows, encoding=encoding))
-        elif content_type in ("text/csv", "application/csv", "text/plain"):
-            parsed = parse.read_csv(stream, chunk_rows=chunk_rows, encoding=encoding)
+                      else read_text(upload.file, chunk_rows=chunk_rows, encoding=encoding, layout=layout,
+                                     site=site, meter=meter))
+        elif content_type in ("text/csv", "application/csv", "text/plain", *XML_TYPES):
+            parsed = read_text(stream, chunk_rows=chunk_rows, encoding=encoding, layout=layout, site=site,
+                               meter=meter)
         else:
             parsed = parse.read_records(payload.records, chunk_rows=chunk_rows)
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import and_, case, func, select, text
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.common.auth import WriteAuth
 from services.common.errors import Unprocessable
-from services.data_core import paging
+from services.data_core import hourly, paging
 from services.data_core.deps import ConnDep
 from services.data_core.exports import arrow_csv_response, frame_response
 from services.data_core.models import Activity, Prediction, Site
@@ -87,11 +87,6 @@ class PredictionsIn(BaseModel):
     predictions: list[PredictionIn] = Field(min_length=1, max_length=100_000)
 
 
-def _naive(value: datetime) -> datetime:
-    """UTC without a zone, as the database stores times."""
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
 @router.put("/predictions", dependencies=[WriteAuth], summary="Store expected values (re-sending replaces them)")
 def put_predictions(body: PredictionsIn, conn: ConnDep) -> dict[str, Any]:
     sites = {p.site for p in body.predictions}
@@ -100,7 +95,7 @@ def put_predictions(body: PredictionsIn, conn: ConnDep) -> dict[str, Any]:
     if unknown:
         raise Unprocessable(f"unknown site(s): {', '.join(unknown[:10])}", field="predictions.site")
     rows = [{"site_id": p.site, "meter": p.meter, "activity_type": p.activity_type,
-             "period_start": _naive(p.period_start), "expected": p.expected, "lower": p.lower, "upper": p.upper,
+             "period_start": hourly.naive(p.period_start), "expected": p.expected, "lower": p.lower, "upper": p.upper,
              "unit": body.unit, "model_name": body.model_name, "model_version": body.model_version}
             for p in body.predictions]
     table = Prediction.__table__
@@ -114,42 +109,28 @@ def put_predictions(body: PredictionsIn, conn: ConnDep) -> dict[str, Any]:
     return {"stored": len(rows), "model_name": body.model_name, "model_version": body.model_version}
 
 
-def _hourly_readings(dialect: str, site: list[str], activity_type: list[str], start: datetime | None,
-                     end: datetime | None) -> list[Any]:
-    """Filters for hourly meter readings (periods of one hour or less) of these sites and types."""
-    a = Activity.__table__.c
-    if dialect == "postgresql":
-        hourly = a.period_end - a.period_start <= text("interval '1 hour'")
-    else:
-        hourly = func.julianday(a.period_end) - func.julianday(a.period_start) <= 1.0 / 24 + 1e-9
-    clauses: list[Any] = [hourly]
-    if site:
-        clauses.append(a.site_id.in_(site))
-    if activity_type:
-        clauses.append(a.activity_type.in_(activity_type))
-    if start:
-        clauses.append(a.period_start >= _naive(start))
-    if end:
-        clauses.append(a.period_start < _naive(end))
-    return clauses
-
-
-@router.get("/predictions/pending", summary="Hourly readings that have no expected value yet")
+@router.get("/predictions/pending", summary="Hourly grid slots (site, meter, activity type, hour) without an expected "
+            "value")
 def pending(conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
             activity_type: list[str] = Query(default=["electricity", "natural_gas"], max_length=50),
             start: datetime | None = None, end: datetime | None = None,
             limit: int = Query(default=10_000, ge=1, le=100_000)) -> dict[str, Any]:
-    a, p = Activity.__table__.c, Prediction.__table__.c
-    clauses = _hourly_readings(conn.dialect.name, site, activity_type, start, end)
-    stmt = (select(a.site_id.label("site"), a.meter, a.activity_type, a.period_start, a.quantity, a.unit)
-            .select_from(Activity.__table__.outerjoin(Prediction.__table__, and_(
-                p.site_id == a.site_id, p.meter == a.meter, p.activity_type == a.activity_type,
-                p.period_start == a.period_start)))
-            .where(p.expected.is_(None), *clauses)
-            .order_by(a.period_start, a.site_id).limit(limit))
+    """Readings of one hour or less, summed per meter and hour (a half-hourly meter's two readings make one
+    slot; ``readings`` counts them, ``complete`` says whether they cover the whole hour). Readings longer
+    than an hour (daily, monthly) are not hourly slots and are not listed (services/data_core/hourly.py)."""
+    p = Prediction.__table__.c
+    g = hourly.grid(conn.dialect.name, hourly.filters(conn.dialect.name, site, activity_type, start, end))
+    stmt = (select(g.c.site_id.label("site"), g.c.meter, g.c.activity_type, g.c.hour.label("period_start"),
+                   g.c.quantity, g.c.unit, g.c.readings, g.c.seconds)
+            .select_from(g.outerjoin(Prediction.__table__, and_(
+                p.site_id == g.c.site_id, p.meter == g.c.meter, p.activity_type == g.c.activity_type,
+                p.period_start == g.c.hour)))
+            .where(p.expected.is_(None))
+            .order_by(g.c.hour, g.c.site_id, g.c.meter).limit(limit))
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
     for r in rows:
         r["period_start"] = r["period_start"].isoformat()
+        r["complete"] = float(r.pop("seconds")) >= hourly.COMPLETE
     return {"count": len(rows), "readings": rows}
 
 
@@ -159,20 +140,22 @@ def residuals(request: Request, response: Response, conn: ConnDep, site: list[st
               start: datetime | None = None, end: datetime | None = None,
               format: Literal["json", "csv"] = "json",
               limit: int | None = LimitQ, offset: int = OffsetQ) -> Any:
-    """Hourly readings that have an expected value, oldest first. At most 100,000 rows in JSON and 2,000,000
+    """Complete hours of the per-meter hourly grid (sub-hourly readings summed into their hour) that have an
+    expected value, oldest first. At most 100,000 rows in JSON and 2,000,000
     in CSV (what the hotspot scan reads) per answer; larger answers are paged (services/data_core/paging.py)."""
     pg = page(limit, offset, paging.cap(format))
     if start and end and end <= start:
         raise Unprocessable("end must be after start", field="end")
-    a, p = Activity.__table__.c, Prediction.__table__.c
-    clauses = _hourly_readings(conn.dialect.name, site, activity_type, start, end)
-    stmt = (select(a.site_id.label("site"), a.meter, a.activity_type, a.period_start, a.quantity.label("actual"),
-                   a.unit, p.expected, p.lower, p.upper, p.model_name, p.model_version,
-                   p.unit.label("expected_unit"))
-            .join_from(Activity.__table__, Prediction.__table__, and_(
-                p.site_id == a.site_id, p.meter == a.meter, p.activity_type == a.activity_type,
-                p.period_start == a.period_start))
-            .where(*clauses).order_by(a.period_start, a.site_id, a.meter, a.activity_type)
+    p = Prediction.__table__.c
+    g = hourly.grid(conn.dialect.name, hourly.filters(conn.dialect.name, site, activity_type, start, end))
+    stmt = (select(g.c.site_id.label("site"), g.c.meter, g.c.activity_type, g.c.hour.label("period_start"),
+                   g.c.quantity.label("actual"), g.c.unit, p.expected, p.lower, p.upper, p.model_name,
+                   p.model_version, p.unit.label("expected_unit"))
+            .join_from(g, Prediction.__table__, and_(
+                p.site_id == g.c.site_id, p.meter == g.c.meter, p.activity_type == g.c.activity_type,
+                p.period_start == g.c.hour))
+            .where(g.c.seconds >= hourly.COMPLETE)  # an hour half metered would look like a drop
+            .order_by(g.c.hour, g.c.site_id, g.c.meter, g.c.activity_type)
             .limit(pg.fetch).offset(pg.offset))
     columns = ["site", "meter", "activity_type", "period_start", "actual", "unit", "expected", "lower", "upper",
                "model_name", "model_version"]
@@ -199,43 +182,61 @@ def residuals(request: Request, response: Response, conn: ConnDep, site: list[st
 def readings_extent(conn: ConnDep, activity_type: list[str] = Query(default=["electricity", "natural_gas"],
                                                                    max_length=50)) -> dict[str, Any]:
     a = Activity.__table__.c
-    clauses = _hourly_readings(conn.dialect.name, [], activity_type, None, None)
+    clauses = hourly.filters(conn.dialect.name, [], activity_type, None, None)
     first, last = conn.execute(select(func.min(a.period_start), func.max(a.period_start)).where(*clauses)).one()
     sites = conn.execute(select(a.site_id).where(*clauses).distinct().order_by(a.site_id)).scalars().all()
     return {"first": first.isoformat() + "Z" if first else None, "last": last.isoformat() + "Z" if last else None,
             "sites": list(sites)}
 
 
-@router.get("/readings", summary="Hourly meter readings (the history the ML engine trains and predicts on; paged)")
+@router.get("/readings", summary="Hourly kWh per site (or meter) and activity type (the history the ML engine trains "
+            "and predicts on; paged)")
 def readings(request: Request, response: Response, conn: ConnDep, site: list[str] = Query(default=[], max_length=1000),
              activity_type: list[str] = Query(default=["electricity", "natural_gas"], max_length=50),
              start: datetime | None = None, end: datetime | None = None,
-             format: Literal["json", "csv"] = "json",
+             format: Literal["json", "csv"] = "json", by_meter: bool = False, prorate: bool = False,
              limit: int | None = LimitQ, offset: int = OffsetQ) -> Any:
-    """Readings of one hour or less, summed per site, activity type and hour over the site's meters, in kWh
-    (each unit's factor from pint, applied in the query; readings in a non-energy unit are left out and
-    counted in ``X-Non-Energy-Rows``). ``format=csv`` carries large ranges cheaply: up to 2,000,000 rows per
-    answer (the training flow reads a year of 40 buildings, ~700,000 rows); JSON up to 100,000. Larger
-    answers are paged (services/data_core/paging.py)."""
+    """Readings of one hour or less summed per site, activity type and hour (``by_meter``: per meter too, with
+    the number of readings in the hour), in kWh (each unit's factor from pint, applied in the query; readings
+    in a non-energy unit are left out and counted in ``X-Non-Energy-Rows``). Sub-hourly readings are summed
+    into the hour they start in. ``prorate=true`` adds readings longer than an hour (daily, monthly bills)
+    spread over their hours by time, with ``prorated_kwh`` = the part of the hour's kWh that is prorated;
+    without it (the default, what the ML engine trains on) only metered hours are served.
+    ``format=csv`` carries large ranges cheaply: up to 2,000,000 rows per answer (the training flow reads a
+    year of 40 buildings, ~700,000 rows); JSON up to 100,000. Larger answers are paged
+    (services/data_core/paging.py)."""
     p = page(limit, offset, paging.cap(format))
     if start and end and end <= start:
         raise Unprocessable("end must be after start", field="end")
     a = Activity.__table__.c
-    clauses = _hourly_readings(conn.dialect.name, site, activity_type, start, end)
-    factors = kwh_factors(conn.execute(select(a.unit).where(*clauses).distinct()).scalars())
+    dialect = conn.dialect.name
+    clauses = hourly.filters(dialect, site, activity_type, start, end)
+    longer = hourly.filters(dialect, site, activity_type, start, end, longer=True) if prorate else None
+    unit_clauses = [clauses] + ([longer] if longer else [])
+    factors = kwh_factors(u for c in unit_clauses for u in conn.execute(select(a.unit).where(*c).distinct()).scalars())
     energy = {unit: factor for unit, factor in factors.items() if not math.isnan(factor)}
     other = sorted(set(factors) - set(energy))
-    non_energy = conn.execute(select(func.count()).where(*clauses, a.unit.in_(other))).scalar_one() if other else 0
-    hour = a.period_start  # hourly readings start on the hour; sub-hourly ones are summed below
+    non_energy = sum(conn.execute(select(func.count()).where(*c, a.unit.in_(other))).scalar_one()
+                     for c in unit_clauses) if other else 0
+    hour = hourly.hour_of(dialect, a.period_start)
     kwh = a.quantity * case(energy, value=a.unit) if energy else a.quantity
-    stmt = (select(a.site_id.label("site"), a.activity_type, hour.label("timestamp"), func.sum(kwh).label("quantity"))
+    keys = [a.site_id.label("site"), *([a.meter] if by_meter else []), a.activity_type]
+    names = ["site", *(["meter"] if by_meter else []), "activity_type"]
+    stmt = (select(*keys, hour.label("timestamp"), func.sum(kwh).label("quantity"), func.count().label("readings"))
             .where(*clauses, a.unit.in_(sorted(energy)))
-            .group_by(a.site_id, a.activity_type, hour)
-            .order_by(hour, a.site_id, a.activity_type).limit(p.fetch).offset(p.offset))
-    frame = pd.DataFrame(conn.execute(stmt).mappings().all(), columns=["site", "activity_type", "timestamp", "quantity"])
+            .group_by(*keys, hour).order_by(hour, *keys))
+    stmt = stmt.limit(p.offset + p.fetch) if longer else stmt.limit(p.fetch).offset(p.offset)
+    frame = pd.DataFrame(conn.execute(stmt).mappings().all(), columns=[*names, "timestamp", "quantity", "readings"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
+    if longer:
+        frame = _with_prorated(frame, hourly.prorated(conn, [*longer, a.unit.in_(sorted(energy))], start, end),
+                               energy, names).iloc[p.offset : p.offset + p.fetch]
     next_url = settle(request, p, len(frame), "the readings answer")
     frame = frame.iloc[: p.limit].assign(unit=KWH)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    columns = [*names, "timestamp", "quantity", "unit"] + (["readings"] if by_meter else []) + (
+        ["prorated_kwh"] if longer else [])
+    frame = frame[columns]
     headers = link_header(next_url) | {NON_ENERGY_HEADER: str(non_energy)}
     if format == "csv":
         answer = frame_response(frame, fmt="csv", name="readings")
@@ -243,3 +244,17 @@ def readings(request: Request, response: Response, conn: ConnDep, site: list[str
         return answer
     response.headers.update(headers)
     return {"count": len(frame), "readings": frame.to_dict("records")} | ({"next": next_url} if next_url else {})
+
+
+def _with_prorated(metered: pd.DataFrame, spread: pd.DataFrame, energy: dict[Any, float],
+                   names: list[str]) -> pd.DataFrame:
+    """The metered hours and the prorated shares of longer readings, summed per key and hour, in order."""
+    spread = spread.rename(columns={"site_id": "site", "hour": "timestamp"})
+    spread = spread.assign(quantity=spread["quantity"].astype(float) * spread["unit"].map(energy).astype(float),
+                           readings=0, prorated_kwh=lambda f: f["quantity"])
+    both = pd.concat([metered.assign(prorated_kwh=0.0), spread[[*names, "timestamp", "quantity", "readings",
+                                                                 "prorated_kwh"]]], ignore_index=True)
+    both["timestamp"] = both["timestamp"].astype("datetime64[us]")
+    out = both.groupby([*names, "timestamp"], as_index=False, sort=False)[["quantity", "readings",
+                                                                           "prorated_kwh"]].sum()
+    return out.sort_values(["timestamp", *names], kind="stable").reset_index(drop=True)

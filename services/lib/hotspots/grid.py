@@ -3,10 +3,15 @@
 Every series (site, meter, activity type) is laid out on a complete hourly grid from its first reading to
 ``as_of`` (exclusive), all series end to end in one flat array, so that rolling sums, runs and gaps are
 cumulative sums and diffs over one array with per-series boundaries.
+
+Rows of one series within one hour (a half-hourly or 15-minute meter's readings) are summed into that hour;
+a series with two rows at the same timestamp (a replayed reading) is left out of the scan with a warning
+naming it, never an error for the whole frame (issue #17).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +22,8 @@ import pandas as pd
 
 from services.common.contracts import SEVERITIES
 from services.lib.hotspots.config import HOUR_NS, REQUIRED_COLUMNS, Hotspot
+
+log = logging.getLogger(__name__)
 
 
 def _severity(value: float, bands: tuple[float, float, float]) -> str:
@@ -109,44 +116,71 @@ def _validate(residuals: pd.DataFrame) -> None:
         raise ValueError(f"residuals is missing column(s): {', '.join(missing)}")
 
 
+def _refuse_replays(frame: pd.DataFrame, stamp: np.ndarray) -> pd.DataFrame:
+    """Drop the series in which one timestamp appears twice (the same reading sent twice: summing it would
+    count it double), with a warning naming each; the other series are kept."""
+    keyed = frame[["site", "meter", "activity_type"]].assign(_t=stamp)
+    twice = keyed.duplicated(keep=False).to_numpy()
+    if not twice.any():
+        return frame
+    bad = keyed[twice].drop_duplicates(["site", "meter", "activity_type"])
+    for site, meter, activity_type, t in bad.itertuples(index=False):  # one line per refused series (few)
+        log.warning("series (%s, %s, %s) left out of the scan: two readings at %s (a replay would count twice)",
+                    site, meter, activity_type, pd.Timestamp(int(t), tz="UTC").isoformat())
+    refused = frame.set_index(["site", "meter", "activity_type"]).index.isin(
+        pd.MultiIndex.from_frame(bad[["site", "meter", "activity_type"]]))
+    return frame[~refused]
+
+
+def _per_hour(frame: pd.DataFrame) -> pd.DataFrame:
+    """Readings of one series within one hour (sub-hourly meters) are parts of that hour: actual, expected
+    and upper are summed (an hour's part with no expected value leaves the hour without one), the intensity
+    averaged."""
+    if not frame.duplicated(["site", "meter", "activity_type", "hour"]).any():
+        return frame
+    keys = ["site", "meter", "activity_type", "hour"]
+    values = ["actual", "expected", "upper"]
+    grouped = frame.groupby(keys, sort=False)
+    parts = frame[values].isna().groupby([frame[k] for k in keys], sort=False).any()
+    out = grouped[values].sum().mask(parts)
+    out["kg"] = grouped["kg"].mean()
+    out["model_version"] = grouped["model_version"].last()
+    return out.reset_index()
+
+
 def _grid(residuals: pd.DataFrame, as_of: pd.Timestamp | None) -> _Grid | None:
     ts = pd.DatetimeIndex(residuals["timestamp"])
     if ts.tz is None:
         raise ValueError("timestamp must be timezone-aware (UTC)")
     if ts.hasnans:
         raise ValueError("timestamp must not be empty")
-    hours = ts.tz_convert("UTC").as_unit("ns").asi8 // HOUR_NS   # floor to the hour start
+    stamp = ts.tz_convert("UTC").as_unit("ns").asi8
+    hours = stamp // HOUR_NS   # floor to the hour start: sub-hourly readings join their hour
     if as_of is None:
         end_hour = int(hours.max()) + 1
     else:
-        stamp = pd.Timestamp(as_of)
-        if stamp.tzinfo is None:
+        when = pd.Timestamp(as_of)
+        if when.tzinfo is None:
             raise ValueError("as_of must be timezone-aware (UTC)")
-        end_hour = -(-int(stamp.tz_convert("UTC").as_unit("ns").value) // HOUR_NS)  # ceil: exclusive end
-    keep = hours < end_hour
+        end_hour = -(-int(when.tz_convert("UTC").as_unit("ns").value) // HOUR_NS)  # ceil: exclusive end
     n = len(residuals)
     meter = (residuals["meter"].fillna("").astype(str).to_numpy() if "meter" in residuals.columns
              else np.full(n, "", dtype=object))
     frame = pd.DataFrame({"site": residuals["site"].astype(str).to_numpy(), "meter": meter,
                           "activity_type": residuals["activity_type"].astype(str).to_numpy(), "hour": hours})
-    if "model_version" in residuals.columns:
-        frame["model_version"] = residuals["model_version"].to_numpy()
-    else:
-        frame["model_version"] = None
-    num = {c: pd.to_numeric(residuals[c], errors="raise").to_numpy(dtype=float)
-           for c in ("actual", "expected", "upper")}
-    kg = (pd.to_numeric(residuals["kg_per_kwh"], errors="raise").to_numpy(dtype=float)
-          if "kg_per_kwh" in residuals.columns else np.full(n, np.nan))
-    frame = frame[keep]
+    frame["model_version"] = residuals["model_version"].to_numpy() if "model_version" in residuals.columns else None
+    for c in ("actual", "expected", "upper"):
+        frame[c] = pd.to_numeric(residuals[c], errors="raise").to_numpy(dtype=float)
+    frame["kg"] = (pd.to_numeric(residuals["kg_per_kwh"], errors="raise").to_numpy(dtype=float)
+                   if "kg_per_kwh" in residuals.columns else np.nan)
+    keep = hours < end_hour
+    frame = _per_hour(_refuse_replays(frame[keep], stamp[keep]))
     if frame.empty:
         return None
-    idx = np.flatnonzero(keep)
     sid_rows = frame.groupby(["site", "meter", "activity_type"], sort=True).ngroup().to_numpy()
     order = np.lexsort((frame["hour"].to_numpy(), sid_rows))
-    frame, sid_rows, idx = frame.iloc[order], sid_rows[order], idx[order]
-    h = frame["hour"].to_numpy()
-    if len(h) > 1 and np.any((np.diff(h) == 0) & (np.diff(sid_rows) == 0)):
-        raise ValueError("duplicate readings for one (site, meter, activity_type, timestamp)")
+    frame, sid_rows = frame.iloc[order], sid_rows[order]
+    h = frame["hour"].to_numpy(dtype=np.int64)
     keys = frame.groupby(sid_rows, sort=True).agg(site=("site", "first"), meter=("meter", "first"),
                                                   activity_type=("activity_type", "first"),
                                                   model_version=("model_version", "last"),
@@ -159,16 +193,16 @@ def _grid(residuals: pd.DataFrame, as_of: pd.Timestamp | None) -> _Grid | None:
     hour = np.arange(total, dtype=np.int64) - offset[sid] + first_hour[sid]
     pos = offset[sid_rows] + h - first_hour[sid_rows]
 
-    def place(values: np.ndarray) -> np.ndarray:
+    def place(column: str) -> np.ndarray:
         out = np.full(total, np.nan)
-        out[pos] = values[idx]
+        out[pos] = frame[column].to_numpy(dtype=float)
         return out
 
-    actual = place(num["actual"])
+    actual = place("actual")
     return _Grid(keys=keys.reset_index(drop=True)[["site", "meter", "activity_type", "model_version"]],
                  offset=offset, first_hour=first_hour, end_hour=end_hour, sid=sid, hour=hour,
-                 present=~np.isnan(actual), actual=actual, expected=place(num["expected"]),
-                 upper=place(num["upper"]), kg=place(kg), has_kg="kg_per_kwh" in residuals.columns)
+                 present=~np.isnan(actual), actual=actual, expected=place("expected"),
+                 upper=place("upper"), kg=place("kg"), has_kg="kg_per_kwh" in residuals.columns)
 
 
 def _valid_parts(g: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.integration
 def _readings(client) -> None:
     make_site(client, "s1", country="GB")
     rows = [record("s1", "electricity", 10 + h, "kWh", timestamp=f"2019-06-01T{h:02d}:00:00Z") for h in range(4)]
-    rows.append(record("s1", "electricity", 300, "kWh", period="2019-06"))  # monthly: not an hourly reading
     ingest(client, [dict(r, meter="main") for r in rows])
+    # monthly, on its own meter (over the hours of "main" it would be refused): not an hourly reading
+    ingest(client, [dict(record("s1", "electricity", 300, "kWh", period="2019-06"), meter="bill")])
 
 
 def _put(client, hours, version="1", bump=0.0):

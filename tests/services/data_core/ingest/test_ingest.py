@@ -336,7 +336,10 @@ def test_empty_and_binary_files_are_4xx_problems(gb, content, name, content_type
 
 
 def test_wrong_content_type_is_415(gb):
-    problem(gb.post("/api/v1/ingest", content=b"<rows/>", headers={**AUTH, "Content-Type": "application/xml"}), 415)
+    problem(gb.post("/api/v1/ingest", content=b"%PDF-1.7", headers={**AUTH, "Content-Type": "application/pdf"}), 415)
+    # XML is Green Button now (test_layouts.py): without ?site= it is a 422 naming the parameter
+    assert problem(gb.post("/api/v1/ingest", content=b"<rows/>", headers={**AUTH, "Content-Type": "application/xml"}),
+                   422)["parameter"] == "site"
     problem(gb.post("/api/v1/ingest", content=b"raw", headers=AUTH), 415)
 
 
@@ -401,8 +404,9 @@ def test_duplicates_and_conflicts_across_chunks_of_one_file(make_settings):
 
 
 def test_a_bare_date_in_the_timestamp_column_is_that_day(gb):
-    report = ingest(gb, [record("s1", "electricity", 24, "kWh", timestamp="2019-06-01"),
-                         record("s1", "electricity", 1, "kWh", timestamp="2019-06-01T10:00:00Z")])
+    # two meters: the day would overlap the hour of one meter (refused: issue #17)
+    report = ingest(gb, [dict(record("s1", "electricity", 24, "kWh", timestamp="2019-06-01"), meter="day"),
+                         dict(record("s1", "electricity", 1, "kWh", timestamp="2019-06-01T10:00:00Z"), meter="hour")])
     assert report["accepted"] == 2
     rows = {r["period_end"]: r for r in gb.get("/api/v1/emissions/audit").json()["rows"]}
     day, hour = rows["2019-06-02T00:00:00"], rows["2019-06-01T11:00:00"]

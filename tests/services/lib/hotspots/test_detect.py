@@ -217,8 +217,8 @@ def test_input_validation() -> None:
         detect(frame.drop(columns=["expected"]))
     with pytest.raises(ValueError, match="timezone"):
         detect(frame.assign(timestamp=frame["timestamp"].dt.tz_localize(None)))
-    with pytest.raises(ValueError, match="duplicate"):
-        detect(pd.concat([frame, frame.head(1)]))
+    # a replayed reading leaves its series out (tests/services/lib/hotspots/test_grid.py), never a ValueError
+    assert detect(pd.concat([frame.assign(actual=frame["actual"] * 2), frame.head(1)])) == []
     assert detect(frame.iloc[:0]) == []
     assert detect(frame) == []
     # meter and model_version are optional

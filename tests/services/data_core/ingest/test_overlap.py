@@ -1,0 +1,127 @@
+"""Overlapping readings are refused (issue #17): never counted twice, in one file or against stored data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from services.data_core.app import create_app
+from services.data_core.ingest import overlap
+from services.data_core.ingest.parse import ROW
+from tests.conftest import AUTH
+from tests.services.data_core.helpers import activity_count, csv_text, make_site, upload
+
+ROW_KEYS = {"site": "s1", "meter": "m1", "activity_type": "electricity", "unit": "kWh"}
+
+
+def _row(start: str, end: str, quantity: float = 10.0, **kw: str) -> dict[str, str]:
+    return {**ROW_KEYS, "period_start": start, "period_end": end, "quantity": str(quantity), **kw}
+
+
+def _frame(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame({"site_id": "s1", "meter": [r[0] for r in rows], "activity_type": "electricity",
+                         "naics_code": "", "period_start": pd.to_datetime([r[1] for r in rows], format="ISO8601"),
+                         "period_end": pd.to_datetime([r[2] for r in rows], format="ISO8601"), ROW: range(2, 2 + len(rows))})
+
+
+# ---- the vectorised checks ------------------------------------------------------------------------------
+
+
+def test_within_rejects_the_later_row_and_names_the_earlier_one():
+    frame = _frame([("m1", "2020-01-01 10:00", "2020-01-01 11:00"),   # row 2
+                    ("m1", "2020-01-01 11:00", "2020-01-01 12:00"),   # row 3: touches, no overlap
+                    ("m2", "2020-01-01 10:30", "2020-01-01 11:30"),   # row 4: another meter
+                    ("m1", "2020-01-01 10:07", "2020-01-01 11:07"),   # row 5: over rows 2 and 3
+                    ("m1", "2020-01-01 00:00", "2020-01-02 00:00")])  # row 6: a day over all of m1
+    mask, errors = overlap.within(frame)
+    # sorted by start, the day (row 6) comes first: rows 2, 3 and 5 overlap it
+    assert mask.tolist() == [True, True, False, True, False]
+    reasons = dict(zip(errors["row"], errors["reason"], strict=True))
+    assert set(reasons) == {2, 3, 5}
+    assert "row 6 of this file (2020-01-01T00:00:00 to 2020-01-02T00:00:00)" in reasons[2]
+
+
+def test_within_names_the_row_holding_the_latest_end():
+    frame = _frame([("m1", "2020-01-01 10:00", "2020-01-01 12:00"),   # row 2
+                    ("m1", "2020-01-01 10:30", "2020-01-01 10:45"),   # row 3: inside row 2
+                    ("m1", "2020-01-01 11:00", "2020-01-01 11:30")])  # row 4: inside row 2, after row 3
+    mask, errors = overlap.within(frame)
+    assert mask.tolist() == [False, True, True]
+    assert all("overlaps row 2 " in r for r in errors["reason"])
+
+
+def test_against_finds_a_long_stored_reading_that_starts_long_before():
+    stored = _frame([("m1", "2020-01-01", "2020-02-01"),               # a monthly bill
+                     ("m1", "2020-02-01 00:00", "2020-02-01 01:00")]).assign(label=["7", "8"])
+    new = _frame([("m1", "2020-01-20 10:00", "2020-01-20 11:00"),      # inside the bill
+                  ("m1", "2020-02-01 01:00", "2020-02-01 02:00"),      # after both: fine
+                  ("m2", "2020-01-20 10:00", "2020-01-20 11:00"),      # another meter: fine
+                  ("m1", "2020-01-31 23:30", "2020-02-01 00:30")])     # over both (named: the one ending last)
+    mask, errors = overlap.against(new, stored)
+    assert mask.tolist() == [True, False, False, True]
+    reasons = dict(zip(errors["row"], errors["reason"], strict=True))
+    assert "the stored reading 7 (2020-01-01T00:00:00 to 2020-02-01T00:00:00)" in reasons[2]
+    assert "the stored reading 8 (2020-02-01T00:00:00 to 2020-02-01T01:00:00)" in reasons[5]
+
+
+# ---- through the ingest API, SQLite and PostgreSQL ----------------------------------------------------------
+
+
+@pytest.fixture
+def gb(client):
+    make_site(client, "s1", country="GB")
+    return client
+
+
+def test_a_reading_overlapping_a_stored_one_is_rejected_naming_it(gb):
+    first = upload(gb, csv_text([_row("2019-06-01T10:00:00Z", "2019-06-01T11:00:00Z")])).json()
+    assert first["accepted"] == 1
+    stored_id = gb.get("/api/v1/emissions/audit").json()["rows"][0]["activity_id"]
+    r = upload(gb, csv_text([_row("2019-06-01T10:07:00Z", "2019-06-01T11:07:00Z", 12),
+                             _row("2019-06-01T11:07:00Z", "2019-06-01T12:07:00Z", 12)]))
+    report = r.json()
+    assert (report["accepted"], report["rejected"], report["duplicates"]) == (1, 1, 0), report
+    reject = report["rejects"][0]
+    assert (reject["row"], reject["column"]) == (2, "period_start")
+    assert f"the stored reading {stored_id} (2019-06-01T10:00:00 to 2019-06-01T11:00:00)" in reject["reason"]
+    assert activity_count(gb) == 2
+    kept = gb.get(report["rejects_url"]).json()["rejects"]
+    assert [x["row"] for x in kept] == [2] and kept[0]["raw"]["period_start"] == "2019-06-01T10:07:00Z"
+
+
+def test_an_exact_replay_is_a_duplicate_and_a_month_over_hours_is_rejected(gb):
+    hours = [_row(f"2019-06-01T{h:02d}:00:00Z", f"2019-06-01T{h + 1:02d}:00:00Z") for h in range(3)]
+    assert upload(gb, csv_text(hours)).json()["accepted"] == 3
+    again = upload(gb, csv_text(hours)).json()
+    assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, 0)
+    bill = {**ROW_KEYS, "period": "2019-06", "quantity": "9000"}
+    r = upload(gb, csv_text([bill]))
+    assert r.status_code == 422  # nothing accepted: the rejects come back as a problem
+    body = r.json()
+    assert body["rejects"][0]["column"] == "period" and "the stored reading" in body["rejects"][0]["reason"]
+    other_meter = upload(gb, csv_text([{**bill, "meter": "main-bill"}])).json()
+    assert other_meter["accepted"] == 1  # another meter of the site is not an overlap
+
+
+def test_rows_of_one_file_overlapping_each_other(gb):
+    rows = [_row("2019-06-01T10:00:00Z", "2019-06-01T11:00:00Z"),
+            _row("2019-06-01T10:30:00Z", "2019-06-01T11:30:00Z"),
+            _row("2019-06-01T11:00:00Z", "2019-06-01T12:00:00Z")]
+    report = upload(gb, csv_text(rows)).json()
+    assert (report["accepted"], report["rejected"]) == (2, 1)
+    assert report["rejects"][0]["row"] == 3 and "overlaps row 2 of this file" in report["rejects"][0]["reason"]
+
+
+def test_overlaps_across_chunks_of_one_file(make_settings):
+    with TestClient(create_app(make_settings(ingest_chunk_rows=1000)), headers=AUTH) as small:
+        make_site(small, "s1", country="GB")
+        start = pd.Timestamp("2019-03-01")
+        hours = [_row((start + pd.Timedelta(hours=i)).isoformat(), (start + pd.Timedelta(hours=i + 1)).isoformat())
+                 for i in range(2500)]
+        shifted = [_row((start + pd.Timedelta(hours=i, minutes=7)).isoformat(),
+                        (start + pd.Timedelta(hours=i + 1, minutes=7)).isoformat()) for i in range(5)]
+        report = upload(small, csv_text(hours + shifted)).json()  # the shifted rows land in chunk 3
+        assert (report["accepted"], report["rejected"]) == (2500, 5), report
+        assert {x["row"] for x in report["rejects"]} == set(range(2502, 2507))
+        assert all("of this file" in x["reason"] for x in report["rejects"])
