@@ -25,13 +25,17 @@ Faults (test bills only, one per meter, on a seeded test bill)
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, when run as a script
+
+from bench.harness import REPO  # noqa: E402
+
 DATA = REPO / "data" / "buildings_cambridge"
 SPLIT = Path(__file__).with_name("monthly_split.json")
 SEED = 17

@@ -122,7 +122,8 @@ def valid_series(residuals: pd.DataFrame, skipped: list[SiteSkip]) -> pd.DataFra
     """``residuals`` without the series (site, meter, activity type) whose values detection cannot use: a
     value that is not a number, a reading or interval of infinity (running sums over every series would
     turn it into NaN for the series after it), a negative reading (the data core refuses them at ingest:
-    one that reached the store is corrupt). Missing values (NaN) are gaps, not faults. Vectorised."""
+    one that reached the store is corrupt), a timestamp read twice (a replay: the grid sums the readings of an
+    hour, so it would count twice). Missing values (NaN) are gaps, not faults. Vectorised."""
     if residuals.empty:
         return residuals
     keys = ["site", "meter", "activity_type"]
@@ -135,6 +136,9 @@ def valid_series(residuals: pd.DataFrame, skipped: list[SiteSkip]) -> pd.DataFra
         if column == "actual":
             problems.append((values < 0, "negative", column))
         residuals = residuals.assign(**{column: values})
+    if "timestamp" in residuals.columns:  # a replayed reading: summing it into its hour would count it twice
+        problems.append((residuals.duplicated([*keys, "timestamp"], keep="first"), "replays of a timestamp already read",
+                         "actual"))
     bad = pd.concat([m for m, _, _ in problems], axis=1).any(axis=1)
     if not bad.any():
         return residuals

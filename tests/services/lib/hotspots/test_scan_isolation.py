@@ -129,11 +129,23 @@ def half_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, both], ignore_index=True)
 
 
-def test_half_hourly_readings_of_one_site(residuals: pd.DataFrame, clean: dict[str, Any]) -> None:
+def test_half_hourly_readings_of_one_site_are_scanned_not_skipped(residuals: pd.DataFrame,
+                                                                  clean: dict[str, Any]) -> None:
     """The measured failure of main: one site's half-hourly file made the whole chunk's scan raise
-    "duplicate readings for one (site, meter, activity_type, timestamp)"."""
+    "duplicate readings for one (site, meter, activity_type, timestamp)". Since the hourly grid sums the
+    readings of an hour, such a site is scanned like the others and nobody is skipped."""
     result, _ = scan(half_hourly(residuals), [*HEALTHY, "px"])
-    check(result, clean, "detect", "duplicate readings")
+    assert of_sites(result, HEALTHY) == clean["hotspots"]
+    assert result["skipped"] == []
+    assert result["series"] == len(HEALTHY) * 2 + 2
+
+
+def test_a_replayed_timestamp_of_one_site(residuals: pd.DataFrame, clean: dict[str, Any]) -> None:
+    """The same timestamp twice in one series (a replay) would count twice in its hour: that series is
+    skipped and reported, the others are untouched."""
+    px = copy_of(residuals)
+    result, _ = scan(pd.concat([residuals, px, px.iloc[:5]], ignore_index=True), [*HEALTHY, "px"])
+    check(result, clean, "validate", "5 readings are replays of a timestamp already read")
 
 
 def test_an_infinite_reading_is_left_out_before_it_spoils_the_other_sites(residuals: pd.DataFrame,
