@@ -26,9 +26,9 @@ from sqlalchemy import create_engine, delete, update
 
 from services.common.contracts import SiteSkip
 from tests.conftest import AUTH, LiveServer
+from tests.flows.test_hotspot_scan import services  # noqa: F401 - the fixture scan_services builds on
 from tests.ml_fixtures import DATA
 from tests.ml_fixtures import WINDOW as TRAIN_WINDOW
-from tests.services.orchestration.conftest import orchestration_settings
 
 pytestmark = pytest.mark.integration
 SCAN_WINDOW = {"start": "2019-04-08T00:00:00+00:00", "end": "2019-05-01T00:00:00+00:00"}
@@ -103,22 +103,9 @@ def run_logs_and_artifact(flow_run_id: Any, key: str) -> tuple[list[str], str]:
 
 # --------------------------------------------------------------------------- hotspot-scan
 @pytest.fixture
-def scan_services(client, cambridge_csv, make_settings, engine_settings, monkeypatch):  # type: ignore[no-untyped-def]
-    from services.data_core.app import create_app as data_core_app
-    from services.ml_engine.app import create_app as ml_engine_app
-    from services.orchestration.app import create_app as orchestration_app
-    from tests.conftest import TOKEN
-    from tests.flows.test_hotspot_scan import inject
-    from tests.ml_fixtures import load_buildings
-
-    load_buildings(client, inject(cambridge_csv))
-    with LiveServer(data_core_app(make_settings())) as dc, \
-            LiveServer(ml_engine_app(engine_settings(data_core_url=dc.url))) as ml, \
-            LiveServer(orchestration_app(orchestration_settings(dc.url, ml_engine_url=ml.url))) as oe:
-        for key, value in {"DATA_CORE_URL": dc.url, "ML_ENGINE_URL": ml.url, "ORCHESTRATION_URL": oe.url,
-                           "API_TOKEN": TOKEN}.items():
-            monkeypatch.setenv(key, value)
-        yield client
+def scan_services(services):  # type: ignore[no-untyped-def]  # noqa: F811 - the imported fixture
+    """The hotspot-scan tests' services (test_hotspot_scan.services: the buildings with an injected excess)."""
+    return services["client"]
 
 
 def stored_hotspots(client: Any, sites: list[str]) -> list[dict[str, Any]]:
