@@ -7,7 +7,7 @@ a finding). Severity follows the excess as a share of the expected value, as for
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -69,4 +69,48 @@ def monthly_hotspots(site: str, meter: str, activity_type: str, bills: pd.DataFr
                 "baseline_bills": model.n, "cvrmse": round(model.cvrmse, 4), "nmbe": round(model.nmbe, 4),
                 "meets_ashrae14": model.meets_g14, "weather_coverage": round(float(exp["weather"]), 3),
             }))
+    return out
+
+
+class StoredModel:
+    """A bill model as the data core stores it (``model`` of ``GET /api/v1/bills``), seen as a :class:`BillModel`."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.kind = str(meta.get("kind", "?"))
+        self.heating_base = meta.get("heating_base_c")
+        self.cooling_base = meta.get("cooling_base_c")
+        self.n = int(meta.get("baseline_bills", 0))
+        self.cvrmse = float(meta.get("cvrmse", float("nan")))
+        self.nmbe = float(meta.get("nmbe", float("nan")))
+        self._g14 = bool(meta.get("meets_ashrae14", False))
+        self.version = meta.get("version")
+
+    @property
+    def meets_g14(self) -> bool:
+        return self._g14
+
+
+def bill_hotspots(rows: list[dict[str, Any]], *, level: float) -> list[HotspotIn]:
+    """The hotspots of judged bills (one dict per bill: site, meter, activity_type, period_start, period_end,
+    kwh, kg_co2e, expected, lower, upper, weather and the stored ``model``): one ``above_expected`` hotspot per
+    bill above its interval, its excess in kg CO2e at the bill's own emission intensity."""
+    judged = [r for r in rows if r.get("expected") is not None and r.get("upper") is not None and r.get("model")]
+    if not judged:
+        return []
+    frame = pd.DataFrame(judged)
+    frame = frame[bill_flags(frame, frame)]
+    out: list[HotspotIn] = []
+    for _, row in frame.iterrows():  # the flagged bills only: a handful per meter
+        model = StoredModel(row["model"])
+        one = row.to_frame().T.reset_index(drop=True)
+        one["weather"] = one["weather"].astype(float).fillna(1.0 if model.kind == "2P" else 0.0)
+        found = monthly_hotspots(str(row["site"]), str(row["meter"]), str(row["activity_type"]), one, one, model,
+                                 model_version=model.version, level=level)
+        kg = row.get("kg_co2e")
+        for h in found:
+            if kg is not None and np.isfinite(float(kg)) and float(row["kwh"]) > 0:
+                h = h.model_copy(update={"excess_kg": round(h.excess_kwh * float(kg) / float(row["kwh"]), 3)})
+            if model.kind == "2P" and row["model"].get("weather") == "none":
+                h.evidence["weather"] = "none"
+            out.append(h)
     return out
