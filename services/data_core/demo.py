@@ -118,7 +118,7 @@ def monthly_bills(site: str, carrier: str, years: Iterable[int] = (2019, 2020)) 
     hourly = hourly[hourly["site"] == site]
     month = pd.to_datetime(hourly["timestamp"], utc=True).dt.tz_localize(None).dt.to_period("M")
     bills = hourly.groupby(month, sort=True).agg(quantity=("quantity", "sum"), activity_type=("activity_type", "first"))
-    start = bills.index.to_timestamp()
+    start = pd.PeriodIndex(bills.index).to_timestamp()
     return pd.DataFrame({"site": site, "meter": f"{carrier}-bill", "period_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                          "period_end": (start + pd.offsets.MonthBegin(1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                          "activity_type": bills["activity_type"].to_numpy(),

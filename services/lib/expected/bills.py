@@ -15,6 +15,7 @@ are judged as without it. A data core that is down or refuses our token raises a
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -71,9 +72,10 @@ def judge_meter(bills: pd.DataFrame, temp: pd.Series, *, level: float = LEVEL) -
     coverage = judged["weather"] if weather == "hourly" else pd.Series(np.nan, index=judged.index)
     out = frame.assign(expected=judged["expected"], lower=judged["lower"], upper=judged["upper"], weather=coverage,
                        reason=judged["reason"])
-    out["model_version"] = [model_version(m) if m is not None else None for m in models]
-    out["model"] = [model_metadata(m, weather) | {"version": v} if m is not None else None
-                    for m, v in zip(models, out["model_version"], strict=True)]
+    versions = [model_version(m) if m is not None else None for m in models]
+    out["model_version"] = pd.Series(versions, index=out.index, dtype=object)
+    out["model"] = pd.Series([model_metadata(m, weather) | {"version": v} if m is not None else None
+                              for m, v in zip(models, versions, strict=True)], index=out.index, dtype=object)
     return out
 
 
@@ -113,22 +115,23 @@ def judge_bills(dc: DataCoreClient, sites: list[str], *, level: float = LEVEL,
         site = str(site)
         start = pd.to_datetime(of_site["period_start"], utc=True).min() - pd.Timedelta(days=400)
         end = pd.to_datetime(of_site["period_end"], utc=True).max()
-        weather = _contained(lambda s=site, a=start, b=end: dc.weather(s, a, b), site, "read", skipped)
+        weather = _contained(partial(dc.weather, site, start, end), site, "read", skipped)
         if weather is None:
             continue
         temp = temperature(weather)
         judged = []
         for (meter, activity), bills in of_site.groupby(["meter", "activity_type"], sort=True):
             meters += 1
-            one = _contained(lambda b=bills, t=temp: judge_meter(b, t, level=level), site, "predict", skipped,
+            one = _contained(partial(judge_meter, bills, temp, level=level), site, "predict", skipped,
                              meter=str(meter), activity_type=str(activity))
             if one is not None:
                 judged.append(one)
         if not judged:
             continue
-        site_rows = pd.concat(judged, ignore_index=True).astype(object)
-        site_rows = site_rows.where(site_rows.notna(), None).to_dict("records")
-        done = _contained(lambda r=site_rows: _store(dc, r, level), site, "store", skipped)
+        both = pd.concat(judged, ignore_index=True).astype(object)
+        site_rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()}
+                                           for r in both.where(both.notna(), None).to_dict("records")]
+        done = _contained(partial(_store, dc, site_rows, level), site, "store", skipped)
         if done is None:
             continue
         stored += done
@@ -140,11 +143,11 @@ def judge_bills(dc: DataCoreClient, sites: list[str], *, level: float = LEVEL,
 def _read(dc: DataCoreClient, sites: list[str], activity_types: list[str], skipped: list[SiteSkip]) -> pd.DataFrame:
     """The bills of these sites at once; site by site only after the data core refused the request."""
     columns = [*KEYS, "period_start", "period_end", "kwh", "kg_co2e"]
-    batch = _contained(lambda: dc.bills(sites, activity_types), sites[0], "read", []) if sites else None
+    batch = _contained(partial(dc.bills, sites, activity_types), sites[0], "read", []) if sites else None
     if batch is None and sites:
         batch = []
         for site in sites:
-            batch.extend(_contained(lambda s=site: dc.bills([s], activity_types), site, "read", skipped) or [])
+            batch.extend(_contained(partial(dc.bills, [site], activity_types), site, "read", skipped) or [])
     elif batch is None:
         batch = dc.bills([], activity_types)
     frame = pd.DataFrame(batch, columns=columns)

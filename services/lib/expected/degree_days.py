@@ -289,7 +289,8 @@ def rolling_expected(bills: pd.DataFrame, temp: pd.Series, *, level: float = 0.9
     Bills sharing one baseline share one fit. Without any temperature every fit is the 2P model."""
     b = bills.sort_values("period_start")
     out = pd.DataFrame(index=b.index, columns=["expected", "lower", "upper", "weather"], dtype=float)
-    out["model"], out["reason"], out["fit"] = None, "", None
+    out["model"], out["reason"] = None, ""
+    chosen: dict[object, DegreeDayModel] = {}
     starts = b["period_start"].to_numpy()
     ends = b["period_end"].to_numpy()
     fits: dict[tuple[int, int], DegreeDayModel | str] = {}
@@ -309,5 +310,6 @@ def rolling_expected(bills: pd.DataFrame, temp: pd.Series, *, level: float = 0.9
         pred = model.predict(b.loc[[idx]], temp, level)
         out.loc[idx, ["expected", "lower", "upper", "weather"]] = pred.iloc[0].to_numpy(float)
         out.at[idx, "model"] = model.kind
-        out.at[idx, "fit"] = model
+        chosen[idx] = model
+    out["fit"] = pd.Series([chosen.get(i) for i in out.index], index=out.index, dtype=object)
     return out.loc[bills.index]
