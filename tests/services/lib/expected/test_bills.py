@@ -9,7 +9,8 @@ import pytest
 
 from services.lib.expected.bills import judge_meter, temperature
 from services.lib.hotspots.monthly import bill_hotspots
-from tests.services.lib.expected.test_degree_days import bills, temperature as synthetic_temperature
+from tests.services.lib.expected.test_degree_days import bills
+from tests.services.lib.expected.test_degree_days import temperature as synthetic_temperature
 
 pytestmark = pytest.mark.unit
 
