@@ -74,6 +74,7 @@ def bills(response: Response, conn: ConnDep, site: list[str] = Query(default=[],
     frame["days"] = ((ends - starts) / pd.Timedelta(days=1)).astype(float)
     frame["above_upper"] = frame["upper"].notna() & (frame["kwh"] > frame["upper"].astype(float))
     frame["period_start"], frame["period_end"] = _text(starts), _text(ends)
+    frame["model"] = frame["model"].map(lambda m: m or None)  # a bill judged without a baseline has no model
     frame = frame[COLUMNS]
     response.headers[NON_ENERGY_HEADER] = str(non_energy)
     if format == "csv":

@@ -61,7 +61,7 @@ def test_bills_are_listed_in_kwh_with_emissions_and_then_their_expected_values(c
     assert r.json() == {"stored": 2, "with_expected": 1, "without": 1, "model_name": "degree-days",
                         "model_version": "dd-1"}
     rows = client.get("/api/v1/bills", params={"site": "s1", "activity_type": "natural_gas"}).json()["bills"]
-    assert rows[0]["expected"] is None and rows[0]["reason"] == "no baseline: 0 bills"
+    assert rows[0]["expected"] is None and rows[0]["reason"] == "no baseline: 0 bills" and rows[0]["model"] is None
     assert (rows[1]["expected"], rows[1]["upper"], rows[1]["level"], rows[1]["model"]) == (2500.0, 2900.0, 0.99, model)
     assert rows[1]["above_upper"] is True and rows[1]["model_version"] == "dd-1"  # 3,000 > 2,900
     # re-sending replaces (idempotent per bill)

@@ -27,7 +27,7 @@ export function billPoints(bills: Bill[], meter: string) {
 
 /** What a bill's model is, in a few words. */
 export function modelText(b: Bill): string {
-  if (!b.model) return b.reason ?? "not judged yet";
+  if (!b.model || !b.model.kind) return b.reason || "not judged yet";
   const m = b.model;
   const base = [m.heating_base_c !== null ? `heating below ${m.heating_base_c} °C` : "", m.cooling_base_c !== null ? `cooling above ${m.cooling_base_c} °C` : ""]
     .filter(Boolean).join(", ");

@@ -33,6 +33,7 @@ describe("BillsChart", () => {
     expect(modelText(bills[1])).toBe("3PH (heating below 15.5 °C) on 12 bills, CV(RMSE) 8.1 % (meets ASHRAE 14)");
     expect(modelText(bills[0])).toMatch(/^no baseline: 5 bills/);
     expect(modelText(bills[3])).toBe("not judged yet");
+    expect(modelText({ ...bills[0], model: {} as Bill["model"] })).toMatch(/^no baseline: 5 bills/);
     expect(modelText({ ...bills[1], model: { ...model, kind: "2P", heating_base_c: null, weather: "none", meets_ashrae14: false } }))
       .toBe("2P on 12 bills, CV(RMSE) 8.1 %, no weather");
   });
