@@ -93,7 +93,8 @@ def test_a_faulty_bill_is_found_stored_alerted_and_a_rerun_changes_nothing(prefe
     assert hit["excess_kg"] == pytest.approx(hit["excess_kwh"] * fault["kg_co2e"] / fault["kwh"], rel=1e-3)
     assert hit["period_end"] == "2020-03-01T00:00:00Z" and hit["status"] == "closed"
     flagged = sum(b["above_upper"] for s in ("b35", "b2", "px") for b in _judged(client, s))
-    assert first["hotspots"] == first["counts"]["created"] == flagged == len(hotspots)
+    # one hotspot per flagged bill, or per run of flagged bills that follow each other (one episode)
+    assert first["hotspots"] == first["counts"]["created"] == len(hotspots) and 1 <= len(hotspots) <= flagged
     assert first["alerts_raised"] >= 1 and any(a["hotspot"]["id"] == hit["id"]
                                                for a in client.get("/api/v1/alerts").json()["alerts"])
     again = monthly_bills()

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from services.common.contracts import HotspotIn, naive_utc
+from services.common.contracts import SEVERITY_RANK, HotspotIn, naive_utc
 
 
 class BillModel(Protocol):
@@ -92,8 +92,50 @@ class StoredModel:
 
 def bill_hotspots(rows: list[dict[str, Any]], *, level: float) -> list[HotspotIn]:
     """The hotspots of judged bills (one dict per bill: site, meter, activity_type, period_start, period_end,
-    kwh, kg_co2e, expected, lower, upper, weather and the stored ``model``): one ``above_expected`` hotspot per
-    bill above its interval, its excess in kg CO2e at the bill's own emission intensity."""
+    kwh, kg_co2e, expected, lower, upper, weather and the stored ``model``): an ``above_expected`` hotspot per
+    bill above its interval, its excess in kg CO2e at the bill's own emission intensity. Flagged bills of one
+    meter that follow each other (one ends where the next starts) are one episode (:func:`merge_runs`), as the
+    data core would continue it: judged again, they give the same hotspot, so a re-run changes nothing."""
+    return merge_runs(_per_bill(rows, level=level))
+
+
+def merge_runs(found: list[HotspotIn]) -> list[HotspotIn]:
+    """Consecutive bill hotspots of one meter as one: the period of the run, the excesses and energies summed,
+    the worst severity of its bills (an episode keeps the worst it reached), the last bill's model and the bills of the run in ``evidence["bills"]``."""
+    order = sorted(found, key=lambda h: (h.site, h.meter, h.activity_type, h.period_start))
+    runs: list[list[HotspotIn]] = []
+    for h in order:
+        last = runs[-1][-1] if runs else None
+        if last is not None and (last.site, last.meter, last.activity_type) == (h.site, h.meter, h.activity_type) \
+                and last.period_end == h.period_start:
+            runs[-1].append(h)
+        else:
+            runs.append([h])
+    out = []
+    for run in runs:
+        if len(run) == 1:
+            out.append(run[0])
+            continue
+        first, end = run[0], run[-1]
+        kg = [h.excess_kg for h in run]
+        evidence = dict(end.evidence) | {
+            "actual_kwh": round(sum(h.evidence["actual_kwh"] for h in run), 3),
+            "expected_kwh": round(sum(h.evidence["expected_kwh"] for h in run), 3),
+            "upper_kwh": round(sum(h.evidence["upper_kwh"] for h in run), 3),
+            "bills": [{k: h.evidence[k] for k in ("actual_kwh", "expected_kwh", "upper_kwh")}
+                      | {"period_start": h.period_start.isoformat(), "period_end": h.period_end.isoformat()}
+                      for h in run]}
+        expected = evidence["expected_kwh"]
+        excess = round(sum(h.excess_kwh for h in run), 3)
+        evidence["excess_share"] = round(excess / expected, 4) if expected > 0 else None
+        out.append(end.model_copy(update={
+            "period_start": first.period_start, "excess_kwh": excess, "evidence": evidence,
+            "excess_kg": None if any(k is None for k in kg) else round(sum(k for k in kg if k is not None), 3),
+            "severity": max((h.severity for h in run), key=lambda v: SEVERITY_RANK[v])}))
+    return out
+
+
+def _per_bill(rows: list[dict[str, Any]], *, level: float) -> list[HotspotIn]:
     judged = [r for r in rows if r.get("expected") is not None and r.get("upper") is not None and r.get("model")]
     if not judged:
         return []

@@ -50,8 +50,8 @@ def test_without_weather_every_bill_gets_the_2p_model_and_says_so() -> None:
     assert {m["weather"] for m in judged["model"]} == {"none"} and out["weather"].isna().all()
     rows = judged.assign(site="s1", meter="m", activity_type="natural_gas", kg_co2e=None,
                          kwh=judged["upper"] * 2).astype(object).to_dict("records")
-    found = bill_hotspots(rows, level=0.99)
-    assert len(found) == 6 and all(h.evidence["weather"] == "none" and h.excess_kg is None for h in found)
+    [found] = bill_hotspots(rows, level=0.99)  # six bills in a row above their interval: one episode
+    assert len(found.evidence["bills"]) == 6 and found.evidence["weather"] == "none" and found.excess_kg is None
 
 
 def test_bills_the_model_cannot_take_are_refused() -> None:
@@ -64,3 +64,22 @@ def test_bills_the_model_cannot_take_are_refused() -> None:
     with pytest.raises(ValueError, match="finite, non-negative"):
         judge_meter(history, temp.tz_localize("UTC"))
     assert bill_hotspots([{"expected": None, "upper": None, "model": None}], level=0.99) == []
+
+
+def test_consecutive_flagged_bills_of_a_meter_are_one_episode_and_judged_again_give_the_same() -> None:
+    model = {"kind": "3PH", "heating_base_c": 15.5, "cooling_base_c": None, "baseline_bills": 12, "cvrmse": 0.08,
+             "nmbe": 0.0, "meets_ashrae14": True, "weather": "hourly", "version": "3PH-n12-20200101"}
+    months = [("2020-01-01", "2020-02-01", 200.0), ("2020-02-01", "2020-03-01", 300.0),
+              ("2020-03-01", "2020-04-01", 110.0), ("2020-04-01", "2020-05-01", 150.0)]
+    rows = [{"site": "s1", "meter": "m", "activity_type": "natural_gas", "period_start": pd.Timestamp(a, tz="UTC"),
+             "period_end": pd.Timestamp(b, tz="UTC"), "kwh": kwh, "kg_co2e": kwh * 0.2, "expected": 100.0,
+             "lower": 80.0, "upper": 120.0, "weather": 1.0, "model": model} for a, b, kwh in months]
+    found = bill_hotspots(rows, level=0.99)
+    assert [(h.period_start.isoformat(), h.period_end.isoformat(), h.excess_kwh, h.severity) for h in found] == [
+        ("2020-01-01T00:00:00", "2020-03-01T00:00:00", 300.0, "critical"),  # January and February: one episode
+        ("2020-04-01T00:00:00", "2020-05-01T00:00:00", 50.0, "critical")]   # March was within its interval
+    run = found[0]
+    assert [b["actual_kwh"] for b in run.evidence["bills"]] == [200.0, 300.0]
+    assert (run.evidence["actual_kwh"], run.evidence["expected_kwh"], run.evidence["excess_share"]) == (500.0, 200.0, 1.5)
+    assert run.excess_kg == pytest.approx(60.0) and run.model_version == "3PH-n12-20200101"
+    assert bill_hotspots(rows, level=0.99) == found  # deterministic: a re-run sends the same episodes
