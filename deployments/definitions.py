@@ -6,6 +6,7 @@
 | ``fill-expected/predict``         | fill-expected   | hourly at :05                        |
 | ``hotspot-scan/hotspot-scan``     | hotspot-scan    | hourly at :15, and on demand         |
 | ``train-baseline/train-baseline`` | train-baseline  | weekly, Monday 03:00                 |
+| ``monthly-bills/monthly-bills``   | monthly-bills   | daily at 04:30                       |
 
 ``python -m deployments.serve`` registers them and runs their scheduled and manual runs (a Prefect
 runner: ``make up`` starts it). Trigger one by hand with
@@ -19,6 +20,7 @@ from prefect.schedules import Cron, Interval
 
 from flows.hotspot_scan import hotspot_scan
 from flows.ingest import ingest
+from flows.monthly_bills import monthly_bills
 from flows.predict_expected import fill_expected
 from flows.train_baseline import train_baseline
 
@@ -61,5 +63,15 @@ def build() -> list[RunnerDeployment]:
             description="Retrain carbon-baseline on the data core's readings (holdout = last 28 days unless "
                         "a window is given); the champion alias moves only if the new model beats it.",
             tags=[*TAGS, "ml"],
+        ),
+        monthly_bills.to_deployment(
+            name="monthly-bills",
+            schedules=[Cron("30 4 * * *", timezone=TIMEZONE)],
+            parameters={"chunk_size": 25},
+            description="Meters billed monthly (readings of 20 days or more): each bill's expected value and 99 % "
+                        "interval from the degree-day model (ASHRAE Guideline 14 / IPMVP Option C) fitted on the "
+                        "meter's bills of the year before it and the site's station weather, stored next to the "
+                        "bill; bills above their interval become hotspots and alerts as hotspot-scan's do.",
+            tags=[*TAGS, "hotspots"],
         ),
     ]

@@ -7,7 +7,8 @@ Each service is a real process on 127.0.0.1 with its log under ``var/log/`` and 
 (8002), the ML engine (8001), the orchestration engine (8003), the chatbot (8004), the dashboard (5173,
 the bundle ``make ui`` builds) and the Prefect runner that executes the deployments (health on 4201); loads the demo data; trains ``carbon-baseline`` with the ``train-baseline``
 flow when the registry has no champion; fills the expected values of the demo holdout period with the
-``fill-expected`` flow; and scans that period for hotspots with the ``hotspot-scan`` flow.
+``fill-expected`` flow; scans that period for hotspots with the ``hotspot-scan`` flow; and judges the demo's
+monthly bills with the ``monthly-bills`` flow.
 
 Credentials: ``up`` first writes the secrets ``.env`` lacks (mode 0600, services/platform_env.py); Prefect
 and MLflow run with authentication on (the Prefect server's auth string, MLflow's ``basic-auth`` app) and
@@ -341,7 +342,8 @@ class Platform:
 
     def ensure_model(self) -> int:
         """Train a champion when the registry has none (train-baseline), make the ML engine load it, and fill
-        the expected values of the demo holdout period (fill-expected); then scan it. All idempotent."""
+        the expected values of the demo holdout period (fill-expected); then scan it, and judge the bills
+        (monthly-bills). All idempotent."""
         print("model: train-baseline when carbon-baseline has no champion (first run: about 1-2 minutes) ...")
         if self.flow("flows.train_baseline", "--if-no-champion", *DEMO_WINDOW) != 0:
             print("train-baseline failed; see the output above and the Prefect UI", file=sys.stderr)
@@ -360,6 +362,10 @@ class Platform:
         print("hotspots: hotspot-scan of 2020-01-01 .. 2020-03-15 (idempotent: a re-run changes nothing) ...")
         if self.flow("flows.hotspot_scan", "--start", "2020-01-01", "--end", "2020-03-15") != 0:
             print("hotspot-scan failed; the hourly schedule retries it", file=sys.stderr)
+            return 1
+        print("bills: monthly-bills (the demo's b35 gas is billed monthly; idempotent) ...")
+        if self.flow("flows.monthly_bills") != 0:
+            print("monthly-bills failed; the daily schedule retries it", file=sys.stderr)
             return 1
         return 0
 

@@ -272,6 +272,18 @@ class DataCoreClient:
         method, path, kw = _Paths.store_recommendation(hotspot_id, rec)
         return self.request(method, path, **kw).json()  # type: ignore[no-any-return]
 
+    # --- monthly ---
+    def bills(self, sites: Iterable[str] = (), activity_types: Iterable[str] = (), start: Any = None,
+              end: Any = None, min_days: float | None = None) -> list[dict[str, Any]]:
+        """Bills (readings of ``min_days`` or more, default 20) in kWh with their emissions and stored expected
+        values, oldest first per meter (``GET /api/v1/bills``)."""
+        params = window_params(sites, activity_types, start, end, min_days=min_days, limit=100_000)
+        return self.get("/api/v1/bills", params)["bills"]  # type: ignore[no-any-return]
+
+    def put_bill_expected(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Store expected values of bills (``PUT /api/v1/bills/expected``: model_version, level, expectations)."""
+        return self.put("/api/v1/bills/expected", json=body)  # type: ignore[no-any-return]
+
 
 class AsyncDataCoreClient:
     """The data core over HTTP, asynchronous (the orchestration engine, the ML engine's history)."""

@@ -15,6 +15,10 @@ Everything goes in through the public API (``POST /api/v1/ingest``), the real pa
   v1.3 applied on purpose (its factors are in 2022 USD).
 * Market-based scope 2 is illustrated by a renewable-certificate share on two buildings and a
   supplier factor (a green tariff) on a third.
+* A meter billed monthly (issue #17): building ``b35``'s gas is sent as calendar-month bills (UTC months, meter
+  ``gas-bill``), each the sum of that month's hourly readings in the archive, the way a supplier bills a meter
+  read monthly; its hourly gas readings are left out so nothing counts twice. Every month's and year's total is
+  the archive's (the chatbot's gold numbers do not move); the ``monthly-bills`` flow judges these bills.
 * Weather: the archive's hourly Bedford series (Met Office MIDAS Open: air temperature, relative humidity,
   global irradiance, 2019-2020) becomes the weather station ``bedford``, the station of every UK site.
 
@@ -47,6 +51,7 @@ RENEWABLE_SHARES = {"b0": 0.5, "b33": 0.25}
 GREEN_TARIFF = {"site_id": "b2", "activity_type": "electricity", "unit": "kWh", "method": "market", "co2e_kg": 0.0,
                 "supplier": "Illustrative 100% renewable tariff (REGO-backed)", "source": "demo supplier disclosure",
                 "notes": "illustrative market-based instrument for the demo"}
+BILLED = ("b35", "gas")  # the demo's meter billed monthly: (building, carrier)
 WEATHER_FILE = BUILDINGS / "context_hourly_weather_bedford_and_uk_grid_ci_2019_2020.csv"
 WEATHER_METADATA = BUILDINGS / "weather_bedford_metadata.json"
 
@@ -106,15 +111,34 @@ def meter_records(carrier: str, year: int) -> pd.DataFrame:
     return long[["site", "meter", "timestamp", "activity_type", "quantity", "unit"]]
 
 
+def monthly_bills(site: str, carrier: str, years: Iterable[int] = (2019, 2020)) -> pd.DataFrame:
+    """Calendar-month bills (UTC) of one building and carrier: each the sum of the month's hourly readings in
+    the archive (long format with ``period_start``/``period_end``, meter ``<carrier>-bill``)."""
+    hourly = pd.concat([meter_records(carrier, y) for y in years], ignore_index=True)
+    hourly = hourly[hourly["site"] == site]
+    month = pd.to_datetime(hourly["timestamp"], utc=True).dt.tz_localize(None).dt.to_period("M")
+    bills = hourly.groupby(month, sort=True).agg(quantity=("quantity", "sum"), activity_type=("activity_type", "first"))
+    start = pd.PeriodIndex(bills.index).to_timestamp()
+    return pd.DataFrame({"site": site, "meter": f"{carrier}-bill", "period_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "period_end": (start + pd.offsets.MonthBegin(1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "activity_type": bills["activity_type"].to_numpy(),
+                         "quantity": bills["quantity"].round(3).to_numpy(), "unit": "kWh"})
+
+
 def demo_files(sites: set[str] | None = None) -> Iterator[DemoFile]:
-    """The demo's files: the Cambridge meters (of ``sites`` only, if given) and the two activity samples."""
+    """The demo's files: the Cambridge meters (of ``sites`` only, if given; :data:`BILLED` as monthly bills) and
+    the two activity samples."""
     # no edition applied on purpose: 2019 rows get DESNZ 2019 factors, 2020 rows DESNZ 2020 (period-correct)
     for carrier in ("electricity", "gas"):
         for year in (2019, 2020):
             buffer = io.StringIO()
             records = meter_records(carrier, year)
+            records = records[~((records["site"] == BILLED[0]) & (carrier == BILLED[1]))]
             (records if sites is None else records[records["site"].isin(sites)]).to_csv(buffer, index=False)
             yield DemoFile(f"cambridge_{carrier}_{year}.csv", buffer.getvalue().encode(), [])
+    if sites is None or BILLED[0] in sites:
+        bills = monthly_bills(*BILLED).to_csv(index=False).encode()
+        yield DemoFile(f"cambridge_{BILLED[1]}_bills_{BILLED[0]}.csv", bills, [])
     yield DemoFile("gb_sample.csv", (DATA / "demo" / "gb_sample.csv").read_bytes(), [])
     yield DemoFile("us_sample.csv", (DATA / "demo" / "us_sample.csv").read_bytes(), ["EPA-SC-1.3"])
 

@@ -267,6 +267,30 @@ class Prediction(Base):
     predicted_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
 
 
+class BillExpectation(Base):
+    """The expected value of one bill (a reading of a meter over days or months: site, meter, activity type,
+    period) from the degree-day model of ASHRAE Guideline 14 / IPMVP Option C fitted on the meter's earlier
+    bills (flow ``monthly-bills``), with its prediction interval and the model as metadata. A bill without
+    a baseline has no expected value and says why (``reason``). Re-sending replaces it (idempotent)."""
+
+    __tablename__ = "bill_expectations"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    meter: Mapped[str] = mapped_column(String(120), primary_key=True)
+    activity_type: Mapped[str] = mapped_column(String(80), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    period_end: Mapped[datetime]
+    expected: Mapped[float | None] = mapped_column(Float)  # kWh
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
+    level: Mapped[float] = mapped_column(Float)
+    weather: Mapped[float | None] = mapped_column(Float)  # share of the bill's hours with a temperature
+    model_name: Mapped[str] = mapped_column(String(120))
+    model_version: Mapped[str] = mapped_column(String(40))
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kind, coefficients, bases, n, CV(RMSE), NMBE
+    reason: Mapped[str] = mapped_column(Text, default="")
+    predicted_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
 class RejectedRow(Base):
     __tablename__ = "rejected_rows"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

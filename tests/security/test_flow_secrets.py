@@ -3,7 +3,7 @@
 * Unit: no deployment's parameter schema and no flow signature takes an address, a path, a tracking URI or a
   secret; no task takes a token, a URL or settings.
 * End to end: a real runner (``python -m deployments.serve``) against a real Prefect server runs EVERY
-  deployment (ingest, fill-expected/predict, hotspot-scan, train-baseline) with the data core, the ML engine
+  deployment (ingest, fill-expected/predict, hotspot-scan, train-baseline, monthly-bills) with the data core, the ML engine
   (its registry) and the orchestration engine running for real; every run completes. Then Prefect's stored
   flow runs and task runs, logs, artifacts, deployments and events (through its API) and every answer of the
   orchestration engine's GET endpoints are searched for the API token and the other secrets: none is found.
@@ -45,11 +45,12 @@ def _flows_and_tasks() -> tuple[list[Any], list[Any]]:
 
     import flows.hotspot_scan
     import flows.ingest
+    import flows.monthly_bills
     import flows.predict_expected
     import flows.train_baseline
 
     found: dict[int, Any] = {}
-    for module in (flows.ingest, flows.predict_expected, flows.hotspot_scan, flows.train_baseline):
+    for module in (flows.ingest, flows.predict_expected, flows.hotspot_scan, flows.train_baseline, flows.monthly_bills):
         for value in vars(module).values():
             if isinstance(value, Flow | Task):
                 found[id(value)] = value
@@ -60,7 +61,7 @@ def test_no_deployment_flow_or_task_takes_an_address_a_path_or_a_secret() -> Non
     from deployments.definitions import build
 
     deployments = build()
-    assert len(deployments) == 4
+    assert len(deployments) == 5
     for deployment in deployments:
         properties = deployment._parameter_openapi_schema.properties  # the schema Prefect stores and validates
         bad = [name for name in properties if FORBIDDEN.search(name)]
@@ -87,6 +88,7 @@ RUNS = {
                                   "chunk_size": 1},
     "train-baseline/train-baseline": {"activity_types": ["electricity"], "train_start": "2019-01-15",
                                       "holdout_start": "2019-04-08", "holdout_end": "2019-04-22", "max_iter": 5},
+    "monthly-bills/monthly-bills": {"sites": [SITE], "chunk_size": 1},
 }
 CUT = pd.Timestamp("2019-04-22T00:00:00Z")
 

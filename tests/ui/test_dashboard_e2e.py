@@ -197,3 +197,28 @@ def test_a_page_without_a_token_asks_to_sign_in(page: Page) -> None:
     p.locator('[data-testid="auth-role"][data-role="write"]').wait_for(timeout=30_000)
     p.locator('tr[data-deployment="ingest/ingest"]').wait_for(timeout=60_000)
     assert not p.get_by_role("button", name="Run now").first.is_disabled()
+
+
+def test_a_billed_meter_shows_its_bills_against_expected_after_the_monthly_flow(page: Page, stack) -> None:  # type: ignore[no-untyped-def]
+    """The demo's b35 gas is billed monthly: "Run now" on monthly-bills judges the bills, and the site's page
+    shows every bill with its expected value, interval and model, the ones above their interval marked."""
+    p = page.open("/pipelines")
+    row = p.locator('tr[data-deployment="monthly-bills/monthly-bills"]')
+    row.wait_for(timeout=60_000)
+    row.get_by_role("button", name="Run now").click()
+    p.wait_for_function(
+        """() => document.querySelector('tr[data-deployment="monthly-bills/monthly-bills"] [data-testid="run-progress"]')
+                 ?.dataset.state === 'COMPLETED'""", timeout=180_000)
+    bills = httpx.get(f"{stack.url['oe']}/api/v1/bills", params={"site": "b35"}, headers=AUTH, timeout=30,
+                      trust_env=False).json()["bills"]
+    assert len(bills) == 24 and sum(b["expected"] is not None for b in bills) == 18  # 6 bills make the first baseline
+    p.goto(stack.ui + "/sites/b35")
+    table = p.get_by_test_id("bills-table")
+    table.locator("tbody tr").nth(23).wait_for(timeout=60_000)
+    assert table.locator("tbody tr").count() == 24
+    assert table.locator("tbody tr.flagged").count() == sum(b["above_upper"] for b in bills)
+    newest = table.locator("tbody tr").first.inner_text()
+    assert newest.startswith("2020-12-01 – 2021-01-01") and "bills, CV(RMSE)" in newest
+    assert "no baseline" in table.locator("tbody tr").last.inner_text()
+    p.wait_for_load_state("networkidle")
+    page.shot("site-bills")

@@ -179,9 +179,12 @@ def fit(bills: pd.DataFrame, temp: pd.Series, *, min_t: float = 2.0, relative: b
     days = _days(starts, ends)
     y = b["kwh"].to_numpy(float) / days
     w = days
-    hdd, cov_h = period_degree_days(temp, starts, ends, HEATING_BASES, heating=True)
-    cdd, cov_c = period_degree_days(temp, starts, ends, COOLING_BASES, heating=False)
-    weathered = np.minimum(cov_h, cov_c) >= 0.9  # bills whose weather is (nearly) complete
+    if temp.notna().any():
+        hdd, cov_h = period_degree_days(temp, starts, ends, HEATING_BASES, heating=True)
+        cdd, cov_c = period_degree_days(temp, starts, ends, COOLING_BASES, heating=False)
+        weathered = np.minimum(cov_h, cov_c) >= 0.9  # bills whose weather is (nearly) complete
+    else:  # a site without weather: the 2P model (mean daily use) only, and the fit says so (``kind``)
+        weathered = np.zeros(len(days), dtype=bool)
     n = len(y)
     one = np.ones(n)
     candidates: list[tuple[ModelKind, np.ndarray, float | None, float | None]] = [("2P", one[None, :, None], None, None)]
@@ -282,10 +285,12 @@ def rolling_expected(bills: pd.DataFrame, temp: pd.Series, *, level: float = 0.9
 
     Returns one row per bill (same index): ``expected``, ``lower``, ``upper``, ``weather`` (share of its
     hours with a temperature), ``model`` (the change-point model, or ``None``) and ``reason`` (why a bill has
-    no expected value: too few earlier bills). Bills sharing one baseline share one fit."""
+    no expected value: too few earlier bills), ``fit`` (the :class:`DegreeDayModel` itself, for its metadata).
+    Bills sharing one baseline share one fit. Without any temperature every fit is the 2P model."""
     b = bills.sort_values("period_start")
     out = pd.DataFrame(index=b.index, columns=["expected", "lower", "upper", "weather"], dtype=float)
     out["model"], out["reason"] = None, ""
+    chosen: dict[object, DegreeDayModel] = {}
     starts = b["period_start"].to_numpy()
     ends = b["period_end"].to_numpy()
     fits: dict[tuple[int, int], DegreeDayModel | str] = {}
@@ -305,4 +310,6 @@ def rolling_expected(bills: pd.DataFrame, temp: pd.Series, *, level: float = 0.9
         pred = model.predict(b.loc[[idx]], temp, level)
         out.loc[idx, ["expected", "lower", "upper", "weather"]] = pred.iloc[0].to_numpy(float)
         out.at[idx, "model"] = model.kind
+        chosen[idx] = model
+    out["fit"] = pd.Series([chosen.get(i) for i in out.index], index=out.index, dtype=object)
     return out.loc[bills.index]

@@ -71,6 +71,9 @@ PROXY: tuple[Proxy, ...] = (
     Proxy("GET", "/ingest/batches/{batch_id}/rejects", "/api/v1/ingest/batches/{batch_id}/rejects",
           "The rejected rows of a batch with reasons (data core)"),
     Proxy("GET", "/ingest/rejects", "/api/v1/ingest/rejects", "Rejected rows across batches, for review (data core)"),
+    Proxy("GET", "/bills", "/api/v1/bills",
+          "Bills (readings of 20 days or more) in kWh against their degree-day expected values and intervals "
+          "(data core)", kind="file"),
 )
 
 

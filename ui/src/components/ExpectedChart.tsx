@@ -38,7 +38,7 @@ export function ExpectedChart({ params, hotspots = [], interval = "day", height 
       {(d) => {
         const types = [...new Set(d.rows.map((r) => r.activity_type))];
         if (!types.length) {
-          return <Empty>No expected values for this selection yet: the <code>fill-expected</code> flow writes them for metered sites (hourly).</Empty>;
+          return <Empty>No hourly expected values for this selection yet: the <code>fill-expected</code> flow writes them for meters read hourly or more often (sub-hourly readings summed into their hour). Bills are judged by the <code>monthly-bills</code> flow.</Empty>;
         }
         const activity = chosen && types.includes(chosen) ? chosen : types[0];
         return <Chart rows={d.rows} activity={activity} types={types} setActivity={setChosen} hotspots={hotspots}

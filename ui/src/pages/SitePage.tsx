@@ -1,5 +1,6 @@
 import { Link, useParams } from "react-router-dom";
 import { oe } from "../api";
+import { BillsChart, type Bill } from "../components/BillsChart";
 import { ExpectedChart, type HotspotMark } from "../components/ExpectedChart";
 import { AuditTrail } from "../components/Detail";
 import { Async, Loading } from "../components/States";
@@ -16,6 +17,8 @@ export function SitePage() {
   const site = useAsync(() => oe.get<Site>(`/sites/${encodeURIComponent(id)}`), [id]);
   const totals = useAsync(() => oe.get<Totals>("/emissions/totals", { ...range, method, site: id, group_by: "scope,activity_type" }), [id, range?.start, method], !!range);
   const hotspots = useAsync(() => oe.get<{ hotspots: (HotspotMark & { status: string; excess_kg: number | null })[] }>("/hotspots", { site: id, limit: 500 }), [id]);
+  // every bill of the site (a degree-day judgement needs the year before), whatever the period shown
+  const bills = useAsync(() => oe.get<{ bills: Bill[] }>("/bills", { site: id }), [id]);
   if (!range) return <Loading />;
   return (
     <div className="page">
@@ -33,6 +36,13 @@ export function SitePage() {
         <ExpectedChart params={{ site: id, start: range.start, end: range.end }} hotspots={hotspots.data?.hotspots ?? []}
                        title={`${id}, daily`} height={300} />
       </section>
+      {bills.data?.bills.length ? (
+        <section className="panel">
+          <h2>Bills against expected</h2>
+          <p className="muted">Meters billed monthly: each bill against the degree-day model (ASHRAE Guideline 14 / IPMVP Option C) fitted on the bills of the year before it, with the site's weather.</p>
+          <BillsChart bills={bills.data.bills} />
+        </section>
+      ) : null}
       <div className="grid two">
         <section className="panel">
           <h2>Emissions by activity</h2>
