@@ -203,7 +203,7 @@ def readings(estate: Estate, sites: list[str], end: pd.Timestamp) -> pd.DataFram
 
 
 def train_once(estate: Estate, sites: list[str], wx: pd.DataFrame, area: dict[str, float],
-               train_start: pd.Timestamp) -> dict[str, Any]:
+               train_start: pd.Timestamp, max_iter: int) -> dict[str, Any]:
     """``train-baseline``'s training and holdout evaluation (its public functions, its parameters)."""
     from services.ml_engine.training import Window, evaluate, holdout_inputs, prepare, train_bundle, unusable
 
@@ -213,7 +213,7 @@ def train_once(estate: Estate, sites: list[str], wx: pd.DataFrame, area: dict[st
     left_out = unusable(series, window)
     out: dict[str, Any] = {"train_start": str(train_start.date()), "left_out": len(left_out)}
     try:
-        bundle = train_bundle(series, wx, area, window, params=FLOW_PARAMS)
+        bundle = train_bundle(series, wx, area, window, params={**FLOW_PARAMS, "max_iter": max_iter})
     except Exception as exc:  # noqa: BLE001 - a refusal of the training code is a finding of the bench, reported
         out |= {"seconds": time.perf_counter() - t, "refused": f"{type(exc).__name__}: {exc}", "bundle": None}
         return out
@@ -236,14 +236,14 @@ def train(estate: Estate, args: argparse.Namespace, wx: pd.DataFrame) -> dict[st
     sites = estate.ids("hourly", "halfhourly")
     peaks = Peaks(None)
     start = START - pd.Timedelta(days=args.train_days) if args.train_days else TRAIN_START
-    main = train_once(estate, sites, wx, area, start)
+    main = train_once(estate, sites, wx, area, start, args.max_iter)
     log(f"  trained from {main['train_start']} in {main['seconds']:.1f} s: "
         + (main.get("refused") or f"holds {main['held']} of {main['sites_per_type']} sites; {main['metrics']}"))
     out: dict[str, Any] = {"hourly": main}
     if args.accuracy_cost and args.train_days:
         some = sites[: args.cost_sites]
-        full = train_once(estate, some, wx, area, TRAIN_START)
-        sample = train_once(estate, some, wx, area, start)
+        full = train_once(estate, some, wx, area, TRAIN_START, args.max_iter)
+        sample = train_once(estate, some, wx, area, start, args.max_iter)
         out["accuracy_cost"] = {"sites": len(some), "full": {k: v for k, v in full.items() if k != "bundle"},
                                 "sample": {k: v for k, v in sample.items() if k != "bundle"}}
         log(f"  accuracy cost on {len(some)} sites: full year {full.get('metrics')} vs last {args.train_days} days "
@@ -501,6 +501,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=10, help="sites per scan task (the flow's default)")
     parser.add_argument("--scan-fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     parser.add_argument("--train-days", type=int, default=0, help="train on the last D days of 2019 (0: all)")
+    parser.add_argument("--max-iter", type=int, default=FLOW_PARAMS["max_iter"], help="trees per model (smoke runs)")
     parser.add_argument("--accuracy-cost", action="store_true", help="with --train-days: what the sample costs")
     parser.add_argument("--cost-sites", type=int, default=40)
     parser.add_argument("--fill-sites", type=int, default=50, help="sites per fill batch")

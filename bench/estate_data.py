@@ -194,8 +194,9 @@ def write_files(estate: Estate, year: int, out: Path, rows_per_file: int = 1_000
 
 
 def floor_factors() -> pd.DataFrame:
-    """The factors the data core applies to this estate (GB): NESO hourly grid intensity for electricity, the
-    DESNZ natural gas (kWh, gross CV) of each year; kg CO2e per kWh."""
+    """The factors the data core applies to this estate (GB): NESO hourly grid intensity for electricity of an
+    hour or less, DESNZ electricity (``electricity>1h``) for longer readings, the DESNZ natural gas (kWh, gross
+    CV) of each year; kg CO2e per kWh."""
     f = pd.read_csv(FACTORS_CSV, keep_default_na=False,
                     na_values={c: [""] for c in ("co2_kg", "ch4_kg", "n2o_kg", "co2e_kg", "valid_to")})
     gwp = pd.read_csv(GWP_CSV).set_index(["gwp_set", "gas"])["gwp"]
@@ -205,7 +206,10 @@ def floor_factors() -> pd.DataFrame:
     elec = f[(f["edition_key"] == "NESO-HOURLY") & (f["activity_type"] == "electricity")]
     gas = f[f["edition_key"].str.startswith("DESNZ-") & (f["activity_type"] == "natural_gas") & (f["unit"] == "kWh")
             & (f["region"] == "GB") & f["source_label"].str.contains("Gross CV")]
-    chosen = pd.concat([elec, gas], ignore_index=True)
+    # a reading longer than an hour (a bill) gets the year's national electricity factor, not an hour's
+    annual = f[f["edition_key"].str.startswith("DESNZ-") & (f["activity_type"] == "electricity")
+               & (f["unit"] == "kWh") & (f["region"] == "GB")].assign(activity_type="electricity>1h")
+    chosen = pd.concat([elec, gas, annual], ignore_index=True)
     out = pd.DataFrame({"activity_type": chosen["activity_type"].astype(str),
                         "valid_from": pd.to_datetime(chosen["valid_from"], format="ISO8601").astype("datetime64[us]"),
                         "factor_id": chosen["factor_id"].astype(str), "kg_per_kwh": chosen["kg"].astype(float)})
@@ -225,8 +229,13 @@ def floor_worker(args: argparse.Namespace) -> None:
         df = pd.read_csv(path)
         start = df["timestamp"] if "timestamp" in df.columns else df["period_start"]
         df["period_start"] = pd.to_datetime(start, format="ISO8601", utc=True).dt.tz_localize(None)
-        df = pd.merge_asof(df.sort_values("period_start", kind="stable"), factors, left_on="period_start",
-                           right_on="valid_from", by="activity_type", direction="backward")
+        df["key"] = df["activity_type"]
+        if "period_end" in df.columns:
+            long = pd.to_datetime(df["period_end"], format="ISO8601", utc=True).dt.tz_localize(None) \
+                - df["period_start"] > pd.Timedelta(hours=1)
+            df.loc[long & (df["activity_type"] == "electricity"), "key"] = "electricity>1h"
+        df = pd.merge_asof(df.sort_values("period_start", kind="stable"), factors.rename(columns={"activity_type": "key"}),
+                           left_on="period_start", right_on="valid_from", by="key", direction="backward")
         df["kg_co2e"] = df["quantity"] * df["kg_per_kwh"]
         out = df[["site", "meter", "period_start", "activity_type", "quantity", "unit", "factor_id", "kg_co2e"]]
         out.to_sql("bench_estate_floor", engine, index=False, if_exists="replace" if i == 0 else "append",

@@ -1,17 +1,31 @@
 """The hotspot scan through a local Dask cluster of 2 worker processes (prefect-dask's DaskTaskRunner, chosen by
 the ``TASK_RUNNER`` setting) finds exactly the hotspots of the default task runner: real data core, ML engine
 and orchestration engine on 127.0.0.1 (test_hotspot_scan's ``services``: the buildings with an injected
-excess and a stuck meter), a temporary Prefect API."""
+excess and a stuck meter), a temporary Prefect API. Then the same through ``DASK_ADDRESS``: a scheduler and two
+workers started with the ``dask`` command line, as docs/scale-out.md says to run a cluster."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.flows.test_hotspot_scan import EXCESS, STUCK, WINDOW
-from tests.flows.test_hotspot_scan import services  # noqa: F401 - the fixture dask_services builds on
+from tests.conftest import free_port
+from tests.flows.test_hotspot_scan import (
+    EXCESS,
+    STUCK,
+    WINDOW,
+    services,  # noqa: F401 - the fixture dask_services builds on
+)
 from tests.ml_fixtures import FLOW_SITES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -20,6 +34,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture
 def dask_services(services):  # type: ignore[no-untyped-def]  # noqa: F811 - the imported fixture
     return services
+
+
+def _chunks() -> list[list[str]]:
+    return [sorted(FLOW_SITES)[i : i + 2] for i in range(0, len(FLOW_SITES), 2)]
 
 
 def _found(results: list[dict[str, Any]]) -> list[str]:
@@ -37,7 +55,7 @@ def test_the_scan_on_a_two_worker_dask_cluster_finds_identical_hotspots(prefect_
 
     first = hotspot_scan(**WINDOW, chunk_size=2, include_pareto=False)  # default runner; fills expected values
     assert first["counts"]["created"] > 0
-    chunks = [sorted(FLOW_SITES)[i : i + 2] for i in range(0, len(FLOW_SITES), 2)]
+    chunks = _chunks()
     default = make_task_runner()
     assert isinstance(default, ThreadPoolTaskRunner)
     threads = _found(scan_chunks.with_options(task_runner=default)(chunks, WINDOW["start"], WINDOW["end"]))
@@ -57,5 +75,72 @@ def test_the_scan_on_a_two_worker_dask_cluster_finds_identical_hotspots(prefect_
     # the whole flow with the setting: the same hotspots, so nothing is created or updated
     again = hotspot_scan(**WINDOW, chunk_size=2, include_pareto=False)
     assert again["rows"] == first["rows"] and again["skipped"] == first["skipped"]
+    assert again["counts"]["created"] == 0 and again["counts"]["updated"] == 0
+    assert again["counts"]["unchanged"] == first["counts"]["created"]
+
+
+@pytest.fixture
+def dask_cluster(dask_services, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """``dask scheduler`` and ``dask worker --nworkers 2`` as processes on 127.0.0.1 (the workers get this
+    process's environment: the services' URLs and the token, and this checkout's code first on the path)."""
+    port, http = free_port(), free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                          os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address",
+                               f"127.0.0.1:{http}"], env=env, start_new_session=True,
+                              stdout=open(tmp_path / "scheduler.log", "w"), stderr=subprocess.STDOUT)]  # noqa: SIM115
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler's HTTP health endpoint answers once it listens
+            try:
+                if httpx.get(f"http://127.0.0.1:{http}/health", trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()[-2000:]
+            time.sleep(0.3)
+        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1",
+                                       "--no-dashboard", "--host", "127.0.0.1"], env=env, start_new_session=True,
+                                      stdout=open(tmp_path / "workers.log", "w"),  # noqa: SIM115
+                                      stderr=subprocess.STDOUT))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def test_dask_address_sends_the_scan_to_an_existing_cluster(prefect_harness, dask_services, dask_cluster,
+                                                            monkeypatch) -> None:
+    from distributed import Client, get_task_stream
+    from prefect_dask import DaskTaskRunner
+
+    from flows.common import make_task_runner
+    from flows.hotspot_scan import hotspot_scan, scan_chunks
+
+    first = hotspot_scan(**WINDOW, chunk_size=2, include_pareto=False)  # default runner; fills expected values
+    threads = _found(scan_chunks.with_options(task_runner=make_task_runner())(_chunks(), WINDOW["start"],
+                                                                               WINDOW["end"]))
+    monkeypatch.setenv("TASK_RUNNER", "dask")
+    monkeypatch.setenv("DASK_ADDRESS", dask_cluster)
+    runner = make_task_runner()
+    assert isinstance(runner, DaskTaskRunner) and runner.address == dask_cluster
+    with Client(dask_cluster) as client, get_task_stream(client=client) as stream:
+        dask = _found(scan_chunks.with_options(task_runner=runner)(_chunks(), WINDOW["start"], WINDOW["end"]))
+    ran = [t for t in stream.data if "scan" in str(t.get("key"))]
+    assert dask == threads and dask
+    assert len(ran) >= len(_chunks()), f"the cluster ran {len(ran)} scan tasks: {stream.data[:3]}"
+    again = hotspot_scan(**WINDOW, chunk_size=2, include_pareto=False)
     assert again["counts"]["created"] == 0 and again["counts"]["updated"] == 0
     assert again["counts"]["unchanged"] == first["counts"]["created"]
