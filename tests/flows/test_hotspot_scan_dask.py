@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from bench.harness import BIN, REPO, Service
 from tests.conftest import free_port
 from tests.flows.test_hotspot_scan import (
     EXCESS,
@@ -83,42 +79,24 @@ def test_the_scan_on_a_two_worker_dask_cluster_finds_identical_hotspots(prefect_
 def dask_cluster(dask_services, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """``dask scheduler`` and ``dask worker --nworkers 2`` as processes on 127.0.0.1 (the workers get this
     process's environment: the services' URLs and the token, and this checkout's code first on the path)."""
+    from distributed import Client
+
     port, http = free_port(), free_port()
     address = f"tcp://127.0.0.1:{port}"
-    dask = str(Path(sys.executable).parent / "dask")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                          os.environ.get("PYTHONPATH", "")])}
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address",
-                               f"127.0.0.1:{http}"], env=env, start_new_session=True,
-                              stdout=open(tmp_path / "scheduler.log", "w"), stderr=subprocess.STDOUT)]  # noqa: SIM115
+    dask = str(BIN / "dask")
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    procs = [Service("dask scheduler", [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                        "--dashboard-address", f"127.0.0.1:{http}"], tmp_path / "scheduler.log", env)]
     try:
-        deadline = time.monotonic() + 60
-        while True:  # the scheduler's HTTP health endpoint answers once it listens
-            try:
-                if httpx.get(f"http://127.0.0.1:{http}/health", trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()[-2000:]
-            time.sleep(0.3)
-        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1",
-                                       "--no-dashboard", "--host", "127.0.0.1"], env=env, start_new_session=True,
-                                      stdout=open(tmp_path / "workers.log", "w"),  # noqa: SIM115
-                                      stderr=subprocess.STDOUT))
-        from distributed import Client
-
+        procs[0].wait_healthy(f"http://127.0.0.1:{http}/health", timeout=60)
+        procs.append(Service("dask workers", [dask, "worker", address, "--nworkers", "2", "--nthreads", "1",
+                                              "--no-dashboard", "--host", "127.0.0.1"], tmp_path / "workers.log", env))
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
         yield address
     finally:
         for proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            proc.stop(20)
 
 
 def test_dask_address_sends_the_scan_to_an_existing_cluster(prefect_harness, dask_services, dask_cluster,
