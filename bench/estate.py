@@ -106,9 +106,21 @@ class Peaks:
         for pid in self.pids:
             reset_hwm(pid)
         self.skip = set(self.pids) | self.exclude
+        self.cpu0 = self._cpu()
         self.others_peak, self._stop = 0, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
+
+    def _cpu(self) -> list[float]:
+        """CPU seconds (user + system) of the bench process and of the data core with its workers."""
+        out = [time.process_time(), 0.0]
+        for pid in self.pids[1:]:
+            try:
+                t = self.psutil.Process(pid).cpu_times()
+                out[1] += t.user + t.system
+            except self.psutil.Error:
+                pass
+        return out
 
     def _children(self, pid: int) -> list[int]:
         try:
@@ -131,10 +143,12 @@ class Peaks:
     def done(self) -> dict[str, float]:
         self._stop.set()
         self._thread.join()
-        out = {"bench_peak_mib": proc_status()["VmHWM"] / MB}
+        cpu = self._cpu()
+        out = {"bench_peak_mib": proc_status()["VmHWM"] / MB, "bench_cpu_s": cpu[0] - self.cpu0[0]}
         server = [p for p in self.pids[1:] if Path(f"/proc/{p}").exists()]
         if server:
             out["data_core_peak_mib"] = sum(proc_status(p)["VmHWM"] for p in server) / MB
+            out["data_core_cpu_s"] = cpu[1] - self.cpu0[1]
         out["other_children_peak_mib"] = self.others_peak / MB
         return out
 
@@ -208,7 +222,7 @@ def train_once(estate: Estate, sites: list[str], wx: pd.DataFrame, area: dict[st
     from services.ml_engine.training import Window, evaluate, holdout_inputs, prepare, train_bundle, unusable
 
     window = Window(train_start, START, HOLDOUT_END)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     series = prepare(readings(estate, sites, HOLDOUT_END))
     left_out = unusable(series, window)
     out: dict[str, Any] = {"train_start": str(train_start.date()), "left_out": len(left_out)}
@@ -217,14 +231,15 @@ def train_once(estate: Estate, sites: list[str], wx: pd.DataFrame, area: dict[st
     except Exception as exc:  # noqa: BLE001 - a refusal of the training code is a finding of the bench, reported
         out |= {"seconds": time.perf_counter() - t, "refused": f"{type(exc).__name__}: {exc}", "bundle": None}
         return out
-    out["seconds"] = time.perf_counter() - t
+    out["seconds"], out["cpu_s"] = time.perf_counter() - t, time.process_time() - cpu
     out["held"] = {a: len(sm.site_codes) for a, sm in bundle.series.items()}
     out["sites_per_type"] = {a: int(s["site"].nunique()) for a, s in series.items()}
     t = time.perf_counter()
     _, metrics = evaluate(bundle, holdout_inputs(series, wx, window))
     out["evaluate_s"] = time.perf_counter() - t
-    out["metrics"] = {k: metrics[k] for k in sorted(metrics) if k.endswith(("holdout_mae", "naive_mae",
-                      "mae_cut_vs_naive_pct", "ashrae_within_pct", "interval_coverage_pct", "holdout_rows"))}
+    out["metrics"] = {k: round(float(metrics[k]), 3) for k in sorted(metrics) if k.endswith((
+        "holdout_mae", "naive_mae", "mae_cut_vs_naive_pct", "ashrae_within_pct", "interval_coverage_pct"))
+        and "naive_ashrae" not in k}
     out["bundle"] = bundle
     return out
 
@@ -234,7 +249,7 @@ def train(estate: Estate, args: argparse.Namespace, wx: pd.DataFrame) -> dict[st
 
     area = {s["id"]: float(s["floor_area_m2"]) for s in site_records(estate)}
     sites = estate.ids("hourly", "halfhourly")
-    peaks = Peaks(None)
+    peaks = Peaks(None)  # in the bench process
     start = START - pd.Timedelta(days=args.train_days) if args.train_days else TRAIN_START
     main = train_once(estate, sites, wx, area, start, args.max_iter)
     log(f"  trained from {main['train_start']} in {main['seconds']:.1f} s: "
@@ -449,12 +464,13 @@ def report(r: dict[str, Any]) -> str:
              f"({r['sites']['hourly_grid']:,} sites) + {r['meters']['monthly']} monthly bills, {YEAR}; "
              f"{r['db']}; load before {r['loadavg_before']:.1f}",
              f"{'step':10}{'wall s':>10}{'anchor s':>10}{'ratio':>8}  {'goal':28}{'bench MiB':>10}{'data core MiB':>14}"
-             f"{'others MiB':>11}"]
+             f"{'others MiB':>11}{'bench CPU s':>12}{'data core CPU s':>16}"]
 
     def row(step: str, wall: float, anchor: float | None, goal: str, mem: dict[str, Any]) -> None:
         a = f"{anchor:10.1f}{ratio(wall, anchor):8.2f}" if anchor else f"{'':10}{'':8}"
         lines.append(f"{step:10}{wall:10.1f}{a}  {goal:28}{mem.get('bench_peak_mib', 0):10.0f}"
-                     f"{mem.get('data_core_peak_mib', 0):14.0f}{mem.get('other_children_peak_mib', 0):11.0f}")
+                     f"{mem.get('data_core_peak_mib', 0):14.0f}{mem.get('other_children_peak_mib', 0):11.0f}"
+                     f"{mem.get('bench_cpu_s', 0):12.0f}{mem.get('data_core_cpu_s', 0):16.0f}")
 
     row("ingest", ing["real_s"], ing["floor_s"], f"<= 1.5x floor: {'met' if ing['ratio'] <= 1.5 else 'MISSED'}", ing)
     lines[-1] += f"   (floor process {ing['floor_peak_mib']:.0f} MiB)"
@@ -469,7 +485,7 @@ def report(r: dict[str, Any]) -> str:
     if hourly.get("refused"):
         lines.append(f"train: REFUSED ({hourly['refused']}); every hourly-grid site filled by the fallback")
     else:
-        lines.append(f"train: from {hourly['train_start']}, {hourly['seconds']:.0f} s; the model holds {hourly['held']} "
+        lines.append(f"train: from {hourly['train_start']}, {hourly['seconds']:.0f} s ({hourly['cpu_s']:.0f} CPU s); the model holds {hourly['held']} "
                      f"of {hourly['sites_per_type']} sites per activity type; holdout {START.date()} .. "
                      f"{HOLDOUT_END.date()} (test split): " + ", ".join(f"{k} {v:.3g}" for k, v in hourly["metrics"].items()))
     if "accuracy_cost" in tr:
