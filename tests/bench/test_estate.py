@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,14 +16,17 @@ from bench.harness import PYTHON, REPO, child_env
 pytestmark = pytest.mark.slow
 
 
-def test_the_estate_bench_runs_every_step_at_a_small_size(tmp_path: Path) -> None:
+def _run(tmp_path: Path, *extra: str) -> dict[str, Any]:
     out = tmp_path / "estate.json"
     done = subprocess.run([PYTHON, str(REPO / "bench" / "estate.py"), "--meters", "4", "--hh-meters", "2", "--bills",
-                           "2", "--max-iter", "20", "--chunk-size", "1", "--scan-fractions", "0.5", "1",
-                           "--json", str(out)], cwd=REPO, env=child_env(), capture_output=True, text=True,
-                          timeout=600, check=False)
+                           "2", "--max-iter", "20", "--chunk-size", "1", *extra, "--json", str(out)], cwd=REPO,
+                          env=child_env(), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    r = json.loads(out.read_text())
+    return dict(json.loads(out.read_text()))
+
+
+def test_the_estate_bench_runs_every_step_at_a_small_size(tmp_path: Path) -> None:
+    r = _run(tmp_path, "--scan-fractions", "0.5", "1")
     assert r["meters"] == {"hourly": 4, "halfhourly": 2, "monthly": 2}
     ing = r["ingest"]
     assert ing["rows"] > 3 * 2 * 8000 and ing["floor_s"] > 0 and ing["ratio"] > 0
@@ -37,3 +41,12 @@ def test_the_estate_bench_runs_every_step_at_a_small_size(tmp_path: Path) -> Non
     assert scan["dask"]["rows"] == scan["runs"][-1]["rows"] and scan["dask_identical"] is True
     assert scan["slope_s_per_meter"] == scan["slope_s_per_meter"]  # a number, not NaN
     assert "ingest" in r["report"] and "scan dask" in r["report"]
+
+
+def test_a_training_that_refuses_is_reported_and_the_scan_runs_on_the_fallback(tmp_path: Path) -> None:
+    """10 days of history: the training code refuses (fewer than 28 days per site); the bench says so, fills
+    every hour with the week-ago fallback and still scans."""
+    r = _run(tmp_path, "--train-days", "10", "--scan-fractions", "1", "--no-dask")
+    assert "enough hourly history" in r["train"]["hourly"]["refused"]
+    assert r["fill"]["model_rows"] == 0 and r["fill"]["fallback_rows"] > 3 * 2 * 8000
+    assert r["scan"]["runs"][-1]["rows"] > 3 * 2 * 8000 and "REFUSED" in r["report"]
