@@ -6,7 +6,9 @@ recommendations.
 2. Expected values of that window are filled first (the ``fill-expected`` flow as a subflow; with the ML
    engine down it retries, then fails: nothing is half-stored and the next run repeats the scan).
 3. Sites are split into chunks; each chunk is one task (``scan-chunk``: residuals -> detection, plain
-   Python in :mod:`services.lib.hotspots`) on the chosen task runner: threads, or a Dask cluster.
+   Python in :mod:`services.lib.hotspots`) on the chosen task runner: threads (default), or a Dask cluster
+   with the settings ``TASK_RUNNER=dask`` and ``DASK_ADDRESS`` (unset: a local cluster of 2 worker
+   processes); the hotspots are the same either way. How to run a cluster: docs/scale-out.md.
 4. Each chunk's hotspots go to the orchestration engine (``POST /api/v1/results``), which stores them
    through the data core (an ongoing episode is updated, one that ended is closed), raises alerts and
    broadcasts. Pareto and growth hotspots of the window follow.
