@@ -195,3 +195,22 @@ def engine(engine_settings):  # type: ignore[no-untyped-def]
 
     with TestClient(create_app(engine_settings()), headers=AUTH) as test_client:
         yield test_client
+
+
+def add_new_site(client, csv: bytes, site: str = "b0-twin", start: str = "2019-04-01",  # type: ignore[no-untyped-def]
+                 end: str = "2019-04-15") -> None:
+    """A site the model was never trained on (#17): b0's electricity readings of [start, end) under another
+    name, at the Bedford station (what a new user's building looks like to the engine)."""
+    import io
+
+    from services.data_core.demo import demo_sites
+    from tests.conftest import AUTH
+
+    twin = next(s for s in demo_sites(weather_station="bedford") if s["id"] == "b0")
+    assert client.post("/api/v1/sites", json={**twin, "id": site, "name": f"New {site}"}, headers=AUTH).status_code == 201
+    frame = pd.read_csv(io.BytesIO(csv))
+    rows = frame[(frame["site"] == "b0") & (frame["activity_type"] == "electricity") & (frame["timestamp"] >= start)
+                 & (frame["timestamp"] < end)].assign(site=site)
+    r = client.post("/api/v1/ingest", params={"editions": "DESNZ-2024"}, headers=AUTH,
+                    files={"file": ("new-site.csv", rows.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 200 and r.json()["rejected"] == 0, r.text

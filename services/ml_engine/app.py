@@ -276,8 +276,10 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
     for name, values in (body.features or {}).items():
         frame[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
     calibration = None
-    if not known and len(past):
-        calibration = await run_in_threadpool(calibrate, bundle, body.activity_type, body.site, past, ts.min())
+    ready = frame["timestamp"][frame["recent_scale"] > 0] if "recent_scale" in frame else pd.Series([], dtype=object)
+    if not known and len(past) and len(ready):  # from the readings before the first hour it can predict
+        first_ready = ready.min()
+        calibration = await run_in_threadpool(calibrate, bundle, body.activity_type, body.site, past, first_ready)
     cals = {(body.activity_type, body.site): calibration} if calibration is not None else None
     detail = await _predict_detail(served, frame[[c for c in INPUT_COLUMNS if c in frame.columns]],
                                    request.app.state.settings.max_rows, cals)
@@ -363,7 +365,8 @@ async def _history_features(request: Request, body: PredictRequest,
     at = hist.set_index("timestamp")
     for col in [*HISTORY_COLUMNS, *FLEET_COLUMNS]:
         frame[col] = at[col].reindex(frame["timestamp"]).to_numpy()
-    past = long[long["value"].notna() & (long["timestamp"] < first)].merge(hist, on=["site", "timestamp"])
+    # every reading with its inputs: calibration.calibrate takes those before the first hour it calibrates for
+    past = long[long["value"].notna()].merge(hist, on=["site", "timestamp"])
     past.insert(1, "activity_type", body.activity_type)
     start = first.floor("D") - pd.Timedelta(days=HISTORY_DAYS)
     days = frame["history_days"]

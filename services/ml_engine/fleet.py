@@ -171,10 +171,11 @@ class FleetModel:
         return state
 
 
-def blend_weight(activity_type: str, days: np.ndarray) -> np.ndarray:
+def blend_weight(activity_type: str, days: np.ndarray,
+                 blend: dict[str, tuple[tuple[int, float], ...]] | None = None) -> np.ndarray:
     """Per row, the weight of the fleet model (1 - weight on week-ago naive) for its days of history."""
     weight = np.ones(len(days))
-    for min_days, w in BLEND.get(activity_type, ()):
+    for min_days, w in (BLEND if blend is None else blend).get(activity_type, ()):
         weight = np.where(np.asarray(days) >= min_days, w, weight)
     return weight
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,7 +117,9 @@ def train_bundle(series: dict[str, pd.DataFrame], weather: Weather, floor_area: 
     (``max_iter`` of ``params`` applies to both unless ``fleet_params`` sets it)."""
     models: dict[str, SeriesModel] = {}
     fleets: dict[str, FleetModel] = {}
+    cpu = {"site": 0.0, "fleet": 0.0}  # CPU seconds of each model's features and fits (bench/accuracy.py)
     for activity_type, long in sorted(series.items()):
+        started = time.process_time()
         upto = long[long["timestamp"] < window.holdout_start]
         train_rows = upto[upto["timestamp"] >= window.train_start]
         counts = train_rows.dropna(subset=["value"]).groupby("site").size()
@@ -140,18 +143,22 @@ def train_bundle(series: dict[str, pd.DataFrame], weather: Weather, floor_area: 
                                               params={**ExpectedConsumptionModel().params, **(params or {})})
         models[activity_type] = SeriesModel(model, intervals, scale, codes,
                                             {s: float(floor_area.get(s, np.nan)) for s in sites})
+        cpu["site"] += time.process_time() - started
+        started = time.process_time()
         if fleet:
             fp = {"max_iter": params["max_iter"]} if params and "max_iter" in params else {}
             fleets[activity_type] = train_fleet(
                 upto[upto["site"].isin(all_sites)], activity_type, weather, floor_area, window.train_start,
                 window.holdout_start, window.cal_start, params={**fp, **(fleet_params or {})}, alpha=alpha)
+        cpu["fleet"] += time.process_time() - started
     if not models:
         raise ValueError("no activity type has enough hourly history to train on")
     tables, site_station, default_station = weather_tables(weather)
     return BaselineBundle(series=models, weather=tables, fleet=fleets, site_station=site_station,
                           default_station=default_station,
                           floor_area={s: float(a) for s, a in floor_area.items() if a == a and a},
-                          info={"format": MODEL_FORMAT, **window.as_params(), "alpha": alpha})
+                          info={"format": MODEL_FORMAT, **window.as_params(), "alpha": alpha,
+                                "fit_cpu_seconds": cpu})
 
 
 def holdout_inputs(series: dict[str, pd.DataFrame], weather: Weather, window: Window) -> pd.DataFrame:
