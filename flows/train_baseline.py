@@ -67,15 +67,9 @@ def _utc(value: datetime | str | None) -> pd.Timestamp | None:
 @task(name="fetch-sites", cache_policy=NO_CACHE, **FETCH_RETRIES)
 def fetch_sites() -> dict[str, float]:
     """Site floor areas (m2) from the data core (``DATA_CORE_URL``)."""
-    return site_attributes()[0]
-
-
-def site_attributes() -> tuple[dict[str, float], dict[str, str]]:
-    """(site -> floor area m2, site -> weather station) from the data core."""
     with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
         sites = dc.sites()
-    return ({s["id"]: float(s["floor_area_m2"]) for s in sites if s.get("floor_area_m2")},
-            {s["id"]: str(s["weather_station"]) for s in sites if s.get("weather_station")})
+    return {s["id"]: float(s["floor_area_m2"]) for s in sites if s.get("floor_area_m2")}
 
 
 @task(name="fetch-site-weather", cache_policy=NO_CACHE, **FETCH_RETRIES)
@@ -83,9 +77,9 @@ def fetch_site_weather(start: pd.Timestamp | None, end: pd.Timestamp | None) -> 
     """Each site's own weather (#17): the hourly observations of every station a site names, from the data
     core (``GET /weather/stations/{id}/observations``). A site without a station is trained and predicted
     without weather (the engine says so per prediction)."""
-    _, site_station = site_attributes()
     stations: dict[str, pd.DataFrame] = {}
     with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
+        site_station = {s["id"]: str(s["weather_station"]) for s in dc.sites() if s.get("weather_station")}
         for station in sorted(set(site_station.values())):
             frame = dc.station_weather(station, start, end)
             stations[station] = frame[["timestamp", *WEATHER_COLUMNS]].reset_index(drop=True)

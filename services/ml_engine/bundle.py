@@ -302,11 +302,12 @@ class BaselineBundle:
         """expected, lower, upper, basis, weather and reason per row (the registered pyfunc's answer)."""
         return self.predict_rows(data, calibrations).frame()
 
-    def predict_rows(self, data: Table, calibrations: Calibrations | None = None) -> Detail:
+    def predict_rows(self, data: Table, calibrations: Calibrations | None = None, blend: bool = True) -> Detail:
         """Every row routed: the site model for a site it was trained on, else the fleet model (which needs
         the row's ``recent_scale``); a row neither can serve gets NaN and a reason, never an error for the
         batch. ``calibrations``: per (activity type, site), the fleet's level correction and interval
-        quantiles from the site's recent residuals (services/ml_engine/calibration.py)."""
+        quantiles from the site's recent residuals (services/ml_engine/calibration.py); ``blend=False``: the
+        fleet model alone, without fleet.BLEND's share of week-ago naive (what the calibration judges)."""
         cols = self._frame(data)
         n = len(cols["site"])
         out = np.full((n, 3), np.nan)
@@ -344,13 +345,13 @@ class BaselineBundle:
             at = rest[ready]
             if len(at):
                 X, scale, temp[at] = self._fleet_matrix(cols, at)
-                yhat = fm.predict(X, scale, cols["lag_168h"][at], cols["history_days"][at])
+                factor = np.ones(len(at))
                 q_lo, q_hi = np.full(len(at), fm.quantiles[0]), np.full(len(at), fm.quantiles[1])
                 for i, s in enumerate(cols["site"][at].tolist()) if calibrations else ():
                     cal = calibrations.get((activity_type, s)) if calibrations else None
                     if cal is not None:
-                        yhat[i] *= cal.factor
-                        q_lo[i], q_hi[i] = cal.lo, cal.hi
+                        factor[i], q_lo[i], q_hi[i] = cal.factor, cal.lo, cal.hi
+                yhat = fm.predict(X, scale, cols["lag_168h"][at], cols["history_days"][at], factor, blend)
                 lo, hi = np.clip(yhat + q_lo * scale, 0, None), yhat + q_hi * scale
                 out[at, 0], out[at, 1], out[at, 2] = yhat, np.minimum(lo, yhat), np.maximum(hi, yhat)
                 basis[at] = "fleet"

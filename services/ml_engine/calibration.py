@@ -58,7 +58,7 @@ def calibrate(bundle: BaselineBundle, activity_type: str, site: str, rows: pd.Da
     if recent.empty:
         return fleet
     frame = recent.assign(site=site, activity_type=activity_type)
-    out = bundle.predict_rows(frame[[c for c in INPUT_COLUMNS if c in frame.columns]])
+    out = bundle.predict_rows(frame[[c for c in INPUT_COLUMNS if c in frame.columns]], blend=False)
     keep = out.basis == "fleet"
     y, yhat = recent["value"].to_numpy(float)[keep], out.values[keep, 0]
     scale = recent["recent_scale"].to_numpy(float)[keep]

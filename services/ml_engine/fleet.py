@@ -48,9 +48,12 @@ HISTORY_FEATURES = ["lag_24h", "lag_48h", "lag_168h", "lag_336h", "same_hour_mea
 CALENDAR = ["hour", "dow", "hour_of_week", "day_type", "is_bank_holiday", "xmas_closure"]
 FLEET_FEATURES = [*CALENDAR, *WEATHER_FEATURES, "log_floor_area_m2", "log_scale_kwh", "log_intensity_kwh_m2",
                   "history_days", *HISTORY_FEATURES]
-# activity type -> ((min history days, weight of the fleet model; 1 - weight on week-ago naive), ...):
-# chosen on the tune folds only (docs/ml-fleet-model.md); a type not listed is served by the fleet model alone
-BLEND: dict[str, tuple[tuple[int, float], ...]] = {}
+# activity type -> ((min history days, weight of the fleet model; 1 - weight on week-ago naive), ...), the last
+# that applies wins: chosen on the 3 tune folds of bench/coldstart_split.json only (mean MAE ratio to naive,
+# of w in 0, .25, .5, .75, 1; docs/ml-fleet-model.md). Electricity 7-13 days: 0.5 (0.867 vs fleet 0.949),
+# 14+ days: 0.75 (0.805 vs 0.841); gas: 0.75 (0.731-0.783 vs 0.758-0.811). The test split is reported only.
+BLEND: dict[str, tuple[tuple[int, float], ...]] = {"electricity": ((0, 0.5), (14, 0.75)),
+                                                    "natural_gas": ((0, 0.75),)}
 
 
 def recent_scale(long: pd.DataFrame, activity_type: str = "") -> pd.DataFrame:
@@ -159,9 +162,13 @@ class FleetModel:
             return np.clip(fast.predict(X), 0, None)
         return np.clip(self.model.predict(X), 0, None)
 
-    def predict(self, X: np.ndarray, scale: np.ndarray, naive: np.ndarray, days: np.ndarray) -> np.ndarray:
-        """Expected kWh: the fleet model on the scale, blended with week-ago naive where BLEND says so."""
-        fleet = self.predict_scaled(X) * scale
+    def predict(self, X: np.ndarray, scale: np.ndarray, naive: np.ndarray, days: np.ndarray,
+                factor: np.ndarray | float = 1.0, blend: bool = True) -> np.ndarray:
+        """Expected kWh: the fleet model on the scale times the site's level ``factor``
+        (calibration.py), blended with week-ago naive where BLEND says so (``blend``)."""
+        fleet = self.predict_scaled(X) * scale * factor
+        if not blend:
+            return fleet
         weight = blend_weight(self.activity_type, days)
         return np.where(np.isnan(naive) | (weight >= 1), fleet, weight * fleet + (1 - weight) * np.nan_to_num(naive))
 

@@ -154,6 +154,10 @@ def test_a_new_site_is_calibrated_from_its_recent_residuals_without_retraining(h
     doubled = calibrate(bundle, "electricity", "b0", rows.assign(value=rows["value"] * 1.3), W.holdout_start)
     assert doubled is not None and doubled.factor > cal.factor
     target = rows[rows["timestamp"] >= W.holdout_start].head(48)
-    plain = bundle.predict_rows(target[INPUT_COLUMNS])
-    calibrated = bundle.predict_rows(target[INPUT_COLUMNS], {("electricity", "b0"): doubled})
+    plain = bundle.predict_rows(target[INPUT_COLUMNS], blend=False)
+    calibrated = bundle.predict_rows(target[INPUT_COLUMNS], {("electricity", "b0"): doubled}, blend=False)
     np.testing.assert_allclose(calibrated.values[:, 0], plain.values[:, 0] * doubled.factor)
+    # served: the calibrated fleet blended with week-ago naive as fleet.BLEND says (0.75 from 14 days on)
+    served = bundle.predict_rows(target[INPUT_COLUMNS], {("electricity", "b0"): doubled}).values[:, 0]
+    naive = target["lag_168h"].to_numpy()
+    np.testing.assert_allclose(served, 0.75 * calibrated.values[:, 0] + 0.25 * naive)
