@@ -278,7 +278,7 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
     calibration = None
     ready = frame["timestamp"][frame["recent_scale"] > 0] if "recent_scale" in frame else pd.Series([], dtype=object)
     if not known and len(past) and len(ready):  # from the readings before the first hour it can predict
-        first_ready = ready.min()
+        first_ready = pd.Timestamp(ready.min())
         calibration = await run_in_threadpool(calibrate, bundle, body.activity_type, body.site, past, first_ready)
     cals = {(body.activity_type, body.site): calibration} if calibration is not None else None
     detail = await _predict_detail(served, frame[[c for c in INPUT_COLUMNS if c in frame.columns]],

@@ -240,7 +240,7 @@ def history_features(meter_long: pd.DataFrame, scale: pd.Series) -> pd.DataFrame
     return out.reset_index()
 
 
-def build_features(meter_long: pd.DataFrame, weather: pd.DataFrame, metadata: pd.DataFrame,
+def build_features(meter_long: pd.DataFrame, weather: pd.DataFrame | SiteWeather, metadata: pd.DataFrame,
                    scale: pd.Series, site_codes: dict[str, int]) -> pd.DataFrame:
     """One row per (site, timestamp) of ``meter_long`` with FEATURES + 'target' (value/scale).
 
