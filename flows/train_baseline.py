@@ -83,6 +83,8 @@ def fetch_site_weather(start: pd.Timestamp | None, end: pd.Timestamp | None) -> 
         for station in sorted(set(site_station.values())):
             frame = dc.station_weather(station, start, end)
             stations[station] = frame[["timestamp", *WEATHER_COLUMNS]].reset_index(drop=True)
+    if not site_station:
+        get_run_logger().warning("no site names a weather station in the data core: training without weather")
     return SiteWeather(stations, site_station, None)
 
 

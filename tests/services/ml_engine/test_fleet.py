@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from services.ml_engine import training
-from services.ml_engine.bundle import INPUT_COLUMNS, model_inputs
+from services.ml_engine.bundle import INPUT_COLUMNS, BaselineBundle, model_inputs
 from services.ml_engine.calibration import calibrate
 from services.ml_engine.features import SiteWeather, history_features
 from services.ml_engine.fleet import MIN_HISTORY_DAYS, recent_scale
@@ -161,3 +161,21 @@ def test_a_new_site_is_calibrated_from_its_recent_residuals_without_retraining(h
     served = bundle.predict_rows(target[INPUT_COLUMNS], {("electricity", "b0"): doubled}).values[:, 0]
     naive = target["lag_168h"].to_numpy()
     np.testing.assert_allclose(served, 0.75 * calibrated.values[:, 0] + 0.25 * naive)
+
+
+def test_a_bundle_of_format_1_loads_as_a_hybrid_without_a_fleet(hybrid):
+    """A champion registered before #17 (one weather table, no fleet model) still predicts its sites, and
+    answers a new site's rows with a reason (the promotion gate loads it next to a new model)."""
+    import pickle
+
+    bundle, series, weather = hybrid
+    state = {k: v for k, v in bundle.__getstate__().items()
+             if k not in ("fleet", "site_station", "default_station", "floor_area")}
+    state["weather"] = bundle.weather["default"]
+    old = BaselineBundle.__new__(BaselineBundle)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    rows = _inputs(series, weather)
+    detail = old.predict_detail(rows[INPUT_COLUMNS])
+    known = (rows["site"] != "b0").to_numpy()
+    np.testing.assert_array_equal(detail["expected"][known], bundle.predict_detail(rows[INPUT_COLUMNS])["expected"][known])
+    assert set(detail["basis"][~known]) == {"none"} and detail["reason"][~known].str.contains("no fleet model").all()
