@@ -104,7 +104,7 @@ def fingerprint(series: dict[str, pd.DataFrame], weather: Weather, floor_area: d
 
 def train_bundle(series: dict[str, pd.DataFrame], weather: Weather, floor_area: dict[str, float],
                  window: Window, params: dict | None = None, alpha: float = 0.10, fleet: bool = True,
-                 fleet_params: dict | None = None) -> BaselineBundle:
+                 fleet_params: dict | None = None, fleet_max_sites: int | None = None) -> BaselineBundle:
     """The hybrid of #17, per activity type (electricity and gas behave differently):
 
     * the site model (site as a category, as before #17) on the sites with 28 days of training readings, at
@@ -114,7 +114,9 @@ def train_bundle(series: dict[str, pd.DataFrame], weather: Weather, floor_area: 
 
     ``weather``: one raw frame for every site, or each site's own station (:class:`SiteWeather`).
     ``params`` override the site model's default hyper-parameters one by one, ``fleet_params`` the fleet's
-    (``max_iter`` of ``params`` applies to both unless ``fleet_params`` sets it)."""
+    (``max_iter`` of ``params`` applies to both unless ``fleet_params`` sets it). ``fleet_max_sites``: train
+    the fleet model on a seeded random sample of that many sites per activity type (its cost is linear in
+    sites; it has no site identity, so it still serves every site): the knob for large estates."""
     models: dict[str, SeriesModel] = {}
     fleets: dict[str, FleetModel] = {}
     cpu = {"site": 0.0, "fleet": 0.0}  # CPU seconds of each model's features and fits (bench/accuracy.py)
@@ -147,8 +149,12 @@ def train_bundle(series: dict[str, pd.DataFrame], weather: Weather, floor_area: 
         started = time.process_time()
         if fleet:
             fp = {"max_iter": params["max_iter"]} if params and "max_iter" in params else {}
+            fleet_sites = all_sites
+            if fleet_max_sites and len(all_sites) > fleet_max_sites:
+                rng = np.random.default_rng(17)
+                fleet_sites = sorted(rng.choice(np.array(all_sites, dtype=object), fleet_max_sites, replace=False))
             fleets[activity_type] = train_fleet(
-                upto[upto["site"].isin(all_sites)], activity_type, weather, floor_area, window.train_start,
+                upto[upto["site"].isin(fleet_sites)], activity_type, weather, floor_area, window.train_start,
                 window.holdout_start, window.cal_start, params={**fp, **(fleet_params or {})}, alpha=alpha)
         cpu["fleet"] += time.process_time() - started
     if not models:

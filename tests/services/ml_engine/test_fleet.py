@@ -92,6 +92,9 @@ def test_beyond_the_category_cap_the_largest_sites_keep_the_site_model_and_the_r
     smallest = means.idxmin()
     assert set(detail["basis"][rows["site"] == smallest]) == {"fleet"}
     assert detail["expected"].notna().all()
+    sampled = train_bundle(elec, weather, _area(), W, params={"max_iter": 10}, fleet_max_sites=2)
+    assert sampled.fleet["electricity"].sites == 2 and sampled.sites() == bundle.sites()
+    assert sampled.predict_detail(rows[INPUT_COLUMNS])["expected"].notna().all()
 
 
 def test_each_site_trains_and_predicts_on_its_own_station_and_without_one_says_none(slice_series):
