@@ -198,7 +198,7 @@ def engine(engine_settings):  # type: ignore[no-untyped-def]
 
 
 def add_new_site(client, csv: bytes, site: str = "b0-twin", start: str = "2019-04-01",  # type: ignore[no-untyped-def]
-                 end: str = "2019-04-15") -> None:
+                 end: str = "2019-04-15", station: str | None = "bedford") -> None:
     """A site the model was never trained on (#17): b0's electricity readings of [start, end) under another
     name, at the Bedford station (what a new user's building looks like to the engine)."""
     import io
@@ -206,7 +206,7 @@ def add_new_site(client, csv: bytes, site: str = "b0-twin", start: str = "2019-0
     from services.data_core.demo import demo_sites
     from tests.conftest import AUTH
 
-    twin = next(s for s in demo_sites(weather_station="bedford") if s["id"] == "b0")
+    twin = next(s for s in demo_sites(weather_station=station) if s["id"] == "b0")
     assert client.post("/api/v1/sites", json={**twin, "id": site, "name": f"New {site}"}, headers=AUTH).status_code == 201
     frame = pd.read_csv(io.BytesIO(csv))
     rows = frame[(frame["site"] == "b0") & (frame["activity_type"] == "electricity") & (frame["timestamp"] >= start)
