@@ -13,6 +13,12 @@ it cannot take; an answer that does not fit; the data core refuses its values) i
 in ``skipped`` (site, activity type, stage, reason), logs a warning for it and lists it in the table artifact
 ``fill-expected-skipped``; every other site is filled and the run completes. Its readings stay pending.
 
+A site the model was not trained on is predicted by the fleet model (#17) from its first hour with the history
+it needs (7 days of readings in the 28 days before the hour's day); its earlier hours come back without an
+expected value and a reason per hour: the run fills the rest, reports them in ``unpredictable`` (site, type,
+hours, reason, first hour filled) and leaves them pending (each run asks once; the run neither fails nor
+loops on them).
+
     python -m flows.predict_expected --start 2020-01-01 --end 2020-03-15
 """
 
@@ -80,6 +86,10 @@ def fill_expected(start: datetime | None = None, end: datetime | None = None, si
             break  # everything listed, or only readings this model cannot predict are left
     report_skips(summary["skipped"], key="fill-expected-skipped", what="fill-expected")
     skipped = sorted({SiteSkip.model_validate(s).label() for s in summary["skipped"]})
+    for entry in summary["unpredictable"]:  # a new site: its first hours, before the history the model needs
+        print(f"fill-expected: {entry['site']}/{entry['activity_type']}: {entry['hours']} hour(s) from "
+              f"{entry['first']} not predictable yet ({entry['reason']}); they stay pending"
+              + (f"; filled from {entry['first_filled']} on" if entry["first_filled"] else ""))
     print(f"fill-expected: {summary['stored']} of {summary['pending']} pending readings filled "
           f"(models {summary['model_versions']}); skipped {', '.join(skipped) or 'none'}")
     return summary

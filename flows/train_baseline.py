@@ -29,9 +29,10 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import SERVICE_RETRIES, FlowSettings, report_skips
 from services.common.contracts import SiteSkip, site_fault
-from services.common.datacore import DataCoreClient
+from services.common.datacore import WEATHER_COLUMNS, DataCoreClient
 from services.ml_engine import registry
 from services.ml_engine.bundle import INPUT_COLUMNS, BaselineBundle
+from services.ml_engine.features import SiteWeather
 from services.ml_engine.history import read_readings
 from services.ml_engine.settings import MLEngineSettings
 from services.ml_engine.training import (
@@ -71,6 +72,22 @@ def fetch_sites() -> dict[str, float]:
     return {s["id"]: float(s["floor_area_m2"]) for s in sites if s.get("floor_area_m2")}
 
 
+@task(name="fetch-site-weather", cache_policy=NO_CACHE, **FETCH_RETRIES)
+def fetch_site_weather(start: pd.Timestamp | None, end: pd.Timestamp | None) -> SiteWeather:
+    """Each site's own weather (#17): the hourly observations of every station a site names, from the data
+    core (``GET /weather/stations/{id}/observations``). A site without a station is trained and predicted
+    without weather (the engine says so per prediction)."""
+    stations: dict[str, pd.DataFrame] = {}
+    with data_core_client(FlowSettings().data_core_url) as dc:  # type: ignore[call-arg]
+        site_station = {s["id"]: str(s["weather_station"]) for s in dc.sites() if s.get("weather_station")}
+        for station in sorted(set(site_station.values())):
+            frame = dc.station_weather(station, start, end)
+            stations[station] = frame[["timestamp", *WEATHER_COLUMNS]].reset_index(drop=True)
+    if not site_station:
+        get_run_logger().warning("no site names a weather station in the data core: training without weather")
+    return SiteWeather(stations, site_station, None)
+
+
 @task(name="fetch-readings", cache_policy=NO_CACHE, **FETCH_RETRIES)
 def fetch_readings(activity_types: list[str], start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     """Hourly readings in kWh [site, activity_type, timestamp, quantity] (CSV: a year of 40 buildings is
@@ -81,7 +98,8 @@ def fetch_readings(activity_types: list[str], start: pd.Timestamp | None, end: p
 
 @task(name="load-weather", cache_policy=NO_CACHE)
 def load_weather(path: str | None = None) -> pd.DataFrame:
-    """Hourly weather (UTC); the flow reads ``WEATHER_CSV`` (a setting, never a run parameter)."""
+    """Hourly weather (UTC) of one CSV (``WEATHER_CSV``): what the tests and benches train every site on; the
+    flow takes each site's station series from the data core (:func:`fetch_site_weather`)."""
     source = path or MLEngineSettings().weather_csv  # type: ignore[call-arg]
     weather = pd.read_csv(source).rename(columns={"datetime_utc": "timestamp"})
     weather["timestamp"] = pd.to_datetime(weather["timestamp"], utc=True)
@@ -89,7 +107,7 @@ def load_weather(path: str | None = None) -> pd.DataFrame:
 
 
 @task(name="train-and-register", cache_policy=NO_CACHE)
-def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame, floor_area: dict[str, float],
+def train_and_register(readings: pd.DataFrame, weather: pd.DataFrame | SiteWeather, floor_area: dict[str, float],
                        window: Window, params: dict[str, Any]) -> dict[str, Any]:
     """The registry is ``MLFLOW_TRACKING_URI`` (a setting, never a run parameter)."""
     logger = get_run_logger()
@@ -148,7 +166,7 @@ def without(series: dict[str, pd.DataFrame], skipped: list[SiteSkip]) -> dict[st
     return out
 
 
-def train_contained(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
+def train_contained(series: dict[str, pd.DataFrame], weather: pd.DataFrame | SiteWeather, floor_area: dict[str, float],
                     window: Window, params: dict[str, Any],
                     skipped: list[SiteSkip]) -> tuple[BaselineBundle, dict[str, pd.DataFrame]]:
     """:func:`train_bundle` over every site; when one site's data makes it fail, a short fit of each site
@@ -180,8 +198,8 @@ def train_baseline(activity_types: list[str] | None = None, train_start: datetim
                    holdout_start: datetime | None = None, holdout_end: datetime | None = None,
                    max_iter: int = 600, max_leaf_nodes: int = 63, calibration_weeks: int = 8) -> dict[str, Any]:
     """Train, evaluate and register ``carbon-baseline``. Without a window: holdout = the last 28 days of
-    data, training = the 365 days before. The data core (``DATA_CORE_URL``), the registry
-    (``MLFLOW_TRACKING_URI``) and the weather (``WEATHER_CSV``) come from settings."""
+    data, training = the 365 days before. The data core (``DATA_CORE_URL``: readings, sites and each site's
+    station weather) and the registry (``MLFLOW_TRACKING_URI``) come from settings."""
     types = activity_types or ["electricity", "natural_gas"]
     start, h_start, h_end = _utc(train_start), _utc(holdout_start), _utc(holdout_end)
     floor_area = fetch_sites()
@@ -196,7 +214,7 @@ def train_baseline(activity_types: list[str] | None = None, train_start: datetim
     if not start < h_start < h_end:
         raise ValueError("need train_start < holdout_start < holdout_end")
     window = Window(start, h_start, h_end, calibration_weeks)
-    weather = load_weather()
+    weather = fetch_site_weather(start - HISTORY_MARGIN, h_end)
     params = {"learning_rate": 0.05, "max_iter": max_iter, "max_leaf_nodes": max_leaf_nodes, "min_samples_leaf": 40,
               "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
     result = train_and_register(readings, weather, floor_area, window, params)

@@ -51,13 +51,31 @@ def loaded_data_core(client, cambridge_csv):  # type: ignore[no-untyped-def]
     return client
 
 
+def load_station(client) -> str:  # type: ignore[no-untyped-def]
+    """The demo's Bedford station with its hours of the flow window (as the demo loads it): returns its id."""
+    import io
+
+    from services.data_core.demo import WEATHER_FILE, bedford_station
+    from tests.conftest import AUTH
+
+    station = bedford_station()
+    assert client.post("/api/v1/weather/stations", json=station, headers=AUTH).status_code in (200, 201)
+    raw = pd.read_csv(WEATHER_FILE)
+    part = raw[(raw["datetime_utc"] >= "2018-11-01") & (raw["datetime_utc"] < FLOW_END)]
+    r = client.post(f"/api/v1/weather/stations/{station['id']}/observations", headers=AUTH,
+                    files={"file": ("bedford.csv", io.BytesIO(part.to_csv(index=False).encode()), "text/csv")})
+    assert r.status_code == 200, r.text
+    return str(station["id"])
+
+
 def load_buildings(client, csv: bytes) -> None:  # type: ignore[no-untyped-def]
     """Register the organisation and the three buildings, then ingest ``csv`` (none of it rejected)."""
     from services.data_core.demo import ORG, demo_sites
     from tests.conftest import AUTH
 
     assert client.post("/api/v1/organisations", json=ORG, headers=AUTH).status_code == 201
-    for site in demo_sites():
+    station = load_station(client)
+    for site in demo_sites(weather_station=station):
         if site["id"] in FLOW_SITES:
             assert client.post("/api/v1/sites", json=site, headers=AUTH).status_code == 201
     r = client.post("/api/v1/ingest", params={"editions": "DESNZ-2024"},
@@ -177,3 +195,22 @@ def engine(engine_settings):  # type: ignore[no-untyped-def]
 
     with TestClient(create_app(engine_settings()), headers=AUTH) as test_client:
         yield test_client
+
+
+def add_new_site(client, csv: bytes, site: str = "b0-twin", start: str = "2019-04-01",  # type: ignore[no-untyped-def]
+                 end: str = "2019-04-15", station: str | None = "bedford") -> None:
+    """A site the model was never trained on (#17): b0's electricity readings of [start, end) under another
+    name, at the Bedford station (what a new user's building looks like to the engine)."""
+    import io
+
+    from services.data_core.demo import demo_sites
+    from tests.conftest import AUTH
+
+    twin = next(s for s in demo_sites(weather_station=station) if s["id"] == "b0")
+    assert client.post("/api/v1/sites", json={**twin, "id": site, "name": f"New {site}"}, headers=AUTH).status_code == 201
+    frame = pd.read_csv(io.BytesIO(csv))
+    rows = frame[(frame["site"] == "b0") & (frame["activity_type"] == "electricity") & (frame["timestamp"] >= start)
+                 & (frame["timestamp"] < end)].assign(site=site)
+    r = client.post("/api/v1/ingest", params={"editions": "DESNZ-2024"}, headers=AUTH,
+                    files={"file": ("new-site.csv", rows.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 200 and r.json()["rejected"] == 0, r.text

@@ -35,13 +35,17 @@ from services.common.errors import DomainError, ServiceUnavailable, Unprocessabl
 from services.common.ratelimit import RateLimitMiddleware, RateRule
 from services.ml_engine import registry
 from services.ml_engine.bundle import (
+    FLEET_COLUMNS,
     HISTORY_COLUMNS,
     INPUT_COLUMNS,
     OUTPUT_COLUMNS,
+    BaselineBundle,
+    Detail,
     InputError,
     Table,
     history_inputs,
 )
+from services.ml_engine.calibration import CAL_DAYS, calibrate
 from services.ml_engine.history import HISTORY_DAYS, fetch_history
 from services.ml_engine.serving import ModelHolder, Served
 from services.ml_engine.settings import MLEngineSettings, get_settings
@@ -61,14 +65,19 @@ def _served(request: Request) -> Served:
     return current
 
 
-def _json_response(result: np.ndarray, served: Served) -> Response:
-    """MLflow's answer shape: {"predictions": [{"expected": .., "lower": .., "upper": ..}, ...]} (NaN -> null)."""
-    rows = [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in result.tolist()]
+def _json_response(result: Detail, served: Served) -> Response:
+    """MLflow's answer shape: {"predictions": [{"expected": .., "lower": .., "upper": .., "basis": "site",
+    "weather": "hourly", "reason": null}, ...]} (NaN -> null; basis none + a reason for a row that cannot be
+    predicted yet)."""
+    rows = [dict(zip(OUTPUT_COLUMNS, row, strict=True)) | {"basis": b, "weather": "hourly" if w else "none",
+                                                            "reason": r or None}
+            for row, b, w, r in zip(result.values.tolist(), result.basis.tolist(), result.weather.tolist(),
+                                    result.reason.tolist(), strict=True)]
     return Response(orjson.dumps({"predictions": rows}), media_type="application/json",
                     headers={"X-Model-Version": served.version, "X-Model-Name": served.name})
 
 
-async def _predict(served: Served, frame: Table, max_rows: int) -> np.ndarray:
+async def _predict(served: Served, frame: Table, max_rows: int) -> Detail:
     rows = len(frame) if isinstance(frame, pd.DataFrame) else max((len(v) for v in frame.values()), default=0)
     if rows == 0:
         raise Unprocessable("no rows to predict", field="data")
@@ -76,8 +85,8 @@ async def _predict(served: Served, frame: Table, max_rows: int) -> np.ndarray:
         raise Unprocessable(f"{rows} rows exceed the limit of {max_rows} per request", field="data")
     try:
         if rows > THREAD_ROWS:
-            return await run_in_threadpool(served.bundle.predict_array, frame)
-        return served.bundle.predict_array(frame)
+            return await run_in_threadpool(served.bundle.predict_rows, frame)
+        return served.bundle.predict_rows(frame)
     except InputError as exc:
         raise Unprocessable(str(exc), field=exc.field) from exc
 
@@ -214,9 +223,14 @@ class PredictRequest(BaseModel):
 
 class Prediction(BaseModel):
     timestamp: datetime
-    expected: float
+    expected: float | None = Field(description="null when the hour cannot be predicted yet (see reason)")
     lower: float | None
     upper: float | None
+    basis: Literal["site", "fleet", "none"] = Field(
+        description="site: the site model (trained on this site); fleet: the fleet model (a site the site "
+                    "model does not know, from its own recent history); none: not predicted, see reason")
+    weather: Literal["hourly", "none"] = Field(description="none: predicted without weather for this hour")
+    reason: str | None = None
 
 
 class PredictResponse(BaseModel):
@@ -227,56 +241,138 @@ class PredictResponse(BaseModel):
     interval: float
     model: dict[str, Any]
     history: dict[str, Any]
+    weather: dict[str, Any] = Field(description="where the weather came from: the model's packed series of the "
+                                                "site's station, the data core, or none")
+    calibration: dict[str, Any] | None = Field(
+        default=None, description="the fleet model's per-site calibration from the site's recent readings")
     predictions: list[Prediction]
 
 
 @api.post("/predict", response_model=PredictResponse, summary="Expected value and interval per timestamp")
 async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
     served = _served(request)
-    sm = served.bundle.series.get(body.activity_type)
-    if sm is None:
-        raise Unprocessable(f"the model has no {body.activity_type!r}; known: {', '.join(sorted(served.bundle.series))}",
+    bundle = served.bundle
+    if body.activity_type not in bundle.activity_types():
+        raise Unprocessable(f"the model has no {body.activity_type!r}; known: {', '.join(bundle.activity_types())}",
                             field="activity_type")
-    if body.site not in sm.site_codes:
+    sm = bundle.series.get(body.activity_type)
+    known = sm is not None and body.site in sm.site_codes
+    if not known and body.activity_type not in bundle.fleet:
         raise Unprocessable(f"unknown site {body.site!r} for {body.activity_type} (the model knows "
-                            f"{len(sm.site_codes)} sites; new sites need a retrain)", field="site")
+                            f"{len(sm.site_codes) if sm else 0} sites and has no fleet model for new sites)",
+                            field="site")
     ts = pd.DatetimeIndex([pd.Timestamp(t) for t in body.timestamps])
     ts = (ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")).floor("h")
     frame = pd.DataFrame({"site": body.site, "activity_type": body.activity_type, "timestamp": ts})
     history: dict[str, Any] = {"source": "none"}
+    past = pd.DataFrame()
+    weather = await _site_weather(request, bundle, body.site, ts, known)
     if body.history == "auto":
-        history = await _history_features(request, body, frame)
+        history, past = await _history_features(request, body, frame)
+    if weather.get("frame") is not None:
+        _put_weather(frame, weather["frame"])
+        if len(past):
+            _put_weather(past, weather["frame"])
     for name, values in (body.features or {}).items():
         frame[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
-    result = await _predict(served, frame[[c for c in INPUT_COLUMNS if c in frame.columns]],
-                            request.app.state.settings.max_rows)
-    out = pd.DataFrame(result, columns=OUTPUT_COLUMNS).astype(object)
+    calibration = None
+    ready = frame["timestamp"][frame["recent_scale"] > 0] if "recent_scale" in frame else pd.Series([], dtype=object)
+    if not known and len(past) and len(ready):  # from the readings before the first hour it can predict
+        first_ready = pd.Timestamp(ready.min())
+        calibration = await run_in_threadpool(calibrate, bundle, body.activity_type, body.site, past, first_ready)
+    cals = {(body.activity_type, body.site): calibration} if calibration is not None else None
+    detail = await _predict_detail(served, frame[[c for c in INPUT_COLUMNS if c in frame.columns]],
+                                   request.app.state.settings.max_rows, cals)
+    if history.get("source") == "none":  # the fleet needs the site's history: say why it had none
+        why = history.get("reason") or "history none"
+        detail.reason[detail.basis == "none"] = f"no history in this request ({why}); " \
+            f"a site the site model was not trained on is predicted from its own readings"
+    out = pd.DataFrame(detail.values, columns=OUTPUT_COLUMNS).astype(object)
     out = out.where(out.notna(), None)
-    return {"site": body.site, "activity_type": body.activity_type, "interval": 1 - sm.intervals.alpha,
-            "model": served.describe(), "history": history,
-            "predictions": [{"timestamp": t.isoformat(), "expected": e, "lower": lo, "upper": hi}
-                            for t, e, lo, hi in zip(ts, out["expected"], out["lower"], out["upper"], strict=True)]}
+    alpha = sm.intervals.alpha if known and sm is not None else bundle.fleet[body.activity_type].alpha
+    weather.pop("frame", None)
+    return {"site": body.site, "activity_type": body.activity_type, "interval": 1 - alpha,
+            "model": served.describe(), "history": history, "weather": weather,
+            "calibration": calibration.describe() if calibration is not None else None,
+            "predictions": [{"timestamp": t.isoformat(), "expected": e, "lower": lo, "upper": hi, "basis": b,
+                             "weather": "hourly" if w else "none", "reason": r or None}
+                            for t, e, lo, hi, b, w, r in zip(ts, out["expected"], out["lower"], out["upper"],
+                                                             detail.basis, detail.weather, detail.reason,
+                                                             strict=True)]}
 
 
-async def _history_features(request: Request, body: PredictRequest, frame: pd.DataFrame) -> dict[str, Any]:
-    """Fill the history columns of ``frame`` from the data core; on failure predict without them and say so."""
+async def _predict_detail(served: Served, frame: pd.DataFrame, max_rows: int, calibrations: Any) -> Detail:
+    if len(frame) > max_rows:
+        raise Unprocessable(f"{len(frame)} rows exceed the limit of {max_rows} per request", field="data")
+    try:
+        return await run_in_threadpool(served.bundle.predict_rows, frame, calibrations)
+    except InputError as exc:
+        raise Unprocessable(str(exc), field=exc.field) from exc
+
+
+def _put_weather(frame: pd.DataFrame, weather: pd.DataFrame) -> None:
+    """The data core's weather of each hour of ``frame`` as the model's weather inputs (NaN where none)."""
+    at = weather.drop_duplicates("timestamp").set_index("timestamp")
+    for col, src in WEATHER_SOURCES.items():
+        frame[col] = at[src].reindex(frame["timestamp"]).to_numpy(float)
+
+
+WEATHER_SOURCES = {"temp_c": "air_temperature_degC", "rh": "relative_humidity_pct",
+                   "irradiance": "global_irradiance_w_m2"}
+
+
+async def _site_weather(request: Request, bundle: BaselineBundle, site: str, ts: pd.DatetimeIndex,
+                        known: bool) -> dict[str, Any]:
+    """The weather of the site's station: the model's packed series when the site's station is packed and
+    covers every hour asked (and, for the fleet, the history before), else the data core's
+    (``GET /sites/{id}/weather``; none when the site has no station or the data core does not answer)."""
+    station = bundle.site_station.get(site, bundle.default_station)
+    if station in bundle.weather:
+        first = ts.min().floor("D") - (pd.Timedelta(0) if known else pd.Timedelta(days=CAL_DAYS))
+        table = bundle.weather[station].index
+        if len(table) and table.min() <= first and table.max() >= ts.max():
+            return {"source": "model", "station": station}
+    client: AsyncDataCoreClient = request.app.state.data_core
+    start = ts.min().floor("D") - pd.Timedelta(days=CAL_DAYS + 1)
+    try:
+        frame = await client.weather(site, start, ts.max() + pd.Timedelta("1h"))
+    except (DomainError, ValueError) as exc:  # the data core down, a site it does not know, a bad CSV
+        log.warning("weather of %s from the data core unavailable: %s", site, exc)
+        return {"source": "none", "station": None, "reason": f"data core: {type(exc).__name__}"}
+    if frame.attrs.get("weather") == "none" or frame.empty:
+        return {"source": "none", "station": frame.attrs.get("station"),
+                "reason": "the site has no weather station, or its station no hour of this window"}
+    return {"source": "data-core", "station": frame.attrs.get("station"), "frame": frame}
+
+
+async def _history_features(request: Request, body: PredictRequest,
+                            frame: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Fill the history columns of ``frame`` from the data core (and return the model inputs of the site's
+    recent readings, with their values, for the fleet's calibration); on failure predict without them and
+    say so."""
     client: AsyncDataCoreClient = request.app.state.data_core
     first, last = frame["timestamp"].min(), frame["timestamp"].max()
     try:
         readings = await fetch_history(client, body.site, body.activity_type, first, last)
     except (DomainError, ValueError) as exc:  # the client's UpstreamProblem / ServiceUnavailable, a bad CSV
         log.warning("history from the data core unavailable: %s", exc)
-        return {"source": "none", "reason": f"data core unavailable: {type(exc).__name__}"}
+        return {"source": "none", "reason": f"data core unavailable: {type(exc).__name__}"}, pd.DataFrame()
     hourly = readings.rename(columns={"quantity": "value"})[["site", "timestamp", "value"]]
     long = hourly.groupby(["site", "timestamp"])["value"].sum().reset_index()
     targets = frame[["site", "timestamp"]].drop_duplicates().assign(value=np.nan)
     long = pd.concat([long, targets[~targets["timestamp"].isin(long["timestamp"])]], ignore_index=True)
-    hist = history_inputs(long).set_index("timestamp")
-    for col in HISTORY_COLUMNS:
-        frame[col] = hist[col].reindex(frame["timestamp"]).to_numpy()
+    hist = await run_in_threadpool(history_inputs, long, body.activity_type)
+    at = hist.set_index("timestamp")
+    for col in [*HISTORY_COLUMNS, *FLEET_COLUMNS]:
+        frame[col] = at[col].reindex(frame["timestamp"]).to_numpy()
+    # every reading with its inputs: calibration.calibrate takes those before the first hour it calibrates for
+    past = long[long["value"].notna()].merge(hist, on=["site", "timestamp"])
+    past.insert(1, "activity_type", body.activity_type)
     start = first.floor("D") - pd.Timedelta(days=HISTORY_DAYS)
+    days = frame["history_days"]
     return {"source": "data-core", "readings": int(len(readings)), "from": start.isoformat(),
-            "to": (last + pd.Timedelta("1h")).isoformat()}
+            "to": (last + pd.Timedelta("1h")).isoformat(),
+            "days": int(days.iloc[0]) if len(days) and days.notna().iloc[0] else 0}, past
 
 
 @api.get("/models", summary="Registered versions: aliases, holdout metrics, run id, when trained")

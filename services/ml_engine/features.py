@@ -29,6 +29,7 @@ optimistic stand-in for a forecast).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 
 import holidays
 import numpy as np
@@ -128,6 +129,52 @@ def weather_features(weather: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def merge_weather(df: pd.DataFrame, weather: pd.DataFrame | SiteWeather) -> pd.DataFrame:
+    """``df`` [site, timestamp, ...] with the weather features of each row's own station (NaN where the site
+    has no station or its station no observation of that hour); one raw frame = every site's weather."""
+    if isinstance(weather, pd.DataFrame):
+        return df.merge(weather_features(weather), on="timestamp", how="left")
+    feats = weather.features()
+    station = df["site"].map(weather.station_of).astype(object)
+    out = df.assign(_station=station).merge(feats.rename(columns={"station": "_station"}),
+                                            on=["_station", "timestamp"], how="left")
+    return out.drop(columns="_station")
+
+
+@dataclass
+class SiteWeather:
+    """Hourly weather per station and the station of each site (issue #17: each site's own series).
+
+    ``stations``: station id -> raw hourly frame [timestamp, air_temperature_degC, relative_humidity_pct,
+    global_irradiance_w_m2]; ``site_station``: site -> station id; ``default_station``: the station of a site
+    not in ``site_station`` (None: such a site has no weather)."""
+    stations: dict[str, pd.DataFrame]
+    site_station: dict[str, str] = field(default_factory=dict)
+    default_station: str | None = None
+
+    @classmethod
+    def single(cls, weather: pd.DataFrame, station: str = "default") -> SiteWeather:
+        """One series for every site (the demo: every UK site names the Bedford station)."""
+        return cls({station: weather}, {}, station)
+
+    def station_of(self, site: str) -> str | None:
+        station = self.site_station.get(site, self.default_station)
+        return station if station in self.stations else None
+
+    def features(self) -> pd.DataFrame:
+        """weather_features of every station, stacked: [station, timestamp, temp_c, ...]."""
+        frames = [weather_features(w).assign(station=s) for s, w in sorted(self.stations.items()) if len(w)]
+        if not frames:
+            return pd.DataFrame(columns=["station", "timestamp", *WEATHER_FEATURES])
+        return pd.concat(frames, ignore_index=True)
+
+    def fingerprint_frames(self) -> list[pd.DataFrame]:
+        return [w.assign(station=s) for s, w in sorted(self.stations.items())]
+
+
+WEATHER_FEATURES = ["temp_c", "hdd", "cdd", "temp_mean_24h", "hdd_mean_24h", "irradiance", "rh"]
+
+
 def site_scale(meter_long: pd.DataFrame) -> pd.Series:
     """Per-site normalisation scale = mean of the (non-missing) training readings."""
     s = meter_long.groupby("site")["value"].mean()
@@ -138,8 +185,12 @@ def history_features(meter_long: pd.DataFrame, scale: pd.Series) -> pd.DataFrame
     """Day-ahead meter-history features for every (site, hour) on a complete hourly grid.
 
     Every feature of a row at time t uses only readings with timestamp < floor(t, 'D')."""
-    wide = meter_long.pivot_table(index="timestamp", columns="site", values="value", aggfunc="mean")
-    grid = pd.date_range(wide.index.min().floor("D"), wide.index.max().ceil("D") - pd.Timedelta("1h"),
+    wide = meter_long.pivot_table(index="timestamp", columns="site", values="value", aggfunc="mean",
+                                  dropna=False)
+    # the grid spans every row, also hours to predict (value NaN) after the last reading: pivot_table drops
+    # those, and a day-ahead request for tomorrow then had no lags (#17)
+    ts = pd.DatetimeIndex(meter_long["timestamp"])
+    grid = pd.date_range(ts.min().floor("D"), (ts.max() + pd.Timedelta("1h")).ceil("D") - pd.Timedelta("1h"),
                          freq="h", tz="UTC")
     wide = wide.reindex(grid)
     wide = wide / scale.reindex(wide.columns).to_numpy()            # normalised, NaN = missing
@@ -189,7 +240,7 @@ def history_features(meter_long: pd.DataFrame, scale: pd.Series) -> pd.DataFrame
     return out.reset_index()
 
 
-def build_features(meter_long: pd.DataFrame, weather: pd.DataFrame, metadata: pd.DataFrame,
+def build_features(meter_long: pd.DataFrame, weather: pd.DataFrame | SiteWeather, metadata: pd.DataFrame,
                    scale: pd.Series, site_codes: dict[str, int]) -> pd.DataFrame:
     """One row per (site, timestamp) of ``meter_long`` with FEATURES + 'target' (value/scale).
 
@@ -203,7 +254,7 @@ def build_features(meter_long: pd.DataFrame, weather: pd.DataFrame, metadata: pd
     base = meter_long[["site", "timestamp", "value"]].copy()
     hist = history_features(base, scale)
     df = base.merge(hist, on=["site", "timestamp"], how="left")
-    df = df.merge(weather_features(weather), on="timestamp", how="left")
+    df = merge_weather(df, weather)
     df = pd.concat([df, calendar_features(df["timestamp"])], axis=1)
     meta = metadata.set_index("site")
     area = df["site"].map(meta["gross_internal_area_m2"]).astype(float)

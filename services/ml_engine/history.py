@@ -10,7 +10,8 @@ import pandas as pd
 
 from services.common.datacore import AsyncDataCoreClient, DataCoreClient, window_params
 
-HISTORY_DAYS = 29  # the longest lag is 672 h (4 weeks) plus one day of daily aggregates
+HISTORY_DAYS = 43  # the longest lag is 672 h (4 weeks) plus one day of daily aggregates; the fleet model
+# calibrates a new site on its last 14 days (calibration.CAL_DAYS), each with its own 28-day scale
 READINGS = "/api/v1/readings"
 COLUMNS = ["site", "activity_type", "timestamp", "quantity"]
 DTYPES: dict[str, Any] = {"site": str, "activity_type": str, "unit": str, "timestamp": str, "quantity": float}

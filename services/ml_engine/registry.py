@@ -25,7 +25,14 @@ import mlflow
 from mlflow import MlflowClient
 from services.common.settings import apply_offline_env
 from services.ml_engine import signing
-from services.ml_engine.bundle import HISTORY_COLUMNS, OUTPUT_COLUMNS, WEATHER_COLUMNS, BaselineBundle, InputError
+from services.ml_engine.bundle import (
+    FLEET_COLUMNS,
+    HISTORY_COLUMNS,
+    OUTPUT_COLUMNS,
+    WEATHER_COLUMNS,
+    BaselineBundle,
+    InputError,
+)
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -36,9 +43,13 @@ SIGNATURE = ModelSignature(
         ColSpec("string", "site"),
         ColSpec("string", "timestamp"),
         ColSpec("string", "activity_type", required=False),
-        *[ColSpec("double", c, required=False) for c in WEATHER_COLUMNS + HISTORY_COLUMNS],
+        *[ColSpec("double", c, required=False) for c in WEATHER_COLUMNS + HISTORY_COLUMNS + FLEET_COLUMNS],
+        ColSpec("string", "weather_station", required=False),
+        ColSpec("double", "floor_area_m2", required=False),
     ]),
-    outputs=Schema([ColSpec("double", c) for c in OUTPUT_COLUMNS]),
+    # basis: site | fleet | none (see reason); weather: hourly | none (predicted without weather)
+    outputs=Schema([*[ColSpec("double", c) for c in OUTPUT_COLUMNS], ColSpec("string", "basis"),
+                    ColSpec("string", "weather"), ColSpec("string", "reason", required=False)]),
 )
 
 
@@ -51,7 +62,7 @@ class CarbonBaseline(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         try:
-            return self.bundle.predict(model_input)
+            return self.bundle.predict_detail(model_input)
         except InputError as exc:
             raise MlflowException(f"{exc} (field: {exc.field})", error_code=INVALID_PARAMETER_VALUE) from exc
 

@@ -37,7 +37,9 @@ class Served:
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "version": self.version, "alias": self.alias, "run_id": self.run_id,
                 "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.loaded_at)),
-                "activity_types": sorted(self.bundle.series)}
+                "activity_types": self.bundle.activity_types(),
+                # #17: the types whose sites beyond the site model's are served by the fleet model
+                "fleet_activity_types": sorted(self.bundle.fleet)}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +18,15 @@ from services.ml_engine.bundle import (
     BaselineBundle,
     SeriesModel,
     model_inputs,
-    weather_table,
+    weather_tables,
 )
-from services.ml_engine.features import build_features, clean_meter, site_scale
+from services.ml_engine.features import SiteWeather, build_features, clean_meter, site_scale
+from services.ml_engine.fleet import FleetModel, train_fleet
 from services.ml_engine.model import ExpectedConsumptionModel, ashrae_metrics, fit_with_intervals
 
 log = logging.getLogger(__name__)
-MODEL_FORMAT = "carbon-baseline/1"  # bump when the features or the bundle change meaning
+MODEL_FORMAT = "carbon-baseline/2"  # 2: hybrid site + fleet model, weather per site (#17); bump when the features or the bundle change meaning
+Weather = pd.DataFrame | SiteWeather
 MIN_TRAIN_HOURS = 24 * 28
 
 
@@ -82,55 +85,89 @@ def unusable(series: dict[str, pd.DataFrame], window: Window) -> list[tuple[str,
     return out
 
 
-def fingerprint(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
+def fingerprint(series: dict[str, pd.DataFrame], weather: Weather, floor_area: dict[str, float],
                 window: Window, params: dict) -> str:
     """Same data, window and parameters -> same fingerprint (re-runs reuse the registered version)."""
     h = hashlib.sha256(MODEL_FORMAT.encode())
     for activity_type in sorted(series):
         h.update(activity_type.encode())
         h.update(pd.util.hash_pandas_object(series[activity_type], index=False).to_numpy().tobytes())
-    h.update(pd.util.hash_pandas_object(weather, index=False).to_numpy().tobytes())
-    h.update(json.dumps({"area": floor_area, "window": window.as_params(), "params": params},
+    frames = [weather] if isinstance(weather, pd.DataFrame) else weather.fingerprint_frames()
+    for frame in frames:
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    stations = {} if isinstance(weather, pd.DataFrame) else {"stations": weather.site_station,
+                                                            "default_station": weather.default_station}
+    h.update(json.dumps({"area": floor_area, "window": window.as_params(), "params": params, **stations},
                         sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
-def train_bundle(series: dict[str, pd.DataFrame], weather: pd.DataFrame, floor_area: dict[str, float],
-                 window: Window, params: dict | None = None, alpha: float = 0.10) -> BaselineBundle:
-    """One model per activity type (electricity and gas behave differently; each is a global model over
-    its sites). Sites with fewer than 28 days of training readings are left out. ``params`` override the
-    model's default hyper-parameters one by one."""
+def train_bundle(series: dict[str, pd.DataFrame], weather: Weather, floor_area: dict[str, float],
+                 window: Window, params: dict | None = None, alpha: float = 0.10, fleet: bool = True,
+                 fleet_params: dict | None = None, fleet_max_sites: int | None = None) -> BaselineBundle:
+    """The hybrid of #17, per activity type (electricity and gas behave differently):
+
+    * the site model (site as a category, as before #17) on the sites with 28 days of training readings, at
+      most ``MAX_SITE_CODES`` of them: the largest by mean reading when there are more;
+    * the fleet model (services/ml_engine/fleet.py; ``fleet=False``: none) on every site with 28 days, to
+      serve the sites the site model does not know: new sites without a retrain, and any beyond the cap.
+
+    ``weather``: one raw frame for every site, or each site's own station (:class:`SiteWeather`).
+    ``params`` override the site model's default hyper-parameters one by one, ``fleet_params`` the fleet's
+    (``max_iter`` of ``params`` applies to both unless ``fleet_params`` sets it). ``fleet_max_sites``: train
+    the fleet model on a seeded random sample of that many sites per activity type (its cost is linear in
+    sites; it has no site identity, so it still serves every site): the knob for large estates."""
     models: dict[str, SeriesModel] = {}
+    fleets: dict[str, FleetModel] = {}
+    cpu = {"site": 0.0, "fleet": 0.0}  # CPU seconds of each model's features and fits (bench/accuracy.py)
     for activity_type, long in sorted(series.items()):
+        started = time.process_time()
         upto = long[long["timestamp"] < window.holdout_start]
         train_rows = upto[upto["timestamp"] >= window.train_start]
         counts = train_rows.dropna(subset=["value"]).groupby("site").size()
-        sites = sorted(counts[counts >= MIN_TRAIN_HOURS].index)
-        if len(sites) > MAX_SITE_CODES:
-            log.warning("%s: %d sites; the model holds %d, the largest are kept", activity_type, len(sites),
-                        MAX_SITE_CODES)
-            means = train_rows.groupby("site")["value"].mean().reindex(sites)
-            sites = sorted(means.nlargest(MAX_SITE_CODES).index)
+        all_sites = sorted(counts[counts >= MIN_TRAIN_HOURS].index)
+        sites = all_sites
         if not sites:
             log.warning("%s: no site has %d training hours; skipped", activity_type, MIN_TRAIN_HOURS)
             continue
-        upto = upto[upto["site"].isin(sites)]
+        if len(sites) > MAX_SITE_CODES:
+            log.info("%s: %d sites; the site model holds the %d largest, the fleet model serves the rest",
+                     activity_type, len(sites), MAX_SITE_CODES)
+            means = train_rows.groupby("site")["value"].mean().reindex(sites)
+            sites = sorted(means.nlargest(MAX_SITE_CODES).index)
+        upto_sites = upto[upto["site"].isin(sites)]
         scale = site_scale(train_rows[train_rows["site"].isin(sites)])
         codes = {s: i for i, s in enumerate(sites)}
         meta = pd.DataFrame({"site": sites, "gross_internal_area_m2": [floor_area.get(s, np.nan) for s in sites]})
-        df = build_features(upto, weather, meta, scale, codes)
+        df = build_features(upto_sites, weather, meta, scale, codes)
         df = df[df["timestamp"] >= window.train_start]
         model, intervals = fit_with_intervals(df, cal_start=window.cal_start, alpha=alpha,
                                               params={**ExpectedConsumptionModel().params, **(params or {})})
         models[activity_type] = SeriesModel(model, intervals, scale, codes,
                                             {s: float(floor_area.get(s, np.nan)) for s in sites})
+        cpu["site"] += time.process_time() - started
+        started = time.process_time()
+        if fleet:
+            fp = {"max_iter": params["max_iter"]} if params and "max_iter" in params else {}
+            fleet_sites = all_sites
+            if fleet_max_sites and len(all_sites) > fleet_max_sites:
+                rng = np.random.default_rng(17)
+                fleet_sites = sorted(rng.choice(np.array(all_sites, dtype=object), fleet_max_sites, replace=False))
+            fleets[activity_type] = train_fleet(
+                upto[upto["site"].isin(fleet_sites)], activity_type, weather, floor_area, window.train_start,
+                window.holdout_start, window.cal_start, params={**fp, **(fleet_params or {})}, alpha=alpha)
+        cpu["fleet"] += time.process_time() - started
     if not models:
         raise ValueError("no activity type has enough hourly history to train on")
-    return BaselineBundle(series=models, weather=weather_table(weather),
-                          info={"format": MODEL_FORMAT, **window.as_params(), "alpha": alpha})
+    tables, site_station, default_station = weather_tables(weather)
+    return BaselineBundle(series=models, weather=tables, fleet=fleets, site_station=site_station,
+                          default_station=default_station,
+                          floor_area={s: float(a) for s, a in floor_area.items() if a == a and a},
+                          info={"format": MODEL_FORMAT, **window.as_params(), "alpha": alpha,
+                                "fit_cpu_seconds": cpu})
 
 
-def holdout_inputs(series: dict[str, pd.DataFrame], weather: pd.DataFrame, window: Window) -> pd.DataFrame:
+def holdout_inputs(series: dict[str, pd.DataFrame], weather: Weather, window: Window) -> pd.DataFrame:
     """Model inputs (with the actual ``value``) of every holdout reading, for any model to be judged on."""
     frames = []
     for activity_type, long in sorted(series.items()):

@@ -4,6 +4,7 @@ MLflow tracking store and registry, real Cambridge readings; registry state chec
 from __future__ import annotations
 
 import httpx
+import pandas as pd
 import pytest
 
 import mlflow
@@ -77,10 +78,31 @@ def test_data_fetch_is_retried(prefect_harness, flow_env, monkeypatch):
     monkeypatch.setattr(tb, "data_core_client", flaky)
     monkeypatch.setattr(tb, "fetch_sites", tb.fetch_sites.with_options(retry_delay_seconds=0))
     result = run(flow_env, max_iter=10)
-    assert calls["n"] == 4 and result["alias"] == "champion"  # sites: 2 failures + 1 success; readings: 1
+    # sites: 2 failures + 1 success; readings: 1; each site's station weather: 1
+    assert calls["n"] == 5 and result["alias"] == "champion"
 
 
 def test_no_readings_is_a_clear_error(prefect_harness, flow_env):
     with pytest.raises(ValueError, match="no hourly readings"):
         flow_env["module"].train_baseline(train_start="2030-01-01", holdout_start="2030-02-01",
                                           holdout_end="2030-03-01")
+
+
+def test_each_site_trains_on_its_own_station_from_the_data_core_and_the_fleet_model_is_packed(prefect_harness,
+                                                                                              flow_env):
+    """#17: the flow takes each site's station series from the data core (the buildings name Bedford) and
+    registers one bundle: the site models, the fleet model per activity type and the station tables."""
+    from services.ml_engine import registry
+
+    result = run(flow_env, max_iter=10)
+    bundle = registry.load_bundle("carbon-baseline", result["version"])  # verified against its signature
+    assert bundle.site_station == {"b0": "bedford", "b2": "bedford", "b33": "bedford"}
+    assert set(bundle.weather) == {"bedford"} and bundle.default_station is None
+    table = bundle.weather["bedford"]
+    assert table.index.min() <= pd.Timestamp("2019-01-15", tz="UTC") and table["temp_c"].notna().mean() > 0.9
+    assert set(bundle.fleet) == set(bundle.series) == {"electricity", "natural_gas"}
+    frame = pd.DataFrame({"site": ["b0", "b-new"], "timestamp": ["2019-04-10T09:00:00Z"] * 2,
+                          "recent_scale": [None, 40.0], "history_days": [None, 10.0]})
+    detail = bundle.predict_detail(frame)
+    # b-new names no station known at training and the request names none: predicted without weather
+    assert detail["basis"].tolist() == ["site", "fleet"] and detail["weather"].tolist() == ["hourly", "none"]

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 def new_summary() -> dict[str, Any]:
     """The running totals :func:`fill_page` adds to."""
-    return {"pending": 0, "stored": 0, "multi_meter_hours": 0, "model_versions": [], "skipped": []}
+    return {"pending": 0, "stored": 0, "multi_meter_hours": 0, "model_versions": [], "skipped": [],
+            "unpredictable": []}
 
 
 def list_pending(dc: DataCoreClient, start: str | None, end: str | None, sites: list[str],
@@ -115,9 +116,11 @@ def _fill_series(site: str, activity_type: str, rows: pd.DataFrame, summary: dic
             if answer is None or "refused" in answer:
                 reason = (answer or {}).get("refused") or "the model cannot predict it"
                 return stored, SiteSkip.of(site, "predict", reason, activity_type=activity_type)
+            pairs = list(zip(chunk, answer["predictions"], strict=True))
             rows_out = [{"site": site, "meter": meters[stamp], "activity_type": activity_type, "period_start": stamp,
                          "expected": p["expected"], "lower": p["lower"], "upper": p["upper"]}
-                        for stamp, p in zip(chunk, answer["predictions"], strict=True)]
+                        for stamp, p in pairs if p.get("expected") is not None]
+            _note_unpredictable(summary, site, activity_type, pairs)
             model = answer["model"]
             name, version = str(model["name"]), str(model["version"])
         except Exception as exc:
@@ -133,3 +136,24 @@ def _fill_series(site: str, activity_type: str, rows: pd.DataFrame, summary: dic
         if version not in summary["model_versions"]:
             summary["model_versions"].append(version)
     return stored, None
+
+
+def _note_unpredictable(summary: dict[str, Any], site: str, activity_type: str,
+                        pairs: list[tuple[str, dict[str, Any]]]) -> None:
+    """Hours the engine answered without an expected value (a new site before it has the history the fleet
+    model needs): they stay pending, and the summary says how many, why, and the first hour filled."""
+    missing = [(stamp, p) for stamp, p in pairs if p.get("expected") is None]
+    if not missing:
+        return
+    filled = [stamp for stamp, p in pairs if p.get("expected") is not None]
+    entry = next((e for e in summary["unpredictable"] if (e["site"], e["activity_type"]) == (site, activity_type)),
+                 None)
+    if entry is None:
+        entry = {"site": site, "activity_type": activity_type, "hours": 0, "first": missing[0][0], "last": "",
+                 "reason": missing[0][1].get("reason") or "the model cannot predict these hours yet",
+                 "first_filled": None}
+        summary["unpredictable"].append(entry)
+    entry["hours"] += len(missing)
+    entry["last"] = max(entry["last"], missing[-1][0])
+    if filled and entry["first_filled"] is None:
+        entry["first_filled"] = min(filled)

@@ -66,8 +66,12 @@ def test_every_input_format_gives_the_same_answer_as_the_registered_pyfunc(engin
         assert response.status_code == 200, (name, response.text)
         assert response.headers["x-model-version"] == "1"
         got = pd.DataFrame(response.json()["predictions"]).head(len(ROWS))
-        assert list(got.columns) == ["expected", "lower", "upper"], name
-        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, obj=name)
+        assert list(got.columns) == ["expected", "lower", "upper", "basis", "weather", "reason"], name
+        pd.testing.assert_frame_equal(got[["expected", "lower", "upper", "basis", "weather"]],
+                                      expected[["expected", "lower", "upper", "basis", "weather"]],
+                                      check_exact=False, rtol=1e-9, obj=name)
+        assert got["reason"].isna().all() and (expected["reason"] == "").all()
+    assert (expected["basis"] == "site").all() and (expected["weather"] == "hourly").all()
     assert (expected["lower"] <= expected["expected"]).all() and (expected["expected"] <= expected["upper"]).all()
 
 
@@ -77,7 +81,6 @@ def test_every_input_format_gives_the_same_answer_as_the_registered_pyfunc(engin
     ({"dataframe_records": [{"site": "b0", "timestamp": "yesterday"}]}, "timestamp"),
     ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "lag_24h": "a lot"}]}, "lag_24h"),
     ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "lag_24h": True}]}, "lag_24h"),
-    ({"dataframe_records": [{"site": "b99", "timestamp": "2019-04-10T09:00:00Z"}]}, "site"),
     ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "activity_type": "diesel"}]},
      "activity_type"),
     ({"dataframe_records": [{"site": "b0", "timestamp": "2019-04-10T09:00:00Z", "colour": "red"}]}, "colour"),
@@ -302,7 +305,6 @@ def test_typed_predict_history_from_a_live_data_core_and_without_it(engine_setti
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"site": "b99", "timestamps": ["2019-04-10T09:00:00Z"]}, "site"),
     ({"site": "b0", "activity_type": "diesel", "timestamps": ["2019-04-10T09:00:00Z"]}, "activity_type"),
     ({"site": "b0", "timestamps": []}, "timestamps"),
     ({"site": "b0", "timestamps": ["not a time"]}, "timestamps.0"),

@@ -38,7 +38,7 @@ def test_tree_walk_equals_sklearn_with_missing_values_and_every_site(bundle_and_
         for col in ("lag_24h", "lag_168h", "temp_c", "prev_day_mean"):  # knock out values: NaN branches
             rows.loc[rng.random(len(rows)) < 0.3, col] = np.nan
         cols = bundle._frame(rows)
-        X, scale, _, _ = bundle._matrix(cols, np.arange(len(rows)), sm, activity_type)
+        X, scale, _, _, _ = bundle._matrix(cols, np.arange(len(rows)), sm)
         sk = sm.model.model.predict(X)
         walk = TreeEnsemble(sm.model.model).predict(X)
         np.testing.assert_allclose(walk, sk, rtol=0, atol=1e-9)
@@ -82,7 +82,6 @@ def test_timestamps_naive_utc_and_offsets_agree(bundle_and_inputs):
     ({"site": ["b0"], "timestamp": ["2019-04-10T09:00:00Z"], "lag_24h": ["ten"]}, "lag_24h"),
     ({"site": ["b0"], "timestamp": ["2019-04-10T09:00:00Z"], "lag_24h": [True]}, "lag_24h"),
     ({"site": ["b0"], "timestamp": ["2019-04-10T09:00:00Z"], "activity_type": ["steam"]}, "activity_type"),
-    ({"site": ["nowhere"], "timestamp": ["2019-04-10T09:00:00Z"]}, "site"),
 ])
 def test_bad_input_names_the_field(bundle_and_inputs, frame, field):
     bundle, _ = bundle_and_inputs

@@ -114,7 +114,7 @@ def test_fill_page_predicts_stores_and_counts(monkeypatch: pytest.MonkeyPatch) -
     assert [r["meter"] for r in stored] == ["m"] * 3 and stored[0]["period_start"] == hours[0]
     assert summary == {"pending": 0, "stored": 3, "multi_meter_hours": 2, "model_versions": ["4"], "skipped": [
         {"site": "b9", "stage": "predict", "reason": "the model cannot predict it", "activity_type": "electricity",
-         "meter": ""}]}
+         "meter": ""}], "unpredictable": []}
     assert fill_page(pending([]), summary, predict=predict, store=store) == 0
 
 
@@ -263,3 +263,29 @@ def test_heldout_the_data_core_refusing_to_store_one_sites_values(clean_rows: li
     skip = skip_of(summary)
     assert skip.stage == "store" and "422" in skip.reason and "must be finite" in skip.reason
     assert stored == clean_rows and summary["stored"] == 12
+
+
+def test_hours_the_engine_cannot_predict_yet_are_reported_and_the_rest_stored() -> None:
+    """#17: a new site's hours before the fleet model has its 7 days come back without an expected value and
+    with a reason: they are not stored (left pending), counted once per site with the first hour filled."""
+    hours = [f"2020-01-0{d}T00:00:00" for d in range(1, 6)]
+    page = pending([("new", "m", "electricity", h) for h in hours])
+    stored: list[dict[str, Any]] = []
+
+    def predict(site: str, activity_type: str, stamps: list[str]) -> dict[str, Any] | None:
+        ready = [s >= hours[3] for s in stamps]
+        return {"model": {"name": "carbon-baseline", "version": "5"}, "predictions": [
+            {"expected": 2.0, "lower": 1.0, "upper": 3.0, "basis": "fleet"} if ok else
+            {"expected": None, "lower": None, "upper": None, "basis": "none", "reason": "needs 7 days, has 3"}
+            for ok in ready]}
+
+    def store(name: str, version: str, rows: list[dict[str, Any]]) -> int:
+        stored.extend(rows)
+        return len(rows)
+
+    summary = new_summary()
+    assert fill_page(page, summary, predict=predict, store=store) == 2
+    assert [r["period_start"] for r in stored] == hours[3:] and summary["skipped"] == []
+    assert summary["unpredictable"] == [{"site": "new", "activity_type": "electricity", "hours": 3, "first": hours[0],
+                                         "last": hours[2], "reason": "needs 7 days, has 3",
+                                         "first_filled": hours[3]}]
