@@ -29,7 +29,7 @@ from services.common.contracts import IngestionEvent
 from services.common.errors import Conflict
 from services.data_core.bulk import execute_prepared, prepare_insert
 from services.data_core.factors.store import FactorCache
-from services.data_core.ingest import overlap, workers
+from services.data_core.ingest import overlap, series, workers
 from services.data_core.ingest.compute import (
     ACTIVITY_COLUMNS,
     ID_MASK,
@@ -143,6 +143,7 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
                                           not_null_text=("meter", "naics_code", "supplier")))
     execute_prepared(conn, prepare_insert(dialect, Emission.__tablename__, emissions[EMISSION_COLUMNS]))
     add_to_rollup(conn, emissions)
+    series.widen(conn, acts)
     tally.remember(keys)
     tally.periods.add(acts, acts[ROW].to_numpy())
     tally.accepted += len(acts)
