@@ -25,6 +25,7 @@ from services.data_core.ledger import current_version
 from services.data_core.models import EmissionFactor, OutboxEvent
 from services.data_core.routes import (
     alerts,
+    corrections,
     emissions,
     factors,
     hotspots,
@@ -93,7 +94,8 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
         title="Carbon Nexus data core",
         description="Organisations, sites, activity data, emission factors, the calculation ledger and queries.",
         routers=[sites.router, factors.router, ingest.router, ledger.router, emissions.router, predictions.router,
-                 hotspots.router, alerts.router, recommendations.router, streams.router, weather.router],
+                 hotspots.router, alerts.router, recommendations.router, streams.router, weather.router,
+                 corrections.router],
         lifespan=lifespan,
         health_checks={"database": _db_check},
     )

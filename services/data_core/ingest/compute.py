@@ -25,7 +25,7 @@ from services.data_core.ingest import overlap, series
 from services.data_core.ingest.parse import ROW
 from services.data_core.ingest.validate import ERROR_COLUMNS, Reference, validate
 from services.data_core.ledger import calculate
-from services.data_core.models import Activity, Site
+from services.data_core.models import Site
 
 KEY = ["site_id", "meter", "activity_type", "naics_code", "period_start", "period_end"]
 SERIES_COLUMNS = [overlap.SERIES, overlap.START_S, overlap.END_S]

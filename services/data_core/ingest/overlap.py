@@ -69,7 +69,7 @@ def _running_end(key: np.ndarray, end: np.ndarray, label: np.ndarray) -> tuple[n
     return frame["m"].to_numpy(), frame["h"].to_numpy()
 
 
-def _prepared(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prepared(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Series hash and start/end seconds of each row: the columns ``series_columns`` adds (the ingest worker
     computes them once per chunk, so the writer does not), or computed here."""
     if SERIES in frame.columns:
@@ -81,7 +81,7 @@ def _prepared(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def series_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its series hash and start/end seconds (``SERIES``, ``START_S``, ``END_S``)."""
-    series, start, end = _prepared(frame.drop(columns=[SERIES, START_S, END_S], errors="ignore"))
+    series, start, end = prepared(frame.drop(columns=[SERIES, START_S, END_S], errors="ignore"))
     return frame.assign(**{SERIES: series, START_S: start, END_S: end})
 
 
@@ -101,7 +101,7 @@ def within(good: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     n = len(good)
     if n < 2:
         return np.zeros(n, dtype=bool), _no_errors()
-    series, s_sec, e_sec = _prepared(good)
+    series, s_sec, e_sec = prepared(good)
     order = np.lexsort((s_sec, series))
     k = series[order]
     g = _dense(k) << _BITS
@@ -165,6 +165,11 @@ def _seconds(values: Any, *, up: bool) -> np.ndarray:
     return np.clip(secs, 0, (1 << _BITS) - 1)
 
 
+def from_seconds(seconds: np.ndarray) -> pd.Series:
+    """Seconds since 1990 (as :func:`_seconds` gives them) as datetimes."""
+    return pd.Series((seconds * 1_000_000 + _BASE_US).astype("datetime64[us]"))
+
+
 class Periods:
     """Accepted periods of many series, checked in two steps:
 
@@ -199,7 +204,7 @@ class Periods:
     def add(self, frame: pd.DataFrame, labels: Any) -> None:
         if frame.empty:
             return
-        series, s_sec, e_sec = _prepared(frame)
+        series, s_sec, e_sec = prepared(frame)
         sid = self._series(series, new=True)
         grow = len(self.ids) - len(self.lo)
         if grow:
@@ -241,7 +246,7 @@ class Periods:
         n = len(new)
         if n == 0 or not self.ids:
             return np.zeros(n, dtype=bool), _no_errors()
-        series, s_sec, e_sec = _prepared(new)
+        series, s_sec, e_sec = prepared(new)
         sid = self._series(series, new=False)
         known = sid >= 0
         box = np.where(known, sid, 0)

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, and_, select
 
 from services.data_core.bulk import _datetime_strings
-from services.data_core.ingest.overlap import OVERLAP_KEY, SERIES, series_columns
+from services.data_core.ingest import overlap
+from services.data_core.ingest.overlap import OVERLAP_KEY
 from services.data_core.models import Activity, ActivitySeries
 
 STORED = ["id_db", "site_id", "meter", "activity_type", "naics_code", "period_start", "period_end",
-          "quantity_db", "unit_db", "batch_db", "superseded_db"]
+          "quantity_db", "unit_db", "batch_db", "superseded_db", "revision_db"]
 
 
 def _empty() -> pd.DataFrame:
@@ -27,12 +29,23 @@ def _empty() -> pd.DataFrame:
 
 
 def _per_series(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per series of ``frame``: its key, first start, last end and longest reading in seconds."""
-    framed = frame if SERIES in frame.columns else series_columns(frame)
-    seconds = (framed["period_end"] - framed["period_start"]).dt.total_seconds()
-    return (framed.assign(_seconds=seconds).groupby(SERIES, sort=False)
-            .agg(**{c: (c, "first") for c in OVERLAP_KEY}, first_start=("period_start", "min"),
-                 last_end=("period_end", "max"), longest_s=("_seconds", "max")).reset_index(drop=True))
+    """One row per series of ``frame``: its key, first start, last end (whole seconds: starts rounded down,
+    ends up, so the box holds the readings) and longest reading in seconds."""
+    series, start, end = overlap.prepared(frame)
+    keys, first, inverse = np.unique(series, return_index=True, return_inverse=True)
+    lo = np.full(len(keys), np.iinfo(np.int64).max)
+    hi = np.full(len(keys), np.iinfo(np.int64).min)
+    longest = np.zeros(len(keys), dtype=np.int64)
+    np.minimum.at(lo, inverse, start)
+    np.maximum.at(hi, inverse, end)
+    np.maximum.at(longest, inverse, end - start)
+    out = frame[OVERLAP_KEY].iloc[first].reset_index(drop=True)
+    for col in OVERLAP_KEY:
+        out[col] = out[col].astype(str)
+    out["first_start"] = overlap.from_seconds(lo)
+    out["last_end"] = overlap.from_seconds(hi)
+    out["longest_s"] = longest.astype(float)
+    return out
 
 
 def stored_near(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
@@ -59,7 +72,7 @@ def stored_near(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
     a = Activity.__table__.c
     stmt = select(a.id.label("id_db"), a.site_id, a.meter, a.activity_type, a.naics_code, a.period_start,
                   a.period_end, a.quantity.label("quantity_db"), a.unit.label("unit_db"), a.batch_id.label("batch_db"),
-                  a.superseded_by.label("superseded_db")).where(and_(
+                  a.superseded_by.label("superseded_db"), a.revision.label("revision_db")).where(and_(
         a.site_id.in_(sorted(hit["site_id"].unique())),
         a.period_start >= lower, a.period_start < hit["last_end"].max().to_pydatetime(),
         a.period_end > hit["first_start"].min().to_pydatetime(),

@@ -27,13 +27,20 @@ OLD_UNIQUE = 'uq_activities_site_id_period_start_meter_activity_type_naics_code_
 KEY = ['site_id', 'period_start', 'meter', 'activity_type', 'naics_code', 'period_end']
 
 
+def _old_unique_name() -> str:
+    """The natural key's constraint as the database named it (PostgreSQL shortened the long name of 0001)."""
+    for constraint in sa.inspect(op.get_bind()).get_unique_constraints('activities'):
+        if constraint['column_names'] == KEY and constraint['name']:
+            return str(constraint['name'])
+    return OLD_UNIQUE
+
+
 def upgrade() -> None:
     op.drop_index('ix_activities_overlap', table_name='activities')
     with op.batch_alter_table('activities') as batch:
         batch.add_column(sa.Column('revision', sa.Integer(), server_default='0', nullable=False))
         batch.add_column(sa.Column('superseded_by', sa.BigInteger(), nullable=True))
-        batch.drop_constraint(OLD_UNIQUE[:63] if op.get_bind().dialect.name == 'postgresql' else OLD_UNIQUE,
-                              type_='unique')
+        batch.drop_constraint(_old_unique_name(), type_='unique')
         batch.create_unique_constraint('uq_activities_reading', [*KEY, 'revision'])
     op.create_table('activity_series',
     sa.Column('site_id', sa.String(length=64), nullable=False),
