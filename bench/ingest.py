@@ -396,6 +396,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "real_s": med("real", "seconds"), "floor_s": med("floor", "seconds"),
         "strict_s": med("strict", "seconds") if strict else None,
         "ratio": float(np.median([r["real"]["seconds"] / r["floor"]["seconds"] for r in runs])),
+        "ratios": [round(r["real"]["seconds"] / r["floor"]["seconds"], 3) for r in runs],
         "ratio_strict": float(np.median([r["real"]["seconds"] / r["strict"]["seconds"] for r in runs])) if strict
         else None,
         "peak_rss": worst["real"]["peak_rss"],
@@ -445,6 +446,9 @@ def run_once(kind: str, run: int, csv_path: Path, sites: list[dict[str, Any]], s
               f"peak at {real['peak_at_s']:.0f}s)", flush=True)
         floor = run_floor(db, csv_path, sites_json, "to_sql", args)
         print(f"{tag} floor (to_sql): {floor['seconds']:.1f}s " + _stages(floor), flush=True)
+        # the ratio of this run (real and floor side by side, same load); the summary gives the median
+        print(f"{tag} ratio real/floor {real['seconds'] / floor['seconds']:.2f} "
+              f"(load average {os.getloadavg()[0]:.2f})", flush=True)
         strict = None
         if not args.no_strict:
             strict = run_floor(db, csv_path, sites_json, "bulk", args)
@@ -521,6 +525,7 @@ def main() -> None:
     for r in summaries:
         speed = r["ratio"] <= 1.5
         memory = r["peak_rss"] <= 3 * file_bytes
+        print(f"ratios [{r['db']}] per run: {', '.join(f'{x:.2f}' for x in r['ratios'])}; median {r['ratio']:.2f}")
         print(f"goal [{r['db']}]: ratio {r['ratio']:.2f} {'<=' if speed else '>'} 1.5 ({'met' if speed else 'MISSED'}); "
               f"peak RSS {r['peak_rss'] / file_bytes:.1f}x {'<=' if memory else '>'} 3x file "
               f"({'met' if memory else 'MISSED'}; growth during the request {r['rss_growth'] / file_bytes:.1f}x, "
