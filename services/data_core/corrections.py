@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from services.common.contracts import IngestionEvent
 from services.common.errors import Conflict, NotFound, Unprocessable
@@ -75,6 +76,7 @@ def _readings(conn: Connection, ids: Sequence[int]) -> pd.DataFrame:
     found = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=READING)
     for col in ("period_start", "period_end"):
         found[col] = pd.to_datetime(found[col]).astype("datetime64[us]")
+    found["superseded_by"] = found["superseded_by"].astype("Int64")
     return found.set_index("id", drop=False)
 
 
@@ -192,6 +194,16 @@ def correct(engine: Engine, cache: FactorCache, changes: Sequence[Change], *, re
         twice = sorted({i for i in ids if ids.count(i) > 1})
         raise Unprocessable(f"reading(s) {', '.join(map(str, twice))} appear more than once in this request",
                             field="corrections")
+    try:
+        return _correct(engine, cache, changes, ids, requested_by=requested_by, reason=reason,
+                        orchestration_url=orchestration_url)
+    except IntegrityError as exc:  # SQLite: another correction of the same reading committed between our reads
+        raise Conflict("another correction of the same reading committed at the same time; send this one again "
+                       "to see whether it is still needed") from exc
+
+
+def _correct(engine: Engine, cache: FactorCache, changes: Sequence[Change], ids: list[int], *, requested_by: str,
+             reason: str, orchestration_url: str | None) -> dict[str, Any]:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # one version at a time; waits for ingests in progress
             conn.execute(text("LOCK TABLE ledger_versions IN EXCLUSIVE MODE"))

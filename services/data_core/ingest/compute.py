@@ -5,7 +5,7 @@ It runs in a worker process (``workers.py``) while the request's own process wri
 chunk: on two cores the pandas work and the database writes overlap instead of sharing one
 interpreter lock. It reads the database through its own read-only connection, which sees committed
 data; rows that an earlier chunk of the *same* request wrote (not yet committed) are caught by the
-writing side (``pipeline.py``) with the natural-key hashes.
+writing side (``pipeline.py``) with the time boxes of what the request accepted of each series.
 """
 
 from __future__ import annotations
@@ -51,23 +51,8 @@ class ChunkResult:
     rejected: int
     errors: pd.DataFrame  # ERROR_COLUMNS
     raw: dict[int, dict[str, str]]  # row number -> the rejected row as sent
-    activities: pd.DataFrame  # ACTIVITY_COLUMNS + "_key" (natural-key hash) + ROW + SERIES_COLUMNS
+    activities: pd.DataFrame  # ACTIVITY_COLUMNS + ROW + SERIES_COLUMNS (series hash, start/end seconds)
     emissions: pd.DataFrame  # ledger rows (+ site_id, activity_type, period_start, edition_key for the rollup)
-
-
-def activity_keys(frame: pd.DataFrame) -> np.ndarray:
-    """63-bit hashes of the natural key. Duplicates are judged on the key columns in the database; the
-    hash only tells cheaply whether an earlier chunk of the same request may hold the same key."""
-    keyed = pd.DataFrame({
-        "s": frame["site_id"].astype(str).to_numpy(dtype=object),
-        "m": frame["meter"].astype(str).to_numpy(dtype=object),
-        "a": frame["activity_type"].astype(str).to_numpy(dtype=object),
-        "n": frame["naics_code"].astype(str).to_numpy(dtype=object),
-        "b": frame["period_start"].astype("datetime64[us]").astype("int64").to_numpy(),
-        "e": frame["period_end"].astype("datetime64[us]").astype("int64").to_numpy(),
-    })
-    hashed = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
-    return (hashed & ID_MASK).astype(np.int64)
 
 
 def existing_rows(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
@@ -95,14 +80,15 @@ def split_existing(frame: pd.DataFrame, existing: pd.DataFrame) -> tuple[np.ndar
     c = (merged[conflict[merged["_pos"].to_numpy()]]
          .assign(_old=lambda m: m["superseded_db"].notna()).sort_values(["_pos", "_old"], kind="stable")
          .drop_duplicates("_pos"))
-    superseded = np.where(c["_old"], " (superseded by the correction to reading " + c["superseded_db"].astype(
-        "Int64").astype(str) + ")", "")
+    replacement = c["superseded_db"].astype("Int64").astype(str)
+    superseded = np.where(c["_old"], " (corrected since: reading " + replacement + " replaced it)", "")
+    to_correct = np.where(c["_old"], replacement, c["id_db"].astype(str))
     errors = pd.DataFrame({
         "row": c[ROW].to_numpy(), "column": "quantity",
         "reason": ("conflicts with the stored record from batch " + c["batch_db"].astype(str)
                    + " (" + c["quantity_db"].astype(str) + " " + c["unit_db"].astype(str) + ")" + superseded
                    + "; stored data is never overwritten silently: correct a reading with POST "
-                   "/api/v1/activities/" + c["id_db"].astype(str) + "/corrections").to_numpy(),
+                   "/api/v1/activities/" + to_correct + "/corrections"),
         "value": c["quantity"].astype(str).to_numpy()})
     return same, conflict, errors
 
@@ -198,7 +184,6 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
         good = good.drop(index=drop).copy()
 
     good["activity_id"] = np.arange(job.id_start, job.id_start + len(good), dtype=np.int64)
-    good["_key"] = activity_keys(good) if not good.empty else np.empty(0, dtype=np.int64)
     emissions, reasons = calculate(good, table, version_id=job.version, applied_editions=job.editions)
     if not reasons.empty:
         errors.append(pd.DataFrame({"row": good.loc[reasons.index, ROW].to_numpy(), "column": "activity_type",
@@ -218,4 +203,4 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
         rows = chunk.loc[labels, ROW].astype(int).tolist()
         raw = dict(zip(rows, chunk.loc[labels, cols].to_dict("records"), strict=True))
     return ChunkResult(received=len(chunk), duplicates=duplicates, rejected=len(rejected), errors=merged_errors,
-                       raw=raw, activities=acts[[*ACTIVITY_COLUMNS, "_key", ROW, *SERIES_COLUMNS]], emissions=emissions)
+                       raw=raw, activities=acts[[*ACTIVITY_COLUMNS, ROW, *SERIES_COLUMNS]], emissions=emissions)

@@ -241,23 +241,34 @@ class Periods:
         self.run_end = np.maximum.accumulate(self.end)
         self.holder = np.maximum.accumulate(np.where(self.end == self.run_end, np.arange(total), 0))
 
+    def _inside(self, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows inside the time box of their series, dense series id (0 when unknown), start and end seconds)."""
+        series, s_sec, e_sec = prepared(new)
+        sid = self._series(series, new=False)
+        known = sid >= 0
+        box = np.where(known, sid, 0)
+        return known & (s_sec < self.hi[box]) & (e_sec > self.lo[box]), box, s_sec, e_sec
+
+    def inside(self, new: pd.DataFrame) -> np.ndarray:
+        """Rows of ``new`` inside the time box of what was added of their series (only those can repeat or
+        overlap an added period)."""
+        if new.empty or not self.ids:
+            return np.zeros(len(new), dtype=bool)
+        return self._inside(new)[0]
+
     def check(self, new: pd.DataFrame, *, what: str, after: str) -> tuple[np.ndarray, pd.DataFrame]:
         """Rows of ``new`` overlapping an added period: (mask over ``new``, reject records)."""
         n = len(new)
         if n == 0 or not self.ids:
             return np.zeros(n, dtype=bool), _no_errors()
-        series, s_sec, e_sec = prepared(new)
-        sid = self._series(series, new=False)
-        known = sid >= 0
-        box = np.where(known, sid, 0)
-        maybe = known & (s_sec < self.hi[box]) & (e_sec > self.lo[box])
+        maybe, box, s_sec, e_sec = self._inside(new)
         if not maybe.any():  # every row outside its series' box
             return maybe, _no_errors()
         self._merge()
         key = box << _BITS
         last = np.searchsorted(self.start, key | e_sec, side="left") - 1
         at = np.clip(last, 0, None)
-        hit = maybe & (last >= 0) & ((self.start[at] >> _BITS) == sid) & (self.run_end[at] > (key | s_sec))
+        hit = maybe & (last >= 0) & ((self.start[at] >> _BITS) == box) & (self.run_end[at] > (key | s_sec))
         if not hit.any():
             return hit, _no_errors()
         rows = pd.concat(self.rows, ignore_index=True) if len(self.rows) > 1 else self.rows[0]

@@ -53,14 +53,14 @@ def stored_near(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
     superseded: ``superseded_db`` names the replacement), columns ``STORED``."""
     if frame.empty:
         return _empty()
-    new = _per_series(frame)
     s = ActivitySeries.__table__.c
     boxes = pd.read_sql(select(s.site_id, s.meter, s.activity_type, s.naics_code, s.first_start.label("box_start"),
                                s.last_end.label("box_end"), s.longest_s.label("box_longest"))
-                        .where(s.site_id.in_(sorted(new["site_id"].unique())),
-                               s.activity_type.in_(sorted(new["activity_type"].unique()))), conn)
-    if boxes.empty:
+                        .where(s.site_id.in_(sorted(frame["site_id"].unique())),
+                               s.activity_type.in_(sorted(frame["activity_type"].unique()))), conn)
+    if boxes.empty:  # nothing stored yet for these sites
         return _empty()
+    new = _per_series(frame)
     for col in ("box_start", "box_end"):
         boxes[col] = pd.to_datetime(boxes[col]).astype("datetime64[us]")
     hit = new.merge(boxes, on=OVERLAP_KEY, how="inner")
