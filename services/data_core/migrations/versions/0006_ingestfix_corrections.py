@@ -77,7 +77,7 @@ def downgrade() -> None:
     op.drop_table('activity_series')
     with op.batch_alter_table('activities') as batch:
         batch.drop_constraint('uq_activities_reading', type_='unique')
-        batch.create_unique_constraint(OLD_UNIQUE, KEY)
+        batch.create_unique_constraint(op.f(OLD_UNIQUE), KEY)  # as 0001 named it (shortened on PostgreSQL)
         batch.drop_column('superseded_by')
         batch.drop_column('revision')
     op.create_index('ix_activities_overlap', 'activities', ['site_id', 'meter', 'activity_type', 'period_end'])
