@@ -140,6 +140,16 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (``/proc/<pid>/stat``; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def reset_hwm(pid: int) -> bool:
     """Reset the peak RSS (VmHWM) of ``pid`` to its current RSS (Linux >= 4.0)."""
     try:
@@ -257,11 +267,13 @@ def run_real(db: Database, csv_path: Path, sites: list[dict[str, Any]], rows: in
         children_before = {pid: proc_status(pid) for pid in children}
         sampler = RssSampler(server.proc.pid)
         sampler.start()
+        cpu_before = cpu_seconds([server.proc.pid, *children])
         with open(csv_path, "rb") as fh, httpx.Client(base_url=server.base, headers=server.auth,
                                                       timeout=httpx.Timeout(None)) as client:
             t0 = time.perf_counter()
             response = client.post("/api/v1/ingest", files={"file": (csv_path.name, fh, "text/csv")})
             seconds = time.perf_counter() - t0
+        cpu_s = cpu_seconds([server.proc.pid, *children]) - cpu_before
         samples = sampler.stop()
         after = proc_status(server.proc.pid)
         children_after = {pid: proc_status(pid) for pid in children if Path(f"/proc/{pid}").exists()}
@@ -279,7 +291,7 @@ def run_real(db: Database, csv_path: Path, sites: list[dict[str, Any]], rows: in
         raise RuntimeError(f"expected {rows} ledger rows, found {ledger_rows}")
     peak_at = max(samples, key=lambda s: s[1])[0] if samples else float("nan")
     return {
-        "seconds": seconds, "rows_per_s": rows / seconds, "startup_s": startup_s,
+        "seconds": seconds, "cpu_s": cpu_s, "rows_per_s": rows / seconds, "startup_s": startup_s,
         "rss_before": before["VmRSS"], "peak_rss": after["VmHWM"], "rss_after": after["VmRSS"],
         "workers_rss_before": sum(v["VmRSS"] for v in children_before.values()),
         "workers_peak_rss": sum(v["VmHWM"] for v in children_after.values()),
@@ -332,7 +344,7 @@ def floor_worker(args: argparse.Namespace) -> None:
     prep_s = time.perf_counter() - t
     stages: dict[str, float] = {}
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     df = pd.read_csv(args.csv)
     stages["read_csv"] = time.perf_counter() - t0
 
@@ -361,10 +373,11 @@ def floor_worker(args: argparse.Namespace) -> None:
             bulk_insert(conn, args.table, out, not_null_text=("site", "meter", "activity_type", "unit"))
     stages["insert"] = time.perf_counter() - t
     seconds = time.perf_counter() - t0
+    cpu_s = time.process_time() - c0
     kg = float(out["kg_co2e"].sum())
     engine.dispose()
     status = proc_status()
-    print(json.dumps({"seconds": seconds, "stages": stages, "prep_s": prep_s, "rows": len(out), "kg_co2e": kg,
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "stages": stages, "prep_s": prep_s, "rows": len(out), "kg_co2e": kg,
                       "rss_before": base["VmRSS"], "peak_rss": status["VmHWM"]}))
 
 
@@ -396,6 +409,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "real_s": med("real", "seconds"), "floor_s": med("floor", "seconds"),
         "strict_s": med("strict", "seconds") if strict else None,
         "ratio": float(np.median([r["real"]["seconds"] / r["floor"]["seconds"] for r in runs])),
+        "ratios": [round(r["real"]["seconds"] / r["floor"]["seconds"], 3) for r in runs],
         "ratio_strict": float(np.median([r["real"]["seconds"] / r["strict"]["seconds"] for r in runs])) if strict
         else None,
         "peak_rss": worst["real"]["peak_rss"],
@@ -445,6 +459,10 @@ def run_once(kind: str, run: int, csv_path: Path, sites: list[dict[str, Any]], s
               f"peak at {real['peak_at_s']:.0f}s)", flush=True)
         floor = run_floor(db, csv_path, sites_json, "to_sql", args)
         print(f"{tag} floor (to_sql): {floor['seconds']:.1f}s " + _stages(floor), flush=True)
+        # the ratio of this run (real and floor side by side, same load); the summary gives the median
+        print(f"{tag} ratio real/floor {real['seconds'] / floor['seconds']:.2f} "
+              f"(load average {os.getloadavg()[0]:.2f}; CPU seconds real {real['cpu_s']:.1f} (server + ingest worker) / "
+              f"floor {floor['cpu_s']:.1f} = {real['cpu_s'] / floor['cpu_s']:.2f})", flush=True)
         strict = None
         if not args.no_strict:
             strict = run_floor(db, csv_path, sites_json, "bulk", args)
@@ -521,6 +539,7 @@ def main() -> None:
     for r in summaries:
         speed = r["ratio"] <= 1.5
         memory = r["peak_rss"] <= 3 * file_bytes
+        print(f"ratios [{r['db']}] per run: {', '.join(f'{x:.2f}' for x in r['ratios'])}; median {r['ratio']:.2f}")
         print(f"goal [{r['db']}]: ratio {r['ratio']:.2f} {'<=' if speed else '>'} 1.5 ({'met' if speed else 'MISSED'}); "
               f"peak RSS {r['peak_rss'] / file_bytes:.1f}x {'<=' if memory else '>'} 3x file "
               f"({'met' if memory else 'MISSED'}; growth during the request {r['rss_growth'] / file_bytes:.1f}x, "

@@ -54,7 +54,8 @@ def filters(dialect: str, site: list[str], activity_type: list[str], start: date
         short = _A.period_end - _A.period_start <= text("interval '1 hour'")
     else:
         short = func.julianday(_A.period_end) - func.julianday(_A.period_start) <= 1.0 / 24 + 1e-9
-    clauses: list[Any] = [~short if longer else short]
+    # a reading a correction superseded is history: the views use its replacement (corrections.py)
+    clauses: list[Any] = [~short if longer else short, _A.superseded_by.is_(None)]
     if site:
         clauses.append(_A.site_id.in_(site))
     if activity_type:

@@ -177,14 +177,50 @@ class Activity(Base):
     supplier: Mapped[str] = mapped_column(String(200), default="")
     scope3_category: Mapped[int | None] = mapped_column(Integer)
     batch_id: Mapped[str] = mapped_column(String(32))
+    # --- ingestfix ---
+    # 0 for a reading as ingested; a correction of it is stored as a new reading with the next revision
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the reading that replaced this one (corrections.py); NULL while it is the current reading
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
-        # one index serves both the uniqueness of the natural key and the duplicate pre-check by site and time
-        UniqueConstraint("site_id", "period_start", "meter", "activity_type", "naics_code", "period_end"),
-        # the overlap check of ingest: stored periods of these series ending after a batch's first start
-        # (a range on the last column after IN lists on the others; migration 0004)
-        Index("ix_activities_overlap", "site_id", "meter", "activity_type", "period_end"),
+        # one index serves the uniqueness of the natural key (per revision: a correction of the same period is a
+        # new revision), the duplicate pre-check and the overlap lookups by site and time (ingest/series.py bounds
+        # them by the longest stored reading of the series; migration 0006 dropped the second index of 0004)
+        UniqueConstraint("site_id", "period_start", "meter", "activity_type", "naics_code", "period_end", "revision",
+                         name="uq_activities_reading"),
     )
+
+
+class ActivitySeries(Base):
+    """The time box of each stored series (site, meter, activity type, NAICS code): its first start, last end
+    and longest reading. Ingest skips the overlap lookup when a chunk cannot touch the box, and otherwise
+    bounds it to ``period_start >= first new start - longest`` on the natural-key index (ingest/series.py)."""
+
+    __tablename__ = "activity_series"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    meter: Mapped[str] = mapped_column(String(120), primary_key=True)
+    activity_type: Mapped[str] = mapped_column(String(80), primary_key=True)
+    naics_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    first_start: Mapped[datetime]
+    last_end: Mapped[datetime]
+    longest_s: Mapped[float] = mapped_column(Float)
+
+
+class Correction(Base):
+    """A reading replaced on purpose: the old one is kept (superseded), the new one is stored, and a new
+    ledger version (``version_id``, child of ``parent_version``) holds the new reading's emissions instead
+    of the old one's (corrections.py)."""
+
+    __tablename__ = "corrections"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    activity_id: Mapped[int] = mapped_column(BigInteger, unique=True)  # the superseded reading
+    replacement_id: Mapped[int] = mapped_column(BigInteger, unique=True)  # the reading that replaces it
+    version_id: Mapped[int] = mapped_column(Integer)
+    parent_version: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
 
 
 class IdBlock(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, func, insert, select, text, true
+from sqlalchemy import Engine, and_, func, insert, select, text
 
 from services.common.errors import Unprocessable
 from services.data_core import units
@@ -30,7 +30,7 @@ def create_version(engine: Engine, cache: FactorCache, body: LedgerVersionCreate
         previous = current_version(conn)
         new_id = int(conn.execute(select(func.max(LedgerVersion.id))).scalar() or 0) + 1
         a, s = Activity.__table__.c, Site.__table__.c
-        clauses = []
+        clauses = [a.superseded_by.is_(None)]  # a corrected reading counts through its replacement only
         if body.start:
             clauses.append(a.period_start >= body.start.replace(tzinfo=None))
         if body.end:
@@ -43,7 +43,7 @@ def create_version(engine: Engine, cache: FactorCache, body: LedgerVersionCreate
                        a.period_end, a.quantity, a.unit, a.scope3_category, s.org_id, s.country, s.grid_region,
                        s.renewable_share)
                 .join_from(Activity.__table__, Site.__table__, s.id == a.site_id)
-                .where(and_(*clauses) if clauses else true()).order_by(a.id))
+                .where(and_(*clauses)).order_by(a.id))
         recalculated = 0
         for chunk in pd.read_sql(stmt, conn, chunksize=CHUNK):
             chunk["period_start"] = pd.to_datetime(chunk["period_start"]).astype("datetime64[us]")

@@ -5,7 +5,7 @@ It runs in a worker process (``workers.py``) while the request's own process wri
 chunk: on two cores the pandas work and the database writes overlap instead of sharing one
 interpreter lock. It reads the database through its own read-only connection, which sees committed
 data; rows that an earlier chunk of the *same* request wrote (not yet committed) are caught by the
-writing side (``pipeline.py``) with the natural-key hashes.
+writing side (``pipeline.py``) with the time boxes of what the request accepted of each series.
 """
 
 from __future__ import annotations
@@ -17,17 +17,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Connection, Engine, select
 
 from services.data_core.db import make_engine
 from services.data_core.factors.store import FactorCache, FactorTable
-from services.data_core.ingest import overlap
+from services.data_core.ingest import overlap, series
 from services.data_core.ingest.parse import ROW
 from services.data_core.ingest.validate import ERROR_COLUMNS, Reference, validate
 from services.data_core.ledger import calculate
-from services.data_core.models import Activity, Site
+from services.data_core.models import Site
 
 KEY = ["site_id", "meter", "activity_type", "naics_code", "period_start", "period_end"]
+SERIES_COLUMNS = [overlap.SERIES, overlap.START_S, overlap.END_S]
 ID_MASK = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
 ACTIVITY_COLUMNS = ["id", "site_id", "meter", "activity_type", "naics_code", "period_start", "period_end",
                     "quantity", "unit", "supplier", "scope3_category", "batch_id"]
@@ -50,64 +51,44 @@ class ChunkResult:
     rejected: int
     errors: pd.DataFrame  # ERROR_COLUMNS
     raw: dict[int, dict[str, str]]  # row number -> the rejected row as sent
-    activities: pd.DataFrame  # ACTIVITY_COLUMNS + "_key" (natural-key hash) + ROW
+    activities: pd.DataFrame  # ACTIVITY_COLUMNS + ROW + SERIES_COLUMNS (series hash, start/end seconds)
     emissions: pd.DataFrame  # ledger rows (+ site_id, activity_type, period_start, edition_key for the rollup)
 
 
-def activity_keys(frame: pd.DataFrame) -> np.ndarray:
-    """63-bit hashes of the natural key. Duplicates are judged on the key columns in the database; the
-    hash only tells cheaply whether an earlier chunk of the same request may hold the same key."""
-    keyed = pd.DataFrame({
-        "s": frame["site_id"].astype(str).to_numpy(dtype=object),
-        "m": frame["meter"].astype(str).to_numpy(dtype=object),
-        "a": frame["activity_type"].astype(str).to_numpy(dtype=object),
-        "n": frame["naics_code"].astype(str).to_numpy(dtype=object),
-        "b": frame["period_start"].astype("datetime64[us]").astype("int64").to_numpy(),
-        "e": frame["period_end"].astype("datetime64[us]").astype("int64").to_numpy(),
-    })
-    hashed = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
-    return (hashed & ID_MASK).astype(np.int64)
-
-
 def existing_rows(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
-    """Stored activities that may share a key with ``frame`` or overlap one of its rows: same sites, meters
-    and activity types, periods overlapping the frame's time span (the ``ix_activities_overlap`` index:
-    site, meter, activity type, period end)."""
-    if frame.empty:
-        return pd.DataFrame(columns=["id_db", *KEY, "quantity_db", "unit_db", "batch_db"])
-    a = Activity.__table__.c
-    stmt = select(a.id.label("id_db"), a.site_id, a.meter, a.activity_type, a.naics_code, a.period_start, a.period_end,
-                  a.quantity.label("quantity_db"), a.unit.label("unit_db"), a.batch_id.label("batch_db")).where(
-        and_(a.site_id.in_(sorted(frame["site_id"].unique())),
-             a.meter.in_(sorted(frame["meter"].unique())),
-             a.activity_type.in_(sorted(frame["activity_type"].unique())),
-             a.period_end > frame["period_start"].min().to_pydatetime(),
-             a.period_start < frame["period_end"].max().to_pydatetime()))
-    found = pd.read_sql(stmt, conn)
-    found["period_start"] = pd.to_datetime(found["period_start"]).astype("datetime64[us]")
-    found["period_end"] = pd.to_datetime(found["period_end"]).astype("datetime64[us]")
-    for col in ("site_id", "meter", "activity_type", "naics_code"):
-        found[col] = found[col].fillna("").astype(str)
-    return found
+    """Stored readings that may share a key with ``frame`` or overlap one of its rows (``series.stored_near``:
+    none without a query when the chunk lies outside the stored time boxes of its series)."""
+    return series.stored_near(conn, frame)
 
 
 def split_existing(frame: pd.DataFrame, existing: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """For each row of ``frame``: stored identically (duplicate), stored differently (conflict, with
-    its reject records)."""
+    """For each row of ``frame``: stored identically (duplicate: the current reading, or one a correction
+    superseded, so re-sending an old file changes nothing), stored differently (conflict, with its reject
+    records naming the current reading when there is one)."""
     if existing.empty or frame.empty:
         none = np.zeros(len(frame), dtype=bool)
         return none, none, pd.DataFrame(columns=ERROR_COLUMNS)
-    merged = frame.reset_index(drop=True).merge(existing, on=KEY, how="left")
-    found = merged["quantity_db"].notna().to_numpy()
-    same = found & (merged["quantity"].to_numpy() == merged["quantity_db"].to_numpy()) & (
+    left = frame[[*KEY, "quantity", "unit", ROW]].reset_index(drop=True).rename_axis("_pos").reset_index()
+    merged = left.merge(existing, on=KEY, how="inner")
+    equal = (merged["quantity"].to_numpy() == merged["quantity_db"].to_numpy()) & (
         merged["unit"].to_numpy() == merged["unit_db"].to_numpy())
+    same = np.zeros(len(frame), dtype=bool)
+    same[merged.loc[equal, "_pos"].to_numpy()] = True
+    found = np.zeros(len(frame), dtype=bool)
+    found[merged["_pos"].to_numpy()] = True
     conflict = found & ~same
-    c = merged[conflict]
+    c = (merged[conflict[merged["_pos"].to_numpy()]]
+         .assign(_old=lambda m: m["superseded_db"].notna()).sort_values(["_pos", "_old"], kind="stable")
+         .drop_duplicates("_pos"))
+    replacement = c["superseded_db"].astype("Int64").astype(str)
+    superseded = np.where(c["_old"], " (corrected since: reading " + replacement + " replaced it)", "")
+    to_correct = np.where(c["_old"], replacement, c["id_db"].astype(str))
     errors = pd.DataFrame({
         "row": c[ROW].to_numpy(), "column": "quantity",
         "reason": ("conflicts with the stored record from batch " + c["batch_db"].astype(str)
-                   + " (" + c["quantity_db"].astype(str) + " " + c["unit_db"].astype(str)
-                   + "); stored data is never overwritten silently").to_numpy(),
+                   + " (" + c["quantity_db"].astype(str) + " " + c["unit_db"].astype(str) + ")" + superseded
+                   + "; stored data is never overwritten silently: correct a reading with POST "
+                   "/api/v1/activities/" + to_correct + "/corrections"),
         "value": c["quantity"].astype(str).to_numpy()})
     return same, conflict, errors
 
@@ -163,7 +144,7 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
         checked = validate(chunk, ref)
         rejected: set[Any] = set(checked.bad_rows)
         errors = [checked.errors]
-        good = checked.good
+        good = overlap.series_columns(checked.good)  # series hash and seconds, reused by the writer
         duplicates = 0
 
         # the same key twice in this chunk: identical = duplicate, different = conflict
@@ -194,7 +175,8 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
         good = good[~(same_db | conflict_db)]
 
         # overlaps: with a stored reading, then with an earlier row of this chunk
-        over_db, over_errors = overlap.against(good, stored.assign(label=stored["id_db"].astype(str)))
+        current = stored[stored["superseded_db"].isna()]  # a superseded reading no longer counts
+        over_db, over_errors = overlap.against(good, current.assign(label=current["id_db"].astype(str)))
         over_file, file_errors = overlap.within(good[~over_db])
         errors.extend([over_errors, file_errors])
         drop = good.index[over_db].append(good[~over_db].index[over_file])
@@ -202,7 +184,6 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
         good = good.drop(index=drop).copy()
 
     good["activity_id"] = np.arange(job.id_start, job.id_start + len(good), dtype=np.int64)
-    good["_key"] = activity_keys(good) if not good.empty else np.empty(0, dtype=np.int64)
     emissions, reasons = calculate(good, table, version_id=job.version, applied_editions=job.editions)
     if not reasons.empty:
         errors.append(pd.DataFrame({"row": good.loc[reasons.index, ROW].to_numpy(), "column": "activity_type",
@@ -222,4 +203,4 @@ def compute_chunk(job: ChunkJob) -> ChunkResult:
         rows = chunk.loc[labels, ROW].astype(int).tolist()
         raw = dict(zip(rows, chunk.loc[labels, cols].to_dict("records"), strict=True))
     return ChunkResult(received=len(chunk), duplicates=duplicates, rejected=len(rejected), errors=merged_errors,
-                       raw=raw, activities=acts[[*ACTIVITY_COLUMNS, "_key", ROW]], emissions=emissions)
+                       raw=raw, activities=acts[[*ACTIVITY_COLUMNS, ROW, *SERIES_COLUMNS]], emissions=emissions)

@@ -24,6 +24,10 @@ from services.data_core.ingest.parse import ROW
 from services.data_core.ingest.validate import ERROR_COLUMNS, TIME_COLUMN
 
 OVERLAP_KEY = ["site_id", "meter", "activity_type", "naics_code"]
+# added to computed chunks by the worker (series_columns): the writer reuses them
+SERIES, START_S, END_S = "_series", "_start_s", "_end_s"
+_BASE_US = np.datetime64("1990-01-01T00:00:00", "us").astype(np.int64)  # validation refuses earlier dates
+_BITS = 32  # seconds since 1990 in the low 32 bits (to 2126), the series id above them
 
 
 def key_hash(frame: pd.DataFrame) -> np.ndarray:
@@ -65,18 +69,54 @@ def _running_end(key: np.ndarray, end: np.ndarray, label: np.ndarray) -> tuple[n
     return frame["m"].to_numpy(), frame["h"].to_numpy()
 
 
+def prepared(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Series hash and start/end seconds of each row: the columns ``series_columns`` adds (the ingest worker
+    computes them once per chunk, so the writer does not), or computed here."""
+    if SERIES in frame.columns:
+        return (frame[SERIES].to_numpy(dtype=np.int64), frame[START_S].to_numpy(dtype=np.int64),
+                frame[END_S].to_numpy(dtype=np.int64))
+    return (key_hash(frame).view(np.int64), _seconds(frame["period_start"], up=False),
+            _seconds(frame["period_end"], up=True))
+
+
+def series_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its series hash and start/end seconds (``SERIES``, ``START_S``, ``END_S``)."""
+    series, start, end = prepared(frame.drop(columns=[SERIES, START_S, END_S], errors="ignore"))
+    return frame.assign(**{SERIES: series, START_S: start, END_S: end})
+
+
+def _dense(series: np.ndarray) -> np.ndarray:
+    """Series hashes as 0, 1, 2 ... in order of first appearance in sorted order (rows sorted by series)."""
+    return np.cumsum(np.r_[False, series[1:] != series[:-1]])
+
+
 def within(good: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Rows of one chunk overlapping an earlier (by start) accepted row of the same key: (mask over ``good``
     in its order, reject records naming the earlier row's number).
 
-    A row starting at or after the end of every earlier row of its key is accepted for certain (one
+    First a conservative pass on whole seconds (starts rounded down, ends up, series rank in the high bits:
+    one sort and one running maximum): a row starting at or after the end of every earlier row of its key
+    cannot overlap, and when every row is such a row (files without overlaps) nothing more is done.
+    Otherwise the exact decision (:func:`_within_exact`, to the microsecond)."""
+    n = len(good)
+    if n < 2:
+        return np.zeros(n, dtype=bool), _no_errors()
+    series, s_sec, e_sec = prepared(good)
+    order = np.lexsort((s_sec, series))
+    k = series[order]
+    g = _dense(k) << _BITS
+    run_end = np.maximum.accumulate(g | e_sec[order])
+    if not ((g | s_sec[order])[1:] < run_end[:-1]).any():  # an earlier row of another series ends below g
+        return np.zeros(n, dtype=bool), _no_errors()
+    return _within_exact(good, series)
+
+
+def _within_exact(good: pd.DataFrame, key: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """A row starting at or after the end of every earlier row of its key is accepted for certain (one
     vectorised pass). Only the other rows (the candidates, as few as the file's overlaps) are decided in
     start order against the certain rows and the candidates accepted before them, so a row overlapping
     only a rejected row is kept."""
     n = len(good)
-    if n < 2:
-        return np.zeros(n, dtype=bool), _no_errors()
-    key = key_hash(good)
     start = good["period_start"].astype("datetime64[us]").to_numpy().astype(np.int64)
     end = good["period_end"].astype("datetime64[us]").to_numpy().astype(np.int64)
     rows = good[ROW].to_numpy()
@@ -118,10 +158,6 @@ def within(good: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     return mask, errors
 
 
-_BASE_US = np.datetime64("1990-01-01T00:00:00", "us").astype(np.int64)  # validation refuses earlier dates
-_BITS = 32  # seconds since 1990 in the low 32 bits (to 2126), the series id above them
-
-
 def _seconds(values: Any, *, up: bool) -> np.ndarray:
     """Seconds since 1990 (starts rounded down, ends up: a sub-second touch counts as an overlap)."""
     us = pd.to_datetime(values).astype("datetime64[us]").to_numpy().astype(np.int64) - _BASE_US
@@ -129,22 +165,35 @@ def _seconds(values: Any, *, up: bool) -> np.ndarray:
     return np.clip(secs, 0, (1 << _BITS) - 1)
 
 
+def from_seconds(seconds: np.ndarray) -> pd.Series:
+    """Seconds since 1990 (as :func:`_seconds` gives them) as datetimes."""
+    return pd.Series((seconds * 1_000_000 + _BASE_US).astype("datetime64[us]"))
+
+
 class Periods:
-    """Accepted periods of many series, sorted by (series, start) in one int64 array (series id in the high
-    bits), with the running maximum end: one ``searchsorted`` per checked row. Adding a sorted batch merges two
-    sorted runs (a stable sort of the concatenation)."""
+    """Accepted periods of many series, checked in two steps:
+
+    * a time box per series (first start, last end of what was added): a row outside its series' box (or of a
+      series never added) cannot overlap, which is every row when a file comes in time order per series;
+    * for the other rows, every added period sorted by (series, start) in one int64 array (dense series id in
+      the high bits) with the running maximum end: one ``searchsorted`` per checked row. It is built only when
+      a check needs it, and added batches are merged into it then (two sorted runs, linear)."""
 
     def __init__(self) -> None:
         self.ids: dict[int, int] = {}
+        self.lo = np.empty(0, dtype=np.int64)  # per dense series id: first start, last end (seconds)
+        self.hi = np.empty(0, dtype=np.int64)
         self.start = np.empty(0, dtype=np.int64)
-        self.run_end = np.empty(0, dtype=np.int64)
-        self.holder = np.empty(0, dtype=np.int64)  # position (in ``rows``) of the row holding the running end
         self.end = np.empty(0, dtype=np.int64)
-        self.rows: list[pd.DataFrame] = []  # label, period_start, period_end of every added row, in add order
+        self.run_end = np.empty(0, dtype=np.int64)
+        self.holder = np.empty(0, dtype=np.int64)  # sorted position of the entry holding the running end
         self.order = np.empty(0, dtype=np.int64)  # add-order position of each sorted entry
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []  # (start, end) keyed, added since the last merge
+        self.rows: list[pd.DataFrame] = []  # label, period_start, period_end of every added row, in add order
+        self.added = 0
 
-    def _series(self, frame: pd.DataFrame, *, new: bool) -> np.ndarray:
-        keys, inverse = np.unique(key_hash(frame), return_inverse=True)
+    def _series(self, series: np.ndarray, *, new: bool) -> np.ndarray:
+        keys, inverse = np.unique(series, return_inverse=True)
         out = np.empty(len(keys), dtype=np.int64)
         for i, k in enumerate(keys.tolist()):  # once per distinct series (sites x meters), not per row
             if k not in self.ids and new:
@@ -155,33 +204,71 @@ class Periods:
     def add(self, frame: pd.DataFrame, labels: Any) -> None:
         if frame.empty:
             return
-        sid = self._series(frame, new=True) << _BITS
-        start = sid | _seconds(frame["period_start"], up=False)
-        end = sid | _seconds(frame["period_end"], up=True)
-        base = sum(len(r) for r in self.rows)
+        series, s_sec, e_sec = prepared(frame)
+        sid = self._series(series, new=True)
+        grow = len(self.ids) - len(self.lo)
+        if grow:
+            self.lo = np.r_[self.lo, np.full(grow, np.iinfo(np.int64).max)]
+            self.hi = np.r_[self.hi, np.full(grow, np.iinfo(np.int64).min)]
+        np.minimum.at(self.lo, sid, s_sec)
+        np.maximum.at(self.hi, sid, e_sec)
+        self.pending.append(((sid << _BITS) | s_sec, (sid << _BITS) | e_sec))
         self.rows.append(pd.DataFrame({"label": np.asarray(labels), "period_start": frame["period_start"].to_numpy(),
                                        "period_end": frame["period_end"].to_numpy()}))
-        starts = np.concatenate([self.start, start])
-        order = np.argsort(starts, kind="stable")
-        self.start = starts[order]
-        self.end = np.concatenate([self.end, end])[order]
-        self.order = np.concatenate([self.order, np.arange(base, base + len(frame))])[order]
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        start = np.concatenate([p[0] for p in self.pending])
+        end = np.concatenate([p[1] for p in self.pending])
+        added = np.arange(self.added, self.added + len(start))
+        self.added += len(start)
+        self.pending = []
+        sort = np.argsort(start, kind="stable")
+        start, end, added = start[sort], end[sort], added[sort]
+        # merge two sorted runs: where each new entry goes among the old ones (after equal starts: stable)
+        at = np.searchsorted(self.start, start, side="right") + np.arange(len(start))
+        total = len(self.start) + len(start)
+        new = np.zeros(total, dtype=bool)
+        new[at] = True
+        merged = {}
+        for name, old, fresh in (("start", self.start, start), ("end", self.end, end), ("order", self.order, added)):
+            out = np.empty(total, dtype=np.int64)
+            out[new], out[~new] = fresh, old
+            merged[name] = out
+        self.start, self.end, self.order = merged["start"], merged["end"], merged["order"]
         # a series' ends sit above every earlier series' (its id is in the high bits): one running maximum
         self.run_end = np.maximum.accumulate(self.end)
-        self.holder = np.maximum.accumulate(np.where(self.end == self.run_end, np.arange(len(self.end)), 0))
+        self.holder = np.maximum.accumulate(np.where(self.end == self.run_end, np.arange(total), 0))
+
+    def _inside(self, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows inside the time box of their series, dense series id (0 when unknown), start and end seconds)."""
+        series, s_sec, e_sec = prepared(new)
+        sid = self._series(series, new=False)
+        known = sid >= 0
+        box = np.where(known, sid, 0)
+        return known & (s_sec < self.hi[box]) & (e_sec > self.lo[box]), box, s_sec, e_sec
+
+    def inside(self, new: pd.DataFrame) -> np.ndarray:
+        """Rows of ``new`` inside the time box of what was added of their series (only those can repeat or
+        overlap an added period)."""
+        if new.empty or not self.ids:
+            return np.zeros(len(new), dtype=bool)
+        return self._inside(new)[0]
 
     def check(self, new: pd.DataFrame, *, what: str, after: str) -> tuple[np.ndarray, pd.DataFrame]:
         """Rows of ``new`` overlapping an added period: (mask over ``new``, reject records)."""
         n = len(new)
-        if n == 0 or not len(self.start):
+        if n == 0 or not self.ids:
             return np.zeros(n, dtype=bool), _no_errors()
-        series = self._series(new, new=False)
-        known = series >= 0
-        sid = np.where(known, series, 0) << _BITS
-        last = np.searchsorted(self.start, sid | _seconds(new["period_end"], up=True), side="left") - 1
+        maybe, box, s_sec, e_sec = self._inside(new)
+        if not maybe.any():  # every row outside its series' box
+            return maybe, _no_errors()
+        self._merge()
+        key = box << _BITS
+        last = np.searchsorted(self.start, key | e_sec, side="left") - 1
         at = np.clip(last, 0, None)
-        hit = known & (last >= 0) & ((self.start[at] >> _BITS) == series) & (
-            self.run_end[at] > (sid | _seconds(new["period_start"], up=False)))
+        hit = maybe & (last >= 0) & ((self.start[at] >> _BITS) == box) & (self.run_end[at] > (key | s_sec))
         if not hit.any():
             return hit, _no_errors()
         rows = pd.concat(self.rows, ignore_index=True) if len(self.rows) > 1 else self.rows[0]

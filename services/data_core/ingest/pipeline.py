@@ -29,7 +29,7 @@ from services.common.contracts import IngestionEvent
 from services.common.errors import Conflict
 from services.data_core.bulk import execute_prepared, prepare_insert
 from services.data_core.factors.store import FactorCache
-from services.data_core.ingest import overlap, workers
+from services.data_core.ingest import overlap, series, workers
 from services.data_core.ingest.compute import (
     ACTIVITY_COLUMNS,
     ID_MASK,
@@ -87,21 +87,9 @@ class _Tally:
     end: pd.Timestamp | None = None
     errors: list[pd.DataFrame] = field(default_factory=list)
     raw: dict[int, dict[str, str]] = field(default_factory=dict)
-    # natural-key hashes of the rows this request already accepted (sorted), to know without waiting
-    # for the writer whether a later chunk may repeat one of them
-    seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    # the periods this request already accepted, for overlaps across its chunks
+    # the periods this request already accepted: for overlaps across its chunks, and (their series' time boxes)
+    # to know without a query whether a later chunk may repeat one of them
     periods: overlap.Periods = field(default_factory=overlap.Periods)
-
-    def may_have_seen(self, keys: np.ndarray) -> bool:
-        if not self.seen.size:
-            return False
-        pos = np.searchsorted(self.seen, keys).clip(max=len(self.seen) - 1)
-        return bool((self.seen[pos] == keys).any())
-
-    def remember(self, keys: np.ndarray) -> None:
-        # two sorted runs: a stable sort merges them in linear time
-        self.seen = np.sort(np.concatenate([self.seen, np.sort(keys)]), kind="stable")
 
 
 def _reject(tally: _Tally, bad: pd.DataFrame, errors: pd.DataFrame) -> None:
@@ -121,21 +109,22 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
         tally.errors.append(result.errors)
     tally.raw.update(result.raw)
     acts, emissions = result.activities, result.emissions
-    keys = acts["_key"].to_numpy(dtype=np.int64)
-    if len(keys) and tally.may_have_seen(keys):
-        # an earlier chunk of this request may hold the same key: our own transaction decides
-        same, conflict, errors = split_existing(acts, existing_rows(conn, acts))
+    inside = tally.periods.inside(acts)
+    if inside.any():
+        # a row inside what an earlier chunk of this request accepted of its series may repeat one of those
+        # rows: our own transaction decides
+        same, conflict, errors = split_existing(acts, existing_rows(conn, acts[inside]))
         if conflict.any():
             _reject(tally, acts[conflict], errors)
         tally.duplicates += int(same.sum())
         keep = ~(same | conflict)
         emissions = emissions[emissions["activity_id"].isin(acts.loc[keep, "id"])]
-        acts, keys = acts[keep], keys[keep]
+        acts = acts[keep]
     over, over_errors = tally.periods.check(acts, what="row ", after=" of this file")
     if over.any():
         _reject(tally, acts[over], over_errors)
         emissions = emissions[emissions["activity_id"].isin(acts.loc[~over, "id"])]
-        acts, keys = acts[~over], keys[~over]
+        acts = acts[~over]
     if acts.empty:
         return
     dialect = conn.dialect.name
@@ -143,7 +132,7 @@ def _apply(conn: Connection, result: ChunkResult, tally: _Tally) -> None:
                                           not_null_text=("meter", "naics_code", "supplier")))
     execute_prepared(conn, prepare_insert(dialect, Emission.__tablename__, emissions[EMISSION_COLUMNS]))
     add_to_rollup(conn, emissions)
-    tally.remember(keys)
+    series.widen(conn, acts)
     tally.periods.add(acts, acts[ROW].to_numpy())
     tally.accepted += len(acts)
     tally.kg_co2e += float(emissions["kg_co2e"].sum())

@@ -125,3 +125,80 @@ def test_overlaps_across_chunks_of_one_file(make_settings):
         assert (report["accepted"], report["rejected"]) == (2500, 5), report
         assert {x["row"] for x in report["rejects"]} == set(range(2502, 2507))
         assert all("of this file" in x["reason"] for x in report["rejects"])
+
+
+# ---- the fast paths agree with the exact checks -------------------------------------------------------------
+
+
+def _random_frame(seed: int, n: int = 300) -> pd.DataFrame:
+    """Readings of three meters with random starts (on whole minutes, some sub-second) and lengths."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 3000, n), unit="min")
+    start = start + pd.to_timedelta(np.where(rng.random(n) < 0.1, 500, 0), unit="ms")
+    length = pd.to_timedelta(rng.choice([15, 30, 60, 60, 60, 1440], n), unit="min")
+    return pd.DataFrame({"site_id": "s1", "meter": rng.choice(["m1", "m2", "m3"], n), "activity_type": "electricity",
+                         "naics_code": "", "period_start": start.astype("datetime64[us]"),
+                         "period_end": (start + length).astype("datetime64[us]"), ROW: range(2, 2 + n)})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_within_fast_pass_agrees_with_the_exact_decision(seed):
+    frame = _random_frame(seed)
+    exact, exact_errors = overlap._within_exact(frame, overlap.key_hash(frame).view("int64"))
+    mask, errors = overlap.within(frame)
+    assert mask.tolist() == exact.tolist()
+    assert errors.sort_values("row").reset_index(drop=True).equals(exact_errors.sort_values("row").reset_index(drop=True))
+    # in time order per meter without overlaps, nothing is flagged
+    clean = frame[~mask]
+    assert not overlap.within(clean.sample(frac=1.0, random_state=seed))[0].any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_periods_added_in_batches_find_what_a_brute_force_finds(seed):
+    frame = _random_frame(seed, 400)
+    first, second, new = frame.iloc[:150], frame.iloc[150:250], frame.iloc[250:]
+    periods = overlap.Periods()
+    periods.add(first, first[ROW].to_numpy())
+    early_mask, _ = periods.check(second, what="row ", after="")  # merges the first batch
+    periods.add(second, second[ROW].to_numpy())  # pending until the next check
+    mask, errors = periods.check(new, what="row ", after="")
+    stored = pd.concat([first, second])
+    s_old = stored["period_start"].dt.floor("s").to_numpy()
+    e_old = stored["period_end"].dt.ceil("s").to_numpy()
+    for pos, (_, row) in enumerate(new.iterrows()):
+        same = (stored["meter"] == row["meter"]).to_numpy()
+        brute = same & (s_old < row["period_end"].ceil("s")) & (e_old > row["period_start"].floor("s"))
+        assert mask[pos] == brute.any(), row
+    named = dict(zip(errors["row"], errors["reason"], strict=True))
+    for row_number, reason in named.items():  # the named row really overlaps the rejected one
+        earlier = stored[stored[ROW] == int(reason.split("overlaps row ")[1].split(" ")[0])].iloc[0]
+        this = new[new[ROW] == row_number].iloc[0]
+        assert earlier["meter"] == this["meter"]
+        assert earlier["period_start"].floor("s") < this["period_end"].ceil("s")
+        assert earlier["period_end"].ceil("s") > this["period_start"].floor("s")
+    assert early_mask.dtype == bool
+
+
+def test_a_series_box_skips_rows_outside_it():
+    frame = _frame([("m1", "2020-01-01 10:00", "2020-01-01 11:00"), ("m1", "2020-01-01 11:00", "2020-01-01 12:00")])
+    periods = overlap.Periods()
+    periods.add(frame, frame[ROW].to_numpy())
+    later = _frame([("m1", "2020-01-01 12:00", "2020-01-01 13:00"), ("m2", "2020-01-01 10:00", "2020-01-01 11:00")])
+    mask, _ = periods.check(later, what="row ", after="")
+    assert not mask.any() and not len(periods.start)  # outside the box: the sorted array was never built
+    inside = _frame([("m1", "2020-01-01 10:30", "2020-01-01 10:45")])
+    mask, errors = periods.check(inside, what="row ", after="")
+    assert mask.tolist() == [True] and "overlaps row 2 " in errors["reason"].iloc[0]
+
+
+def test_a_reading_inside_a_long_stored_one_is_found_through_the_series_box(gb):
+    bill = {**ROW_KEYS, "period": "2019-05", "quantity": "9000"}
+    assert upload(gb, csv_text([bill])).json()["accepted"] == 1
+    stored_id = gb.get("/api/v1/emissions/audit").json()["rows"][0]["activity_id"]
+    r = upload(gb, csv_text([_row("2019-05-20T10:00:00Z", "2019-05-20T11:00:00Z"),
+                             _row("2019-06-01T00:00:00Z", "2019-06-01T01:00:00Z")]))
+    report = r.json()
+    assert (report["accepted"], report["rejected"]) == (1, 1), report
+    assert f"the stored reading {stored_id} (2019-05-01T00:00:00 to 2019-06-01T00:00:00)" in report["rejects"][0]["reason"]

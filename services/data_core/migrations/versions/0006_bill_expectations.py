@@ -1,7 +1,7 @@
 """monthly bills: expected values of bills from the degree-day model, with intervals and the model
 
-Revision ID: 0006_monthly
-Revises: 0005 (the lead rechains down_revision at merge)
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import sqlite
 
-revision = '0006_monthly'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
