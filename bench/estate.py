@@ -531,6 +531,7 @@ def main() -> None:
     parser.add_argument("--fill-sites", type=int, default=50, help="sites per fill batch")
     parser.add_argument("--batch", type=int, default=50_000, help="expected values per PUT")
     parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--ingest-only", action="store_true", help="the ingest step and its floor only")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--json", type=Path, default=OUT / "estate.json")
@@ -566,6 +567,9 @@ def main() -> None:
         result["ingest"] = ingest(server, token, files, db)
         log(f"ingest: {result['ingest']['real_s']:.1f} s vs floor {result['ingest']['floor_s']:.1f} s "
             f"(ratio {result['ingest']['ratio']:.2f})")
+        if args.ingest_only:
+            result["total_s"] = time.perf_counter() - started
+            return finish(result, args)
         log("train ...")
         result["train"] = train(estate, args, wx)
         log("fill ...")
@@ -584,6 +588,16 @@ def main() -> None:
         prefect.stop(30)
         if not args.keep:
             db.drop()
+    finish(result, args)
+
+
+def finish(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """Drop what does not serialise and write the JSON."""
+    if "train" not in result:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+        print(f"total {result['total_s']:.0f} s; wrote {args.json}")
+        return
     for step in ("train",):
         result[step]["hourly"].pop("bundle", None)
         result[step]["monthly"].pop("models", None)
