@@ -34,7 +34,11 @@ class ExpectedConsumptionModel:
         train = df[df["target"].notna()]
         cat = [self.features.index(c) for c in CAT_FEATURES if c in self.features]
         self.model = HistGradientBoostingRegressor(categorical_features=cat or None, **self.params)
-        self.model.fit(self._X(train), train["target"].to_numpy())
+        X = self._X(train)
+        # a column without any value (no weather station at all, no floor area) becomes a constant that is never
+        # split on (sklearn's binning fails on an all-NaN column); predictions then ignore it
+        X[:, np.isnan(X).all(axis=0)] = 0.0
+        self.model.fit(X, train["target"].to_numpy())
         return self
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:

@@ -59,3 +59,21 @@ def test_predictions_are_never_negative(slice_2019) -> None:
     df = build_features(s["long"], s["weather"], s["meta"], s["scale"], s["codes"])
     model = ExpectedConsumptionModel(params=SMALL).fit(df[df["timestamp"] < pd.Timestamp("2019-04-15", tz="UTC")])
     assert (model.predict(df) >= 0).all()
+
+
+def test_a_feature_without_any_value_is_never_split_on_and_not_fatal() -> None:
+    """No site names a weather station: every weather column is NaN. sklearn's binning fails on an all-NaN
+    column; the model trains (the column is a constant) and predicts the same whatever the weather says."""
+    from services.ml_engine.features import FEATURES, WEATHER_FEATURES
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    df = pd.DataFrame({c: rng.random(n) for c in FEATURES})
+    df["site_code"] = rng.integers(0, 3, n).astype(float)
+    df[WEATHER_FEATURES] = np.nan
+    df["target"] = df["hour"] * 2 + rng.normal(0, 0.1, n)
+    df["scale"] = 1.0
+    model = ExpectedConsumptionModel(params={"max_iter": 20}).fit(df)
+    warm = df.head(50).assign(**{c: 25.0 for c in WEATHER_FEATURES})
+    assert np.allclose(model.predict(df.head(50)), model.predict(warm))
+    assert np.corrcoef(model.predict(df), df["target"])[0, 1] > 0.9
