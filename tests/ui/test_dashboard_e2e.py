@@ -190,11 +190,13 @@ def test_a_page_without_a_token_asks_to_sign_in(page: Page) -> None:
     p.locator('[data-testid="auth-role"][data-role="none"]').wait_for(timeout=30_000)
     assert p.get_by_test_id("auth-role").inner_text() == "Sign in"
     assert p.get_by_test_id("connection-state").first.get_attribute("data-state") == "signed-out"
-    page.errors.clear()  # the browser logs the 401 answers of the anonymous page
     p.get_by_test_id("auth-role").click()
     p.locator("#token-input").fill(TOKEN)
     p.get_by_role("button", name="Save").click()
     p.locator('[data-testid="auth-role"][data-role="write"]').wait_for(timeout=30_000)
+    # the browser logs the 401 answers of the anonymous page (its polls keep coming until the token is saved,
+    # and one may still be in flight then); any other error is still the test's failure
+    page.errors[:] = [e for e in page.errors if "status of 401 (Unauthorized)" not in e]
     p.locator('tr[data-deployment="ingest/ingest"]').wait_for(timeout=60_000)
     assert not p.get_by_role("button", name="Run now").first.is_disabled()
 
