@@ -237,7 +237,7 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
 # --------------------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", dest="sets", choices=["freeform", "templates", "all"], default="freeform")
+    parser.add_argument("--set", dest="sets", choices=["freeform", "templates", "all"], default="all")
     parser.add_argument("--split", choices=["tune", "test", "all"], default="test")
     parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")
     parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "rag", help="the chatbot's CACHE_DIR")

@@ -225,7 +225,7 @@ def _numbers(question: str, want: dict[str, Any], gold: Any, text: str, figs: li
         g = float(gold) * base
         return "" if any(_close(f, g) for f in mine[:2]) else f"{mine[0].value:g} is not {g:g}"
     if wanted == "rank":
-        return _rank(gold, text, mine, base)
+        return _rank(gold, int(want.get("n", 1)), text, mine, base)
     if wanted == "breakdown":
         missing = [k for k, v in gold.items() if v and not any(_close(f, float(v) * base) for f in mine)]
         return f"buckets missing or wrong: {', '.join(map(str, missing[:5]))}" if missing else ""
@@ -238,15 +238,21 @@ def base_scale(want: dict[str, Any]) -> float:
     return UNIT_SCALE[want.get("unit", default)] if default else 1.0
 
 
-def _rank(gold: list[tuple[str, float]], text: str, mine: list[Figure], base: float) -> str:
+def _rank(gold: list[tuple[str, float]], n: int, text: str, mine: list[Figure], base: float) -> str:
+    """The n sites named, in the gold's order (a site tied with the gold's at a position may stand in for it);
+    ``gold`` ranks every site, so ties past the n-th are known."""
     named: list[str] = []
     for s in SITE_RE.findall(text):
         if s not in named:
             named.append(s)
-    order = [s for s, _v in gold]
-    if named[: len(order)] != order or len(named) != len(order):
+    value = dict(gold)
+    order = [s for s, _v in gold[:n]]
+    same = len(named) == len(order) and all(
+        a == b or (a in value and _close(float(value[a]), float(value[b]), step=0.0)) for a, b in zip(named, order,
+                                                                                                     strict=True))
+    if not same:
         return f"ranked {named[:12]}, gold {order}"
-    values = [v * base for _s, v in gold]
+    values = [v * base for _s, v in gold[:n]]
     if mine and not all(any(_close(f, v) for f in mine) for v in values):
         return "ranked values are not the gold"
     return ""
@@ -281,7 +287,11 @@ def _names_period(text: str, period: str) -> bool:
         return period in text
     if re.fullmatch(r"\d{4}-Q\d", period):
         year, q = period.split("-")
-        return bool(re.search(rf"{q}\s*{year}|{year}[\s-]*{q}", text))
+        first, last = MONTHS[3 * int(q[1]) - 3], MONTHS[3 * int(q[1]) - 1]
+        ordinal = ["first", "second", "third", "fourth"][int(q[1]) - 1]
+        return bool(re.search(rf"{q}\s*{year}|{year}[\s-]*{q}|{ordinal}\s+quarter\s+of\s+{year}"
+                              rf"|(?:3|three)\s+months\s+to\s+{last}\s+{year}"
+                              rf"|{first[:3]}\w*\.?(?:\s+{year})?\s*(?:-|–|to)\s*{last[:3]}\w*\.?\s+{year}", text, re.I))
     if re.fullmatch(r"\d{4}-\d{2}", period):
         year, month = period.split("-")
         name = MONTHS[int(month) - 1]

@@ -137,3 +137,12 @@ def test_a_compare_in_another_measure_is_wrong_even_with_the_same_change() -> No
     assert verdict(q, want, gold, text) == "wrong"
     assert verdict(q, want, gold, "b27 gas: 18,647 kWh in February 2019, 20,995 kWh in February 2020 (+12.6 %)") \
         == "correct"
+
+
+@pytest.mark.parametrize(("said", "ok"), [
+    ("in Q4 2020", True), ("in the fourth quarter of 2020", True), ("in the 3 months to December 2020", True),
+    ("from October to December 2020", True), ("Oct-Dec 2020", True), ("in 2020", False), ("last quarter", False)])
+def test_a_relative_quarter_is_named_in_any_usual_way(said: str, ok: bool) -> None:
+    want = {"measure": "emissions", "unit": "t", "scope": [2], "sites": "all", "period": "2020-Q4", "relative": True}
+    text = f"Scope 2 emissions, all sites, {said}: 2,213.920 t CO2e"
+    assert (verdict("Scope 2 emissions last quarter?", want, 2213.92, text) == "correct") is ok
