@@ -64,7 +64,9 @@ UNIT_SCALE = {"kWh": 1.0, "MWh": 1e3, "GWh": 1e6, "t": 1e3, "kg": 1.0}
 DECLINE_RE = re.compile(
     r"\b(?:I\s+(?:can(?:no|')t|am\s+not\s+able|'m\s+not\s+able|am\s+unable|'m\s+unable|only\s+answer|don't\s+know"
     r"|do\s+not\s+know|will\s+not\s+guess|won't\s+guess)|outside\s+(?:what|my|the\s+scope)|out\s+of\s+scope"
-    r"|not\s+something\s+I|beyond\s+(?:what|my)|I\s+can\s+help\s+with|I\s+can\s+answer\s+questions)", re.I)
+    r"|not\s+something\s+I|beyond\s+(?:what|my)|I\s+can\s+help\s+with|I\s+can\s+answer\s+questions"
+    r"|(?:can|could)\s+only\s+(?:help|answer|assist)|(?:not\s+able|unable)\s+to\s+(?:help|answer|assist)"
+    r"|I\s+(?:don't|do\s+not)\s+have\s+(?:any\s+)?(?:information|data|access))", re.I)
 CLARIFY_RE = re.compile(
     r"\b(?:do\s+you\s+mean|did\s+you\s+mean|which\s+(?:site|sites|building|buildings|period|year|month|measure"
     r"|one)|could\s+you\s+(?:say|tell|specify|clarify)|can\s+you\s+(?:say|tell|specify|clarify)|please\s+(?:say|"

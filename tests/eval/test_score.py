@@ -146,3 +146,13 @@ def test_a_relative_quarter_is_named_in_any_usual_way(said: str, ok: bool) -> No
     want = {"measure": "emissions", "unit": "t", "scope": [2], "sites": "all", "period": "2020-Q4", "relative": True}
     text = f"Scope 2 emissions, all sites, {said}: 2,213.920 t CO2e"
     assert (verdict("Scope 2 emissions last quarter?", want, 2213.92, text) == "correct") is ok
+
+
+@pytest.mark.parametrize("text", [
+    "I'm sorry, but I can only help with questions about your organisation's energy and emissions.",
+    "I am unable to answer that: it is outside what this assistant covers.",
+    "I don't have information about hotels in Rome."])
+def test_a_language_model_decline_without_the_flag_is_read_from_the_text(text: str) -> None:
+    assert answer_kind({"answer": text}) == "decline"
+    assert verdict("Which hotel should I book in Rome?", {"answer": "decline"}, None, text) == "correct"
+    assert verdict(Q_ENERGY, ENERGY, 124883.3, text) == "declined"

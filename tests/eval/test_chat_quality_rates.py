@@ -1,0 +1,41 @@
+"""The rates of the answer-quality harness (bench/chat_quality.py): which questions each split holds, and how
+verdicts become correct %, wrong %, out-of-scope declined % and in-scope declined %."""
+
+from __future__ import annotations
+
+from bench.chat_quality import judge_all, load_questions, rates
+
+
+def test_splits_hold_the_batches_and_families_of_the_readmes() -> None:
+    test = load_questions("all", "test")
+    tune = load_questions("all", "tune")
+    assert {q["batch"] for q in test if q["set"] == "freeform"} == {"f2", "f4", "f6"}
+    assert {q["batch"] for q in tune if q["set"] == "freeform"} == {"f1", "f3", "f5"}
+    assert not {q["family"] for q in test if q["set"] == "templates"} & {q["family"] for q in tune
+                                                                        if q["set"] == "templates"}
+    assert len(test) + len(tune) == len(load_questions("all", "all")) >= 550
+
+
+def _item(answer: str, verdict: str) -> dict:
+    return {"want": {"answer": answer}, "verdict": verdict}
+
+
+def test_rates_separate_out_of_scope_and_in_scope_declines() -> None:
+    items = ([_item("value", "correct")] * 6 + [_item("value", "wrong")] + [_item("rank", "declined")]
+             + [_item("compare", "clarified")] + [_item("decline", "correct")] * 3 + [_item("decline", "wrong")])
+    r = rates(items)
+    assert r["n"] == 13 and r["correct"] == round(100 * 9 / 13, 1) and r["wrong"] == round(100 * 2 / 13, 1)
+    assert r["oos_declined"] == 75.0 and r["n_oos"] == 4
+    assert r["in_scope_declined"] == round(100 * 2 / 9, 1) and r["n_in_scope"] == 9
+
+
+def test_a_saved_run_is_judged_again_with_its_stored_gold() -> None:
+    q = {"q": "Top 2 sites by electricity use in 2019?", "status": 200,
+         "want": {"answer": "rank", "measure": "energy", "activity": "electricity", "sites": "all", "period": "2019",
+                  "n": 2, "order": "top"},
+         "gold": [["b2", 7959395.0], ["b105", 7432846.0], ["b91", 7000000.0]],  # lists, as JSON stores them
+         "answer": {"answer": "Top 2 by electricity use in 2019: b2 7,959,395 kWh; b105 7,432,846 kWh."}}
+    missing = {**q, "answer": None, "status": 500}
+    judge_all([q, missing])
+    assert q["verdict"] == "correct", q["reason"]
+    assert missing["verdict"] == "wrong"
