@@ -37,11 +37,12 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import secrets  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
+from collections import Counter, defaultdict  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
@@ -185,6 +186,8 @@ def report(items: list[dict[str, Any]]) -> dict[str, Any]:
             kinds[q["want"].get("answer", "value")].append(q)
         by_kind = {k: rates(v) for k, v in sorted(kinds.items())}
         print("per kind wanted: " + ", ".join(f"{k} {r['n_correct']}/{r['n']}" for k, r in by_kind.items()))
+        why = Counter(re.split(r"[:(\d\[]", q.get("reason") or "?")[0].strip() for q in part if q["verdict"] == "wrong")
+        print("why wrong: " + ", ".join(f"{k} {n}" for k, n in why.most_common()))
         goals = {}
         for key, (op, goal) in GOALS.items():
             value = table["all"][key]
@@ -192,7 +195,8 @@ def report(items: list[dict[str, Any]]) -> dict[str, Any]:
         print("goals (" + split + "): " + ", ".join(
             f"{k} {_fmt(table['all'][k])} {op} {g:.0f}: {'met' if goals[k] else 'missed'}"
             for k, (op, g) in GOALS.items()))
-        summary[split] = {"table": table, "by_family": by_family, "by_kind": by_kind, "goals_met": goals}
+        summary[split] = {"table": table, "by_family": by_family, "by_kind": by_kind, "goals_met": goals,
+                          "why_wrong": dict(why)}
     return summary
 
 

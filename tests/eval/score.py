@@ -225,7 +225,7 @@ def _numbers(question: str, want: dict[str, Any], gold: Any, text: str, figs: li
         return ""
     if wanted == "value":
         g = float(gold) * base
-        return "" if any(_close(f, g) for f in mine[:2]) else f"{mine[0].value:g} is not {g:g}"
+        return "" if any(_close(f, g) for f in mine[:2]) else f"value {mine[0].value:g} is not {g:g}"
     if wanted == "rank":
         return _rank(gold, int(want.get("n", 1)), text, mine, base)
     if wanted == "breakdown":
@@ -253,7 +253,7 @@ def _rank(gold: list[tuple[str, float]], n: int, text: str, mine: list[Figure], 
         a == b or (a in value and _close(float(value[a]), float(value[b]), step=0.0)) for a, b in zip(named, order,
                                                                                                      strict=True))
     if not same:
-        return f"ranked {named[:12]}, gold {order}"
+        return f"ranked: {named[:12]}, gold {order}"
     values = [v * base for _s, v in gold[:n]]
     if mine and not all(any(_close(f, v) for f in mine) for v in values):
         return "ranked values are not the gold"
