@@ -6,8 +6,9 @@ row with its activity, factor and arithmetic; CSV pages of 10,000 rows, site by 
 pandas. Nothing here calls ``/emissions/totals``, ``/timeseries`` or ``/top`` (the chatbot's sources), so a
 bug in those queries or in the chatbot cannot move the gold. Factor questions take their gold from
 ``GET /api/v1/factors/resolve`` (the factor the library selects for the activity, region and period, with the
-editions the ledger applied) and, for factors that vary by the hour (the GB grid), also accept the ledger's
-effective factor over the period (kg CO2e / kWh of the audited rows).
+editions the ledger applied: its value, unit and source); for a factor that varies by the hour (the GB grid),
+no single hour's value is the factor of a year, so the gold is the period's mean factor, consumption-weighted
+(kg CO2e / kWh of the audited rows) or over time (the mean of the hourly factors), with resolve's source.
 
 Conventions (the same as ``freeform/gold_raw.py``):
 * Periods are UTC, half-open; a row longer than the period asked (a quarterly or annual sample row) is
@@ -193,9 +194,10 @@ class LedgerGold:
                                 sorted(set(rows["edition_key"].dropna())))
         factor = resolved["factor"]
         values = [f for f in (factor.get("co2e_kg"), factor.get("co2_kg")) if f is not None][:1]
-        if rows["factor_id"].nunique() > 1:  # a factor by the hour: the ledger's effective one over the period
-            values.append(float((rows["kg_co2e"] * rows["share"]).sum()
-                                / (rows["quantity_converted"] * rows["share"]).sum()))
+        if rows["factor_id"].nunique() > 1:  # a factor by the hour: no single hour's value is "the" factor
+            hourly = rows.drop_duplicates("factor_id")
+            values = [float((rows["kg_co2e"] * rows["share"]).sum() / (rows["quantity_converted"] * rows["share"]).sum()),
+                      float(hourly["co2e_kg"].fillna(hourly["co2_kg"]).mean())]  # consumption-weighted, time mean
         return {"values": [float(v) for v in values], "unit": factor["unit"], "source": factor["source"],
                 "edition": factor["edition"], "factor_id": factor["factor_id"],
                 "names": source_names(factor["source"], factor["edition_key"])}

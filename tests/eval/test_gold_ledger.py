@@ -124,7 +124,9 @@ def test_rank_breakdown_compare_and_intensity(ledger: tuple[LedgerGold, FakeData
 def test_factor_from_resolve_and_the_effective_hourly_factor(ledger: tuple[LedgerGold, FakeDataCore]) -> None:
     gold, fake = ledger
     f = gold_of({"measure": "factor", "activity": "electricity", "region": "GB", "period": "2019"}, gold)
-    assert f["values"][0] == 0.18385
-    assert f["values"][1] == pytest.approx(70.0 / 3.0)  # three hourly factors: kg / kWh of the rows
+    # three hourly factors (0.2 kg/kWh each in the fake rows): kg / kWh of the rows, and their mean over time
+    assert f["values"] == pytest.approx([70.0 / 3.0, 0.2])
+    gas = gold_of({"measure": "factor", "activity": "natural_gas", "region": "GB", "period": "2019"}, gold)
+    assert gas["values"] == [0.18385]  # one factor: resolve's
     assert "BEIS" in f["names"] and "DESNZ" in f["names"]
     assert "/api/v1/factors/resolve" in fake.paths
