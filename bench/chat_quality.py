@@ -89,7 +89,10 @@ def add_gold(items: list[dict[str, Any]], dc: httpx.Client | None, cache: Path |
         ledger = LedgerGold(dc, cache) if needs_ledger and dc is not None else None
     for q in items:
         with timer() as g:
-            q["gold"] = jsonable(gold_of(q["want"], ledger))
+            try:
+                q["gold"] = jsonable(gold_of(q["want"], ledger))
+            except (LookupError, ValueError, httpx.HTTPError) as exc:  # reported and left out, never a guess
+                q.update(gold=None, gold_error=repr(exc))
         q["gold_ms"] = round(g.ms, 1)
     return t.s
 
@@ -110,6 +113,9 @@ def judge_all(items: list[dict[str, Any]]) -> None:
     from tests.eval.score import judge
 
     for q in items:
+        if q.get("gold_error"):
+            q.update(verdict="no-gold", reason=q["gold_error"], kind_read=None)
+            continue
         if q.get("answer") is None:
             q.update(verdict="wrong", reason=f"no answer (HTTP {q.get('status')})", kind_read=None)
             continue
@@ -160,8 +166,13 @@ def _fmt(x: Any) -> str:
 def report(items: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     head = f"{'':28} {'n':>4} {'correct%':>9} {'wrong%':>7} {'oos decl%':>10} {'in-scope decl%':>15}"
+    no_gold = [q for q in items if q.get("verdict") == "no-gold"]
+    if no_gold:
+        summary["no_gold"] = [q["id"] for q in no_gold]
+        print(f"\n{len(no_gold)} questions have no gold and are left out of the rates (the run fails): "
+              + "; ".join(f"{q['id']}: {q['reason']}" for q in no_gold[:5]))
     for split in ("tune", "test"):
-        part = [q for q in items if q["split"] == split]
+        part = [q for q in items if q["split"] == split and q.get("verdict") != "no-gold"]
         if not part:
             continue
         print(f"\n=== split {split.upper()} ===\n{head}")
@@ -303,7 +314,7 @@ def main() -> int:
           f"wall {time.monotonic() - wall:.0f} s")
     if args.json:
         _write(args.json, out)
-    return 0
+    return 1 if out["summary"].get("no_gold") or out["timing"]["errors"] else 0
 
 
 def _write(path: Path, out: dict[str, Any]) -> None:

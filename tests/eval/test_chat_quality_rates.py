@@ -39,3 +39,15 @@ def test_a_saved_run_is_judged_again_with_its_stored_gold() -> None:
     judge_all([q, missing])
     assert q["verdict"] == "correct", q["reason"]
     assert missing["verdict"] == "wrong"
+
+
+def test_a_question_without_gold_is_left_out_and_named() -> None:
+    from bench.chat_quality import report
+
+    ok = {"id": "a", "split": "test", "set": "freeform", "family": "value/energy", "q": "x",
+          "want": {"measure": "energy"}, "verdict": "correct"}
+    lost = {**ok, "id": "b", "gold_error": "LookupError('no ledger row')", "answer": {"answer": "1 kWh"}}
+    judge_all([lost])
+    summary = report([ok, lost])
+    assert lost["verdict"] == "no-gold" and summary["no_gold"] == ["b"]
+    assert summary["test"]["table"]["all"]["n"] == 1
