@@ -36,6 +36,7 @@ KEEP = ["site_id", "scope", "category", "activity_type", "period_start", "period
         "factor_unit", "kg_co2e", "kg_co2e_market"]
 PAGE = 10_000
 T_PER_KG = {"t": 1e-3, "kg": 1.0}
+GENERIC = {"GHG", "CO2", "CO2E", "UK", "US", "USA", "GB", "EU"}  # words that do not name a source
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -198,9 +199,10 @@ class LedgerGold:
             hourly = rows.drop_duplicates("factor_id")
             values = [float((rows["kg_co2e"] * rows["share"]).sum() / (rows["quantity_converted"] * rows["share"]).sum()),
                       float(hourly["co2e_kg"].fillna(hourly["co2_kg"]).mean())]  # consumption-weighted, time mean
-        return {"values": [float(v) for v in values], "unit": factor["unit"], "source": factor["source"],
-                "edition": factor["edition"], "factor_id": factor["factor_id"],
-                "names": source_names(factor["source"], factor["edition_key"])}
+        names = set(source_names(factor["source"], factor["edition_key"]))
+        names |= set(source_names(str(first["source"]), str(first["edition_key"])))  # the source the ledger applied
+        return {"values": [float(v) for v in values], "unit": factor["unit"], "source": str(first["source"]),
+                "edition": str(first["edition"]), "factor_id": factor["factor_id"], "names": sorted(names)}
 
     def resolve(self, site: str, activity: str, unit: str, at: str, editions: Iterable[str]) -> dict[str, Any]:
         key = (site, activity, unit, at)
@@ -219,6 +221,7 @@ def source_names(source: str, edition_key: str) -> list[str]:
     the acronyms of the source's name and its leading words."""
     names = {edition_key.split("-")[0]}
     names |= {w.strip("(),") for w in source.split() if len(w.strip("(),")) >= 3 and w.strip("(),").isupper()}
+    names -= GENERIC
     names.add(" ".join(source.split()[:3]))
     if names & {"DESNZ", "BEIS"}:
         names |= {"DESNZ", "BEIS", "UK Government", "conversion factors"}

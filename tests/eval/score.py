@@ -115,9 +115,9 @@ def _close(shown: Figure | float, gold: float, step: float = 0.0, pct: bool = Fa
     if not math.isfinite(gold):
         return False
     if pct:
-        return abs(value - gold) <= min(max(step, 1e-9), PCT_CAP) + 1e-9
+        return abs(value - gold) <= min(max(step, 1e-9), PCT_CAP) * (1 + 1e-9) + 1e-12
     tol = min(max(step, NOISE * abs(gold)), CAP * abs(gold)) if gold else step
-    return abs(value - gold) <= tol + 1e-12
+    return abs(value - gold) <= tol * (1 + 1e-9) + 1e-12  # a figure exactly half a digit off is within it
 
 
 @cache

@@ -130,3 +130,9 @@ def test_factor_from_resolve_and_the_effective_hourly_factor(ledger: tuple[Ledge
     assert gas["values"] == [0.18385]  # one factor: resolve's
     assert "BEIS" in f["names"] and "DESNZ" in f["names"]
     assert "/api/v1/factors/resolve" in fake.paths
+
+
+def test_source_names_are_publishers_not_generic_words() -> None:
+    names = gold_ledger.source_names("UK Government GHG Conversion Factors for Company Reporting (BEIS)", "DESNZ-2019")
+    assert {"BEIS", "DESNZ", "UK Government"} <= set(names)
+    assert "GHG" not in names and "UK" not in names

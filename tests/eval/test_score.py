@@ -156,3 +156,11 @@ def test_a_language_model_decline_without_the_flag_is_read_from_the_text(text: s
     assert answer_kind({"answer": text}) == "decline"
     assert verdict("Which hotel should I book in Rome?", {"answer": "decline"}, None, text) == "correct"
     assert verdict(Q_ENERGY, ENERGY, 124883.3, text) == "declined"
+
+
+def test_a_figure_rounded_half_up_at_its_last_digit_is_the_gold() -> None:
+    factor = {"measure": "factor", "activity": "natural_gas", "region": "GB", "period": "2019"}
+    fgold = {"values": [0.18385], "unit": "kWh", "source": "UK Government (BEIS)", "names": ["BEIS", "DESNZ"]}
+    q = "What emission factor do you use for natural gas in the UK in 2019?"
+    assert verdict(q, factor, fgold, "0.1839 kg CO2e per kWh (DESNZ 2019)") == "correct"
+    assert verdict(q, factor, fgold, "0.1840 kg CO2e per kWh (DESNZ 2019)") == "wrong"

@@ -27,7 +27,7 @@ FAMILIES: list[Family] = [
     {"name": "energy-estate-quarter", "split": "tune", "n": 12, "slots": "quarter,carrier", "phrasings": [
         "What was the estate's total {carrier} consumption in {period}?",
         "How much {carrier} did all our sites use in {period}?",
-        "Across every building, {carrier} use in {period}?"]},
+        "All buildings together: total {carrier} use in {period}?"]},
     {"name": "energy-multi-site", "split": "test", "n": 12, "slots": "sites,month,carrier", "phrasings": [
         "What was the combined {carrier} use of {sites} in {period}?",
         "{sites} together: how much {carrier} in {period}?",
