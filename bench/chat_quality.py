@@ -310,11 +310,15 @@ def main() -> int:
     print(f"\n{len(items)} questions asked in {tm['ask_s']:.0f} s ({tm['errors']} errors); chat p50 "
           f"{tm['chat_p50_ms']} ms per answer; anchor (same run): the gold of a question from the raw files and the "
           f"audited rows (read in {tm['gold_read_s']:.0f} s) p50 {tm['gold_p50_ms']} ms -> ratio "
-          f"{ratio(tm['chat_p50_ms'] or 0.0, tm['gold_p50_ms'] or 0.0):.2f}x; "
+          f"{_ratio(tm['chat_p50_ms'], tm['gold_p50_ms'])}; "
           f"wall {time.monotonic() - wall:.0f} s")
     if args.json:
         _write(args.json, out)
     return 1 if out["summary"].get("no_gold") or out["timing"]["errors"] else 0
+
+
+def _ratio(value: float | None, anchor: float | None) -> str:
+    return f"{ratio(value, anchor):.2f}x" if value and anchor else "- (no answer)"
 
 
 def _write(path: Path, out: dict[str, Any]) -> None:
