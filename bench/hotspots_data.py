@@ -116,7 +116,7 @@ def inject(case: dict, ser: pd.Series, temp: pd.Series, train_mean: float) -> pd
             return pd.Series(np.where(hit, np.nan, vals), out.index).dropna()
         vals[hit] = 0.0
     elif kind == "baseload_creep":
-        h, d = out.index.hour, out.index.dayofweek
+        h, d = out.index.hour, out.index.day_of_week
         vals[hit & ((d >= 5) | (h < 7) | (h >= 19))] *= 1 + m
     elif kind == "warm_weather_heating":
         warm = temp.reindex(out.index).to_numpy(float) > WARM_C

@@ -51,7 +51,7 @@ def _calendar(ts: pd.DatetimeIndex, country: str) -> tuple[np.ndarray, np.ndarra
     """Hour of week (0 = Monday 00 UTC; holidays as Sunday) and whether the hour is occupied."""
     ts = ts.tz_convert("UTC") if ts.tz is not None else ts
     hour = ts.hour.to_numpy()
-    dow = ts.dayofweek.to_numpy()
+    dow = ts.day_of_week.to_numpy()
     days = ts.to_numpy().astype("datetime64[D]") if ts.tz is None else ts.tz_localize(None).to_numpy().astype(
         "datetime64[D]")
     hol = np.isin(days, np.array(sorted(_holiday_days(country, tuple(sorted(set(ts.year)))))))

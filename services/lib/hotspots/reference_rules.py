@@ -138,7 +138,7 @@ def _segments(site: str, a: np.ndarray, ref: np.ndarray, temp: np.ndarray, hours
               gas: bool, cfg: ReferenceConfig) -> list[Finding]:
     valid = ~np.isnan(a)
     scale = max(float(np.nanmean(ref)), 1e-6)
-    hod, dow = hours.hour.to_numpy(), hours.dayofweek.to_numpy()
+    hod, dow = hours.hour.to_numpy(), hours.day_of_week.to_numpy()
     off = (dow >= 5) | (hod < 7) | (hod >= 19)
     channels = {"all": np.ones(len(a), bool), "off_hours": off}
     if gas:
