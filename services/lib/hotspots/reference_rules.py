@@ -262,7 +262,7 @@ def detect_reference(frame: pd.DataFrame, *, as_of: pd.Timestamp | None = None,
         raise ValueError(f"missing columns: {sorted(missing)}")
     if frame.empty:
         return []
-    df = frame.assign(meter=frame["meter"] if "meter" in frame else "")
+    df = frame.assign(meter=frame.get("meter", ""))
     end = as_of if as_of is not None else df["timestamp"].max() + HOUR
     out: list[Hotspot] = []
     for (site, meter, act), grp in df.groupby(["site", "meter", "activity_type"], sort=True):

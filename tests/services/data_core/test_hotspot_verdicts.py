@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import AUTH, NO_AUTH
-from tests.services.data_core.helpers import hotspot_body, sync
+from tests.services.data_core.helpers import hotspot_body
 
 pytestmark = pytest.mark.integration
 
