@@ -213,8 +213,14 @@ def main() -> None:
     tune_idx = [i for i, c in enumerate(cases) if c["split"] == "tune"]
     test_idx = [i for i, c in enumerate(cases) if c["split"] == "test"]
     cfg = tune(frames, cases, tune_idx, args.target)
-    print(f"chosen on tune: z {dict(cfg.z)}, spike_k {cfg.spike_k}, stuck_hours {cfg.stuck_hours}, "
-          f"zero_hours {cfg.zero_hours}")
+    print(f"chosen on tune: z {dict(cfg.z)}, min_effect {dict(cfg.min_effect)}, block_hours {cfg.block_hours}, "
+          f"spike_k {cfg.spike_k}, stuck_hours {cfg.stuck_hours}, zero_hours {cfg.zero_hours}")
+    d = ReferenceConfig()
+    same = all(float(getattr(cfg, f)) == float(getattr(d, f)) or getattr(cfg, f) >= 1e9 and getattr(d, f) == np.inf
+               for f in ("spike_k", "stuck_hours", "zero_hours", "block_hours"))
+    same = same and dict(cfg.min_effect) == dict(d.min_effect) and all(
+        cfg.z[k] == d.z[k] for k in d.z)
+    print(f"ReferenceConfig() defaults {'are' if same else 'are NOT'} the thresholds chosen here")
     report(score(run({i: frames[i] for i in tune_idx if i in frames}, cases, cfg), cases, tune_idx), "tune")
     s = score(run({i: frames[i] for i in test_idx if i in frames}, cases, cfg), cases, test_idx)
     report(s, "test")
