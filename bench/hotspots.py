@@ -42,7 +42,8 @@ SUSTAINED = ("above_expected", "level_shift_up", "level_shift_down", "drift", "s
 GRID = {  # rule -> (field, candidate values from most to least sensitive)
     "all": ("z", [(z, e, b) for z in (4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0) for e in (0.1, 0.15, 0.2, 0.3)
                   for b in (24, 6)]),
-    "off_hours": ("z", [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 1e9]),
+    "off_hours": ("z", [(z, e) for z in (4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0) for e in (0.1, 0.2, 0.3)]
+                  + [(1e9, 0.1)]),
     "warm": ("z", [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 1e9]),
     "spike_k": ("spike_k", [3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 1e9]),
     "stuck_hours": ("stuck_hours", [4, 6, 8, 12, 24, 48, 10**6]),
@@ -56,6 +57,9 @@ def _set(cfg: ReferenceConfig, rule: str, value: float) -> ReferenceConfig:
     if rule == "all" and isinstance(value, tuple):
         z, eff, block = value
         return replace(cfg, z={**cfg.z, "all": z}, min_effect={**cfg.min_effect, "all": eff}, block_hours=block)
+    if isinstance(value, tuple):
+        z, eff = value
+        return replace(cfg, z={**cfg.z, rule: z}, min_effect={**cfg.min_effect, rule: eff})
     if name == "z":
         return replace(cfg, z={**cfg.z, rule: value})
     return replace(cfg, **{name: value})
@@ -117,7 +121,7 @@ def score(res: pd.DataFrame, cases: list[dict], idx: list[int]) -> dict:
 
 def tune(frames: dict[int, pd.DataFrame], cases: list[dict], idx: list[int], target: float) -> ReferenceConfig:
     """Greedy, rule by rule: the most sensitive value whose false alarms stay within the rule's budget."""
-    off = {r: GRID[r][1][-1] for r in GRID}
+    off = {r: GRID[r][1][-1] for r in GRID}  # every rule off, then switched on one by one
     cfg = ReferenceConfig()
     for r, v in off.items():
         cfg = _set(cfg, r, v)
@@ -131,7 +135,7 @@ def tune(frames: dict[int, pd.DataFrame], cases: list[dict], idx: list[int], tar
                                       {"spike_k": "spike", "stuck_hours": "stuck", "zero_hours": "zero_missing"}[rule], 0)
             if own / s["meter_months"] <= BUDGET[rule] * target and (best is None or s["recall"] > best[0]):
                 best = (s["recall"], trial, v, own / s["meter_months"])
-                if rule != "all":  # values run from most to least sensitive: the first within budget
+                if not isinstance(v, tuple):  # values run from most to least sensitive: the first within budget
                     break
         if best is not None:
             cfg = best[1]

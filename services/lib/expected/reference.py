@@ -113,14 +113,16 @@ class ReferenceModel:
 def fit(ts: pd.DatetimeIndex, actual: np.ndarray, temp: np.ndarray, *, country: str = "GB",
         ridge: float = 1.0, min_hours: int = 24 * 28) -> ReferenceModel | None:
     """Fit the reference on the hours ``ts`` (the reference period; NaN actuals are skipped). ``None`` when
-    fewer than ``min_hours`` hours have a reading."""
+    fewer than ``min_hours`` hours have a reading. A site without weather (all temperatures NaN) gets a
+    time-of-week-only model (its temperature columns are constant)."""
     a = np.asarray(actual, dtype=float)
     t = np.asarray(temp, dtype=float)
-    ok = ~np.isnan(a) & ~np.isnan(t)
+    ok = ~np.isnan(a)
     if ok.sum() < min_hours:
         return None
     ts_ok, a_ok, t_ok = ts[ok], a[ok], t[ok]
-    t_range = (float(np.min(t_ok)), float(np.max(t_ok)))
+    known = t_ok[~np.isnan(t_ok)]
+    t_range = (float(np.min(known)), float(np.max(known))) if len(known) else (10.0, 10.0)
     x = design(ts_ok, t_ok, t_range, country)
     pen = np.full(x.shape[1], ridge)
     pen[:N_TOW] = 1e-6

@@ -129,3 +129,16 @@ def test_combine_keeps_day_ahead_spikes_and_folds_overlaps_into_the_reference_ep
     kinds = sorted((h.site, h.kind, h.evidence["expectation"]) for h in out)
     assert kinds == [("b1", "level_shift", "reference"), ("b1", "spike", "day_ahead"), ("b2", "spike", "day_ahead")]
     assert ref[0].evidence["also"][0]["fault"] == "spike"
+
+
+def test_a_site_without_weather_gets_a_time_of_week_reference(archive) -> None:
+    from services.lib.expected.reference import ReferenceModel, fit, predict
+
+    _, arc = archive
+    ser = arc.readings["electricity"]["b58"].loc["2019-01-01":"2019-06-30"]
+    m = fit(ser.index, ser.to_numpy(float), np.full(len(ser), np.nan))
+    assert m is not None and m.t_range == (10.0, 10.0) and 0 < m.cv_rmse < 1
+    again = ReferenceModel.from_dict(m.to_dict())
+    week = ser.index[:168]
+    ref, spread = predict(again, week, np.full(168, 25.0))
+    assert np.allclose(ref, predict(m, week, np.full(168, np.nan))[0], atol=1e-4) and (spread > 0).all()
