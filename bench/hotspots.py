@@ -6,7 +6,7 @@ The set is ``bench/hotspots_split.json`` (written before the detector by ``bench
 316 meter-windows of the Cambridge buildings, 9 fault kinds at 10-80 %, tune / test split by building and by
 alternating 4-week windows 2019-07-01 .. 2020-03-01. Steps:
 
-1. Fit every meter's reference baseline (:mod:`services.lib.expected.reference`) on 2019-01-01 .. 06-30 only.
+1. Fit every meter's reference baseline (:mod:`services.lib.hotspots.reference_model`) on 2019-01-01 .. 06-30 only.
 2. Choose thresholds on the TUNE cases only: per rule, the most sensitive value of a grid whose false alarms
    per meter-month on tune stay within its share of ``--target`` (greedy, rule by rule).
 3. Report on the TEST cases: recall per fault kind and magnitude, precision, event F1, false alarms per

@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness import REPO  # noqa: E402
-from services.lib.expected.reference import ReferenceModel, fit, predict  # noqa: E402
+from services.lib.hotspots.reference_model import ReferenceModel, fit, predict  # noqa: E402
 
 DATA = REPO / "data" / "buildings_cambridge"
 SPLIT = REPO / "bench" / "hotspots_split.json"

@@ -1,5 +1,5 @@
 """Prefect flow ``fit-reference``: fit and store the reference (M&V) baseline of every hourly series of some
-sites (issue #18; :mod:`services.lib.expected.reference`, :mod:`services.lib.hotspots.reference_scan`).
+sites (issue #18; :mod:`services.lib.hotspots.reference_model`, :mod:`services.lib.hotspots.reference_scan`).
 
 The reference changes only through this flow: an explicit (re-)baseline on a period (``--start``/``--end``),
 or ``--pending``: the series whose hotspot a person accepted as the new normal (verdict ``new_normal``) are

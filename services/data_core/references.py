@@ -1,6 +1,6 @@
 """Reference baselines and verdicts on hotspots (issue #18; migration 0008).
 
-* A reference baseline is the fitted M&V model of one series (:mod:`services.lib.expected.reference`),
+* A reference baseline is the fitted M&V model of one series (:mod:`services.lib.hotspots.reference_model`),
   stored as JSON with the period it was fit on. It changes only by an explicit re-baseline (``PUT``) or
   after a person accepts a hotspot as the new normal: that verdict sets ``rebaseline_from`` on the series'
   baseline, and the next ``fit-reference`` run refits it from that hour.

@@ -1,7 +1,7 @@
 """Fault detection against the reference (counterfactual) expectation (issue #18).
 
 Input: one row per (site, meter, activity type, hour) with ``actual`` (NaN or no row = missing), ``reference``
-and ``spread`` (kWh, :mod:`services.lib.expected.reference`) and ``temperature`` (degC). The reference has no
+and ``spread`` (kWh, :mod:`services.lib.hotspots.reference_model`) and ``temperature`` (degC). The reference has no
 recent lags, so a lasting fault stays in the residual ``actual - reference`` for as long as it lasts.
 
 Rules (per series; thresholds in :class:`ReferenceConfig`, chosen by ``bench/hotspots.py`` on the tune split

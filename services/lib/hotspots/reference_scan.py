@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from services.common.datacore import DataCoreClient, UpstreamProblem
-from services.lib.expected.reference import ReferenceModel, fit, predict
+from services.lib.hotspots.reference_model import ReferenceModel, fit, predict
 from services.lib.hotspots.config import Hotspot
 
 KEYS = ["site", "meter", "activity_type"]

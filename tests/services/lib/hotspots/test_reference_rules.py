@@ -132,7 +132,7 @@ def test_combine_keeps_day_ahead_spikes_and_folds_overlaps_into_the_reference_ep
 
 
 def test_a_site_without_weather_gets_a_time_of_week_reference(archive) -> None:
-    from services.lib.expected.reference import ReferenceModel, fit, predict
+    from services.lib.hotspots.reference_model import ReferenceModel, fit, predict
 
     _, arc = archive
     ser = arc.readings["electricity"]["b58"].loc["2019-01-01":"2019-06-30"]
