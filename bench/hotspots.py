@@ -42,8 +42,7 @@ SUSTAINED = ("above_expected", "level_shift_up", "level_shift_down", "drift", "s
 GRID = {  # rule -> (field, candidate values from most to least sensitive)
     "all": ("z", [(z, e, b) for z in (4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0) for e in (0.1, 0.15, 0.2, 0.3)
                   for b in (24, 6)]),
-    "off_hours": ("z", [(z, e) for z in (4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0) for e in (0.1, 0.2, 0.3)]
-                  + [(1e9, 0.1)]),
+    "off_hours": ("z", [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 1e9]),
     "warm": ("z", [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 1e9]),
     "spike_k": ("spike_k", [3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 1e9]),
     "stuck_hours": ("stuck_hours", [4, 6, 8, 12, 24, 48, 10**6]),
