@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from services.common.datacore import DataCoreClient, UpstreamProblem
-from services.lib.hotspots.reference_model import ReferenceModel, fit, predict
 from services.lib.hotspots.config import Hotspot
+from services.lib.hotspots.reference_model import ReferenceModel, fit, predict
 
 KEYS = ["site", "meter", "activity_type"]
 SUSTAINED_DAY_AHEAD = frozenset({"above_expected", "level_shift"})

@@ -5,6 +5,7 @@ without one is scanned as before. Real meters of TEST-split buildings in a TEST 
 from __future__ import annotations
 
 import io
+import json
 
 import httpx
 import numpy as np
@@ -35,9 +36,9 @@ class Fake:
         self.arc, self.start, self.end, self.drop_site = arc, start, end, drop_site
         self.baselines: list[dict] = []
 
-    def residuals(self) -> str:
+    def residuals(self, sites: list[str] | None = None) -> str:
         parts = []
-        for site in SITES:
+        for site in sites or SITES:
             ser = self.arc.readings["electricity"][site].loc[self.start:self.end - pd.Timedelta(hours=1)]
             vals = ser.to_numpy(float).copy()
             if site == self.drop_site:
@@ -53,7 +54,8 @@ class Fake:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/api/v1/residuals":
-            return httpx.Response(200, text=self.residuals(), headers={"content-type": "text/csv"})
+            return httpx.Response(200, text=self.residuals(request.url.params.get_list("site")),
+                                  headers={"content-type": "text/csv"})
         if path == "/api/v1/emissions/totals":
             return httpx.Response(200, json={"rows": []})
         if path.endswith("/weather"):
@@ -63,8 +65,11 @@ class Fake:
             return httpx.Response(200, text=csv, headers={"content-type": "text/csv"})
         if path == "/api/v1/reference-baselines":
             if request.method == "PUT":
-                self.baselines = __import__("json").loads(request.content)["baselines"]
-                return httpx.Response(200, json={"stored": len(self.baselines)})
+                new = json.loads(request.content)["baselines"]
+                keys = {(b["site"], b["meter"], b["activity_type"]) for b in new}
+                self.baselines = [b for b in self.baselines
+                                  if (b["site"], b["meter"], b["activity_type"]) not in keys] + new
+                return httpx.Response(200, json={"stored": len(new)})
             return httpx.Response(200, json={"count": len(self.baselines),
                                              "baselines": [{**b, "rebaseline_from": None} for b in self.baselines]})
         return httpx.Response(404, json={"status": 404, "title": "Not found", "detail": "no"})
