@@ -78,9 +78,9 @@ def put_baselines(conn: Connection, items: list[BaselineIn], now: datetime) -> i
     """Store (replace) the baselines of these series; a pending re-baseline request is cleared."""
     t = ReferenceBaseline.__table__
     for b in items:
-        conn.execute(delete(t).where(t.c.site_id == b.site, t.c.meter == b.meter,
+        conn.execute(delete(ReferenceBaseline).where(t.c.site_id == b.site, t.c.meter == b.meter,
                                      t.c.activity_type == b.activity_type))
-        conn.execute(insert(t).values(site_id=b.site, meter=b.meter, activity_type=b.activity_type,
+        conn.execute(insert(ReferenceBaseline).values(site_id=b.site, meter=b.meter, activity_type=b.activity_type,
                                       period_start=naive_utc(b.period_start), period_end=naive_utc(b.period_end),
                                       reason=b.reason, model=b.model, rebaseline_from=None, updated_at=now))
     return len(items)
@@ -100,20 +100,20 @@ def mark(conn: Connection, hotspot_id: str, body: VerdictIn, now: datetime) -> d
     if h is None:
         raise NotFound(f"no hotspot {hotspot_id}")
     v = HotspotVerdict.__table__
-    conn.execute(delete(v).where(v.c.hotspot_id == hotspot_id))
+    conn.execute(delete(HotspotVerdict).where(v.c.hotspot_id == hotspot_id))
     row = {"id": uuid.uuid4().hex, "hotspot_id": hotspot_id, "verdict": body.verdict, "by": body.by,
            "note": body.note, "created_at": now}
-    conn.execute(insert(v).values(**row))
+    conn.execute(insert(HotspotVerdict).values(**row))
     a = Alert.__table__
     if body.verdict == "false_alarm":
-        conn.execute(update(a).where(a.c.hotspot_id == hotspot_id, a.c.status != "resolved").values(
+        conn.execute(update(Alert).where(a.c.hotspot_id == hotspot_id, a.c.status != "resolved").values(
             status="resolved", resolved_at=now, resolved_by=body.by, updated_at=now,
             note=f"false alarm: {body.note}" if body.note else "false alarm"))
     rebaseline = None
     if body.verdict == "new_normal":
         t = ReferenceBaseline.__table__
         rebaseline = h["period_start"]
-        conn.execute(update(t).where(t.c.site_id == h["site_id"], t.c.meter == h["meter"],
+        conn.execute(update(ReferenceBaseline).where(t.c.site_id == h["site_id"], t.c.meter == h["meter"],
                                      t.c.activity_type == h["activity_type"]).values(rebaseline_from=rebaseline))
     return {"hotspot_id": hotspot_id, "verdict": body.verdict, "by": body.by, "note": body.note,
             "created_at": now.isoformat() + "Z",

@@ -86,7 +86,8 @@ def with_reference(dc: DataCoreClient, residuals: pd.DataFrame, start: pd.Timest
     parts = []
     temps: dict[str, pd.Series] = {}
     for key, grp in residuals.groupby(KEYS, sort=True):
-        model = models.get(tuple(str(k) for k in key))
+        site_, meter_, act_ = (str(k) for k in key)
+        model = models.get((site_, meter_, act_))
         if model is None:
             continue
         site = str(key[0])
