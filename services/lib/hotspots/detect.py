@@ -2,7 +2,8 @@
 
 Plain, vectorised pandas/numpy (no row loops over the data, no Prefect): the ``hotspot-scan`` flow reads the
 residuals of a window from the data core and calls :func:`detect`; :func:`pareto` ranks emission totals.
-Method, thresholds and their measured false-positive and detection rates: ``docs/hotspot-detection.md``.
+Method and thresholds: ``docs/hotspot-detection.md``; lasting faults against the reference expectation:
+:mod:`services.lib.hotspots.reference_rules`.
 
 Layout (:mod:`services.lib.hotspots.grid`): every series (site, meter, activity type) is laid out on a
 complete hourly grid from its first reading to ``as_of`` (exclusive), all series end to end in one flat

@@ -21,6 +21,8 @@ from services.common.datacore import DataCoreClient, window_params
 from services.lib.hotspots.config import DetectionConfig, Hotspot
 from services.lib.hotspots.detect import detect
 from services.lib.hotspots.pareto import pareto
+from services.lib.hotspots.reference_rules import ReferenceConfig, detect_reference
+from services.lib.hotspots.reference_scan import KEYS, combine, with_reference
 
 RESIDUAL_COLUMNS = ["site", "meter", "activity_type", "timestamp", "actual", "expected", "lower", "upper",
                     "model_version"]
@@ -71,7 +73,8 @@ def with_intensity(residuals: pd.DataFrame, kg: pd.DataFrame) -> pd.DataFrame:
 
 def scan_sites(dc: DataCoreClient, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, *,
                as_of: pd.Timestamp | None = None, config: DetectionConfig | None = None,
-               activity_types: list[str] | None = None) -> dict[str, Any]:
+               activity_types: list[str] | None = None,
+               reference_config: ReferenceConfig | None = None) -> dict[str, Any]:
     """Hotspots of these sites in [start, end): the JSON the orchestration engine takes, and ``skipped``:
     the sites (or meters) whose data could not be read or scanned (:class:`SiteSkip` as JSON), left out so
     that the others are scanned exactly as without them. A data core that is down or refuses our token
@@ -88,6 +91,11 @@ def scan_sites(dc: DataCoreClient, sites: list[str], start: pd.Timestamp, end: p
     residuals = residuals[~residuals["site"].isin([s.site for s in skipped if s.stage == "read"])]
     frame = with_intensity(residuals, kg)
     found, frame = detect_contained(frame, as_of=as_of or end, config=config or DetectionConfig(), skipped=skipped)
+    ref = with_reference(dc, frame, start, end) if not frame.empty else frame.iloc[0:0]
+    if not ref.empty:  # the series with a stored reference baseline (issue #18)
+        referenced = {tuple(k) for k in ref[KEYS].drop_duplicates().itertuples(index=False)}
+        found = combine(found, detect_reference(ref, as_of=as_of or end, config=reference_config), referenced)
+        found.sort(key=lambda h: (h.site, h.meter, h.activity_type, h.period_start, h.kind))
     return {"rows": len(frame), "series": int(frame.groupby(["site", "meter", "activity_type"]).ngroups)
             if not frame.empty else 0, "hotspots": [h.to_dict() for h in found],
             "skipped": [s.model_dump() for s in skipped]}

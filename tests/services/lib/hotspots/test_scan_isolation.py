@@ -191,9 +191,10 @@ def test_the_data_core_refusing_one_sites_residuals(residuals: pd.DataFrame, cle
 
 
 def test_a_healthy_scan_asks_once_per_endpoint(residuals: pd.DataFrame, clean: dict[str, Any]) -> None:
-    """Containment costs nothing while every site is fine: one residual read, one totals read, one detection."""
+    """Containment costs nothing while every site is fine: one residual read, one totals read, one detection,
+    and (issue #18) one read of the sites' reference baselines (none here: this data core predates them)."""
     result, dc = scan(residuals, HEALTHY)
-    assert result == clean and [e for e, _ in dc.asked] == ["residuals", "totals"]
+    assert result == clean and [e for e, _ in dc.asked] == ["residuals", "totals", "reference-baselines"]
 
 
 # --------------------------------------------------------------------------- the platform's failures still fail
