@@ -7,6 +7,7 @@
 | ``hotspot-scan/hotspot-scan``     | hotspot-scan    | hourly at :15, and on demand         |
 | ``train-baseline/train-baseline`` | train-baseline  | weekly, Monday 03:00                 |
 | ``monthly-bills/monthly-bills``   | monthly-bills   | daily at 04:30                       |
+| ``fit-reference/fit-reference``   | fit-reference   | daily at 04:00                       |
 
 ``python -m deployments.serve`` registers them and runs their scheduled and manual runs (a Prefect
 runner: ``make up`` starts it). Trigger one by hand with
@@ -18,6 +19,7 @@ from __future__ import annotations
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
 
+from flows.fit_reference import fit_reference
 from flows.hotspot_scan import hotspot_scan
 from flows.ingest import ingest
 from flows.monthly_bills import monthly_bills
@@ -72,6 +74,16 @@ def build() -> list[RunnerDeployment]:
                         "interval from the degree-day model (ASHRAE Guideline 14 / IPMVP Option C) fitted on the "
                         "meter's bills of the year before it and the site's station weather, stored next to the "
                         "bill; bills above their interval become hotspots and alerts as hotspot-scan's do.",
+            tags=[*TAGS, "hotspots"],
+        ),
+        fit_reference.to_deployment(
+            name="fit-reference",
+            schedules=[Cron("0 4 * * *", timezone=TIMEZONE)],
+            parameters={"pending": True, "new_only": True, "days": 90},
+            description="Reference (M&V) baselines for hotspot-scan's lasting faults: every series without one "
+                        "is fit on its first `days` days, and the series a person accepted as the new normal are "
+                        "refit from that hotspot's start; a stored reference changes only so (or by an explicit "
+                        "run with start/end).",
             tags=[*TAGS, "hotspots"],
         ),
     ]

@@ -7,6 +7,10 @@ refit on ``--days`` days from that hotspot's start. ``hotspot-scan`` then detect
 
     python -m flows.fit_reference --start 2019-01-01 --end 2019-07-01
     python -m flows.fit_reference --pending --days 90
+    python -m flows.fit_reference --pending --new-only     # what the daily deployment runs
+
+``--new-only`` fits only the series that have no reference yet (a new site or meter), each on its own first
+``--days`` days of readings; a stored reference is never touched by it, so the schedule cannot move one.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from services.lib.hotspots.scan import extent, read_residuals, utc
 
 @flow(name="fit-reference", log_prints=True)
 def fit_reference(start: datetime | None = None, end: datetime | None = None, sites: list[str] | None = None,
-                  pending: bool = False, days: int = 90) -> dict[str, Any]:
+                  pending: bool = False, days: int = 90, new_only: bool = False) -> dict[str, Any]:
     """Fit the reference of ``sites`` (all with hourly readings when empty) on [start, end) (default: the
-    first ``days`` days of readings), or with ``pending`` the series waiting for a re-baseline."""
+    first ``days`` days of readings), or with ``pending`` the series waiting for a re-baseline, or with
+    ``new_only`` the series without a reference (each on its own first ``days`` days)."""
     log = run_logger()
     stored: list[dict[str, Any]] = []
     with service_client("data_core") as dc:
@@ -45,7 +50,9 @@ def fit_reference(start: datetime | None = None, end: datetime | None = None, si
                 rows = read_residuals(dc, [b["site"]], t0, t1, [b["activity_type"]])
                 rows = rows[rows["meter"] == b["meter"]]
                 stored += fit_references(dc, rows, t0, t1, reason="new_normal")
-        else:
+        if new_only:
+            stored += _fit_new(dc, sites or all_sites, first, last, days)
+        elif not pending:
             t0 = utc(start) if start else first
             t1 = utc(end) if end else min(t0 + pd.Timedelta(days=days), last + pd.Timedelta(hours=1))
             for site in sites or all_sites:  # one site at a time: memory stays one site's period
@@ -57,6 +64,27 @@ def fit_reference(start: datetime | None = None, end: datetime | None = None, si
     return {"stored": len(series), "series": series}
 
 
+def _fit_new(dc: Any, sites: list[str], first: pd.Timestamp, last: pd.Timestamp, days: int) -> list[dict[str, Any]]:
+    """The series of ``sites`` without a stored reference, each fit on its first ``days`` days (one site read at a
+    time; a series with less than that is fit once it has them, on a later run)."""
+    known = {(b["site"], b["meter"], b["activity_type"])
+             for b in dc.get("/api/v1/reference-baselines", params=[("site", s) for s in sites])["baselines"]}
+    stored: list[dict[str, Any]] = []
+    for site in sites:
+        rows = read_residuals(dc, [site], first, last + pd.Timedelta(hours=1))
+        if rows.empty:
+            continue
+        series = pd.MultiIndex.from_frame(rows[["site", "meter", "activity_type"]].astype(str))
+        rows = rows[~series.isin(list(known))] if known else rows
+        for (_s, _m, _a), grp in rows.groupby(["site", "meter", "activity_type"], sort=True):
+            t0 = grp["timestamp"].min()
+            t1 = t0 + pd.Timedelta(days=days)
+            if grp["timestamp"].max() < t1 - pd.Timedelta(hours=1):
+                continue  # not yet `days` days of readings: a later run fits it
+            stored += fit_references(dc, grp[grp["timestamp"] < t1], t0, t1, reason="initial")
+    return stored
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fit and store reference (M&V) baselines.")
     parser.add_argument("--start")
@@ -64,9 +92,10 @@ def main() -> None:
     parser.add_argument("--site", action="append")
     parser.add_argument("--pending", action="store_true")
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--new-only", action="store_true")
     args = parser.parse_args()
     print(json.dumps(fit_reference(start=args.start, end=args.end, sites=args.site, pending=args.pending,
-                                   days=args.days), default=str))
+                                   days=args.days, new_only=args.new_only), default=str))
 
 
 if __name__ == "__main__":

@@ -342,8 +342,8 @@ class Platform:
 
     def ensure_model(self) -> int:
         """Train a champion when the registry has none (train-baseline), make the ML engine load it, and fill
-        the expected values of the demo holdout period (fill-expected); then scan it, and judge the bills
-        (monthly-bills). All idempotent."""
+        the expected values of the demo holdout period (fill-expected); fit the reference baselines the scan
+        judges lasting faults by (fit-reference); then scan, and judge the bills (monthly-bills). All idempotent."""
         print("model: train-baseline when carbon-baseline has no champion (first run: about 1-2 minutes) ...")
         if self.flow("flows.train_baseline", "--if-no-champion", *DEMO_WINDOW) != 0:
             print("train-baseline failed; see the output above and the Prefect UI", file=sys.stderr)
@@ -359,6 +359,10 @@ class Platform:
                      "--max-readings", "200000") != 0:
             print("fill-expected failed; the readings stay pending and the next run fills them", file=sys.stderr)
             return 1
+        print("references: fit-reference for series without one (their first half-year; issue #18) ...")
+        if self.flow("flows.fit_reference", "--new-only", "--pending", "--days", "181") != 0:
+            print("fit-reference failed; the daily schedule retries it (the scan runs without references)",
+                  file=sys.stderr)
         print("hotspots: hotspot-scan of 2020-01-01 .. 2020-03-15 (idempotent: a re-run changes nothing) ...")
         if self.flow("flows.hotspot_scan", "--start", "2020-01-01", "--end", "2020-03-15") != 0:
             print("hotspot-scan failed; the hourly schedule retries it", file=sys.stderr)

@@ -27,7 +27,8 @@ def test_every_deployment_is_registered_with_its_schedule(prefect_harness):
                 "fill-expected/predict": ("5 * * * *", {"max_readings": 100_000}),
                 "hotspot-scan/hotspot-scan": ("15 * * * *", {"lookback_days": 28, "chunk_size": 10}),
                 "train-baseline/train-baseline": ("0 3 * * 1", {"max_iter": 600}),
-                "monthly-bills/monthly-bills": ("30 4 * * *", {"chunk_size": 25})}
+                "monthly-bills/monthly-bills": ("30 4 * * *", {"chunk_size": 25}),
+                "fit-reference/fit-reference": ("0 4 * * *", {"pending": True, "new_only": True, "days": 90})}
     built = build()
     assert sorted(f"{d.flow_name}/{d.name}" for d in built) == sorted(expected)
     for deployment in built:

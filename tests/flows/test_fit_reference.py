@@ -47,3 +47,19 @@ def test_an_explicit_baseline_then_a_pending_rebaseline(arc, monkeypatch) -> Non
     by_site = {b["site"]: b for b in fake.baselines}
     assert by_site["b58"]["reason"] == "new_normal" and by_site["b58"]["period_start"].startswith("2019-04-01")
     assert by_site["b77"]["reason"] == "rebaseline"
+
+
+def test_the_schedule_fits_only_series_without_a_reference(arc, monkeypatch) -> None:  # noqa: F811
+    """The daily deployment (pending + new_only) fits a new series on its first days and never moves a stored
+    reference: a second run stores nothing."""
+    fake = Fake(arc, utc("2019-01-01"), utc("2019-07-01"), None)
+    monkeypatch.setattr(flow_module, "service_client", lambda _: _client(fake))
+    first = flow_module.fit_reference.fn(pending=True, new_only=True, days=60)
+    assert first["stored"] == 2 and {b["reason"] for b in fake.baselines} == {"initial"}
+    assert {b["period_end"] for b in fake.baselines} == {"2019-03-02T00:00:00+00:00"}
+    kept = [dict(b) for b in fake.baselines]
+    again = flow_module.fit_reference.fn(pending=True, new_only=True, days=60)
+    assert again["stored"] == 0 and fake.baselines == kept
+    # a series with fewer than `days` days of readings waits for a later run
+    fake.baselines = []
+    assert flow_module.fit_reference.fn(new_only=True, days=400)["stored"] == 0

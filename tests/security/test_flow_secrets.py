@@ -43,6 +43,7 @@ def _flows_and_tasks() -> tuple[list[Any], list[Any]]:
     from prefect import Flow
     from prefect.tasks import Task
 
+    import flows.fit_reference
     import flows.hotspot_scan
     import flows.ingest
     import flows.monthly_bills
@@ -50,7 +51,8 @@ def _flows_and_tasks() -> tuple[list[Any], list[Any]]:
     import flows.train_baseline
 
     found: dict[int, Any] = {}
-    for module in (flows.ingest, flows.predict_expected, flows.hotspot_scan, flows.train_baseline, flows.monthly_bills):
+    for module in (flows.ingest, flows.predict_expected, flows.hotspot_scan, flows.train_baseline, flows.monthly_bills,
+                   flows.fit_reference):
         for value in vars(module).values():
             if isinstance(value, Flow | Task):
                 found[id(value)] = value
@@ -61,7 +63,7 @@ def test_no_deployment_flow_or_task_takes_an_address_a_path_or_a_secret() -> Non
     from deployments.definitions import build
 
     deployments = build()
-    assert len(deployments) == 5
+    assert len(deployments) == 6
     for deployment in deployments:
         properties = deployment._parameter_openapi_schema.properties  # the schema Prefect stores and validates
         bad = [name for name in properties if FORBIDDEN.search(name)]
@@ -89,6 +91,7 @@ RUNS = {
     "train-baseline/train-baseline": {"activity_types": ["electricity"], "train_start": "2019-01-15",
                                       "holdout_start": "2019-04-08", "holdout_end": "2019-04-22", "max_iter": 5},
     "monthly-bills/monthly-bills": {"sites": [SITE], "chunk_size": 1},
+    "fit-reference/fit-reference": {"sites": [SITE], "pending": True, "new_only": True, "days": 60},
 }
 CUT = pd.Timestamp("2019-04-22T00:00:00Z")
 
