@@ -74,6 +74,10 @@ def render(s: Slots, results: list[ToolResult], step: int, *, kb: KnowledgeBase,
 
 
 def _intent(kb: KnowledgeBase, s: Slots, results: list[ToolResult], refs: Refs, step: int) -> Reply:
+    if s.measure is not None and s.intent in ("totals", "top", "compare", "breakdown", "factor"):
+        from services.rag.measure_render import render_measure  # it imports plan's Answer, as this module does
+
+        return render_measure(s, results, refs)
     if s.intent == "kb":
         return _kb(kb, s, results, refs)
     if s.intent == "alerts":

@@ -49,6 +49,47 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
                                 category=category, method=method, site=site)
         return {"result": body, "citation": citation}
 
+    def consumption(
+        start: Annotated[str | None, "period start, ISO date (inclusive, UTC)"] = None,
+        end: Annotated[str | None, "period end, ISO date (exclusive, UTC)"] = None,
+        site: Annotated[list[str] | None, "site ids (omit for all sites)"] = None,
+        activity_type: Annotated[list[str] | None, "electricity and/or natural_gas"] = None,
+        group_by: Annotated[str, "comma-separated: site, activity_type, month, quarter (empty: one total)"] = "",
+        demand: Annotated[bool, "also avg_kw and peak_kw (slower); false for energy alone"] = True,
+    ) -> dict[str, Any]:
+        """Energy in kWh (total_kwh) and demand in kW (avg_kw = mean hourly kWh, peak_kw = highest hour) from
+        the meter readings, optionally grouped. Use it for consumption and demand, not emissions_totals."""
+        body, citation = dc.consumption(start=start, end=end, site=site,
+                                        activity_type=activity_type or ["electricity", "natural_gas"],
+                                        group_by=group_by, demand=str(demand).lower())
+        return {"result": body, "citation": citation}
+
+    def emissions_timeseries(
+        start: Annotated[str | None, "period start, ISO date (inclusive, UTC)"] = None,
+        end: Annotated[str | None, "period end, ISO date (exclusive, UTC)"] = None,
+        interval: Annotated[Literal["month", "quarter", "year"], "bucket"] = "month",
+        scope: Annotated[list[int] | None, "GHG Protocol scopes 1, 2, 3"] = None,
+        site: Annotated[list[str] | None, "site ids"] = None,
+        activity_type: Annotated[list[str] | None, "activity types"] = None,
+        category: Annotated[list[int] | None, "Scope 3 categories 1..15"] = None,
+        method: Annotated[Method, "scope 2 method"] = "location",
+    ) -> dict[str, Any]:
+        """Emissions in kg CO2e from the ledger per month, quarter or year."""
+        body, citation = dc.timeseries(start=start, end=end, interval=interval, scope=scope, site=site,
+                                       activity_type=activity_type, category=category, method=method)
+        return {"result": body, "citation": citation}
+
+    def resolve_factor(
+        site: Annotated[str, "a site in the region asked about (its country and grid region choose the factor)"],
+        activity_type: Annotated[str, "activity type, e.g. electricity, vehicle_diesel, hotel_stay"],
+        unit: Annotated[str, "the activity's unit, e.g. kWh, litres, room_night"],
+        at: Annotated[str, "ISO date the activity starts"],
+        hours: Annotated[float, "how long the activity lasts (a year: 8760)"] = 1.0,
+    ) -> dict[str, Any]:
+        """The emission factor the ledger applies to an activity (value, unit, source, edition) and why."""
+        body, citation = dc.resolve_factor(site=site, activity_type=activity_type, unit=unit, at=at, hours=hours)
+        return {"result": body, "citation": citation}
+
     def site_alerts(
         site: Annotated[str | None, "a site id; omit for every site"] = None,
         include_resolved: Annotated[bool, "also resolved alerts"] = False,
@@ -91,6 +132,7 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         body, citation = dc.get("/api/v1/sites")
         return {"result": body, "citation": citation}
 
-    functions: list[Callable[..., Any]] = [emissions_totals, top_contributors, site_alerts, recommend_actions, search_knowledge_base,
-                 site_info, list_sites]
+    functions: list[Callable[..., Any]] = [emissions_totals, top_contributors, site_alerts, recommend_actions,
+                                           search_knowledge_base, site_info, list_sites, consumption,
+                                           emissions_timeseries, resolve_factor]
     return [create_tool_from_function(f) for f in functions]

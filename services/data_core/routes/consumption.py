@@ -51,7 +51,10 @@ def consumption(conn: ConnDep, site: list[str] = Query(default=[], max_length=10
                 activity_type: list[str] = Query(default=["electricity", "natural_gas"], max_length=50),
                 start: datetime | None = None, end: datetime | None = None,
                 group_by: str = Query(default="", max_length=60, description="comma-separated: site, "
-                                      "activity_type, month, quarter")) -> dict[str, Any]:
+                                      "activity_type, month, quarter"),
+                demand: bool = Query(default=True, description="also the demand (avg_kw, peak_kw, hours: the "
+                                     "readings summed per hour first); false: energy only, in one pass")
+                ) -> dict[str, Any]:
     group = [g.strip() for g in group_by.split(",") if g.strip()]
     bad = [g for g in group if g not in GROUPS]
     if bad:
@@ -71,16 +74,23 @@ def consumption(conn: ConnDep, site: list[str] = Query(default=[], max_length=10
     timed = "month" in group or "quarter" in group
 
     def metered(split: list[str], by_time: bool) -> pd.DataFrame:
-        """Hourly kWh summed per ``split`` (and hour), then per group: kwh, avg_kw, peak_kw, hours."""
+        """Hourly kWh summed per ``split`` (and hour), then per group: kwh, avg_kw, peak_kw, hours (without
+        ``demand``: the kWh per group in one pass, no hours)."""
         cols = {"site": a.site_id, "activity_type": a.activity_type}
         hour = hourly.hour_of(dialect, a.period_start)
         kwh = a.quantity * case(energy, value=a.unit) if energy else a.quantity
+        names = [*split, *(["month"] if by_time else [])]
+        if not demand:
+            keys = [cols[k].label(k) for k in split] + ([_month(dialect, a.period_start).label("month")] if by_time else [])
+            flat = (select(*keys, func.sum(kwh).label("kwh")).where(*short, a.unit.in_(sorted(energy)))
+                    .group_by(*[cols[k] for k in split], *([_month(dialect, a.period_start)] if by_time else [])))
+            frame = pd.DataFrame(conn.execute(flat).mappings().all(), columns=[*names, "kwh"])
+            return frame.assign(avg_kw=None, peak_kw=None, hours=0)
         inner = (select(*[cols[k].label(k) for k in split], hour.label("hour"), func.sum(kwh).label("q"))
                  .where(*short, a.unit.in_(sorted(energy))).group_by(*[cols[k] for k in split], hour).subquery())
         outer_keys = [inner.c[k] for k in split] + ([_month(dialect, inner.c.hour).label("month")] if by_time else [])
         stmt = select(*outer_keys, func.sum(inner.c.q).label("kwh"), func.avg(inner.c.q).label("avg_kw"),
                       func.max(inner.c.q).label("peak_kw"), func.count().label("hours")).group_by(*outer_keys)
-        names = [*split, *(["month"] if by_time else [])]
         return pd.DataFrame(conn.execute(stmt).mappings().all(), columns=[*names, "kwh", "avg_kw", "peak_kw", "hours"])
 
     spread = hourly.prorated(conn, [*longer, a.unit.in_(sorted(energy))], start, end) if energy else pd.DataFrame()
@@ -94,10 +104,11 @@ def consumption(conn: ConnDep, site: list[str] = Query(default=[], max_length=10
         if by_time:
             rows = _bucket(rows, names)
             if "quarter" in names:  # a quarter's figures from its months: sums, the mean over its hours, the max
-                rows = rows.assign(weighted=rows["avg_kw"].astype(float) * rows["hours"])
+                rows = rows.assign(weighted=pd.to_numeric(rows["avg_kw"]) * rows["hours"],
+                                   peak_kw=pd.to_numeric(rows["peak_kw"]))
                 rows = rows.groupby(names, as_index=False).agg(kwh=("kwh", "sum"), weighted=("weighted", "sum"),
                                                                peak_kw=("peak_kw", "max"), hours=("hours", "sum"))
-                rows = rows.assign(avg_kw=rows["weighted"] / rows["hours"]).drop(columns="weighted")
+                rows = rows.assign(avg_kw=(rows["weighted"] / rows["hours"]).where(rows["hours"] > 0)).drop(columns="weighted")
         rows = rows.assign(metered_kwh=rows["kwh"].astype(float))
         if not spread.empty:
             extra = _bucket(spread, names) if by_time else spread
@@ -113,8 +124,13 @@ def consumption(conn: ConnDep, site: list[str] = Query(default=[], max_length=10
         return rows.sort_values(names).reset_index(drop=True) if names else rows
 
     names = [*keys, *(["quarter"] if "quarter" in group else ["month"] if "month" in group else [])]
-    total = combine([], False, [])
     grouped = combine(keys, timed, names) if group else None
+    if grouped is not None and not demand:  # the total is the sum of the groups
+        total = pd.DataFrame([{"kwh": grouped["kwh"].sum(), "metered_kwh": grouped["metered_kwh"].sum(),
+                               "prorated_kwh": grouped["prorated_kwh"].sum(), "avg_kw": None, "peak_kw": None,
+                               "hours": 0}])
+    else:
+        total = combine([], False, [])
     out_cols = [*names, "kwh", "metered_kwh", "prorated_kwh", "avg_kw", "peak_kw", "hours"]
 
     def records(frame: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:

@@ -63,3 +63,12 @@ def test_a_bill_is_prorated_into_energy_but_not_demand(two):
 def test_bad_input_is_a_problem(two, params):
     r = two.get("/api/v1/consumption", params=params)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_energy_only_in_one_pass_gives_the_same_kwh(two):
+    for group in ("", "site", "month", "quarter", "activity_type"):
+        params = {"group_by": group}
+        full = two.get("/api/v1/consumption", params=params).json()
+        flat = two.get("/api/v1/consumption", params={**params, "demand": "false"}).json()
+        assert flat["total_kwh"] == pytest.approx(full["total_kwh"]) and flat["peak_kw"] is None
+        assert [r["kwh"] for r in flat["rows"]] == pytest.approx([r["kwh"] for r in full["rows"]])
