@@ -1,0 +1,306 @@
+"""Answer quality of the chatbot (issue #19): every question of an evaluation set asked through ``POST /api/chat``
+of a real chatbot over a real data core holding the demo, each answer judged against a gold computed without
+the chatbot (tests/eval/score.py): consumption from the raw meter files (tests/eval/freeform/gold_raw.py),
+emissions from the ledger's audited rows and factors from ``/factors/resolve`` (tests/eval/gold_ledger.py).
+
+    .venv/bin/python bench/chat_quality.py --split test                      # the free-form and template sets
+    .venv/bin/python bench/chat_quality.py --set freeform --split tune --db bench/out/chat-quality.sqlite
+    .venv/bin/python bench/chat_quality.py --split test --llm-base-url http://127.0.0.1:11434/v1 --llm-model llama3.1
+    .venv/bin/python bench/chat_quality.py --rescore bench/out/chat_quality.json   # judge a saved run again
+
+Set-up (not measured): the data core (``python -m services.data_core.app``, SQLite) with the demo loaded through
+its API (about 50 s; ``--db PATH`` keeps the database and reuses it next time, with the audited rows cached
+next to it as Parquet), then the chatbot (``python -m services.rag.app``) pointed at it; with ``--llm-base-url``
+(or ``LLM_BASE_URL``) the chatbot answers through that OpenAI-compatible endpoint (``--llm-model``), otherwise
+through its grounded composer. Each question is asked once, in a new session.
+
+Printed per split (tune, test) and set: correct %, wrong %, out-of-scope declined % (of the questions that
+want a decline), in-scope declined % (declines and clarifying questions on the other questions), then per
+family and per kind of answer wanted. The anchor is the data core's own time for the audited rows of the
+gold, against the chatbot's time per answer, in the same run. ``--json`` writes every question with its
+gold, the answer and the verdict (with the reason). Goals on TEST: correct >= 90 %, wrong <= 2 %, out-of-scope
+declined >= 95 %, in-scope declined <= 3 %.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.harness, services
+
+from bench.harness import REPO, DataCore, Service, free_port, percentile, timer, use_offline_env  # noqa: E402
+
+use_offline_env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")  # before anything imports numpy
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import yaml  # noqa: E402
+
+EVAL = REPO / "tests" / "eval"
+GOALS = {"correct": (">=", 90.0), "wrong": ("<=", 2.0), "oos_declined": (">=", 95.0), "in_scope_declined": ("<=", 3.0)}
+FREEFORM_SPLIT = {"f1": "tune", "f3": "tune", "f5": "tune", "f2": "test", "f4": "test", "f6": "test"}
+
+
+# --------------------------------------------------------------------------- questions
+def family_of(want: dict[str, Any]) -> str:
+    answer = want.get("answer", "value")
+    return answer if answer in ("explain", "decline", "clarify") else f"{answer}/{want.get('measure')}"
+
+
+def load_set(name: str) -> list[dict[str, Any]]:
+    """The questions of a set: ``id``, ``set``, ``split``, ``family``, ``q``, ``want``."""
+    if name == "freeform":
+        items = yaml.safe_load((EVAL / "freeform" / "questions.yaml").read_text(encoding="utf-8"))
+        return [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": FREEFORM_SPLIT[q["b"]], "batch": q["b"],
+                 "family": family_of(q["want"]), "q": q["q"], "want": q["want"]} for i, q in enumerate(items)]
+    if name == "templates":
+        doc = yaml.safe_load((EVAL / "templates" / "questions.yaml").read_text(encoding="utf-8"))
+        return [{"id": q["id"], "set": "templates", "split": q["split"], "family": q["family"], "q": q["q"],
+                 "want": q["want"]} for q in doc]
+    raise ValueError(f"unknown set {name}")
+
+
+def load_questions(sets: str, split: str) -> list[dict[str, Any]]:
+    names = ["freeform", "templates"] if sets == "all" else [sets]
+    items = [q for n in names for q in load_set(n)]
+    return [q for q in items if split == "all" or q["split"] == split]
+
+
+# --------------------------------------------------------------------------- gold and judging
+def add_gold(items: list[dict[str, Any]], dc: httpx.Client | None, cache: Path | None) -> float:
+    """Each item's ``gold`` (JSON-ready); returns the seconds the audited rows took to read (the anchor)."""
+    from tests.eval.gold_ledger import LedgerGold, gold_of
+
+    needs_ledger = any(q["want"].get("measure") in ("emissions", "factor") or q["want"].get("of") == "emissions"
+                       for q in items)
+    with timer() as t:
+        ledger = LedgerGold(dc, cache) if needs_ledger and dc is not None else None
+    for q in items:
+        q["gold"] = jsonable(gold_of(q["want"], ledger))
+    return t.s
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):
+        return jsonable(value.item())
+    return value
+
+
+def judge_all(items: list[dict[str, Any]]) -> None:
+    from tests.eval.score import judge
+
+    for q in items:
+        if q.get("answer") is None:
+            q.update(verdict="wrong", reason=f"no answer (HTTP {q.get('status')})", kind_read=None)
+            continue
+        gold = q.get("gold")
+        if isinstance(gold, list) and gold and isinstance(gold[0], list):
+            gold = [tuple(g) for g in gold]
+        v = judge(q["q"], q["want"], gold, q["answer"])
+        q.update(verdict=v.verdict, reason=v.reason, kind_read=v.kind)
+
+
+# --------------------------------------------------------------------------- asking
+def ask_all(rag: httpx.Client, items: list[dict[str, Any]]) -> None:
+    for i, q in enumerate(items):
+        with timer() as t:
+            try:
+                r = rag.post("/api/chat", json={"message": q["q"]})
+                status, body = r.status_code, (r.json() if r.status_code == 200 else None)
+                error = None if r.status_code == 200 else r.text[:500]
+            except httpx.HTTPError as exc:
+                status, body, error = None, None, repr(exc)
+        q.update(status=status, ms=round(t.ms, 1), error=error, answer=None if body is None else {
+            k: body.get(k) for k in ("answer", "citations", "facts", "declined", "intent", "mode", "kind", "restated")})
+        if (i + 1) % 50 == 0:
+            print(f"  {i + 1}/{len(items)} asked", flush=True)
+
+
+# --------------------------------------------------------------------------- report
+def share(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def rates(items: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(items)
+    counts = {v: sum(1 for q in items if q.get("verdict") == v) for v in ("correct", "wrong", "declined", "clarified")}
+    oos = [q for q in items if q["want"].get("answer") == "decline"]
+    in_scope = [q for q in items if q["want"].get("answer") != "decline"]
+    return {"n": n, **counts, "correct": share(counts["correct"], n), "wrong": share(counts["wrong"], n),
+            "n_correct": counts["correct"], "n_wrong": counts["wrong"],
+            "oos_declined": share(sum(1 for q in oos if q.get("verdict") == "correct"), len(oos)), "n_oos": len(oos),
+            "in_scope_declined": share(sum(1 for q in in_scope if q.get("verdict") in ("declined", "clarified")),
+                                     len(in_scope)), "n_in_scope": len(in_scope)}
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def report(items: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    head = f"{'':28} {'n':>4} {'correct%':>9} {'wrong%':>7} {'oos decl%':>10} {'in-scope decl%':>15}"
+    for split in ("tune", "test"):
+        part = [q for q in items if q["split"] == split]
+        if not part:
+            continue
+        print(f"\n=== split {split.upper()} ===\n{head}")
+        groups: dict[str, list[dict[str, Any]]] = {"all": part}
+        for s in sorted({q["set"] for q in part}):
+            groups[f"set {s}"] = [q for q in part if q["set"] == s]
+        table = {}
+        for label, group in groups.items():
+            r = table[label] = rates(group)
+            print(f"{label:28} {r['n']:>4} {_fmt(r['correct']):>9} {_fmt(r['wrong']):>7} {_fmt(r['oos_declined']):>10} "
+                  f"{_fmt(r['in_scope_declined']):>15}")
+        by_family: dict[str, dict[str, Any]] = {}
+        fams: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for q in part:
+            fams[f"{q['set'][:4]}:{q['family']}"].append(q)
+        print(f"{'per family':28} {'n':>4} {'correct':>8} {'wrong':>6} {'declined':>9} {'clarified':>10}")
+        for fam in sorted(fams):
+            r = by_family[fam] = rates(fams[fam])
+            print(f"  {fam:26} {r['n']:>4} {r['n_correct']:>8} {r['n_wrong']:>6} {r['declined']:>9} {r['clarified']:>10}")
+        kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for q in part:
+            kinds[q["want"].get("answer", "value")].append(q)
+        by_kind = {k: rates(v) for k, v in sorted(kinds.items())}
+        print("per kind wanted: " + ", ".join(f"{k} {r['n_correct']}/{r['n']}" for k, r in by_kind.items()))
+        goals = {}
+        for key, (op, goal) in GOALS.items():
+            value = table["all"][key]
+            goals[key] = value is not None and (value >= goal if op == ">=" else value <= goal)
+        print("goals (" + split + "): " + ", ".join(
+            f"{k} {_fmt(table['all'][k])} {op} {g:.0f}: {'met' if goals[k] else 'missed'}"
+            for k, (op, g) in GOALS.items()))
+        summary[split] = {"table": table, "by_family": by_family, "by_kind": by_kind, "goals_met": goals}
+    return summary
+
+
+# --------------------------------------------------------------------------- set-up
+def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCore, Service, dict[str, Any]]:
+    from services.data_core.demo import load_demo
+
+    info: dict[str, Any] = {}
+    db = args.db.resolve() if args.db else tmp / "db.sqlite"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    load = not db.exists()
+    dc = DataCore(f"sqlite:///{db}", args.logs / "data-core.log", token)
+    try:
+        dc.wait_healthy(timeout=120, interval=0.5)
+        if load:
+            with timer() as t:
+                load_demo(dc.url, token)
+            info["demo_load_s"] = round(t.s, 1)
+        print(f"data core up on {dc.url} ({'loaded the demo into' if load else 'reused'} {db})", flush=True)
+        env = {"DATA_CORE_URL": dc.url, "API_TOKEN": token, "HOST": "127.0.0.1", "LOG_JSON": "false",
+               "CACHE_DIR": str(args.cache_dir)}
+        if args.llm_base_url:
+            env.update(LLM_BASE_URL=args.llm_base_url, LLM_MODEL=args.llm_model,
+                       LLM_TIMEOUT_SECONDS=str(args.llm_timeout))
+        port = free_port()
+        rag = Service("chatbot", "services.rag.app", args.logs / "rag.log", {**env, "PORT": str(port)}, port=port,
+                      unset=() if args.llm_base_url else ("LLM_BASE_URL",))
+    except BaseException:
+        dc.stop(20)
+        raise
+    try:
+        with timer() as t:
+            info["health"] = rag.wait_healthy(rag.url + "/api/health", timeout=240, interval=0.5).json()
+        info["rag_start_s"] = round(t.s, 1)
+        print(f"chatbot up on {rag.url} in {t.s:.1f} s ({'llm ' + args.llm_model if args.llm_base_url else 'composer'})")
+    except BaseException:
+        rag.stop(20)
+        dc.stop(20)
+        raise
+    info["db"] = str(db)
+    return dc, rag, info
+
+
+# --------------------------------------------------------------------------- main
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", dest="sets", choices=["freeform", "templates", "all"], default="all")
+    parser.add_argument("--split", choices=["tune", "test", "all"], default="test")
+    parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")
+    parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "rag", help="the chatbot's CACHE_DIR")
+    parser.add_argument("--llm-base-url", default=os.environ.get("LLM_BASE_URL") or None,
+                        help="an OpenAI-compatible endpoint (e.g. Ollama's http://127.0.0.1:11434/v1)")
+    parser.add_argument("--llm-model", default=os.environ.get("LLM_MODEL", "llama3.1"))
+    parser.add_argument("--llm-timeout", type=float, default=120.0)
+    parser.add_argument("--limit", type=int, help="ask only the first N questions (a smoke run)")
+    parser.add_argument("--rescore", type=Path, help="judge the answers of a saved --json again (no processes)")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--logs", type=Path, default=REPO / "bench" / "out" / "chat-quality-logs")
+    args = parser.parse_args()
+
+    if args.rescore:
+        out = json.loads(args.rescore.read_text())
+        judge_all(out["questions"])
+        out["summary"] = report(out["questions"])
+        _write(args.json or args.rescore, out)
+        return 0
+
+    wall = time.monotonic()
+    items = load_questions(args.sets, args.split)[: args.limit]
+    print(f"{len(items)} questions ({args.sets}, split {args.split})", flush=True)
+    token = "bench-quality-" + secrets.token_hex(16)
+    args.logs.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cn-quality-"))
+    out: dict[str, Any] = {"config": {"set": args.sets, "split": args.split, "mode": "llm" if args.llm_base_url else
+                                      "composer", "llm_model": args.llm_model if args.llm_base_url else None}}
+    dc = rag = None
+    try:
+        dc, rag, out["stack"] = start_stack(args, token, tmp)
+        auth = {"Authorization": f"Bearer {token}"}
+        cache = Path(out["stack"]["db"]).with_suffix(".ledger")
+        with httpx.Client(base_url=dc.url, headers=auth, timeout=300, trust_env=False) as dcc:
+            gold_s = add_gold(items, dcc, cache if args.db else None)
+        print(f"gold computed ({gold_s:.1f} s reading the audited rows)", flush=True)
+        with httpx.Client(base_url=rag.url, headers=auth, timeout=args.llm_timeout + 60, trust_env=False) as client, \
+                timer() as t:
+            ask_all(client, items)
+        ms = [q["ms"] for q in items if q.get("status") == 200]
+        out["timing"] = {"ask_s": round(t.s, 1), "gold_read_s": round(gold_s, 1),
+                         "chat_p50_ms": round(percentile(ms, 50), 1) if ms else None,
+                         "errors": sum(1 for q in items if q.get("status") != 200)}
+    finally:
+        out["exit_codes"] = {"rag": rag.stop(20) if rag else None, "data_core": dc.stop(20) if dc else None}
+        shutil.rmtree(tmp, ignore_errors=True)
+    judge_all(items)
+    out["questions"] = items
+    out["summary"] = report(items)
+    tm = out["timing"]
+    print(f"\n{len(items)} questions asked in {tm['ask_s']:.0f} s (chat p50 {tm['chat_p50_ms']} ms, {tm['errors']} "
+          f"errors); anchor: the audited rows of the gold read in {tm['gold_read_s']:.0f} s; "
+          f"wall {time.monotonic() - wall:.0f} s")
+    if args.json:
+        _write(args.json, out)
+    return 0
+
+
+def _write(path: Path, out: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=str))
+    print(f"json: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
