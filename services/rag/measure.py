@@ -39,7 +39,8 @@ BOTTOM = re.compile(r"\b(?:least|lowest|smallest|fewest|bottom|minimum|min)\b", 
 TOP = re.compile(r"\b(?:most|highest|largest|biggest|top|maximum|greatest|heaviest)\b", re.I)
 RANK_SUBJECT = re.compile(r"\b(?:which|what|who|list|name|show|give)\b[^?.]*?\b(?:sites?|buildings?|users?|emitters?|"
                           r"consumers?|ones?|activit\w*|sources?|months?|quarters?)\b|^\s*who\b|\brank\w*\b|"
-                          r"\b(?:top|bottom)\s+\d+\b", re.I)
+                          r"\b(?:top|bottom)\s+\d+\b|\b(?:\d{1,3}|two|three|four|five|six|seven|eight|nine|ten) "
+                          r"(?:\w+ )?(?:sites|buildings|users|emitters|consumers)\b", re.I)
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
            "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20}
 N_RE = r"(\d{1,3}|" + "|".join(NUMBERS) + r")"
@@ -122,8 +123,10 @@ def read_aggregation(s: Slots, text: str) -> None:
         s.top_n = _n(text) or (1 if re.search(r"\b(?:which|what|who) (?:\w+ )?(?:site|building|one|user|emitter|"
                                               r"consumer|month|quarter)\b(?! ?s\b)|^\s*who\b", text, re.I) else None)
         m = re.search(r"\b(month|quarter|activit\w*|source|fuel)s?\b", text, re.I)
-        rank_by = m.group(1).lower() if m and re.search(r"\b(?:which|what|rank)\b", text, re.I) else "site"
+        rank_by = m.group(1).lower() if m else "site"
         s.by_what = {"month": "month", "quarter": "quarter"}.get(rank_by, "activity" if rank_by != "site" else "site")
+        if s.measure is None and s.by_what == "activity":
+            s.measure, s.unit = "emissions", "t"  # activities are ranked by what they emit (the ledger)
         return
     if len(s.periods) >= 2:
         s.periods = sorted(s.periods[:2], key=lambda p: p.start)  # older first: the change is from it
@@ -163,14 +166,16 @@ def read_sites(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
     s.all_sites = not s.sites
 
 
-VAGUE = re.compile(r"\b(?:the total|totals?|numbers?|figures?|how (?:did|do|are|have) we (?:do|doing|done|perform\w*)|"
+VAGUE = re.compile(r"\b(?:the total|totals?|numbers?|figures?|how (?:did|do|are|have|is) (?:we|it|things) (?:do|doing|done|"
+                   r"perform\w*|getting on|going|looking)|"
                    r"doing (?:well|badly|ok)|perform\w*|tell me about|on track|how is it going)\b", re.I)
 
 
 def vague(s: Slots, text: str) -> bool:
     """A question about the organisation's results that names nothing to measure ("how are we doing?",
     "tell me about the building"): asked back, not searched in the knowledge base."""
-    if re.match(r"\s*(?:why|explain|define|how (?:do|does|can|should|is|are)\b|what (?:is|are|does) (?:a|an)\b)", text, re.I):
+    if re.match(r"\s*(?:why|explain|define|how (?:do|does|can|should|is|are)\b(?! (?:we|it|things)\b)|"
+                r"what (?:is|are|does) (?:a|an)\b)", text, re.I):
         return False
     return (s.measure is None and not (s.activity_types or s.scopes or s.category) and not s.definitional
             and bool(VAGUE.search(text) or (VAGUE_SITE.search(text) and not s.sites)))
@@ -183,6 +188,9 @@ def clarification(s: Slots, text: str, *, first_month: str, last_month: str) -> 
         s.intent = "totals"
     elif s.intent == "kb":
         return None
+    if s.measure is None and s.intent == "top":
+        return ("Rank by which measure: energy use (kWh), peak or average demand (kW), or emissions (t CO2e)? "
+                "And for which period?")
     if s.measure is None and s.intent in ("totals", "compare", "top", "breakdown") and not (
             s.activity_types or s.scopes or s.category):
         where = ", ".join(s.sites) if s.sites else "the estate"

@@ -66,6 +66,8 @@ def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: Knowledg
         sites, activity_types, year_months, down = {}, [], [], exc.detail
     slots = parse(question, sites=sites, activity_types=activity_types, year_months=year_months)
     slots = merge_follow_up(slots, previous)
+    if previous is None:
+        slots.follow_up = False  # "it", "that building" with nothing before: not a follow-up of anything
     if slots.intent == "greeting":
         return slots, Answer(f"Hello. {CAPABILITIES}", kind="explain")
     if not slots.follow_up and out_of_scope(question, kb):

@@ -75,7 +75,7 @@ def choose_threshold(p_in: np.ndarray, max_in_declined: float = MAX_IN_DECLINED,
     """The lowest threshold on P(out) that declines at most ``max_in_declined`` of the in-scope ``p_in`` (the
     lowest declines the most out-of-scope questions), and never below ``floor`` (the classifier's own
     boundary: a lower one would decline questions it thinks are in scope)."""
-    for t in np.unique(np.concatenate([p_in, [floor]])):
+    for t in np.unique(np.concatenate([p_in + 1e-9, [floor]])):  # just above an in-scope question keeps it
         if t >= floor and np.mean(p_in >= t) <= max_in_declined:
             return float(t)
     return 1.0
