@@ -113,9 +113,11 @@ def _change(s: Slots, head: str, refs: Refs, pairs: list[tuple[str, float, str]]
     lines = [f"{la}: **{fmt(va)}** [{ra}]; {lb}: **{fmt(vb)}** [{rb}].",
              f"Change from {la} to {lb}: **{'+' if change >= 0 else '-'}{fmt(abs(change))}**{pct}."]
     unit = "kg CO2e" if s.measure == "emissions" else ("kW" if s.measure == "demand" else "kWh")
-    facts = [{"label": la, "value": va, "unit": unit, "ref": ra}, {"label": lb, "value": vb, "unit": unit, "ref": rb},
-             {"label": f"change {la} -> {lb}", "value": change, "unit": unit, "ref": rb,
-              "pct": change / va * 100 if va else None}]
+    facts = [{"label": f"change {la} -> {lb}", "value": change, "unit": unit, "ref": rb,
+              "pct": change / va * 100 if va else None},
+             {"label": la, "value": va, "unit": unit, "ref": ra}, {"label": lb, "value": vb, "unit": unit, "ref": rb}]
+    if s.measure == "emissions":
+        facts = [{**f, "value_kg": f["value"], "value_t": f["value"] / 1000} for f in facts]
     return _answer(s, head, lines, refs, facts)
 
 
@@ -130,7 +132,7 @@ def _listing(s: Slots, head: str, refs: Refs, ref: str, items: list[tuple[str, f
         lines = [f"{i}. **{k}**: {fmt(s, v)}" for i, (k, v) in enumerate(items, start=1)]
         text = ["\n".join(lines) + f" [{ref}]"]
         facts = [{"label": k, "key": k, "value": v, "rank": i, "ref": ref} for i, (k, v) in enumerate(items, start=1)]
-        return _answer(s, head, text, refs, facts)
+        return _answer(s, head, text, refs, _with_kg(s, facts))
     if s.by_what in ("site", "activity", "scope"):
         items = sorted(items, key=lambda kv: -kv[1])  # the largest first; months and quarters stay in order
     total = sum(v for _k, v in items) if s.measure != "demand" else None
@@ -138,7 +140,14 @@ def _listing(s: Slots, head: str, refs: Refs, ref: str, items: list[tuple[str, f
     if total is not None:
         text.append(f"Total: **{fmt(s, total)}** [{ref}].")
     facts = [{"label": k, "key": k, "value": v, "ref": ref} for k, v in items]
-    return _answer(s, head, text, refs, facts)
+    return _answer(s, head, text, refs, _with_kg(s, facts))
+
+
+def _with_kg(s: Slots, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Emission facts also in kg and t (``value_kg``, ``value_t``), as the other answers give them."""
+    if s.measure != "emissions":
+        return facts
+    return [{**f, "value_kg": f["value"], "value_t": f["value"] / 1000} for f in facts]
 
 
 # ---------------------------------------------------------------------------------------------- emissions

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.rag.evaluation import load_kb_questions, retrieval_metrics
-from services.rag.render import fmt_t
+from services.rag.restate import co2e, num
 from services.rag.scope import out_of_scope
 from tests.services.rag.conftest import ask, load_yaml
 
@@ -86,14 +86,14 @@ def _check(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
         value = facts[0]["value"]
         if not math.isclose(value, expect["kg_per_m2"], rel_tol=1e-6):
             return f"intensity {value} != {expect['kg_per_m2']}"
-        if f"{expect['kg_per_m2']:,.2f}" not in text:
+        if f"{num(expect['kg_per_m2'])} kg CO2e/m2" not in text:
             return "intensity not in the text"
         return None
     value = facts[0]["value_kg"]
     if not math.isclose(value, expect["kg"], rel_tol=1e-6, abs_tol=1e-3):
         return f"{value} kg != {expect['kg']} kg"
-    if fmt_t(abs(expect["kg"])) not in text:
-        return f"{fmt_t(abs(expect['kg']))} not in the text: {text[:200]}"
+    if co2e(abs(expect["kg"])) not in text:
+        return f"{co2e(abs(expect['kg']))} not in the text: {text[:200]}"
     if kind == "top" and facts[0].get("key") != expect["key"]:
         return f"top is {facts[0].get('key')}, expected {expect['key']}"
     return None
