@@ -130,13 +130,7 @@ def read_aggregation(s: Slots, text: str) -> None:
         return
     if len(s.periods) >= 2:
         s.periods = sorted(s.periods[:2], key=lambda p: p.start)  # older first: the change is from it
-    if len(s.periods) >= 2 and COMPARE.search(text):
-        s.intent = "compare"
-    elif len(s.periods) >= 2 and re.search(r"\band\b", text, re.I) and not COMBINED.search(text):
-        s.intent = "compare"
-    elif len(s.sites) >= 2 and not COMBINED.search(text) and (COMPARE.search(text) or re.search(r"\band\b", text, re.I)):
-        s.intent = "compare"
-    elif len(s.periods) == 1 and COMPARE.search(text) and re.search(
+    if len(s.periods) >= 2 and COMPARE.search(text) or len(s.periods) >= 2 and re.search(r"\band\b", text, re.I) and not COMBINED.search(text) or len(s.sites) >= 2 and not COMBINED.search(text) and (COMPARE.search(text) or re.search(r"\band\b", text, re.I)) or len(s.periods) == 1 and COMPARE.search(text) and re.search(
             r"\b(?:previous|prior|year before|last year|a year earlier|year[- ]on[- ]year|yoy)\b", text, re.I):
         s.intent = "compare"
     elif s.by_what is not None:

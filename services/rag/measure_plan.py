@@ -90,6 +90,9 @@ def _emission_calls(s: Slots) -> list[Call]:
     if s.intent == "breakdown":
         group = {"activity": "activity_type", "site": "site"}.get(s.by_what or "", "scope")
         return [("emissions_totals", {**f, **_period_args(s), **_sites(s), "group_by": group})]
+    if s.both_methods:  # "location vs market-based": both figures of the same selection
+        return [("emissions_totals", {**f, **_period_args(s), **_sites(s), "group_by": "scope", "method": m})
+                for m in ("location", "market")]
     return [("emissions_totals", {**f, **_period_args(s), **_sites(s), "group_by": "scope"})]
 
 
@@ -102,15 +105,16 @@ def factor_call(s: Slots, text: str, sites: dict[str, dict[str, Any]], units: di
     region = next((code for pattern, code in REGIONS if pattern.search(text)), None)
     site = s.sites[0] if s.sites and not s.all_sites else None
     if site is None:
-        countries = [str(x.get("country") or "") for x in sites.values()]
-        region = region or max(set(countries), key=countries.count)
+        countries = [str(x["country"]) for x in sites.values() if x.get("country")]
+        region = region or (max(sorted(set(countries)), key=countries.count) if countries else "GB")
         site = next((sid for sid in sorted(sites) if str(sites[sid].get("country")) == region), None)
         if site is None:
             return f"I have no site in {region}, so I cannot say which factor would apply there."
     known = units.get(activity, [])
     unit = next((u for pattern, names in UNIT_WORDS if re.search(pattern, text, re.I) for u in names if u in known), None)
-    if unit is None:
-        unit = "kWh" if activity in CONSUMPTION_TYPES and "kWh" in known else (known[0] if known else None)
+    if unit is None:  # electricity and gas in kWh; fuels and the rest in their own unit (litres, nights, km)
+        own = [u for u in known if u.lower() not in ("kwh", "mwh", "gwh", "gj", "mj", "therm", "btu", "mmbtu")]
+        unit = "kWh" if activity in CONSUMPTION_TYPES and "kWh" in known else (own or known or [None])[0]
     if unit is None:
         return f"The factor library has no factor for {activity.replace('_', ' ')}."
     if s.periods:

@@ -164,6 +164,14 @@ def _emissions(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> An
         return _change(s, head, refs, [(s.periods[0].label, float(b1["total_kg_co2e"]), r1),
                                        (s.periods[1].label, float(b2["total_kg_co2e"]), r2)])
     rows = body.get("rows") or []
+    methods = [str(a.get("method")) for _n, a, _v, _e in results]
+    if len(bodies) == 2 and methods == ["location", "market"]:
+        (b1, r1), (b2, r2) = bodies
+        kg1, kg2 = float(b1["total_kg_co2e"]), float(b2["total_kg_co2e"])
+        return _answer(s, head, [f"location-based **{_efmt(s, kg1)}** [{r1}]; market-based (with the contractual "
+                                 f"instruments) **{_efmt(s, kg2)}** [{r2}]."], refs,
+                       [{"label": f"{head}, location-based", "value_kg": kg1, "value_t": kg1 / 1000, "ref": r1},
+                        {"label": f"{head}, market-based", "value_kg": kg2, "value_t": kg2 / 1000, "ref": r2}])
     if s.intent == "compare":
         by_site = {r.get("site"): float(r["kg_co2e"]) for r in rows}
         return _change(s, head, refs, [(site, by_site.get(site, 0.0), ref) for site in s.sites[:2]])

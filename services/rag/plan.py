@@ -14,10 +14,10 @@ from typing import Any
 from services.common.errors import DomainError
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
-from services.rag.question import Slots, merge_follow_up, parse
 from services.rag.measure import clarification
 from services.rag.measure_plan import factor_call, measure_calls
 from services.rag.period import month_period
+from services.rag.question import Slots, merge_follow_up, parse
 from services.rag.restate import kind_of, restated
 from services.rag.scope import CAPABILITIES, out_of_scope
 

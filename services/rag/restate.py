@@ -70,7 +70,9 @@ def what(s: Slots) -> str:
         if acts:
             parts.append(acts)
         text = (" ".join(parts) + " emissions") if parts else "Emissions"
-        if s.method == "market" or s.scopes == [2] or s.activity_types == ["electricity"] or 2 in s.scopes:
+        if s.both_methods:
+            text += " (location- and market-based)"
+        elif s.method == "market" or s.activity_types == ["electricity"] or 2 in s.scopes:
             text += f" ({s.method or 'location'}-based)"
     return text[0].upper() + text[1:]
 

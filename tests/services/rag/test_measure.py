@@ -111,3 +111,11 @@ def test_numbers_keep_four_significant_digits(value: float, text: str) -> None:
 def test_units() -> None:
     assert energy(1_234_567.0, "MWh") == "1,235 MWh" and energy(5.0, "kWh") == "5.000 kWh"
     assert co2e(12_345.0) == "12.35 t CO2e" and co2e(12.5, "kg") == "12.50 kg CO2e"
+
+
+def test_location_and_market_based_together() -> None:
+    from services.rag.measure_plan import measure_calls
+
+    s = p("scope 2 of b5 in 2020, location versus market based")
+    assert [a["method"] for _n, a in measure_calls(s)] == ["location", "market"]
+    assert restated(s) == "Scope 2 emissions (location- and market-based) of b5, 2020"
