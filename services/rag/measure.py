@@ -47,8 +47,8 @@ N_RE = r"(\d{1,3}|" + "|".join(NUMBERS) + r")"
 BY_WORDS: list[tuple[str, re.Pattern[str]]] = [
     ("month", re.compile(r"\b(?:by|per|each|every|for each) month\b|\bmonth[- ]by[- ]month\b|\bmonthly\b", re.I)),
     ("quarter", re.compile(r"\b(?:by|per|each|every|for each) quarter\b|\bquarter[- ]by[- ]quarter\b|\bquarterly\b", re.I)),
-    ("site", re.compile(r"\b(?:by|per|each|every|for each) (?:site|building)\b|\b(?:site|building)[- ]by[- ]"
-                        r"(?:site|building)\b", re.I)),
+    ("site", re.compile(r"\b(?:by|per|each|for each) (?:site|building)\b(?!\s*#?\s*(?:b?\d|[a-z]+\d))|"
+                        r"\b(?:site|building)[- ]by[- ](?:site|building)\b", re.I)),
     ("activity", re.compile(r"\b(?:by|per|each) (?:activity(?: type)?|source|fuel)\b", re.I)),
     ("scope", re.compile(r"\b(?:by|per|each) scope\b", re.I)),
 ]
@@ -122,8 +122,9 @@ def read_aggregation(s: Slots, text: str) -> None:
         s.order = "bottom" if BOTTOM.search(text) and not re.search(r"\btop\s+\d", text, re.I) else "top"
         s.top_n = _n(text) or (1 if re.search(r"\b(?:which|what|who) (?:\w+ )?(?:site|building|one|user|emitter|"
                                               r"consumer|month|quarter)\b(?! ?s\b)|^\s*who\b", text, re.I) else None)
-        m = re.search(r"\b(month|quarter|activit\w*|source|fuel)s?\b", text, re.I)
-        rank_by = m.group(1).lower() if m else "site"
+        m = re.search(r"\b(?:which|what|rank\w*(?: the)?|top|bottom|biggest|largest)\s+(?:\d+\s+|[a-z]+\s+)?"
+                      r"(month|quarter|activit\w*|source|fuel)s?\b|\bby (activit\w*|source|fuel)\b", text, re.I)
+        rank_by = (m.group(1) or m.group(2)).lower() if m else "site"
         s.by_what = {"month": "month", "quarter": "quarter"}.get(rank_by, "activity" if rank_by != "site" else "site")
         if s.measure is None and s.by_what == "activity":
             s.measure, s.unit = "emissions", "t"  # activities are ranked by what they emit (the ledger)
@@ -160,7 +161,8 @@ def read_sites(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
     s.all_sites = not s.sites
 
 
-VAGUE = re.compile(r"\b(?:the total|totals?|numbers?|figures?|how (?:did|do|are|have|is) (?:we|it|things) (?:do|doing|done|"
+VAGUE = re.compile(r"\b(?:the total|totals?|numbers?|figures?|the data|summary|overview|status|update|last time|"
+                   r"how did it go|how (?:did|do|are|have|is) (?:we|it|things) (?:do|doing|done|"
                    r"perform\w*|getting on|going|looking)|"
                    r"doing (?:well|badly|ok)|perform\w*|tell me about|on track|how is it going)\b", re.I)
 
@@ -171,7 +173,7 @@ def vague(s: Slots, text: str) -> bool:
     if re.match(r"\s*(?:why|explain|define|how (?:do|does|can|should|is|are)\b(?! (?:we|it|things)\b)|"
                 r"what (?:is|are|does) (?:a|an)\b)", text, re.I):
         return False
-    return (s.measure is None and not (s.activity_types or s.scopes or s.category) and not s.definitional
+    return (s.measure is None and not (s.activity_types or s.scopes or s.category)
             and bool(VAGUE.search(text) or (VAGUE_SITE.search(text) and not s.sites)))
 
 

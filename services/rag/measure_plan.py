@@ -128,6 +128,9 @@ def factor_call(s: Slots, text: str, sites: dict[str, dict[str, Any]], units: di
         s.periods = [Period(first.start, month_period(year, 12).end, str(year), relative=True)]
         at = first.start
         hours = (s.periods[0].end - at).total_seconds() / 3600
-    # the factor of an activity over the whole period asked about (a year: the annual factor, not one hour's)
+    # the factor the ledger applies: to hourly meter readings (electricity, gas) the factor of their hour (the
+    # GB grid's varies by the hour: the period's first hour); to other activities the one of the whole period
+    if activity in CONSUMPTION_TYPES:
+        hours = 1.0
     return ("resolve_factor", {"site": site, "activity_type": activity, "unit": unit,
                                "at": at.strftime("%Y-%m-%dT%H:%M:%S"), "hours": min(max(hours, 1.0), 24 * 366)})

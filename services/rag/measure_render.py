@@ -246,6 +246,9 @@ def _factor(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> Answe
                  f"{', ' + str(f.get('table_ref')) if f.get('table_ref') else ''} (factor id {f.get('factor_id')}) [{ref}].")
     if body.get("selection"):
         lines.append(f"Why this factor: {body['selection']} [{ref}].")
+    if body.get("selection") == "hourly":
+        lines.append(f"This factor varies by the hour: this is the one of the first hour of the period; each hourly "
+                     f"reading is multiplied by its own hour's factor [{ref}].")
     facts = [{"label": head, "value": float(co2e_kg) if co2e_kg is not None else None, "unit": f"kg {gas}/{per}",
               "ref": ref, "source": f.get("source"), "factor_id": f.get("factor_id")}]
     return _answer(s, head, lines, refs, facts)

@@ -156,7 +156,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
     if year_months:
         ny, nm = year_months[-1]
         newest = month_period(ny, nm)
-        for m in re.finditer(r"\b(?:last|past|previous|latest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
+        for m in re.finditer(r"\b(?:last|past|previous|latest|most recent|newest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
             if not free(m.start(), m.end()):
                 continue
             n = int(m.group(1)) if m.group(1) else (1 if m.group(2) else 3)
@@ -209,7 +209,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         period.implicit_year = not m.group(2)
         add(m, period)
     # relative years
-    for m in re.finditer(r"\b(last|this|current|latest) (?:calendar |financial |reporting )?year\b", t):
+    for m in re.finditer(r"\b(last|this|current|latest|most recent) (?:calendar |financial |reporting )?year\b", t):
         if latest is None or not free(m.start(), m.end()):
             continue
         # relative to the newest data (what the ledger can answer), not to today's date: the answer names the year
@@ -231,7 +231,8 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
         if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
             return [Period(datetime(p.start.year, 1, 1), p.end, f"January {p.start.year} to {p.label}")]
-        if re.search(r"\b(?:up to|until|through|before the end of)\b", t):
+        if re.search(r"\b(?:up to|until|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!go )(?<!went )through|"
+                     r"before the end of)\b", t):
             return [Period(first.start, p.end, f"{first.label} to {p.label}")]
     return periods
 

@@ -211,10 +211,15 @@ def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[s
     return s
 
 
-EXPLAIN = re.compile(r"^\s*(?:why|explain|define|describe how|how (?:do|does|can|could|should|would|might|is|are)\b(?! (?:\w+ )?"
+EXPLAIN = re.compile(r"^\s*(?:why|explain|define|describe how|what counts as|what does .{1,60} (?:cover|include|mean)\b|"
+                     r"is (?:it|a|an|the|spend|activity)\b.{0,80}\b(?:worse|better|more accurate|allowed|required|"
+                     r"enough)\b|how (?:do|does|can|could|should|would|might|is|are)\b(?! (?:\w+ )?"
                      r"(?:we|our|b\d+)\b.*\b(?:in|during|for) (?:19|20)\d\d)|(?:any |some )?(?:tips|advice|ideas)\b|"
                      r"what (?:is|are|does|do) (?:a|an|the difference|scope \d category)\b)", re.I)
-NEEDS_NUMBERS = ("totals", "top", "compare", "breakdown", "intensity", "factor")
+DATA_ASK = re.compile(r"\b(?:how much|how many|total\w*|sum|used|use|usage|consum\w*|emitted|emit|burn\w*|draw\w*|"
+                      r"peak|average|mean|rank\w*|top|bottom|most|least|highest|lowest|which (?:site|building)s?|"
+                      r"our|we|us|numbers?|figures?|data|summary|overview|compare|vs|versus|break\w* ?down|split|"
+                      r"monthly|quarterly|per month|by month|by site|factors?)\b", re.I)
 
 
 def _read_issue19(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
@@ -224,15 +229,17 @@ def _read_issue19(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None
         return
     read_sites(s, text, sites)
     read_measure(s, text)
-    if EXPLAIN.search(text) and not (s.sites and not s.all_sites) and not s.periods and s.measure != "factor":
-        s.intent = "kb"
+    named = bool(s.sites and not s.all_sites)
+    if not named and not s.periods and (EXPLAIN.search(text) or (s.measure != "factor" and not DATA_ASK.search(text))):
+        s.intent = "kb"  # how/why/what counts as..., or nothing asks for a figure: an explanation
         return
     if s.measure == "factor":
         s.intent = "factor"
         return
     if s.intent == "kb" and s.measure is None and not s.definitional and not s.has_subject():
         return
-    if s.intent == "kb" and s.definitional and not s.periods and not (s.sites and not s.all_sites):
+    if s.intent == "kb" and s.definitional and not s.periods and not (s.sites and not s.all_sites) and not (
+            s.measure and re.search(r"\b(?:our|we|us)\b", text, re.I)):
         return
     read_aggregation(s, text)
 
