@@ -99,6 +99,13 @@ class DataCoreClient:
             return {str(r["activity_type"]): [str(u) for u in r.get("units") or []] for r in body}
         return dict(self._cached("factor_units", load))
 
+    def activity_scopes(self) -> dict[str, int]:
+        """The GHG Protocol scope of each activity type of the factor library (cached)."""
+        def load() -> dict[str, int]:
+            body, _ = self.get("/api/v1/factors/activity-types")
+            return {str(r["activity_type"]): int(r["scope"]) for r in body if r.get("scope") is not None}
+        return dict(self._cached("activity_scopes", load))
+
     def alerts(self, **params: Any) -> Cited:
         return self.get("/api/v1/alerts", params)
 

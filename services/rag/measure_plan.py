@@ -69,8 +69,15 @@ def _emission_filters(s: Slots) -> dict[str, Any]:
     return out
 
 
+def _whole_years(s: Slots) -> bool:
+    return all(p.start.month == p.start.day == p.end.month == p.end.day == 1 and p.start.hour == p.end.hour == 0
+               for p in s.periods)
+
+
 def _emission_calls(s: Slots) -> list[Call]:
     f = _emission_filters(s)
+    if s.periods and (not _whole_years(s) or s.by_what in ("month", "quarter")):
+        f["prorate"] = True  # readings longer than the period (annual, quarterly) by their share of time
     if s.measure == "intensity":
         s.sites = s.sites[:1]
         return [("emissions_totals", {**f, **_period_args(s), "site": s.sites, "group_by": "site"}),

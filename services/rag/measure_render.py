@@ -21,11 +21,26 @@ def render_measure(s: Slots, results: list[ToolResult], refs: Refs) -> Answer:
     if s.measure == "factor":
         return _factor(s, results, refs, head)
     if s.measure == "intensity":
-        return _intensity(s, results, refs, head)
-    name = results[0][0]
-    if name == "consumption":
+        answer = _intensity(s, results, refs, head)
+    elif results[0][0] == "consumption":
         return _consumption(s, results, refs, head)
-    return _emissions(s, results, refs, head)
+    else:
+        answer = _emissions(s, results, refs, head)
+    return _prorated_note(answer, results, refs)
+
+
+def _prorated_note(answer: Answer, results: list[ToolResult], refs: Refs) -> Answer:
+    """Say (and cite) that readings longer than the period were counted by their share of time in it."""
+    crossing = sum(int((v.get("result") or {}).get("prorated", {}).get("rows") or 0) for _n, _a, v, _e in results
+                   if isinstance(v, dict) and isinstance(v.get("result"), dict))
+    if not crossing or answer.declined:
+        return answer
+    found = [refs.query(c) for _n, _a, v, _e in results if isinstance(v, dict) for c in v.get("citations") or []]
+    answer.text += (f"\n\n{crossing} reading{'s' if crossing != 1 else ''} longer than the period (annual, quarterly "
+                    "or monthly) counted by their share of time inside it, not whole in the period they start "
+                    f"[{', '.join(dict.fromkeys(found))}].")
+    answer.citations = refs.items
+    return answer
 
 
 def _answer(s: Slots, head: str, lines: list[str], refs: Refs, facts: list[dict[str, Any]], kind: str | None = None,
@@ -192,8 +207,7 @@ def _emissions(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> An
     if len([r for r in rows if float(r["kg_co2e"])]) > 1:
         lines.append("By scope: " + "; ".join(f"{_label('scope', r.get('scope'))} {_efmt(s, float(r['kg_co2e']))}"
                                                for r in rows if float(r["kg_co2e"])) + f" [{ref}].")
-    lines.append(f"From {n_rows:,} ledger rows of ledger version {body.get('ledger_version')}; activities are "
-                 "counted in the period they start.")
+    lines.append(f"From {n_rows:,} ledger rows of ledger version {body.get('ledger_version')}.")
     return _answer(s, head, lines, refs, [{"label": head, "value_kg": total, "value_t": total / 1000, "ref": ref}])
 
 

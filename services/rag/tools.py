@@ -11,6 +11,7 @@ from haystack.tools import Tool, create_tool_from_function
 
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
+from services.rag.prorate import crossing_rows, parse_time, prorate_series, prorate_totals
 from services.rag.recommend import recommend
 
 Method = Literal["location", "market"]
@@ -26,11 +27,17 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         category: Annotated[list[int] | None, "Scope 3 categories 1..15"] = None,
         method: Annotated[Method, "scope 2 method"] = "location",
         group_by: Annotated[str, "comma-separated: scope, category, site, activity_type, country"] = "",
+        prorate: Annotated[bool, "readings longer than the period (annual, quarterly) counted by their share of "
+                                 "time inside it, not whole in the period they start"] = False,
     ) -> dict[str, Any]:
         """Emissions in kg CO2e from the ledger, filtered and optionally grouped."""
         params = {"start": start, "end": end, "scope": scope, "site": site, "activity_type": activity_type,
                   "category": category, "method": method, "group_by": group_by or "scope"}
         body, citation = dc.totals(**params)
+        if prorate and start and end:
+            rows, citations = crossing_rows(dc, params)
+            body = prorate_totals(body, rows, parse_time(start), parse_time(end), method)
+            return {"result": body, "citation": citation, "citations": citations}
         return {"result": body, "citation": citation}
 
     def top_contributors(
@@ -73,10 +80,16 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         activity_type: Annotated[list[str] | None, "activity types"] = None,
         category: Annotated[list[int] | None, "Scope 3 categories 1..15"] = None,
         method: Annotated[Method, "scope 2 method"] = "location",
+        prorate: Annotated[bool, "readings longer than a bucket spread over the buckets by time"] = False,
     ) -> dict[str, Any]:
         """Emissions in kg CO2e from the ledger per month, quarter or year."""
-        body, citation = dc.timeseries(start=start, end=end, interval=interval, scope=scope, site=site,
-                                       activity_type=activity_type, category=category, method=method)
+        params = {"start": start, "end": end, "scope": scope, "site": site, "activity_type": activity_type,
+                  "category": category}
+        body, citation = dc.timeseries(**params, interval=interval, method=method)
+        if prorate and start and end and interval in ("month", "quarter"):
+            rows, citations = crossing_rows(dc, params, interval)
+            body = prorate_series(body, rows, parse_time(start), parse_time(end), method, interval)
+            return {"result": body, "citation": citation, "citations": citations}
         return {"result": body, "citation": citation}
 
     def resolve_factor(

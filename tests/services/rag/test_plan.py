@@ -53,7 +53,7 @@ def test_a_total_queries_the_period_scope_and_site() -> None:
     (name, args), = calls("b2 scope 1 emissions in March 2020")
     assert name == "emissions_totals"
     assert args == {"start": "2020-03-01T00:00:00", "end": "2020-04-01T00:00:00", "scope": [1], "site": ["b2"],
-                    "method": "location", "group_by": "scope"}
+                    "method": "location", "group_by": "scope", "prorate": True}  # a month: longer rows by their share
 
 
 def test_scope_2_is_location_based_unless_market_based_is_asked() -> None:
