@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 CONSUMPTION_TYPES = ("electricity", "natural_gas")
 EMISSION_WORDS = re.compile(r"\b(?:emission\w*|emit\w*|co2e?|carbon|ghg|footprint|t ?co2e|tonnes?|tons?|"
                             r"kg ?co2e?|kilograms?|greenhouse|scope\s*[123]|scopes?)\b", re.I)
-FACTOR_WORDS = re.compile(r"\bfactors?\b", re.I)
+FACTOR_WORDS = re.compile(r"\bfactors?\b|\bper unit\b|\b(?:kg|g) ?co2e? per (?:litre|liter|kwh|km|night|room)\b.*\b"
+                          r"(?:you|do you) (?:apply|use)\b", re.I)
 INTENSITY_WORDS = re.compile(r"\b(?:intensity|intensities|eui)\b|per (?:square met\w*|sq\.? ?m\b|m2\b|m²|floor area)|"
                              r"/ ?m2\b|/ ?m²", re.I)
 ENERGY_INTENSITY = re.compile(r"\bkwh ?(?:/|per) ?(?:m2|m²|sq|square)|energy(?: use)? intensity|\beui\b", re.I)
@@ -47,7 +48,7 @@ N_RE = r"(\d{1,3}|" + "|".join(NUMBERS) + r")"
 BY_WORDS: list[tuple[str, re.Pattern[str]]] = [
     ("month", re.compile(r"\b(?:by|per|each|every|for each) month\b|\bmonth[- ]by[- ]month\b|\bmonthly\b", re.I)),
     ("quarter", re.compile(r"\b(?:by|per|each|every|for each) quarter\b|\bquarter[- ]by[- ]quarter\b|\bquarterly\b", re.I)),
-    ("site", re.compile(r"\b(?:by|per|each|for each) (?:site|building)\b(?!\s*#?\s*(?:b?\d|[a-z]+\d))|"
+    ("site", re.compile(r"\b(?:by|per|each|for each|(?:of|for|at) every) (?:site|building)\b(?!\s*#?\s*(?:b?\d|[a-z]+\d))|"
                         r"\b(?:site|building)[- ]by[- ](?:site|building)\b", re.I)),
     ("activity", re.compile(r"\b(?:by|per|each) (?:activity(?: type)?|source|fuel)\b", re.I)),
     ("scope", re.compile(r"\b(?:by|per|each) scope\b", re.I)),
