@@ -15,18 +15,18 @@ from services.rag.scope import CAPABILITIES, choose_threshold, classifier_for, l
 pytestmark = pytest.mark.unit
 
 
-def test_the_examples_are_many_varied_and_split() -> None:
+def test_the_examples_are_many_varied_and_split(kb: Any) -> None:
     texts, labels, tune = load_examples()
     assert len(texts) >= 300 and 0.4 < labels.mean() < 0.6 and len(set(texts)) == len(texts)
+    assert len(scope.kb_topics(kb)) > 100  # and what the knowledge base covers, for training
     assert 0.2 < tune.mean() < 0.3 and set(labels[tune]) == {0, 1}
 
 
-def test_the_threshold_keeps_the_tune_splits_in_scope_questions() -> None:
-    p_in = np.array([0.01, 0.05, 0.2, 0.3, 0.9])
-    assert choose_threshold(p_in, max_in_declined=0.2) == pytest.approx(0.5)  # 0.9 may be declined (1 of 5)
-    assert choose_threshold(p_in, max_in_declined=0.0) == pytest.approx(0.9)  # none may: just above 0.9
-    assert choose_threshold(np.array([0.1, 0.2]), max_in_declined=0.0) == pytest.approx(0.5)  # never below 0.5
-    assert choose_threshold(np.array([0.99, 0.99]), max_in_declined=0.0) == pytest.approx(0.99)
+def test_the_threshold_separates_the_tune_split() -> None:
+    p_in, p_out = np.array([0.01, 0.05, 0.2, 0.3, 0.9]), np.array([0.6, 0.8, 0.95, 0.97])
+    assert choose_threshold(p_in, p_out, max_in_declined=0.2) == pytest.approx(0.5)  # all out, 0.9 in declined
+    assert choose_threshold(p_in, p_out, max_in_declined=0.0) == pytest.approx(0.9)  # just above 0.9: two out kept
+    assert choose_threshold(np.array([0.1, 0.2]), np.array([0.3]), max_in_declined=0.0) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("question", [
@@ -51,7 +51,7 @@ def test_the_classifier_is_trained_once_and_reports_its_tune_figures(kb: Any) ->
     c = classifier_for(kb)
     assert c is classifier_for(kb) and c.model is not None
     assert 0.5 <= c.model.threshold < 1.0 and c.model.tune_in_declined <= scope.MAX_IN_DECLINED
-    assert c.model.tune_out_declined >= 0.8
+    assert c.model.tune_out_declined >= 0.85
 
 
 def test_without_the_embedding_model_nothing_is_declined_as_out_of_scope() -> None:
