@@ -135,7 +135,7 @@ def read_aggregation(s: Slots, text: str) -> None:
     if len(s.periods) >= 2 and COMPARE.search(text) or len(s.periods) >= 2 and re.search(r"\band\b", text, re.I) and not COMBINED.search(text) or len(s.sites) >= 2 and not COMBINED.search(text) and (COMPARE.search(text) or re.search(r"\band\b", text, re.I)) or len(s.periods) == 1 and COMPARE.search(text) and re.search(
             r"\b(?:previous|prior|year before|last year|a year earlier|year[- ]on[- ]year|yoy)\b", text, re.I):
         s.intent = "compare"
-        if len(s.periods) == 1:
+        if len(s.periods) == 1 and len(s.sites) < 2:
             s.periods = [s.periods[0].previous(), s.periods[0]]  # the same span a year before, older first
     elif s.by_what is not None:
         s.intent = "breakdown"
