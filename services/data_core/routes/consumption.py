@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, Query
-from sqlalchemy import case, func, literal, select, type_coerce
+from sqlalchemy import case, func, literal_column, select, type_coerce
 from sqlalchemy.types import String
 
 from services.common.errors import Unprocessable
@@ -34,7 +34,8 @@ GROUPS = ("site", "activity_type", "month", "quarter")
 
 def _month(dialect: str, hour: Any) -> Any:
     if dialect == "postgresql":
-        return type_coerce(func.to_char(hour, literal("YYYY-MM")), String)
+        # an inline constant: a bound one differs between SELECT and GROUP BY for PostgreSQL
+        return type_coerce(func.to_char(hour, literal_column("'YYYY-MM'")), String)
     return type_coerce(func.substr(hour, 1, 7), String)
 
 

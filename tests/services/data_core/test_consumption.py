@@ -72,3 +72,11 @@ def test_energy_only_in_one_pass_gives_the_same_kwh(two):
         flat = two.get("/api/v1/consumption", params={**params, "demand": "false"}).json()
         assert flat["total_kwh"] == pytest.approx(full["total_kwh"]) and flat["peak_kw"] is None
         assert [r["kwh"] for r in flat["rows"]] == pytest.approx([r["kwh"] for r in full["rows"]])
+
+
+@pytest.mark.parametrize("demand", ["true", "false"])
+def test_no_readings_is_an_empty_answer_not_an_error(client, demand):
+    for group in ("", "site", "month", "quarter", "site,quarter"):
+        r = client.get("/api/v1/consumption", params={"group_by": group, "demand": demand, "site": "nowhere"})
+        assert r.status_code == 200, (group, r.text)
+        assert r.json()["total_kwh"] == 0.0 and r.json()["rows"] == []
