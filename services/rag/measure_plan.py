@@ -39,7 +39,8 @@ def measure_calls(s: Slots) -> list[Call]:
 
 
 def _consumption_calls(s: Slots) -> list[Call]:
-    base = {"activity_type": consumption_types(s), "demand": s.measure == "demand"}
+    types = consumption_types(s)
+    base: dict[str, Any] = {"activity_type": types, "demand": s.measure == "demand"}
     if s.measure == "intensity":
         return [("consumption", {**base, **_period_args(s), "site": s.sites[:1]}), ("site_info", {"site": s.sites[0]})]
     if s.intent == "top":
@@ -55,7 +56,7 @@ def _consumption_calls(s: Slots) -> list[Call]:
         group = group if group in ("site", "month", "quarter", "activity_type") else "month"
         return [("consumption", {**base, **_period_args(s), **_sites(s), "group_by": group})]
     return [("consumption", {**base, **_period_args(s), **_sites(s),
-                             "group_by": "activity_type" if len(base["activity_type"]) > 1 else ""})]
+                             "group_by": "activity_type" if len(types) > 1 else ""})]
 
 
 def _emission_filters(s: Slots) -> dict[str, Any]:
@@ -121,7 +122,8 @@ def factor_call(s: Slots, text: str, sites: dict[str, dict[str, Any]], units: di
     unit = next((u for pattern, names in UNIT_WORDS if re.search(pattern, text, re.I) for u in names if u in known), None)
     if unit is None:  # electricity and gas in kWh; fuels and the rest in their own unit (litres, nights, km)
         own = [u for u in known if u.lower() not in ("kwh", "mwh", "gwh", "gj", "mj", "therm", "btu", "mmbtu")]
-        unit = "kWh" if activity in CONSUMPTION_TYPES and "kWh" in known else (own or known or [None])[0]
+        choices: list[str | None] = [*(own or known), None]
+        unit = "kWh" if activity in CONSUMPTION_TYPES and "kWh" in known else choices[0]
     if unit is None:
         return f"The factor library has no factor for {activity.replace('_', ' ')}."
     if s.periods:

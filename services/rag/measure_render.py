@@ -131,15 +131,13 @@ def _change(s: Slots, head: str, refs: Refs, pairs: list[tuple[str, float, str]]
     facts = [{"label": f"change {la} -> {lb}", "value": change, "unit": unit, "ref": rb,
               "pct": change / va * 100 if va else None},
              {"label": la, "value": va, "unit": unit, "ref": ra}, {"label": lb, "value": vb, "unit": unit, "ref": rb}]
-    if s.measure == "emissions":
-        facts = [{**f, "value_kg": f["value"], "value_t": f["value"] / 1000} for f in facts]
-    return _answer(s, head, lines, refs, facts)
+    return _answer(s, head, lines, refs, _with_kg(s, facts))
 
 
-def _listing(s: Slots, head: str, refs: Refs, ref: str, items: list[tuple[str, float | None]], fmt: Any,
+def _listing(s: Slots, head: str, refs: Refs, ref: str, given: list[tuple[str, float | None]], fmt: Any,
              body: dict[str, Any]) -> Answer:
     """A ranking (sorted, the first n) or a breakdown (in order, with the total)."""
-    items = [(k, v) for k, v in items if v is not None]
+    items: list[tuple[str, float]] = [(k, v) for k, v in given if v is not None]
     if not items:
         return _no_data(s, head, refs, ref)
     if s.intent == "top":
@@ -162,7 +160,7 @@ def _with_kg(s: Slots, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Emission facts also in kg and t (``value_kg``, ``value_t``), as the other answers give them."""
     if s.measure != "emissions":
         return facts
-    return [{**f, "value_kg": f["value"], "value_t": f["value"] / 1000} for f in facts]
+    return [{**f, "value_kg": float(f["value"]), "value_t": float(f["value"]) / 1000} for f in facts]
 
 
 # ---------------------------------------------------------------------------------------------- emissions

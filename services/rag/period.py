@@ -98,8 +98,8 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             if m.group(5):
                 d1, d2 = datetime.fromisoformat(m.group(5)), datetime.fromisoformat(m.group(6))
             else:
-                month, year = MONTHS[m.group(3)], int(m.group(4))
-                d1, d2 = datetime(year, month, int(m.group(1))), datetime(year, month, int(m.group(2)))
+                in_month, in_year = MONTHS[m.group(3)], int(m.group(4))
+                d1, d2 = datetime(in_year, in_month, int(m.group(1))), datetime(in_year, in_month, int(m.group(2)))
         except ValueError:
             continue
         if d2 < d1:
@@ -125,12 +125,12 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         if not free(m.start(), m.end()):
             continue
         first_month = seasons[m.group(1)]
-        year = int(m.group(2)) if m.group(2) else latest
-        if year is None:
+        season_year = int(m.group(2)) if m.group(2) else latest
+        if season_year is None:
             continue
-        start = datetime(year - 1, 12, 1) if first_month == 12 else datetime(year, first_month, 1)
+        start = datetime(season_year - 1, 12, 1) if first_month == 12 else datetime(season_year, first_month, 1)
         end = month_period(start.year + (start.month + 2 > 12), (start.month + 1) % 12 + 1).end
-        label = f"{m.group(1)} {year} ({start:%B %Y} to {month_period(end.year if end.month > 1 else end.year - 1, (end.month - 2) % 12 + 1).label})"
+        label = f"{m.group(1)} {season_year} ({start:%B %Y} to {month_period(end.year if end.month > 1 else end.year - 1, (end.month - 2) % 12 + 1).label})"
         add(m, Period(start, end, label, implicit_year=not m.group(2)))
     # day: "5 march 2020", "march 5, 2020"
     for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_RE})\s+({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})"

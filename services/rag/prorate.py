@@ -97,7 +97,7 @@ def deltas(rows: list[dict[str, Any]], start: datetime, end: datetime, method: s
     key = "kg_co2e_market" if method == "market" else "kg_co2e"
     out = []
     for r in rows:
-        kg = float(r.get(key) if r.get(key) is not None else r.get("kg_co2e") or 0.0)
+        kg = _kg(r, key)
         counted = 1.0 if start <= parse_time(r["period_start"]) < end else 0.0
         out.append((r, kg * (share(r, start, end) - counted)))
     return out
@@ -131,7 +131,7 @@ def prorate_series(body: dict[str, Any], rows: list[dict[str, Any]], start: date
     key = "kg_co2e_market" if method == "market" else "kg_co2e"
     step = 3 if interval == "quarter" else 1
     for r in rows:
-        kg = float(r.get(key) if r.get(key) is not None else r.get("kg_co2e") or 0.0)
+        kg = _kg(r, key)
         first = parse_time(r["period_start"])
         if start <= first < end:  # the ledger put it whole in the bucket it starts in
             label = _bucket_start(first, step).strftime("%Y-%m-%d")
@@ -145,6 +145,11 @@ def prorate_series(body: dict[str, Any], rows: list[dict[str, Any]], start: date
     out = {**body, "rows": [{"period": f"{k}T00:00:00", "kg_co2e": v} for k, v in sorted(buckets.items())]}
     out["prorated"] = {"rows": len(rows)}
     return out
+
+
+def _kg(row: dict[str, Any], key: str) -> float:
+    value = row.get(key) if row.get(key) is not None else row.get("kg_co2e")
+    return float(value or 0.0)
 
 
 def _bucket_start(t: datetime, step: int) -> datetime:
