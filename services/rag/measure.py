@@ -165,6 +165,7 @@ def read_sites(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
 
 
 VAGUE = re.compile(r"\b(?:the total|totals?|numbers?|figures?|the data|summary|overview|status|update|last time|"
+                   r"is (?:that|this|it) (?:good|bad|ok|okay|high|low|normal|a lot)|which one|the other one|"
                    r"how did it go|how (?:did|do|are|have|is) (?:we|it|things) (?:do|doing|done|"
                    r"perform\w*|getting on|going|looking)|"
                    r"doing (?:well|badly|ok)|perform\w*|tell me about|on track|how is it going)\b", re.I)

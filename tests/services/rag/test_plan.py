@@ -137,6 +137,7 @@ def test_missing_or_ambiguous_slots_are_asked_back(kb: Any) -> None:
                             ("what was the demand at b2 in March 2020?", "average demand"),
                             ("what did that building emit in 2019?", "Which building"),
                             ("how are we getting on?", "What would you like to know"),
+                            ("is this high?", "What would you like to know"),
                             ("energy intensity of the estate in 2020", "which building")]:
         _s, reply = ask(question, kb=kb)
         assert isinstance(reply, Answer) and reply.kind == "clarify" and asked in reply.text, question
