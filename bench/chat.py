@@ -22,9 +22,11 @@ Set-up (not timed):
 Measured (httpx from this process, one request at a time, after a warm-up of ``--warmup`` requests per endpoint):
 
 - ``POST /api/chat`` ``{"message": q}``, a new session each time, ``--chat`` requests (default 100) split evenly
-  over three kinds and interleaved: data questions (``tests/eval/data_questions.yaml``, field ``q``; follow-ups
-  with ``turns`` skipped), knowledge-base questions (``tests/eval/kb_questions/*.yaml``, field ``q``) and
-  out-of-scope questions (``tests/eval/out_of_scope.yaml``). Questions are drawn without repetition (seeded)
+  over four kinds and interleaved: data questions (``tests/eval/data_questions.yaml``, field ``q``; follow-ups
+  with ``turns`` skipped), knowledge-base questions (``tests/eval/kb_questions/*.yaml``, field ``q``),
+  out-of-scope questions (``tests/eval/out_of_scope.yaml``) and issue #19's free-form questions of the tune
+  batches f1, f3, f5 (``tests/eval/freeform/questions.yaml``: consumption and demand from the readings,
+  rankings, factors, clarifying questions, declines). Questions are drawn without repetition (seeded)
   until a pool runs out.
 - ``POST /api/recommendations``, ``--recs`` requests (default 50) cycling over ``{"site", "activity_type"}``
   for sites b0, b2, b33, b5, b91 x natural_gas, electricity and ``{"hotspot_id"}`` for the synced hotspots
@@ -72,7 +74,8 @@ EVAL = REPO / "tests" / "eval"
 GOAL_P50_MS = 300.0
 REC_SITES = ["b0", "b2", "b33", "b5", "b91"]
 REC_ACTIVITIES = ["natural_gas", "electricity"]
-KINDS = ["data", "kb", "out_of_scope"]
+KINDS = ["data", "kb", "out_of_scope", "freeform"]
+FREEFORM_TUNE = ("f1", "f3", "f5")  # issue #19's free-form questions, tune batches only (the test ones stay unseen)
 
 from tests.services.rag.conftest import B2_HOTSPOT, B33_HOTSPOT  # noqa: E402 - the hotspots of the tests
 
@@ -86,7 +89,10 @@ def load_questions() -> dict[str, list[dict[str, Any]]]:
           for path in sorted((EVAL / "kb_questions").glob("*.yaml"))
           for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
     oos = [{"q": q} for q in yaml.safe_load((EVAL / "out_of_scope.yaml").read_text(encoding="utf-8"))]
-    return {"data": data, "kb": kb, "out_of_scope": oos}
+    freeform = [{"q": item["q"], "batch": item["b"]}
+                for item in yaml.safe_load((EVAL / "freeform" / "questions.yaml").read_text(encoding="utf-8"))
+                if item["b"] in FREEFORM_TUNE]
+    return {"data": data, "kb": kb, "out_of_scope": oos, "freeform": freeform}
 
 
 def draw(pool: list[dict[str, Any]], n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -306,7 +312,7 @@ def report(out: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chat", type=int, default=100, help="chat requests, split evenly over the three kinds")
+    parser.add_argument("--chat", type=int, default=100, help="chat requests, split evenly over the four kinds")
     parser.add_argument("--recs", type=int, default=50, help="recommendation requests")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up requests per endpoint (not measured)")
     parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")

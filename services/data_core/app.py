@@ -26,6 +26,7 @@ from services.data_core.models import EmissionFactor, OutboxEvent
 from services.data_core.routes import (
     alerts,
     bills,
+    consumption,
     corrections,
     emissions,
     factors,
@@ -96,7 +97,7 @@ def create_app(settings: DataCoreSettings | None = None) -> FastAPI:
         description="Organisations, sites, activity data, emission factors, the calculation ledger and queries.",
         routers=[sites.router, factors.router, ingest.router, ledger.router, emissions.router, predictions.router,
                  hotspots.router, alerts.router, recommendations.router, streams.router, weather.router,
-                 bills.router, corrections.router],
+                 bills.router, corrections.router, consumption.router],
         lifespan=lifespan,
         health_checks={"database": _db_check},
     )

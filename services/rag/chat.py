@@ -27,6 +27,7 @@ from services.rag.citations import citations_from_results, collect_tool_results
 from services.rag.composer import GroundedComposer
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
+from services.rag.scope import classifier_for
 from services.rag.settings import RagSettings
 from services.rag.tools import build_tools
 
@@ -34,11 +35,17 @@ log = logging.getLogger(__name__)
 
 LLM_SYSTEM_PROMPT = """You are the Carbon Nexus assistant for an organisation's sustainability team.
 Answer ONLY from tool results. Every number must come from a data-core tool (emissions_totals,
-top_contributors, site_alerts, recommend_actions, site_info, list_sites) and be cited as [Qn], where n counts
+emissions_timeseries, top_contributors, consumption, resolve_factor, site_alerts, recommend_actions, site_info,
+list_sites) and be cited as [Qn], where n counts
 your data-tool calls in this answer in the order you made them (the first is [Q1]); every claim about measures
 or methodology must come from
 search_knowledge_base and be cited with the document id in brackets, e.g. [heating-boiler-controls].
 Dates: the ledger holds the organisation's data; use ISO dates for start and end (end exclusive).
+Consumption (kWh, MWh) and demand (kW) come from the consumption tool (the meter readings), emissions
+(t CO2e) from emissions_totals, a factor and its source from resolve_factor: answer the measure asked, never
+another one. Start the answer with the question as you answered it (e.g. "Electricity use of b33, March
+2019: ..."), give every number with its unit, and ask one clarifying question when the period, the site or
+the measure is missing or ambiguous.
 If a site is unknown or the question is outside carbon accounting and reduction, say "I don't know" and
 what you can answer instead. Never invent numbers, sites or sources."""
 
@@ -116,6 +123,7 @@ class ChatService:
         self.kb = kb
         self.tools = build_tools(dc, kb)
         self.composer = GroundedComposer(dc, kb)
+        self.scope = classifier_for(kb, settings.cache_dir)  # trained at start-up (a few seconds; embeddings cached)
         self.mode = "llm" if settings.llm_base_url else "composer"
         self.agent = self._agent()
         self.sessions = Sessions(settings.max_sessions, settings.session_ttl_seconds, settings.session_max_turns)
@@ -167,6 +175,8 @@ class ChatService:
             "citations": citations,
             "facts": meta.get("facts", []),
             "declined": bool(meta.get("declined", False)),
+            "kind": meta.get("kind") or ("decline" if meta.get("declined") else None),
+            "restated": meta.get("restated"),
             "intent": slots.get("intent"),
             "tools_called": [{"name": n, "arguments": a, "error": e} for n, a, _v, e in tool_results],
             "mode": self.mode,

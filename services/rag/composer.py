@@ -20,17 +20,18 @@ from haystack.dataclasses import ChatMessage, StreamingChunk, ToolCall
 from services.rag.citations import collect_tool_results
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
-from services.rag.plan import Answer, Reply, plan
+from services.rag.plan import Answer, Reply, answer_meta, plan
 from services.rag.question import Slots
 from services.rag.render import render
-from services.rag.scope import DECLINE_DENSE
 
 
 def to_message(reply: Reply, slots: Slots) -> ChatMessage:
     """The assistant message of a reply; its meta keeps the slots (the next turn's context)."""
     if isinstance(reply, Answer):
+        reply = answer_meta(reply, slots)
         return ChatMessage.from_assistant(reply.text, meta={"slots": slots.to_dict(), "declined": reply.declined,
-                                                            "citations": reply.citations, "facts": reply.facts})
+                                                            "citations": reply.citations, "facts": reply.facts,
+                                                            "kind": reply.kind, "restated": reply.restated})
     tool_calls = [ToolCall(tool_name=name, arguments={k: v for k, v in args.items() if v is not None},
                            id=uuid.uuid4().hex[:12]) for name, args in reply.calls]
     return ChatMessage.from_assistant(tool_calls=tool_calls, meta={"slots": slots.to_dict(), "step": reply.step})
@@ -49,10 +50,9 @@ class GroundedComposer:
     """A chat generator without a model: plans tool calls from the question, then composes the answer
     from the tool results only."""
 
-    def __init__(self, dc: DataCoreClient, kb: KnowledgeBase, *, decline_dense: float = DECLINE_DENSE) -> None:
+    def __init__(self, dc: DataCoreClient, kb: KnowledgeBase) -> None:
         self.dc = dc
         self.kb = kb
-        self.decline_dense = decline_dense
 
     @component.output_types(replies=list[ChatMessage])
     def run(self, messages: list[ChatMessage], tools: Any = None, streaming_callback: Any = None,
@@ -63,8 +63,7 @@ class GroundedComposer:
         planning = next((m for m in reversed(messages) if m.is_from("assistant") and m.tool_calls
                          and m.meta.get("slots")), None) if results else None
         if not results or planning is None:
-            slots, reply = plan(question, previous_slots(messages), self.dc, self.kb,
-                                decline_dense=self.decline_dense)
+            slots, reply = plan(question, previous_slots(messages), self.dc, self.kb)
         else:
             slots = Slots.from_dict(planning.meta["slots"])
             reply = render(slots, results, int(planning.meta.get("step", 1)), kb=self.kb, site_ids=self.dc.sites)

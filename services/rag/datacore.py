@@ -85,6 +85,27 @@ class DataCoreClient:
     def top(self, **params: Any) -> Cited:
         return self.get("/api/v1/emissions/top", params)
 
+    def consumption(self, **params: Any) -> Cited:
+        """Energy (kWh) and demand (kW) from the readings (``/api/v1/consumption``)."""
+        return self.get("/api/v1/consumption", params)
+
+    def resolve_factor(self, **params: Any) -> Cited:
+        return self.get("/api/v1/factors/resolve", params)
+
+    def factor_units(self) -> dict[str, list[str]]:
+        """The units the factor library has for each activity type (cached)."""
+        def load() -> dict[str, list[str]]:
+            body, _ = self.get("/api/v1/factors/activity-types")
+            return {str(r["activity_type"]): [str(u) for u in r.get("units") or []] for r in body}
+        return dict(self._cached("factor_units", load))
+
+    def activity_scopes(self) -> dict[str, int]:
+        """The GHG Protocol scope of each activity type of the factor library (cached)."""
+        def load() -> dict[str, int]:
+            body, _ = self.get("/api/v1/factors/activity-types")
+            return {str(r["activity_type"]): int(r["scope"]) for r in body if r.get("scope") is not None}
+        return dict(self._cached("activity_scopes", load))
+
     def alerts(self, **params: Any) -> Cited:
         return self.get("/api/v1/alerts", params)
 

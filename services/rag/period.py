@@ -25,6 +25,7 @@ class Period:
     end: datetime  # exclusive
     label: str
     implicit_year: bool = False  # "in April": the year was chosen, not said (a follow-up keeps the previous one)
+    relative: bool = False  # "last month": resolved against the newest data, and the answer says so
 
     def with_year(self, year: int) -> Period:
         delta = year - self.start.year
@@ -89,6 +90,21 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         end = month_period(year2, m2).end
         add(m, Period(datetime(year1, m1, 1), end,
                       f"{calendar.month_name[m1]} {year1} to {calendar.month_name[m2]} {year2}"))
+    # day range: "6-12 january 2020", "from 6 to 12 jan 2020", "2020-01-06 to 2020-01-12" (both days included)
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|and)\s*(\d{{1,2}})(?:st|nd|rd|th)?\s+"
+                         rf"({MONTH_RE})\s*,?\s*({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
+                         rf"({YEAR_RE}-\d\d-\d\d)\b", t):
+        try:
+            if m.group(5):
+                d1, d2 = datetime.fromisoformat(m.group(5)), datetime.fromisoformat(m.group(6))
+            else:
+                in_month, in_year = MONTHS[m.group(3)], int(m.group(4))
+                d1, d2 = datetime(in_year, in_month, int(m.group(1))), datetime(in_year, in_month, int(m.group(2)))
+        except ValueError:
+            continue
+        if d2 < d1:
+            continue
+        add(m, Period(d1, d2 + _one_day(), f"{d1:%-d %B %Y} to {d2:%-d %B %Y}"))
     # ISO month / date
     for m in re.finditer(rf"\b({YEAR_RE})-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?\b", t):
         if not free(m.start(), m.end()):
@@ -103,6 +119,19 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             add(m, Period(d, d + _one_day(), d.strftime("%-d %B %Y")))
         else:
             add(m, month_period(y, mo))
+    # seasons (meteorological): "winter 2020" = December 2019 to February 2020, "summer 2019" = June-August
+    seasons = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+    for m in re.finditer(rf"\b(spring|summer|autumn|fall|winter)(?:\s+(?:of\s+)?({YEAR_RE}))?\b", t):
+        if not free(m.start(), m.end()):
+            continue
+        first_month = seasons[m.group(1)]
+        season_year = int(m.group(2)) if m.group(2) else latest
+        if season_year is None:
+            continue
+        start = datetime(season_year - 1, 12, 1) if first_month == 12 else datetime(season_year, first_month, 1)
+        end = month_period(start.year + (start.month + 2 > 12), (start.month + 1) % 12 + 1).end
+        label = f"{m.group(1)} {season_year} ({start:%B %Y} to {month_period(end.year if end.month > 1 else end.year - 1, (end.month - 2) % 12 + 1).label})"
+        add(m, Period(start, end, label, implicit_year=not m.group(2)))
     # day: "5 march 2020", "march 5, 2020"
     for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_RE})\s+({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})"
                          rf"(?:st|nd|rd|th)?,?\s+({YEAR_RE})\b", t):
@@ -127,7 +156,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
     if year_months:
         ny, nm = year_months[-1]
         newest = month_period(ny, nm)
-        for m in re.finditer(r"\b(?:last|past|previous|latest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
+        for m in re.finditer(r"\b(?:last|past|previous|latest|most recent|newest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
             if not free(m.start(), m.end()):
                 continue
             n = int(m.group(1)) if m.group(1) else (1 if m.group(2) else 3)
@@ -135,7 +164,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             while mo < 1:
                 y, mo = y - 1, mo + 12
             label = newest.label if n == 1 else f"the {n} months to {newest.label}"
-            add(m, Period(datetime(y, mo, 1), newest.end, label))
+            add(m, Period(datetime(y, mo, 1), newest.end, label, relative=True))
     # quarters: "q1 2020", "2020 q1", "first quarter of 2020", "q3"
     ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
     for m in re.finditer(rf"\bq([1-4])(?:\s*(?:of\s*)?({YEAR_RE}))?\b|\b({YEAR_RE})\s*q([1-4])\b|"
@@ -180,12 +209,12 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         period.implicit_year = not m.group(2)
         add(m, period)
     # relative years
-    for m in re.finditer(r"\b(last|this|current|latest) (?:calendar |financial |reporting )?year\b", t):
+    for m in re.finditer(r"\b(last|this|current|latest|most recent) (?:calendar |financial |reporting )?year\b", t):
         if latest is None or not free(m.start(), m.end()):
             continue
         # relative to the newest data (what the ledger can answer), not to today's date: the answer names the year
         year = latest
-        add(m, Period(datetime(year, 1, 1), datetime(year + 1, 1, 1), str(year)))
+        add(m, Period(datetime(year, 1, 1), datetime(year + 1, 1, 1), str(year), relative=True))
     # bare years
     for m in re.finditer(rf"\b({YEAR_RE})\b", t):
         if not free(m.start(), m.end()):
@@ -202,7 +231,8 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
         if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
             return [Period(datetime(p.start.year, 1, 1), p.end, f"January {p.start.year} to {p.label}")]
-        if re.search(r"\b(?:up to|until|through|before the end of)\b", t):
+        if re.search(r"\b(?:up to|until|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!go )(?<!went )through|"
+                     r"before the end of)\b", t):
             return [Period(first.start, p.end, f"{first.label} to {p.label}")]
     return periods
 

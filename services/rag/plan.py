@@ -14,8 +14,12 @@ from typing import Any
 from services.common.errors import DomainError
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
+from services.rag.measure import clarification
+from services.rag.measure_plan import factor_call, measure_calls
+from services.rag.period import month_period
 from services.rag.question import Slots, merge_follow_up, parse
-from services.rag.scope import CAPABILITIES, DECLINE_DENSE, out_of_scope
+from services.rag.restate import kind_of, restated
+from services.rag.scope import CAPABILITIES, out_of_scope
 
 Call = tuple[str, dict[str, Any]]
 """A tool call: the tool's name and its arguments."""
@@ -29,6 +33,8 @@ class Answer:
     declined: bool = False
     citations: list[dict[str, Any]] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
+    kind: str | None = None  # value | rank | compare | breakdown | explain | decline | clarify
+    restated: str | None = None  # the question as answered
 
 
 @dataclass
@@ -51,8 +57,7 @@ def unknown_site_text(unknown: list[str], site_ids: Iterable[str]) -> str:
             f"{shown}. Ask about one of them, or about all sites together.")
 
 
-def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: KnowledgeBase, *,
-         decline_dense: float = DECLINE_DENSE) -> tuple[Slots, Reply]:
+def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: KnowledgeBase) -> tuple[Slots, Reply]:
     """The slots of ``question`` (a follow-up of ``previous``) and what to do: tool calls or an answer."""
     try:
         sites, activity_types, year_months = dc.sites(), dc.activity_types(), dc.year_months()
@@ -61,21 +66,48 @@ def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: Knowledg
         sites, activity_types, year_months, down = {}, [], [], exc.detail
     slots = parse(question, sites=sites, activity_types=activity_types, year_months=year_months)
     slots = merge_follow_up(slots, previous)
+    if previous is None:
+        slots.follow_up = False  # "it", "that building" with nothing before: not a follow-up of anything
+    if slots.intent == "greeting":
+        return slots, Answer(f"Hello. {CAPABILITIES}", kind="explain")
+    if not slots.follow_up and out_of_scope(question, kb):
+        return slots, Answer(f"I don't know: that is outside what I can answer. {CAPABILITIES}", declined=True,
+                             kind="decline")
     if down is not None and slots.intent not in ("kb", "greeting"):
         return slots, Answer(f"I could not reach the data core just now ({down}), so I will not guess a number. "
-                             "Questions about reduction measures and methodology still work.", declined=True)
+                             "Questions about reduction measures and methodology still work.", declined=True,
+                             kind="decline")
     if slots.invalid_dates:
         return slots, Answer(f"'{slots.invalid_dates[0]}' is not a date, so I will not guess which period you "
-                             "mean. Ask with a real date, month, quarter or year.", declined=True)
+                             "mean. Ask with a real date, month, quarter or year.", declined=True, kind="clarify")
     if slots.unknown_sites and not slots.sites:
-        return slots, Answer(unknown_site_text(slots.unknown_sites, dc.sites()), declined=True)
-    if slots.intent == "greeting":
-        return slots, Answer(f"Hello. {CAPABILITIES}")
+        return slots, Answer(unknown_site_text(slots.unknown_sites, dc.sites()), declined=True, kind="clarify")
+    if slots.intent not in ("alerts", "recommend", "list_sites", "site_info") and year_months:
+        ask = clarification(slots, question, first_month=month_period(*year_months[0]).label,
+                            last_month=month_period(*year_months[-1]).label)
+        if ask:
+            slots.clarify = ask
+            return slots, Answer(ask, kind="clarify")
     if slots.intent == "kb":
-        if out_of_scope(question, kb, decline_dense):
-            return slots, Answer(f"I don't know: that is outside what I can answer. {CAPABILITIES}", declined=True)
         return slots, Calls([("search_knowledge_base", {"query": question, "top_k": 5})])
+    if slots.intent == "factor":
+        call = factor_call(slots, question, sites, dc.factor_units(), year_months)
+        if isinstance(call, str):
+            slots.clarify = call
+            return slots, Answer(call, kind="clarify")
+        return slots, Calls([call])
+    if slots.measure is not None and slots.intent in ("totals", "top", "compare", "breakdown"):
+        return slots, Calls(measure_calls(slots))
     return slots, Calls(data_calls(slots))
+
+
+def answer_meta(reply: Answer, slots: Slots) -> Answer:
+    """The answer with its kind and the question as answered (from the slots when the renderer left them)."""
+    if reply.kind is None:
+        reply.kind = kind_of(slots, declined=reply.declined)
+    if reply.restated is None and reply.kind in ("value", "rank", "compare", "breakdown") and slots.measure:
+        reply.restated = restated(slots)
+    return reply
 
 
 def data_calls(s: Slots) -> list[Call]:

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.rag.entities import parse_activities, parse_sites
+from services.rag.measure import read_aggregation, read_measure, read_sites
 from services.rag.period import Period, invalid_dates, parse_periods
 
 Intent = Literal["totals", "top", "alerts", "recommend", "intensity", "compare", "breakdown", "site_info",
-                 "list_sites", "kb", "greeting", "none"]
+                 "list_sites", "kb", "greeting", "factor", "clarify", "none"]
 
 SCOPE_WORDS = [(r"scope\s*(?:1|one|i)\b|direct emissions", 1), (r"scope\s*(?:2|two|ii)\b", 2),
                (r"scope\s*(?:3|three|iii)\b|value[- ]chain", 3)]
@@ -118,6 +119,16 @@ class Slots:
     invalid_dates: list[str] = field(default_factory=list)  # "2019-02-29": refused, never read as "no period"
     text: str = ""
     hotspot_id: str | None = None  # the hotspot an alerts answer was about (for "what should we do about it?")
+    # issue #19 (services/rag/measure.py): what is measured, how it is aggregated, and what to ask back
+    measure: str | None = None  # energy | demand | emissions | intensity | factor
+    unit: str | None = None  # kWh | MWh | GWh (energy), t | kg (emissions)
+    stat: str | None = None  # avg | peak (demand)
+    intensity_of: str | None = None  # emissions | energy
+    order: str | None = None  # top | bottom (rankings)
+    by_what: str | None = None  # month | quarter | site | activity | scope (breakdowns and rankings)
+    tag: str | None = None  # the sites are the ones with this tag
+    all_sites: bool = False
+    clarify: str | None = None  # the question to ask back instead of answering
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -196,7 +207,41 @@ def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[s
         s.intent = "kb"  # measures in general: answered from the knowledge base
     if s.intent == "none":
         s.intent = "kb"
+    _read_issue19(s, text, sites)
     return s
+
+
+EXPLAIN = re.compile(r"^\s*(?:why|explain|define|describe how|what counts as|what does .{1,60} (?:cover|include|mean)\b|"
+                     r"is (?:it|a|an|the|spend|activity)\b.{0,80}\b(?:worse|better|more accurate|allowed|required|"
+                     r"enough)\b|how (?:do|does|can|could|should|would|might|is|are)\b(?! (?:\w+ )?"
+                     r"(?:we|our|b\d+)\b.*\b(?:in|during|for) (?:19|20)\d\d)|(?:any |some )?(?:tips|advice|ideas)\b|"
+                     r"what (?:is|are|does|do) (?:a|an|the difference|scope \d category)\b)", re.I)
+DATA_ASK = re.compile(r"\b(?:how much|how many|total\w*|sum|used|use|usage|consum\w*|emitted|emit|burn\w*|draw\w*|"
+                      r"peak|average|mean|rank\w*|top|bottom|most|least|highest|lowest|which (?:site|building)s?|"
+                      r"our|we|us|numbers?|figures?|data|summary|overview|compare|vs|versus|break\w* ?down|split|"
+                      r"monthly|quarterly|per month|by month|by site|factors?)\b", re.I)
+
+
+def _read_issue19(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
+    """The measure, the aggregation and the sites of a data question (services/rag/measure.py); a question
+    asking how or why without a site or a period is an explanation from the knowledge base."""
+    if s.intent in ("greeting", "alerts", "recommend", "list_sites", "site_info"):
+        return
+    read_sites(s, text, sites)
+    read_measure(s, text)
+    named = bool(s.sites and not s.all_sites)
+    if not named and not s.periods and (EXPLAIN.search(text) or (s.measure != "factor" and not DATA_ASK.search(text))):
+        s.intent = "kb"  # how/why/what counts as..., or nothing asks for a figure: an explanation
+        return
+    if s.measure == "factor":
+        s.intent = "factor"
+        return
+    if s.intent == "kb" and s.measure is None and not s.definitional and not s.has_subject():
+        return
+    if s.intent == "kb" and s.definitional and not s.periods and not (s.sites and not s.all_sites) and not (
+            s.measure and re.search(r"\b(?:our|we|us)\b", text, re.I)):
+        return
+    read_aggregation(s, text)
 
 
 def merge_follow_up(current: Slots, previous: Slots | None) -> Slots:
@@ -230,7 +275,10 @@ def merge_follow_up(current: Slots, previous: Slots | None) -> Slots:
         merged.scopes = []
     if WHOLE_ORG.search(current.text) and not current.sites:
         merged.sites = []  # "and the total for the organisation?"
-    for name in ("method", "category", "top_n", "by"):
+    merged.clarify = None
+    if current.sites or current.tag:
+        merged.tag, merged.all_sites = current.tag, current.all_sites
+    for name in ("method", "category", "top_n", "by", "measure", "unit", "stat", "intensity_of", "order", "by_what"):
         value = getattr(current, name)
         if value is not None:
             setattr(merged, name, value)

@@ -17,6 +17,7 @@ from services.rag.kb import KnowledgeBase
 from services.rag.period import Period
 from services.rag.plan import Answer, Calls, Reply, unknown_site_text
 from services.rag.question import Slots
+from services.rag.restate import co2e
 from services.rag.scope import CAPABILITIES
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ CATEGORY_NAMES = {1: "purchased goods and services", 2: "capital goods", 3: "fue
 
 
 def fmt_t(kg: float) -> str:
-    return f"{kg / 1000:,.3f} t CO2e"
+    return co2e(kg, "t")
 
 
 def _describe(slots: Slots, period: Period | None, *, site: str | None = None, method: str | None = None) -> str:
@@ -74,6 +75,10 @@ def render(s: Slots, results: list[ToolResult], step: int, *, kb: KnowledgeBase,
 
 
 def _intent(kb: KnowledgeBase, s: Slots, results: list[ToolResult], refs: Refs, step: int) -> Reply:
+    if s.measure is not None and s.intent in ("totals", "top", "compare", "breakdown", "factor"):
+        from services.rag.measure_render import render_measure  # it imports plan's Answer, as this module does
+
+        return render_measure(s, results, refs)
     if s.intent == "kb":
         return _kb(kb, s, results, refs)
     if s.intent == "alerts":

@@ -11,6 +11,7 @@ from haystack.tools import Tool, create_tool_from_function
 
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
+from services.rag.prorate import crossing_rows, parse_time, prorate_series, prorate_totals
 from services.rag.recommend import recommend
 
 Method = Literal["location", "market"]
@@ -26,11 +27,17 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         category: Annotated[list[int] | None, "Scope 3 categories 1..15"] = None,
         method: Annotated[Method, "scope 2 method"] = "location",
         group_by: Annotated[str, "comma-separated: scope, category, site, activity_type, country"] = "",
+        prorate: Annotated[bool, "readings longer than the period (annual, quarterly) counted by their share of "
+                                 "time inside it, not whole in the period they start"] = False,
     ) -> dict[str, Any]:
         """Emissions in kg CO2e from the ledger, filtered and optionally grouped."""
         params = {"start": start, "end": end, "scope": scope, "site": site, "activity_type": activity_type,
                   "category": category, "method": method, "group_by": group_by or "scope"}
         body, citation = dc.totals(**params)
+        if prorate and start and end:
+            rows, citations = crossing_rows(dc, params)
+            body = prorate_totals(body, rows, parse_time(start), parse_time(end), method)
+            return {"result": body, "citation": citation, "citations": citations}
         return {"result": body, "citation": citation}
 
     def top_contributors(
@@ -47,6 +54,53 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         """The largest contributors with their share (and the change against the previous period)."""
         body, citation = dc.top(start=start, end=end, by=by, limit=limit, scope=scope, activity_type=activity_type,
                                 category=category, method=method, site=site)
+        return {"result": body, "citation": citation}
+
+    def consumption(
+        start: Annotated[str | None, "period start, ISO date (inclusive, UTC)"] = None,
+        end: Annotated[str | None, "period end, ISO date (exclusive, UTC)"] = None,
+        site: Annotated[list[str] | None, "site ids (omit for all sites)"] = None,
+        activity_type: Annotated[list[str] | None, "electricity and/or natural_gas"] = None,
+        group_by: Annotated[str, "comma-separated: site, activity_type, month, quarter (empty: one total)"] = "",
+        demand: Annotated[bool, "also avg_kw and peak_kw (slower); false for energy alone"] = True,
+    ) -> dict[str, Any]:
+        """Energy in kWh (total_kwh) and demand in kW (avg_kw = mean hourly kWh, peak_kw = highest hour) from
+        the meter readings, optionally grouped. Use it for consumption and demand, not emissions_totals."""
+        body, citation = dc.consumption(start=start, end=end, site=site,
+                                        activity_type=activity_type or ["electricity", "natural_gas"],
+                                        group_by=group_by, demand=str(demand).lower())
+        return {"result": body, "citation": citation}
+
+    def emissions_timeseries(
+        start: Annotated[str | None, "period start, ISO date (inclusive, UTC)"] = None,
+        end: Annotated[str | None, "period end, ISO date (exclusive, UTC)"] = None,
+        interval: Annotated[Literal["month", "quarter", "year"], "bucket"] = "month",
+        scope: Annotated[list[int] | None, "GHG Protocol scopes 1, 2, 3"] = None,
+        site: Annotated[list[str] | None, "site ids"] = None,
+        activity_type: Annotated[list[str] | None, "activity types"] = None,
+        category: Annotated[list[int] | None, "Scope 3 categories 1..15"] = None,
+        method: Annotated[Method, "scope 2 method"] = "location",
+        prorate: Annotated[bool, "readings longer than a bucket spread over the buckets by time"] = False,
+    ) -> dict[str, Any]:
+        """Emissions in kg CO2e from the ledger per month, quarter or year."""
+        params = {"start": start, "end": end, "scope": scope, "site": site, "activity_type": activity_type,
+                  "category": category}
+        body, citation = dc.timeseries(**params, interval=interval, method=method)
+        if prorate and start and end and interval in ("month", "quarter"):
+            rows, citations = crossing_rows(dc, params, interval)
+            body = prorate_series(body, rows, parse_time(start), parse_time(end), method, interval)
+            return {"result": body, "citation": citation, "citations": citations}
+        return {"result": body, "citation": citation}
+
+    def resolve_factor(
+        site: Annotated[str, "a site in the region asked about (its country and grid region choose the factor)"],
+        activity_type: Annotated[str, "activity type, e.g. electricity, vehicle_diesel, hotel_stay"],
+        unit: Annotated[str, "the activity's unit, e.g. kWh, litres, room_night"],
+        at: Annotated[str, "ISO date the activity starts"],
+        hours: Annotated[float, "how long the activity lasts (a year: 8760)"] = 1.0,
+    ) -> dict[str, Any]:
+        """The emission factor the ledger applies to an activity (value, unit, source, edition) and why."""
+        body, citation = dc.resolve_factor(site=site, activity_type=activity_type, unit=unit, at=at, hours=hours)
         return {"result": body, "citation": citation}
 
     def site_alerts(
@@ -91,6 +145,7 @@ def build_tools(dc: DataCoreClient, kb: KnowledgeBase) -> list[Tool]:
         body, citation = dc.get("/api/v1/sites")
         return {"result": body, "citation": citation}
 
-    functions: list[Callable[..., Any]] = [emissions_totals, top_contributors, site_alerts, recommend_actions, search_knowledge_base,
-                 site_info, list_sites]
+    functions: list[Callable[..., Any]] = [emissions_totals, top_contributors, site_alerts, recommend_actions,
+                                           search_knowledge_base, site_info, list_sites, consumption,
+                                           emissions_timeseries, resolve_factor]
     return [create_tool_from_function(f) for f in functions]

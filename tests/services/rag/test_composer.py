@@ -61,4 +61,5 @@ def test_replies_as_messages() -> None:
     calls = to_message(Calls([("site_alerts", {"site": None})], step=2), Slots(intent="alerts"))
     assert calls.tool_calls[0].arguments == {} and calls.meta["step"] == 2  # None arguments are left out
     declined = to_message(Answer("no", declined=True), Slots())
-    assert declined.meta == {"slots": Slots().to_dict(), "declined": True, "citations": [], "facts": []}
+    assert declined.meta == {"slots": Slots().to_dict(), "declined": True, "citations": [], "facts": [],
+                             "kind": "decline", "restated": None}

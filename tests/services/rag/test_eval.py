@@ -1,17 +1,16 @@
-"""The evaluation set of the chatbot (tests/eval): knowledge-base retrieval (recall@5, MRR@10, BM25 alone
-against hybrid), questions about the demo data with exact expected numbers, and out-of-scope questions that
-must be declined. The thresholds are the issue's; a failure lists what went wrong."""
+"""The evaluation set of issue #5 (tests/eval): knowledge-base retrieval (recall@5, MRR@10, BM25 alone against
+hybrid), and its knowledge and out-of-scope questions against issue #19's bars for declines. Its questions
+about the demo data (tests/eval/data_questions.yaml, gold from the same ledger totals the answers came from)
+are superseded by issue #19's evaluation: bench/chat_quality.py, with consumption from the raw meter files and
+emissions prorated from the ledger's audited rows (tests/eval/score.py and its tests)."""
 
 from __future__ import annotations
 
-import math
-import uuid
 from typing import Any
 
 import pytest
 
 from services.rag.evaluation import load_kb_questions, retrieval_metrics
-from services.rag.render import fmt_t
 from services.rag.scope import out_of_scope
 from tests.services.rag.conftest import ask, load_yaml
 
@@ -44,80 +43,23 @@ def test_retrieval_hybrid_meets_the_bar_and_bm25_is_reported(kb: Any, record_pro
     assert hybrid["recall@5"] >= bm25["recall@5"] and hybrid["mrr@10"] >= bm25["mrr@10"]
 
 
-def test_knowledge_questions_are_not_declined(kb: Any) -> None:
-    declined = [q["q"] for q in load_kb_questions() if out_of_scope(q["q"], kb)]
-    assert not declined, declined[:10]
+def test_knowledge_questions_are_rarely_declined(kb: Any) -> None:
+    """Issue #19's bar for in-scope questions declined (3 %), on the knowledge questions of issue #5 (never used
+    to train or tune the out-of-scope classifier)."""
+    questions = load_kb_questions()
+    declined = [q["q"] for q in questions if out_of_scope(q["q"], kb)]
+    assert len(declined) <= 0.03 * len(questions), declined
 
 
-def _matches(expected: dict[str, Any], got: dict[str, Any]) -> bool:
-    for key, value in expected.items():
-        have = got.get(key)
-        if key in ("start", "end"):
-            if not str(have or "").startswith(str(value)):
-                return False
-        elif key == "method":
-            if (have or "location") != value:
-                return False
-        elif isinstance(value, list):
-            if sorted(map(str, have or [])) != sorted(map(str, value)):
-                return False
-        elif str(have) != str(value):
-            return False
-    return True
-
-
-def _check(item: dict[str, Any], answer: dict[str, Any]) -> str | None:
-    """None when the answer is right, else what is wrong."""
-    if answer["declined"]:
-        return f"declined: {answer['answer'][:150]}"
-    facts = answer["facts"]
-    if not facts:
-        return "no number in the answer"
-    expect, kind, text = item["expect"], item["kind"], answer["answer"]
-    queries = [c for c in answer["citations"] if c["type"] == "query"]
-    params = dict(item["query"]["params"])
-    wanted = [{k: v for k, v in params.items() if k != "by"}]
-    if kind == "change":
-        wanted = [{**wanted[0], "start": a, "end": b} for a, b in item["query"]["periods"]]
-    for w in wanted:
-        if not any(_matches(w, q["params"]) for q in queries):
-            return f"no cited query with {w}: {[q['params'] for q in queries]}"
-    if kind == "intensity":
-        value = facts[0]["value"]
-        if not math.isclose(value, expect["kg_per_m2"], rel_tol=1e-6):
-            return f"intensity {value} != {expect['kg_per_m2']}"
-        if f"{expect['kg_per_m2']:,.2f}" not in text:
-            return "intensity not in the text"
-        return None
-    value = facts[0]["value_kg"]
-    if not math.isclose(value, expect["kg"], rel_tol=1e-6, abs_tol=1e-3):
-        return f"{value} kg != {expect['kg']} kg"
-    if fmt_t(abs(expect["kg"])) not in text:
-        return f"{fmt_t(abs(expect['kg']))} not in the text: {text[:200]}"
-    if kind == "top" and facts[0].get("key") != expect["key"]:
-        return f"top is {facts[0].get('key')}, expected {expect['key']}"
-    return None
-
-
-def test_every_data_answer_is_numerically_right(rag: Any) -> None:
-    failures = []
-    for item in load_yaml("data_questions.yaml"):
-        session = uuid.uuid4().hex
-        for turn in item.get("turns", []):
-            ask(rag, turn, session)
-        answer = ask(rag, item["q"], session)
-        problem = _check(item, answer)
-        if problem:
-            failures.append(f"{item['q']!r}: {problem}")
-    assert not failures, "\n".join(failures)
-
-
-def test_every_out_of_scope_question_is_declined(rag: Any) -> None:
+def test_out_of_scope_questions_are_declined(rag: Any) -> None:
+    """Issue #19's bar (95 % declined) on issue #5's out-of-scope questions (never used to train or tune the
+    classifier); every decline says what it can answer instead."""
     answered = []
-    for q in load_yaml("out_of_scope.yaml"):
+    questions = load_yaml("out_of_scope.yaml")
+    for q in questions:
         answer = ask(rag, q)
         if not answer["declined"] or "I don't know" not in answer["answer"] or answer["facts"]:
             answered.append(f"{q!r}: {answer['answer'][:120]}")
         elif "ledger" not in answer["answer"]:  # says what it can answer instead
             answered.append(f"{q!r}: the decline does not say what it can answer")
-    assert not answered, "\n".join(answered)
+    assert len(answered) <= 0.05 * len(questions), "\n".join(answered)

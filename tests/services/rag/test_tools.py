@@ -35,11 +35,21 @@ class FakeDataCore:
     def get(self, endpoint: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return self._answer(endpoint)
 
+    def consumption(self, **params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self._answer("consumption", **params)
+
+    def timeseries(self, **params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self._answer("timeseries", **params)
+
+    def resolve_factor(self, **params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self._answer("resolve", **params)
+
 
 def test_every_tool_is_offered_with_a_description() -> None:
     tools = {t.name: t for t in build_tools(FakeDataCore(), kb=None)}  # type: ignore[arg-type]
     assert set(tools) == {"emissions_totals", "top_contributors", "site_alerts", "recommend_actions",
-                          "search_knowledge_base", "site_info", "list_sites"}
+                          "search_knowledge_base", "site_info", "list_sites", "consumption",
+                          "emissions_timeseries", "resolve_factor"}
     assert all(t.description for t in tools.values())
     assert "scope" in tools["emissions_totals"].parameters["properties"]
 
@@ -58,3 +68,18 @@ def test_data_tools_answer_with_their_citation() -> None:
     assert dc.calls[1] == ("alerts", {"site": ["b2"], "status": ["open", "acknowledged"], "limit": 50})
     assert dc.calls[2] == ("alerts", {"site": None, "status": None, "limit": 50})
     assert dc.calls[3] == ("/api/v1/sites", {})
+
+
+def test_consumption_and_factor_tools_pass_their_parameters() -> None:
+    dc = FakeDataCore()
+    tools = {t.name: t for t in build_tools(dc, kb=None)}  # type: ignore[arg-type]
+    tools["consumption"].invoke(site=["b5"], start="2019-01-01", end="2019-02-01", group_by="month", demand=False)
+    tools["resolve_factor"].invoke(site="b0", activity_type="hotel_stay", unit="room_night", at="2019-01-01",
+                                   hours=8760)
+    tools["emissions_timeseries"].invoke(interval="quarter", scope=[1])
+    assert dc.calls[0] == ("consumption", {"start": "2019-01-01", "end": "2019-02-01", "site": ["b5"],
+                                           "activity_type": ["electricity", "natural_gas"], "group_by": "month",
+                                           "demand": "false"})
+    assert dc.calls[1] == ("resolve", {"site": "b0", "activity_type": "hotel_stay", "unit": "room_night",
+                                       "at": "2019-01-01", "hours": 8760})
+    assert dc.calls[2][0] == "timeseries" and dc.calls[2][1]["interval"] == "quarter"
