@@ -22,7 +22,7 @@ from typing import Any
 from haystack.components.agents import Agent
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
-from services.common.errors import Conflict
+from services.common.errors import Conflict, DomainError, ServiceUnavailable
 from services.rag.citations import citations_from_results, collect_tool_results
 from services.rag.composer import GroundedComposer
 from services.rag.datacore import DataCoreClient
@@ -141,6 +141,20 @@ class ChatService:
                          max_agent_steps=6)
         return Agent(chat_generator=self.composer, tools=self.tools, max_agent_steps=4)
 
+    def _run(self, history: list[ChatMessage], user: ChatMessage, callback: Any) -> dict[str, Any]:
+        """The Agent's run; a language model that does not answer (down, timed out, refusing the key) is a 503
+        problem naming the setting, not an unhandled error (the default path calls no model)."""
+        try:
+            return self.agent.run(messages=[*history, user], streaming_callback=_only_text(callback))  # type: ignore[no-any-return]
+        except DomainError:
+            raise
+        except Exception as exc:
+            if self.mode != "llm":
+                raise
+            log.warning("the language model did not answer: %s", type(exc).__name__)
+            raise ServiceUnavailable("the language model at LLM_BASE_URL did not answer; try again, or unset "
+                                     "LLM_BASE_URL for the default path (no model)") from exc
+
     def ask(self, session_id: str | None, message: str, on_text: Callable[[str], None] | None = None
             ) -> dict[str, Any]:
         """Answer in the session ``session_id`` (a new one if it is None or unknown)."""
@@ -155,7 +169,7 @@ class ChatService:
             history = list(session.messages)
             user = ChatMessage.from_user(message)
             callback = (lambda chunk: on_text(chunk.content) if chunk.content else None) if on_text else None
-            result = self.agent.run(messages=[*history, user], streaming_callback=_only_text(callback))
+            result = self._run(history, user, callback)
             messages: list[ChatMessage] = result["messages"]
             reply = next((m for m in reversed(messages) if m.is_from("assistant") and m.text), None)
             text = reply.text if reply is not None and reply.text else "I don't know."

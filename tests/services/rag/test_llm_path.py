@@ -63,3 +63,27 @@ def test_an_openai_compatible_model_uses_the_same_tools_and_citations(kb: Any, d
     offered = {t["function"]["name"] for t in seen[0]["tools"]}
     assert {"emissions_totals", "search_knowledge_base", "recommend_actions"} <= offered
     assert "cite" in seen[0]["messages"][0]["content"].lower()
+
+
+def test_a_language_model_that_does_not_answer_is_a_503_problem(kb: Any, demo_data_core: str,
+                                                              rag_settings_factory: Any) -> None:
+    """LLM_BASE_URL pointing at nothing: the chat answers a problem (503) that names the setting, never a 500,
+    and the session is released (the next question is not refused as busy)."""
+    import socket
+
+    from fastapi.testclient import TestClient
+
+    from services.rag.app import create_app
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = rag_settings_factory(data_core_url=demo_data_core, llm_base_url=f"http://127.0.0.1:{port}/v1",
+                                    llm_model="absent", llm_timeout_seconds=2)
+    with TestClient(create_app(settings, kb=kb), headers=AUTH) as client:
+        sid = client.post("/api/chat/sessions").json()["session_id"]
+        for question in ("What were our scope 2 emissions in March 2020?", "And in April 2020?"):
+            r = client.post("/api/chat", json={"message": question, "session_id": sid})
+            assert r.status_code == 503, r.text  # the second is not a 409: the session was released
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert "LLM_BASE_URL" in r.json()["detail"]
