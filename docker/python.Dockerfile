@@ -34,16 +34,7 @@ COPY flows ./flows
 COPY deployments ./deployments
 RUN /opt/venv/bin/pip install -q --no-deps .
 
-FROM deps AS development
-ENV PATH=/opt/venv/bin:$PATH
-COPY . .
-RUN pip install -q -c constraints.txt -e ".[dev]" && useradd --create-home --uid 10001 app \
-    && mkdir -p var/mlflow var/ml-models var/log var/inbox var/rag var/prefect && chown -R app /app
-USER 10001
-ARG SERVICE_MODULE=services.data_core.app
-ENV SERVICE_MODULE=${SERVICE_MODULE} CARBON_NEXUS_ROOT=
-CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]
-
+# production before development: the classic builder builds every stage up to its target
 FROM base AS production
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -57,4 +48,14 @@ RUN useradd --create-home --uid 10001 app \
 USER 10001
 ARG SERVICE_MODULE=services.data_core.app
 ENV SERVICE_MODULE=${SERVICE_MODULE} HOST=0.0.0.0
+CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]
+
+FROM deps AS development
+ENV PATH=/opt/venv/bin:$PATH
+COPY . .
+RUN pip install -q -c constraints.txt -e ".[dev]" && useradd --create-home --uid 10001 app \
+    && mkdir -p var/mlflow var/ml-models var/log var/inbox var/rag var/prefect && chown -R app /app
+USER 10001
+ARG SERVICE_MODULE=services.data_core.app
+ENV SERVICE_MODULE=${SERVICE_MODULE} CARBON_NEXUS_ROOT=
 CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]

@@ -13,13 +13,7 @@ FROM deps AS build
 COPY ui/ ./
 RUN npm run build
 
-FROM deps AS development
-COPY ui/ ./
-RUN chown -R node /ui
-USER node
-EXPOSE 5173
-CMD ["npx", "vite", "--host", "0.0.0.0", "--port", "5173", "--strictPort"]
-
+# production before development: the classic builder builds every stage up to its target
 FROM ${PYTHON_IMAGE} AS production
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DO_NOT_TRACK=true HOST=0.0.0.0 PORT=5173 UI_DIST=/app/ui/dist
@@ -36,3 +30,10 @@ RUN useradd --create-home --uid 10001 app
 USER 10001
 EXPOSE 5173
 CMD ["python", "-m", "services.frontend.app"]
+
+FROM deps AS development
+COPY ui/ ./
+RUN chown -R node /ui
+USER node
+EXPOSE 5173
+CMD ["npx", "vite", "--host", "0.0.0.0", "--port", "5173", "--strictPort"]
