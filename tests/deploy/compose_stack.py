@@ -188,10 +188,13 @@ def wheel_server() -> Iterator[str]:
         def log_message(self, *a):  # type: ignore[no-untyped-def]
             pass
 
-    with socketserver.TCPServer(("127.0.0.1", 0), Quiet) as server:
+    # a fixed port: the address is part of a build argument, and so of the layer cache's key
+    port = int(os.environ.get("COMPOSE_TEST_WHEEL_PORT", "8765"))
+    socketserver.TCPServer.allow_reuse_address = True
+    with socketserver.TCPServer(("127.0.0.1", port), Quiet) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            yield f"--find-links http://127.0.0.1:{server.server_address[1]}/"
+            yield f"--find-links http://127.0.0.1:{port}/"
         finally:
             server.shutdown()
 
