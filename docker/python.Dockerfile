@@ -28,16 +28,19 @@ COPY pyproject.toml ./
 RUN mkdir -p services flows deployments && touch README.md services/__init__.py \
     && /opt/venv/bin/pip install -q -c constraints.txt . && /opt/venv/bin/pip uninstall -q -y carbon-nexus
 
+# the project itself as a wheel: a change of the sources rebuilds only this small layer, never the venv's
 FROM deps AS build
 COPY services ./services
 COPY flows ./flows
 COPY deployments ./deployments
-RUN /opt/venv/bin/pip install -q --no-deps .
+RUN /opt/venv/bin/pip wheel -q --no-deps -w /wheels .
 
 # production before development: the classic builder builds every stage up to its target
 FROM base AS production
-COPY --from=build /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+COPY --from=build /wheels /tmp/wheels
+RUN pip install -q --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
 COPY data ./data
 COPY docs/kb ./docs/kb
 # every volume's mount point exists and belongs to the service user (a named volume takes the ownership

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-import io
 import json
 import subprocess
 import tarfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,23 +106,30 @@ class Stack:
             print(subprocess.run(["docker", "logs", "--tail", "30", c], text=True, capture_output=True).stdout[-3000:])
 
 
-def _ts(value: str) -> float:
-    return datetime.fromisoformat(value[:26].rstrip("Z") + "+00:00" if "." in value else value.replace("Z", "+00:00")).timestamp()
-
-
-def _first_healthy(c: dict[str, Any]) -> float | None:
-    ok = [_ts(x["End"]) for x in c["State"].get("Health", {}).get("Log", []) if x["ExitCode"] == 0]
-    return min(ok) if ok else None
+def _events(since: float) -> dict[tuple[str, str], float]:
+    """(container name, "start" | "healthy") -> the first time the engine reported it (nanosecond clock)."""
+    out = subprocess.run(["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                          "--filter", "type=container", "--format", "{{json .}}"], text=True, capture_output=True,
+                         check=True).stdout
+    first: dict[tuple[str, str], float] = {}
+    for line in out.splitlines():
+        e = json.loads(line)
+        kind = {"start": "start", "health_status: healthy": "healthy"}.get(e.get("status") or e.get("Action"))
+        if kind:
+            first.setdefault((e["Actor"]["Attributes"]["name"], kind), e["timeNano"] / 1e9)
+    return first
 
 
 def up_in_order(s: Stack) -> None:
+    since = time.time()
     s.compose("up", "-d", "--no-build")
-    info = {s.service_of(c): c for c in s.wait_healthy()}
+    info = {s.service_of(c): c["Name"].lstrip("/") for c in s.wait_healthy()}
+    events = _events(since)
     for before, after in zip(CHAIN, CHAIN[1:], strict=False):
-        healthy = _first_healthy(info[before])
-        started = _ts(info[after]["State"]["StartedAt"])
-        assert healthy is not None and started >= healthy - 1, f"{after} started before {before} was healthy"
-    s.log("healthy: " + ", ".join(sorted(info)))
+        healthy, started = events.get((info[before], "healthy")), events.get((info[after], "start"))
+        assert healthy and started and started >= healthy, f"{after} started before {before} was healthy"
+    s.log("healthy: " + ", ".join(sorted(info)) + "; the chain started in order: " +
+          ", ".join(f"{n} +{events[(info[n], 'start')] - since:.0f} s" for n in CHAIN))
 
 
 def five_ports(s: Stack) -> None:
@@ -161,7 +166,7 @@ def _recv_alert(ws: Any, site: str, timeout: float) -> dict[str, Any]:
             msg = json.loads(ws.recv(timeout=max(1.0, deadline - time.monotonic())))
         except TimeoutError:
             break
-        if msg.get("type") == "alert.raised" and msg["payload"].get("site") == site:
+        if msg.get("type") == "alert.raised" and msg["payload"].get("hotspot", {}).get("site") == site:
             return msg
     raise AssertionError(f"no alert for {site} within {timeout:.0f} s")
 
@@ -176,6 +181,7 @@ def dropped_file_alerts(s: Stack) -> None:
         rows = s.exec("flow-runner", DROP_SCRIPT.format(sites=SITES, site=HELD_SITE, since=HELD_FROM))
         s.log(f"dropped b33-late.csv ({rows.strip()} rows) into the inbox volume")
         time.sleep(6)  # files modified in the last 5 s wait for the next run
+        # run the ingest deployment now (its schedule runs it every 5 minutes too)
         run = s.http.post("http://127.0.0.1:8003/api/v1/deployments/ingest/ingest/run", headers=s.api, json={})
         assert run.status_code == 201, run.text
         alert = _recv_alert(ws, HELD_SITE, 420)
@@ -374,17 +380,18 @@ def scan_images(images: list[str], env: dict[str, str], repo: Path, log: Callabl
                 needles.add(value.strip())
     raw = [n.encode() for n in needles]
     found: list[str] = []
+    seen: set[str] = set()  # a layer shared by several images (<layer id>/layer.tar) is read once
     for image in images:
         save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
         assert save.stdout is not None
         with tarfile.open(fileobj=save.stdout, mode="r|") as outer:
             for member in outer:
                 blob = outer.extractfile(member)
-                if blob is None:
+                if blob is None or member.name in seen:
                     continue
-                data = blob.read()
                 if member.name.endswith("layer.tar"):
-                    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as layer:
+                    seen.add(member.name)
+                    with tarfile.open(fileobj=blob, mode="r|") as layer:
                         for f in layer:
                             path = "/" + f.name
                             parts = path.split("/")
@@ -393,7 +400,7 @@ def scan_images(images: list[str], env: dict[str, str], repo: Path, log: Callabl
                             if f.isfile() and f.size < 50_000_000:
                                 content = layer.extractfile(f).read()  # type: ignore[union-attr]
                                 found += [f"{image}: secret in {path}" for n in raw if n in content]
-                elif any(n in data for n in raw):
+                elif any(n in blob.read() for n in raw):
                     found.append(f"{image}: secret in {member.name} (image config)")
         save.wait()
         log(f"scanned {image}")

@@ -456,7 +456,7 @@ def test_monitoring_services_are_profiled_networked_and_healthchecked(compose: d
     assert svc["networks"] == ["carbon_network"]
     assert svc["restart"] == "unless-stopped" and svc["logging"]["driver"] == "json-file"
     hc = svc["healthcheck"]
-    assert (hc["interval"], hc["retries"], hc["start_period"]) == ("10s", 3, "40s")
+    assert (hc["interval"], hc["retries"], hc["start_period"]) == ("10s", 3, "180s")
     port = _container_port(svc["ports"][0])
     assert f"http://127.0.0.1:{port}/" in " ".join(hc["test"])
     for service in app_services(compose):
