@@ -57,6 +57,7 @@ class Stack:
         self.read = {"Authorization": f"Bearer {env['READ_TOKEN']}"}
         self.http = httpx.Client(timeout=60, trust_env=False)
         self.inventory: dict[str, Any] = {}
+        self.standins: list[str] = []
 
     def compose(self, *args: str, check: bool = True, files: tuple[str, ...] = ("compose.yaml",)) -> str:
         cmd = ["docker-compose", *[x for f in files for x in ("-f", f)], *args]
@@ -241,7 +242,8 @@ def scale_and_kill(s: Stack) -> None:
     served = {c["Name"]: _served(s, c["Id"]) - before[c["Id"]] for c in replicas}
     assert all(n > 0 for n in served.values()), f"not every replica served: {served}"
     s.log(f"predictions per replica: {served}")
-    # kill one replica while 4 clients keep predicting
+    # kill one replica while 4 clients keep predicting, one request a second each (the engine allows a client
+    # 120 a minute per replica, RATE_LIMIT_PER_MINUTE, and behind the LB every request comes from its address)
     stop, codes = threading.Event(), []
 
     def load() -> None:
@@ -250,12 +252,13 @@ def scale_and_kill(s: Stack) -> None:
                 codes.append(c.post("http://127.0.0.1:8001/api/v1/predict", headers=s.read,
                                     json={"site": HELD_SITE, "timestamps": ["2020-03-02T12:00:00Z"],
                                           "history": "none"}).status_code)
+                stop.wait(1.0)
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(load) for _ in range(4)]
-        time.sleep(3)
+        time.sleep(5)
         s.docker("kill", replicas[0]["Id"])
-        time.sleep(15)
+        time.sleep(20)
         stop.set()
         for f in futures:
             f.result()
@@ -320,9 +323,12 @@ def backup_down_restore(s: Stack) -> None:
 def prod_override(s: Stack) -> None:
     files = ("compose.yaml", "compose.prod.yaml")
     s.compose("up", "-d", "--no-build", "--no-deps", "frontend-ui", files=files)
-    s.wait_healthy()
     c = s.inspect("frontend-ui")[0]
     assert c["HostConfig"]["RestartPolicy"]["Name"] == "always", c["HostConfig"]["RestartPolicy"]
+    deadline = time.monotonic() + 180
+    while s.inspect("frontend-ui")[0]["State"].get("Health", {}).get("Status") != "healthy":
+        assert time.monotonic() < deadline, "frontend-ui (compose.prod.yaml) did not become healthy"
+        time.sleep(2)
     assert s.http.get(PORTS["frontend-ui"]).status_code == 200
 
 
@@ -336,6 +342,11 @@ def non_root(s: Stack) -> None:
 
 
 def monitoring(s: Stack) -> None:
+    if "prom/prometheus:v2.55.1" in s.standins:
+        # Debian's prometheus (2.42) cannot stand in: basic_auth's username_file (Prefect's job) came in 2.43
+        s.log("SKIPPED: no registry for prom/prometheus:v2.55.1 and the stand-in (Debian's 2.42) does not read "
+              "basic_auth.username_file; the wiring is checked statically by tests/deploy/test_monitoring.py")
+        return
     s.compose("--profile", "monitoring", "up", "-d", "--no-build", "--no-deps", "prometheus")
     deadline = time.monotonic() + 180
     jobs: dict[str, str] = {}

@@ -249,6 +249,7 @@ def main() -> int:
         with phase("build"):
             build_images()
         stack = checks.Stack(env, REPO, log)
+        stack.standins = standins
         stack.down()  # leftovers of an interrupted run
         for name, check in checks.CHECKS:
             with phase(name):
