@@ -107,11 +107,8 @@ class Stack:
             print(subprocess.run(["docker", "logs", "--tail", "30", c], text=True, capture_output=True).stdout[-3000:])
 
 
-def _events(since: float) -> dict[tuple[str, str], float]:
-    """(container name, "start" | "healthy") -> the first time the engine reported it (nanosecond clock)."""
-    out = subprocess.run(["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
-                          "--filter", "type=container", "--format", "{{json .}}"], text=True, capture_output=True,
-                         check=True).stdout
+def _first_events(out: str) -> dict[tuple[str, str], float]:
+    """(container name, "start" | "healthy") -> the first time the engine reported it."""
     first: dict[tuple[str, str], float] = {}
     for line in out.splitlines():
         e = json.loads(line)
@@ -122,15 +119,22 @@ def _events(since: float) -> dict[tuple[str, str], float]:
 
 
 def up_in_order(s: Stack) -> None:
+    # the engine's events, streamed while the stack starts (it keeps only the last 256 for a later query)
+    events = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter", "event=start",
+                               "--filter", "event=health_status", "--format", "{{json .}}"],
+                              stdout=subprocess.PIPE, text=True)
     since = time.time()
-    s.compose("up", "-d", "--no-build")
-    info = {s.service_of(c): c["Name"].lstrip("/") for c in s.wait_healthy()}
-    events = _events(since)
+    try:
+        s.compose("up", "-d", "--no-build")
+        info = {s.service_of(c): c["Name"].lstrip("/") for c in s.wait_healthy()}
+    finally:
+        events.terminate()
+    first = _first_events(events.communicate()[0])
     for before, after in zip(CHAIN, CHAIN[1:], strict=False):
-        healthy, started = events.get((info[before], "healthy")), events.get((info[after], "start"))
+        healthy, started = first.get((info[before], "healthy")), first.get((info[after], "start"))
         assert healthy and started and started >= healthy, f"{after} started before {before} was healthy"
     s.log("healthy: " + ", ".join(sorted(info)) + "; the chain started in order: " +
-          ", ".join(f"{n} +{events[(info[n], 'start')] - since:.0f} s" for n in CHAIN))
+          ", ".join(f"{n} +{first[(info[n], 'start')] - since:.0f} s" for n in CHAIN))
 
 
 def five_ports(s: Stack) -> None:
