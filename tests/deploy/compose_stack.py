@@ -131,12 +131,23 @@ def have(image: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
 
 
+def standins_present() -> list[str]:
+    """The base images that are stand-ins (their first layer is the debootstrap root file system's)."""
+    def first_layer(image: str) -> str:
+        out = run("docker", "image", "inspect", "-f", "{{index .RootFS.Layers 0}}", image, check=False, capture=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    root = first_layer("carbon-nexus-standin/debian:bookworm")
+    return [b for b in BASES if root and first_layer(b) == root]
+
+
 def ensure_bases() -> list[str]:
-    """The official base images, pulled; where no registry answers, the stand-ins (same names)."""
+    """The official base images, pulled; where no registry answers, the stand-ins (same names). Returns the
+    base images that are stand-ins."""
     missing = [b for b in BASES if not have(b)]
     missing = [b for b in missing if run("docker", "pull", "-q", b, check=False, quiet=True, timeout=120).returncode]
     if not missing:
-        return []
+        return standins_present()
     log(f"no registry for {', '.join(missing)}: building stand-ins (docker/standins)")
     if not have("carbon-nexus-standin/debian:bookworm"):
         rootfs = STANDIN_CACHE / "rootfs"
@@ -159,7 +170,7 @@ def ensure_bases() -> list[str]:
         shutil.copytree(npm, Path(ctx) / "npm", symlinks=True)
         for image in missing:
             run("docker", "build", "-q", "--network", "host", "--target", BASES[image], "-t", image, ctx, quiet=True)
-    return missing
+    return standins_present()
 
 
 def debian_mirror() -> str:
@@ -286,7 +297,7 @@ def main() -> int:
         print(f"  {name:45} {secs:8.0f}")
     print(f"  {'total':45} {time.monotonic() - started:8.0f}")
     if standins:
-        print(f"stand-ins built for: {', '.join(standins)}")
+        print(f"stand-ins for: {', '.join(standins)}")
     if failed:
         print("\nFAILED:\n  " + "\n  ".join(failed))
         return 1
