@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 export DO_NOT_TRACK := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -16,15 +16,17 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
 .PHONY: install system-deps ui ui-test up down status env scrub-runs test test-fast lint bench bench-ml demo clean \
-	backup restore backup-compose restore-compose compose-check
+	backup restore backup-compose restore-compose compose-check compose-test constraints
 
 install: $(STAMP) system-deps ui
 
-# Debian packages: docker-compose (v1, validates compose files without an engine), shellcheck (lints the
-# backup scripts) and chromium (the dashboard's end-to-end tests drive /usr/bin/chromium with Playwright; no
-# browser is ever downloaded).
+# Debian packages: docker-compose (v1, validates compose files and drives the engine), docker.io (dockerd:
+# make compose-test starts it when no engine answers), debootstrap (stand-in base images where no registry
+# answers), shellcheck (lints the backup scripts) and chromium (the dashboard's end-to-end tests drive
+# /usr/bin/chromium with Playwright; no browser is ever downloaded).
 DEB_PACKAGES := $(strip $(if $(shell command -v docker-compose),,docker-compose) $(if $(wildcard /usr/bin/chromium),,chromium) \
-  $(if $(shell command -v shellcheck),,shellcheck))
+  $(if $(shell command -v shellcheck),,shellcheck) $(if $(shell command -v dockerd),,docker.io) \
+  $(if $(shell command -v debootstrap),,debootstrap))
 system-deps:
 	@if [ -n "$(DEB_PACKAGES)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -48,8 +50,8 @@ ui-test: $(UI_STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt "torch==2.13.0"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 # .env (mode 0600): every secret random, the missing ones appended to an existing file (docs/security.md);
@@ -89,6 +91,16 @@ compose-check: system-deps
 	    docker-compose --env-file deployments/compose-check.env $$f $$p config -q || exit 1; \
 	  done; done; echo "compose files valid"
 
+# the compose stack built and run on a Docker engine (tests/deploy/compose_stack.py: dockerd started and
+# stopped when none runs, stand-in base images where no registry answers, every check, down -v at the end)
+compose-test: install
+	$(PY) tests/deploy/compose_stack.py
+
+# constraints.txt: every Python package pinned, from the working venv (the Makefile and every Dockerfile use it)
+constraints:
+	@(sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -vi '^carbon-nexus' \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/') > constraints.txt.new && mv constraints.txt.new constraints.txt
+
 lint: install
 	$(PY) -m ruff check services flows deployments tests bench tools
 	$(PY) -m mypy services/common services/platform.py services/platform_env.py services/data_core/units.py services/data_core/settings.py services/data_core/events.py services/data_core/db.py services/data_core/demo.py \
@@ -99,9 +111,11 @@ lint: install
 	  services/data_core/routes/alerts.py services/data_core/routes/recommendations.py services/data_core/routes/streams.py \
 	  services/rag services/frontend flows tools bench/harness.py
 
-# two workers (the machine has two cores), a file per worker at a time (its module fixtures built once)
+# two workers (the machine has two cores), a file per worker at a time (its module fixtures built once); then
+# the compose stack on a Docker engine (compose-test)
 test: install lint ui-test
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --junitxml=var/test-results.xml
+	$(MAKE) --no-print-directory compose-test
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x

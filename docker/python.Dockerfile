@@ -1,39 +1,64 @@
-# One multi-stage image recipe for the Python services; SERVICE_MODULE picks the entry point.
-# Targets: development (editable install, reload) and production (non-root, no build tools).
-FROM python:3.11-slim AS base
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+# One multi-stage image recipe for every Python service (data core, ML engine, orchestration, chatbot,
+# Prefect server, MLflow, the flow runner and the trainer); SERVICE_MODULE picks the entry point, so the
+# images share every layer but the last. Targets: development (editable install with the dev extras) and
+# production (non-editable, non-root uid 10001, no build tools).
+# Dependencies: constraints.txt pins every package (the Makefile installs with it too); torch is the CPU
+# build (PyPI's default torch wheel is a multi-GB CUDA build).
+# Build args (the defaults are the official sources; tests/deploy/compose_stack.py overrides them on a
+# machine without a registry):
+#   PYTHON_IMAGE     the base image
+#   TORCH_PIP_ARGS   where pip finds the CPU torch wheel
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE} AS base
+# CARBON_NEXUS_ROOT: the project is installed non-editable (its packages lie in site-packages); data/,
+# docs/kb and var/ are under /app (services/common/paths.py)
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DO_NOT_TRACK=true PREFECT_SERVER_ANALYTICS_ENABLED=false MLFLOW_DISABLE_TELEMETRY=true \
-    HAYSTACK_TELEMETRY_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+    HAYSTACK_TELEMETRY_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 CARBON_NEXUS_ROOT=/app
 WORKDIR /app
 
-FROM base AS build
-RUN apt-get update && apt-get install -y --no-install-recommends gcc && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md ./
+# the dependencies first (a layer that changes only with pyproject.toml or constraints.txt): a stub of the
+# project resolves them, the sources come after
+FROM base AS deps
+ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+COPY constraints.txt ./
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install -q -c constraints.txt ${TORCH_PIP_ARGS} "torch==2.13.0+cpu"
+COPY pyproject.toml ./
+RUN mkdir -p services flows deployments && touch README.md services/__init__.py \
+    && /opt/venv/bin/pip install -q -c constraints.txt . && /opt/venv/bin/pip uninstall -q -y carbon-nexus
+
+# the project itself as a wheel: a change of the sources rebuilds only this small layer, never the venv's
+FROM deps AS build
 COPY services ./services
 COPY flows ./flows
 COPY deployments ./deployments
-# torch from the CPU index first (PyPI's default torch wheel is a multi-GB CUDA build)
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip \
-    && /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    && /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip wheel -q --no-deps -w /wheels .
 
-FROM base AS development
-COPY --from=build /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
-COPY . .
-RUN pip install -e ".[dev]" && useradd --create-home --uid 10001 app && chown -R app /app
-USER app
-ARG SERVICE_MODULE=services.data_core.app
-ENV SERVICE_MODULE=${SERVICE_MODULE}
-CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]
-
+# production before development: the classic builder builds every stage up to its target
 FROM base AS production
-COPY --from=build /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+COPY --from=build /wheels /tmp/wheels
+RUN pip install -q --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
 COPY data ./data
 COPY docs/kb ./docs/kb
-RUN useradd --create-home --uid 10001 app && mkdir -p /app/var && chown -R app /app/var
-USER app
+# every volume's mount point exists and belongs to the service user (a named volume takes the ownership
+# of the directory it is mounted on when it is first created)
+RUN useradd --create-home --uid 10001 app \
+    && mkdir -p var/mlflow var/ml-models var/log var/inbox var/rag var/prefect var/data \
+    && chown -R 10001:10001 /app/var
+USER 10001
 ARG SERVICE_MODULE=services.data_core.app
 ENV SERVICE_MODULE=${SERVICE_MODULE} HOST=0.0.0.0
+CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]
+
+FROM deps AS development
+ENV PATH=/opt/venv/bin:$PATH
+COPY . .
+RUN pip install -q -c constraints.txt -e ".[dev]" && useradd --create-home --uid 10001 app \
+    && mkdir -p var/mlflow var/ml-models var/log var/inbox var/rag var/prefect && chown -R app /app
+USER 10001
+ARG SERVICE_MODULE=services.data_core.app
+ENV SERVICE_MODULE=${SERVICE_MODULE} CARBON_NEXUS_ROOT=
 CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]

@@ -20,9 +20,10 @@ from pydantic_settings import SettingsConfigDict
 from services.common.contracts import SiteSkip
 from services.common.datacore import DataCoreClient, TokenRefused
 from services.common.errors import ServiceUnavailable
+from services.common.paths import repo_root
 from services.common.settings import ServiceSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = repo_root()
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -8,9 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.common.paths import repo_root
 from services.common.settings import PLACEHOLDER_SECRETS, ServiceSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = repo_root()
 MIN_PRODUCTION_KEY = 32
 DEFAULT_WEATHER = REPO_ROOT / "data" / "buildings_cambridge" / "context_hourly_weather_bedford_and_uk_grid_ci_2019_2020.csv"
 

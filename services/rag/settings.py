@@ -8,9 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.common.paths import repo_root
 from services.common.settings import ServiceSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = repo_root()
 
 
 class RagSettings(ServiceSettings):

@@ -114,7 +114,7 @@ def datasource() -> dict:
 
 
 def _container_port(mapping: str) -> int:
-    """``"${ML_ENGINE_PORTS:-8001}:8001"`` -> 8001 (the port inside the container)."""
+    """``"127.0.0.1:${ML_ENGINE_PORTS:-}:8001"`` -> 8001 (the port inside the container)."""
     return int(mapping.rsplit(":", 1)[1].split("/")[0])
 
 
@@ -456,7 +456,7 @@ def test_monitoring_services_are_profiled_networked_and_healthchecked(compose: d
     assert svc["networks"] == ["carbon_network"]
     assert svc["restart"] == "unless-stopped" and svc["logging"]["driver"] == "json-file"
     hc = svc["healthcheck"]
-    assert (hc["interval"], hc["retries"], hc["start_period"]) == ("30s", 3, "40s")
+    assert (hc["interval"], hc["retries"], hc["start_period"]) == ("10s", 3, "180s")
     port = _container_port(svc["ports"][0])
     assert f"http://127.0.0.1:{port}/" in " ".join(hc["test"])
     for service in app_services(compose):
