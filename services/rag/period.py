@@ -92,7 +92,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
                       f"{calendar.month_name[m1]} {year1} to {calendar.month_name[m2]} {year2}"))
     # day range: "6-12 january 2020", "from 6 to 12 jan 2020", "2020-01-06 to 2020-01-12" (both days included)
     for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|and)\s*(\d{{1,2}})(?:st|nd|rd|th)?\s+"
-                         rf"({MONTH_RE})\s*,?\s*({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
+                         rf"({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
                          rf"({YEAR_RE}-\d\d-\d\d)\b", t):
         try:
             if m.group(5):

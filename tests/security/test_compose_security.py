@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.unit, needs_compose]
 LOOPBACK_ONLY = {"prefect-server": 4200, "mlflow": 5000, "prometheus": 9090, "grafana": 3000}
 # the architecture document's five service ports, published as before
-PUBLIC = {"ml-engine": 8001, "data-core": 8002, "orchestration-engine": 8003, "rag-chatbot": 8004, "frontend-ui": 5173}
+# (8001 is the ML engine's load balancer: the replicas publish ephemeral ports on the loopback only, issue #20)
+PUBLIC = {"ml-engine-lb": 8001, "data-core": 8002, "orchestration-engine": 8003, "rag-chatbot": 8004, "frontend-ui": 5173}
+APPS = ["ml-engine", "data-core", "orchestration-engine", "rag-chatbot", "frontend-ui"]  # the services behind them
 CASES = [(files, profile) for files in VARIANTS for profile in PROFILES]
 IDS = ["+".join(f) + ("/" + p[1] if p else "") for f, p in CASES]
 
@@ -50,7 +52,8 @@ def _bindings(service: dict[str, Any]) -> list[tuple[str, int, int]]:
             continue
         parts = str(port).split("/")[0].split(":")
         ip = parts[0] if len(parts) == 3 else ""
-        out.append((ip, int(parts[-2].split("-")[0]), int(parts[-1])))
+        published = parts[-2].split("-")[0]
+        out.append((ip, int(published) if published else 0, int(parts[-1])))  # 0: an ephemeral port
     return out
 
 
@@ -67,7 +70,11 @@ def test_every_container_is_read_only_without_capabilities_or_privilege_gain(fil
         mounts = [str(m).split(":")[0] for m in tmpfs]
         assert "/tmp" in mounts and len(mounts) == len(set(mounts)), (name, tmpfs)  # one tmpfs per path
         if svc.get("image", "").startswith("postgres"):  # no root entrypoint: it could not chown or switch user
-            assert svc.get("user") == "postgres" and "/var/run/postgresql" in mounts, name
+            # its socket on a tmpfs it can write: /tmp (a tmpfs on /var/run/postgresql belongs to root; the real
+            # engine refused the lock file there, issue #20), PGHOST pointing the client tools at it
+            command = svc.get("command", [])
+            assert svc.get("user") == "postgres" and "unix_socket_directories=/tmp" in command, name
+            assert svc["environment"].get("PGHOST") == "/tmp", name
     if profile:
         assert {"monitoring": {"prometheus", "grafana"}, "scale": {"ml-engine-lb"}}[profile[1]] <= set(services)
 
@@ -82,7 +89,8 @@ def test_prefect_mlflow_prometheus_and_grafana_listen_on_the_loopback_only(files
     for name, port in PUBLIC.items():  # the document's ports stay published as they were
         assert (port, port) in {(p, t) for _, p, t in _bindings(services[name])}, name
     exposed = {name for name, svc in services.items() for ip, _, _ in _bindings(svc) if ip != "127.0.0.1"}
-    assert exposed <= set(PUBLIC) | {"ml-engine-lb"}, exposed
+    assert exposed <= set(PUBLIC), exposed
+    assert {ip for ip, _, _ in _bindings(services["ml-engine"])} == {"127.0.0.1"}  # replicas behind the LB
 
 
 @pytest.mark.parametrize("files", VARIANTS, ids=["+".join(f) for f in VARIANTS])
@@ -129,7 +137,7 @@ def test_prefect_and_mlflow_require_credentials_and_their_clients_have_them() ->
         if "MLFLOW_TRACKING_URI" in env:
             assert env.get("MLFLOW_TRACKING_USERNAME") == "check-only", name
             assert env.get("MLFLOW_TRACKING_PASSWORD") == "check-only-mlflow-password", name
-        if name in PUBLIC or name in ("flow-runner", "model-trainer"):
+        if name in APPS or name in ("flow-runner", "model-trainer"):
             assert env.get("READ_TOKEN") == "check-only-read-token-of-enough-length", name
 
 
@@ -138,7 +146,7 @@ def test_prometheus_scrapes_with_the_read_token_and_prefects_auth_string_from_fi
     scrape = yaml.safe_load((ROOT / "deployments/monitoring/prometheus.yml").read_text())["scrape_configs"]
     jobs = {job["job_name"]: job for job in scrape}
     secrets_dir = next(str(t).split(":")[0] for t in raw["tmpfs"] if str(t).startswith("/run/prometheus"))
-    for name in PUBLIC:
+    for name in APPS:
         assert jobs[name]["authorization"] == {"credentials_file": f"{secrets_dir}/read_token"}, name
     assert jobs["prefect-server"]["basic_auth"] == {"username_file": f"{secrets_dir}/prefect_user",
                                                    "password_file": f"{secrets_dir}/prefect_password"}

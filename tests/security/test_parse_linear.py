@@ -7,8 +7,8 @@ Two properties:
   parser reads 100,000 characters in about a second on this machine, the old one needed 7.6 s at 20,000
   and grows with the square of the length (over 3 minutes at 100,000). The speed itself is measured by
   ``bench/parse.py`` (figures in bench/RESULTS.md);
-- on ordinary questions the new parser reads exactly what the old one read (``bench/parse_before.py`` is
-  the module as it was), so the chatbot's answers do not change.
+- ordinary questions are read without error (until issue #19 exactly as the old module, ``bench/parse_before.py``,
+  read them; #19 changed the readings on purpose and tests/eval judges them).
 """
 
 from __future__ import annotations
@@ -98,8 +98,13 @@ def test_reading_a_long_hostile_message_is_linear(text: str) -> None:
 @example("emissions of site x1-2_ in 2020")
 @example("emissions of site ab_c-1d in march , 2020 since  march")
 @example("building   #  33 in march ,  2020")
-def test_the_new_regexes_read_questions_as_the_old_ones_did(text: str) -> None:
-    assert read(new, text) == read(old, text)
+def test_ordinary_questions_are_read_without_error_and_the_same_way_twice(text: str) -> None:
+    """Until issue #19 this compared the new reading with the old module's, field by field; #19's question
+    model reads questions differently on purpose (rankings, measures, relative periods), and what it reads is
+    now judged by the held-out evaluation (tests/eval, bench/chat_quality.py). What stays: every mix of question
+    words is read, deterministically, by both modules."""
+    assert read(new, text) == read(new, text)
+    read(old, text)
 
 
 def test_every_quantified_group_in_the_parser_is_checked_by_the_equivalence_test() -> None:
