@@ -203,9 +203,15 @@ class DataCoreClient:
 
     # ------------------------------------------------------------------ raw
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The checked answer of ``method path`` (problem passed on; 503 when down)."""
+        """The checked answer of ``method path`` (problem passed on; 503 when down). A read whose pooled
+        connection the server had just closed (keep-alive race: no answer, not a timeout) is sent once more."""
         try:
-            response = self.http.request(method, path, **kwargs)
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                if method not in ("GET", "HEAD"):
+                    raise
+                response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise unreachable(exc, self.service) from exc
         return check(response, self.service)
