@@ -24,6 +24,7 @@ import pandas as pd
 from prefect import flow
 
 from flows.common import run_logger, service_client
+from services.common.datacore import window_params
 from services.lib.hotspots.reference_scan import fit_references
 from services.lib.hotspots.scan import extent, read_residuals, utc
 
@@ -64,25 +65,78 @@ def fit_reference(start: datetime | None = None, end: datetime | None = None, si
     return {"stored": len(series), "series": series}
 
 
+KEYS = ["site", "meter", "activity_type"]
+HOUR, DAY = pd.Timedelta(hours=1), pd.Timedelta(days=1)
+
+
 def _fit_new(dc: Any, sites: list[str], first: pd.Timestamp, last: pd.Timestamp, days: int) -> list[dict[str, Any]]:
-    """The series of ``sites`` without a stored reference, each fit on its first ``days`` days (one site read at a
-    time; a series with less than that is fit once it has them, on a later run)."""
+    """The series of ``sites`` without a stored reference, each fit on its first ``days`` days; a series with
+    less than that is fit once it has them, on a later run.
+
+    One site at a time, and only windows of it are read (``start``/``end`` of ``/residuals``), never its whole
+    history: its first hour (one row), its first ``days`` days from there and its last day (the series
+    reporting now). More only for an unknown series that starts later than that first window: the rest of its
+    first ``days`` days, or, for one first seen in the last day, one-day looks back in steps of ``days`` days
+    to the step it began in, then that step and the ``days`` days after it (:func:`_later_windows`)."""
     known = {(b["site"], b["meter"], b["activity_type"])
              for b in dc.get("/api/v1/reference-baselines", params=[("site", s) for s in sites])["baselines"]}
+    end, span = last + HOUR, pd.Timedelta(days=days)
     stored: list[dict[str, Any]] = []
     for site in sites:
-        rows = read_residuals(dc, [site], first, last + pd.Timedelta(hours=1))
-        if rows.empty:
-            continue
-        series = pd.MultiIndex.from_frame(rows[["site", "meter", "activity_type"]].astype(str))
-        rows = rows[~series.isin(list(known))] if known else rows
-        for (_s, _m, _a), grp in rows.groupby(["site", "meter", "activity_type"], sort=True):
-            t0 = grp["timestamp"].min()
-            t1 = t0 + pd.Timedelta(days=days)
-            if grp["timestamp"].max() < t1 - pd.Timedelta(hours=1):
+        t0 = _first_hour(dc, site, first, end)
+        if t0 is None or t0 + span > end:
+            continue  # no readings, or fewer than `days` days of them
+        rows = _unknown(read_residuals(dc, [site], t0, t0 + span), known)
+        starts = rows.groupby(KEYS)["timestamp"].min()
+        late = starts[(starts > t0) & (starts + span <= end)]  # their first days reach past the window read
+        windows = [(t0 + span, late.max() + span, sorted(set(late.index.get_level_values("activity_type"))))] \
+            if len(late) else []
+        if t0 + span < end:
+            now = _unknown(read_residuals(dc, [site], max(t0 + span, end - DAY), end), known)
+            windows += _later_windows(dc, site, set(_series(now)) - set(starts.index), t0 + span, end, span, known)
+        for w0, w1, types in windows:
+            rows = pd.concat([rows, _unknown(read_residuals(dc, [site], w0, w1, types), known)], ignore_index=True)
+        for (_s, _m, _a), grp in rows.groupby(KEYS, sort=True):
+            g0 = grp["timestamp"].min()
+            g1 = g0 + span
+            if grp["timestamp"].max() < g1 - HOUR:
                 continue  # not yet `days` days of readings: a later run fits it
-            stored += fit_references(dc, grp[grp["timestamp"] < t1], t0, t1, reason="initial")
+            stored += fit_references(dc, grp[grp["timestamp"] < g1], g0, g1, reason="initial")
     return stored
+
+
+def _later_windows(dc: Any, site: str, series: set[tuple[str, str, str]], floor: pd.Timestamp, end: pd.Timestamp,
+                   span: pd.Timedelta, known: set[tuple[str, str, str]]) -> list[tuple[Any, Any, list[str]]]:
+    """Windows that hold the first ``span`` of ``series`` (unknown series reporting now that began after
+    ``floor``): a one-day look at ``end - k * span`` (k = 1, 2, ...) tells which are still there; one that was
+    there at step k - 1 but not at step k began between them, and is read from step k to ``span`` after
+    step k - 1 (a series not there at step 1 is younger than ``span``: not read)."""
+    out: list[tuple[Any, Any, list[str]]] = []
+    here, k = set(series), 1
+    while here:
+        at = end - k * span
+        seen = set() if at < floor else set(_series(_unknown(
+            read_residuals(dc, [site], at, at + DAY, sorted({a for (_s, _m, a) in here})), known)))
+        began = here - seen
+        if k > 1 and began:
+            out.append((max(at, floor), at + 2 * span, sorted({a for (_s, _m, a) in began})))
+        here, k = here & seen, k + 1
+    return out
+
+
+def _first_hour(dc: Any, site: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp | None:
+    """The first hour of ``site`` with a residual (the answer's first row: it is ordered by hour)."""
+    frame = dc.csv("/api/v1/residuals", window_params([site], [], start, end, limit=1), usecols=["period_start"])
+    return None if frame.empty else utc(frame["period_start"].iloc[0])
+
+
+def _series(rows: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(rows[KEYS].astype(str))
+
+
+def _unknown(rows: pd.DataFrame, known: set[tuple[str, str, str]]) -> pd.DataFrame:
+    """The rows of the series without a stored reference."""
+    return rows[~_series(rows).isin(list(known))] if known and len(rows) else rows
 
 
 def main() -> None:
