@@ -3,6 +3,7 @@ import { Area, CartesianGrid, ComposedChart, Legend, Line, ReferenceArea, Respon
 import { oe } from "../api";
 import { day, label, nf0 } from "../format";
 import { useAsync } from "../hooks";
+import { faultName, faultOf } from "./HotspotEvidence";
 import { Async, Empty } from "./States";
 
 export interface ExpectedRow {
@@ -10,7 +11,7 @@ export interface ExpectedRow {
   lower: number | null; upper: number | null; hours: number; hours_above: number; hours_below: number;
 }
 export interface Expected { interval: string; rows: ExpectedRow[]; sites: string[]; model_versions: string[] }
-export interface HotspotMark { id: string; period_start: string; period_end: string | null; severity: string; kind: string; activity_type: string }
+export interface HotspotMark { id: string; period_start: string; period_end: string | null; severity: string; kind: string; activity_type: string; evidence?: Record<string, unknown> | null }
 
 /** Points of one activity type for the chart: time as a number, the band as [lower, upper]. */
 export function chartPoints(rows: ExpectedRow[], activity: string) {
@@ -82,7 +83,7 @@ function Chart({ rows, activity, types, setActivity, hotspots, height, title, ve
             const x1 = Math.max(lo, Date.parse(h.period_start));
             const x2 = Math.min(hi, h.period_end ? Date.parse(h.period_end) : hi);
             return x2 > x1 ? <ReferenceArea key={h.id} x1={x1} x2={x2} fill={SEVERITY_COLOUR[h.severity] ?? "#dc2626"} fillOpacity={0.12}
-                                              ifOverflow="hidden" label={{ value: label(h.kind), position: "insideTop", fontSize: 11 }} /> : null;
+                                              ifOverflow="hidden" label={{ value: faultName(faultOf(h)), position: "insideTop", fontSize: 11 }} /> : null;
           })}
           <Area dataKey="band" name="Expected interval" stroke="none" fill="var(--band)" fillOpacity={0.5} isAnimationActive={false} />
           <Line dataKey="expected" name="Expected" stroke="var(--expected)" strokeDasharray="5 4" dot={false} isAnimationActive={false} />

@@ -3,9 +3,10 @@ import { useSearchParams } from "react-router-dom";
 import { ApiError, oe, rag } from "../api";
 import { ConnectionBadge } from "../components/ConnectionBadge";
 import { ExpectedChart } from "../components/ExpectedChart";
+import { EXPECTATIONS, expectationOf, faultName, faultOf, HotspotEvidence, VerdictPanel, VerdictSummary, type Verdict } from "../components/HotspotEvidence";
 import { Async, Empty, ErrorBox } from "../components/States";
 import { useDrawer, useLive, useLiveEvents, useRole, useToken, writeHint } from "../context";
-import { co2e, day, label, nf0, when } from "../format";
+import { day, label, when } from "../format";
 import { useAsync } from "../hooks";
 
 export interface Hotspot {
@@ -43,6 +44,7 @@ export function Alerts() {
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<string | null>(null);
   const [recVersion, setRecVersion] = useState(0);
+  const [verdictVersion, setVerdictVersion] = useState(0);
 
   useLiveEvents((e) => {
     if (e.type.startsWith("alert.")) {
@@ -92,6 +94,7 @@ export function Alerts() {
           {["critical", "high", "medium", "low"].map((s) => counts[s] ? <span key={s} className={`sev sev-${s}`}>{counts[s]} {s}</span> : null)}
         </span>
       </div>
+      <VerdictSummary version={verdictVersion} enabled={!!token} />
       <div className="split">
         <section className="panel list-panel" aria-label="Alerts">
           <Async state={{ ...list, data: list.data === undefined ? undefined : shown }} what="Loading alerts">
@@ -103,7 +106,7 @@ export function Alerts() {
                             onClick={() => setSelected(a.id)} aria-current={a.id === selected} data-testid="alert-item" data-site={a.hotspot?.site} data-status={a.status}>
                       <span className={`sev sev-${a.severity}`}>{a.severity}</span>
                       <span className="alert-title">{a.title}</span>
-                      <span className="muted small">{a.hotspot?.site} · {label(a.hotspot?.activity_type)} · from {a.hotspot ? day(a.hotspot.period_start) : "–"} · raised {when(a.created_at)}</span>
+                      <span className="muted small">{a.hotspot ? <><strong className="fault-name">{faultName(faultOf(a.hotspot))}</strong> · {EXPECTATIONS[expectationOf(a.hotspot)].name.toLowerCase()} · </> : null}{a.hotspot?.site} · {label(a.hotspot?.activity_type)} · from {a.hotspot ? day(a.hotspot.period_start) : "–"} · raised {when(a.created_at)}</span>
                       <span className={`status status-${a.status}`}>{fresh.has(a.id) ? "new · " : ""}{a.status}</span>
                     </button>
                   </li>
@@ -113,7 +116,7 @@ export function Alerts() {
           </Async>
         </section>
         <section className="panel detail-panel" aria-label="Alert detail">
-          {current ? <AlertDetail key={current.id} alert={current} recVersion={recVersion}
+          {current ? <AlertDetail key={current.id} alert={current} recVersion={recVersion} onVerdict={() => setVerdictVersion((n) => n + 1)}
                                    onChange={(a) => list.setData((prev) => applyAlertEvent(prev ?? [], "alert.updated", { ...current, ...a }))} />
             : <Empty>Select an alert to see its evidence, act on it and read the recommended actions.</Empty>}
         </section>
@@ -122,15 +125,27 @@ export function Alerts() {
   );
 }
 
-function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: (a: Alert) => void; recVersion: number }) {
+interface HotspotDetail { recommendation: Rec | null; verdict: Verdict | null; alert: Alert | null }
+
+function AlertDetail({ alert, onChange, recVersion, onVerdict }: { alert: Alert; onChange: (a: Alert) => void; recVersion: number; onVerdict: () => void }) {
   const h = alert.hotspot;
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const { open } = useDrawer();
-  const hint = writeHint(useRole(), "acknowledging and resolving");
-  const stored = useAsync(() => oe.get<{ recommendation: Rec | null }>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`).then((r) => r.recommendation),
-    [alert.hotspot_id, recVersion]);
+  const role = useRole();
+  const hint = writeHint(role, "acknowledging and resolving");
+  const detail = useAsync(() => oe.get<HotspotDetail>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`), [alert.hotspot_id, recVersion]);
+  const stored = { ...detail, data: detail.data === undefined ? undefined : detail.data.recommendation };
+  const [verdict, setVerdict] = useState<Verdict | null | undefined>(undefined);
+  async function verdictGiven(v: Verdict) {
+    setVerdict(v);
+    onVerdict();
+    if (v.verdict === "false_alarm") { // the data core resolved the alert with it
+      const now = await oe.get<HotspotDetail>(`/hotspots/${encodeURIComponent(alert.hotspot_id)}`).catch(() => null);
+      if (now?.alert) onChange({ ...alert, ...now.alert });
+    }
+  }
   const [asked, setAsked] = useState<{ loading: boolean; content?: Rec["content"]; error?: unknown }>({ loading: false });
   // the queued request is answered by the next hotspot scan; a user need not wait for it
   async function askNow() {
@@ -162,16 +177,15 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
       <p className="muted small">Raised {when(alert.created_at)} by rule <code>{alert.rule}</code> · status <strong data-testid="alert-status">{alert.status}</strong>
         {alert.acknowledged_by ? ` · acknowledged by ${alert.acknowledged_by}` : ""}{alert.resolved_by ? ` · resolved by ${alert.resolved_by}` : ""}</p>
       {h ? (
-        <dl className="facts">
-          <dt>Site</dt><dd>{h.site}{h.meter ? ` / ${h.meter}` : ""}</dd>
-          <dt>What</dt><dd>{label(h.kind)} · {label(h.activity_type)}</dd>
-          <dt>Period</dt><dd>{when(h.period_start)} – {h.period_end ? when(h.period_end) : "ongoing"}</dd>
-          <dt>Excess</dt><dd>{h.excess_kwh !== null ? `${nf0.format(h.excess_kwh)} kWh` : "–"} · {co2e(h.excess_kg)}</dd>
-          {Object.entries(h.evidence ?? {}).slice(0, 8).map(([k, v]) => <FactRow key={k} k={k} v={v} />)}
-        </dl>
+        <>
+          <dl className="facts">
+            <dt>Site</dt><dd>{h.site}{h.meter ? ` / ${h.meter}` : ""} · {label(h.activity_type)}</dd>
+          </dl>
+          <HotspotEvidence h={h} />
+        </>
       ) : null}
       {h ? <ExpectedChart params={{ site: h.site, activity_type: h.activity_type, start, end }} interval="hour"
-                          hotspots={[{ id: h.id, period_start: h.period_start, period_end: h.period_end, severity: h.severity, kind: h.kind, activity_type: h.activity_type }]}
+                          hotspots={[{ id: h.id, period_start: h.period_start, period_end: h.period_end, severity: h.severity, kind: h.kind, activity_type: h.activity_type, evidence: h.evidence }]}
                           title="Evidence: hourly actual against expected" height={220} /> : null}
       {alert.status !== "resolved" ? (
         <div className="actions">
@@ -183,6 +197,10 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
         </div>
       ) : <p className="muted">Resolved{alert.note ? `: ${alert.note}` : ""}.</p>}
       {error ? <ErrorBox error={error} /> : null}
+      {h && (verdict !== undefined || detail.data) ? (
+        <VerdictPanel hotspotId={h.id} since={h.period_start} verdict={verdict !== undefined ? verdict : detail.data?.verdict ?? null}
+                      canWrite={role === "write"} onVerdict={(v) => void verdictGiven(v)} />
+      ) : null}
       <h3>Recommended actions</h3>
       <Async state={rec} what="Loading recommendations">
         {(r) => !r || r.status !== "ready" ? (
@@ -212,9 +230,4 @@ function AlertDetail({ alert, onChange, recVersion }: { alert: Alert; onChange: 
       </Async>
     </div>
   );
-}
-
-function FactRow({ k, v }: { k: string; v: unknown }) {
-  const text = typeof v === "number" ? (Math.abs(v) < 10 ? v.toFixed(3) : nf0.format(v)) : typeof v === "object" ? JSON.stringify(v) : String(v);
-  return <><dt>{label(k)}</dt><dd>{text}</dd></>;
 }

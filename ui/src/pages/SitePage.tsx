@@ -3,6 +3,7 @@ import { oe } from "../api";
 import { BillsChart, type Bill } from "../components/BillsChart";
 import { ExpectedChart, type HotspotMark } from "../components/ExpectedChart";
 import { AuditTrail } from "../components/Detail";
+import { EXPECTATIONS, expectationOf, faultName, faultOf } from "../components/HotspotEvidence";
 import { Async, Loading } from "../components/States";
 import { usePeriod } from "../context";
 import { co2e, label, nf0, when } from "../format";
@@ -67,7 +68,7 @@ export function SitePage() {
               <ul className="list">
                 {d.hotspots.map((h) => (
                   <li key={h.id}>
-                    <span className={`sev sev-${h.severity}`}>{h.severity}</span> {label(h.kind)} · {label(h.activity_type)} · {when(h.period_start)}
+                    <span className={`sev sev-${h.severity}`}>{h.severity}</span> {faultName(faultOf(h))} <span className="muted">({EXPECTATIONS[expectationOf(h)].name.toLowerCase()})</span> · {label(h.activity_type)} · {when(h.period_start)}
                     {h.excess_kg ? ` · ${co2e(h.excess_kg)} above expected` : ""} <span className="muted">({h.status})</span>
                   </li>
                 ))}
