@@ -224,3 +224,59 @@ def test_a_billed_meter_shows_its_bills_against_expected_after_the_monthly_flow(
     assert "no baseline" in table.locator("tbody tr").last.inner_text()
     p.wait_for_load_state("networkidle")
     page.shot("site-bills")
+
+
+def test_a_hotspot_reads_in_words_and_takes_a_verdict_that_the_read_token_only_sees(browser, stack, page: Page) -> None:  # type: ignore[no-untyped-def]
+    """Issue #18: a reference-baseline finding (out-of-hours base-load creep, a day-ahead spike merged into it)
+    shows its fault, expectation, magnitude, window and merged detection in words; the write token accepts it as
+    the new normal after a confirmation that says the meter is re-baselined, and the verdict counts follow; the
+    read token sees the verdict and no verdict buttons."""
+    site, start = "b0", "2020-06-01T00:00:00Z"
+    hotspot = {"kind": "above_expected", "site": site, "meter": "main-electricity", "activity_type": "electricity",
+               "period_start": start, "period_end": "2020-06-09T00:00:00Z", "severity": "high", "excess_kwh": 400.0,
+               "excess_kg": 80.0, "evidence": {
+                   "fault": "baseload_creep", "expectation": "reference", "channel": "off_hours", "z": 7.2,
+                   "actual_kwh": 1400.0, "reference_kwh": 1000.0,
+                   "also": [{"fault": "spike", "expectation": "day_ahead", "start": "2020-06-03T02:00:00Z",
+                             "end": "2020-06-03T03:00:00Z"}]}}
+    r = httpx.post(f"{stack.url['oe']}/api/v1/results", json={"hotspots": [hotspot], "scope": {"sites": [site]}},
+                   headers=AUTH, timeout=60, trust_env=False)
+    assert r.status_code == 200 and len(r.json()["created"]) == 1, r.text
+    p = page.open("/alerts")
+    p.locator('[data-testid="auth-role"][data-role="write"]').wait_for(timeout=30_000)
+    item = p.locator(f'.alert-item[data-site="{site}"]', has_text="Out-of-hours base-load creep").first
+    item.wait_for(timeout=60_000)
+    assert "reference baseline" in item.inner_text()
+    item.click()
+    detail = p.get_by_test_id("alert-detail")
+    assert detail.get_by_test_id("fault").inner_text() == "Out-of-hours base-load creep"
+    assert detail.get_by_test_id("expectation").get_attribute("data-expectation") == "reference"
+    assert detail.get_by_test_id("magnitude").inner_text().startswith("+40 % against the reference baseline")
+    assert "(8 days)" in detail.get_by_test_id("window").inner_text()
+    assert "Spike (day-ahead forecast)" in detail.get_by_test_id("merged").inner_text()
+    verdict = detail.get_by_test_id("verdict")
+    verdict.locator('[data-testid="verdict-current"][data-verdict=""]').wait_for(timeout=30_000)
+    verdict.get_by_role("button", name="Accept as new normal").click()
+    assert "re-baselines the meter" in verdict.get_by_test_id("new-normal-confirm").inner_text()
+    verdict.get_by_role("button", name="Accept and re-baseline").click()
+    verdict.locator('[data-testid="verdict-current"][data-verdict="new_normal"]').wait_for(timeout=30_000)
+    # stored and counted: the summary on the page is the engine's count
+    counts = httpx.get(f"{stack.url['oe']}/api/v1/hotspots/verdicts", headers=AUTH, timeout=30, trust_env=False).json()
+    assert {"verdict": "new_normal", "kind": "above_expected", "fault": "baseload_creep", "expectation": "reference",
+            "count": 1} in counts["counts"]
+    p.wait_for_function("""(n) => document.querySelector('[data-testid="verdict-judged"]')?.textContent === String(n)""",
+                        arg=counts["judged"], timeout=30_000)
+    p.get_by_test_id("verdict-counts").locator("summary").click()
+    p.wait_for_load_state("networkidle")
+    page.shot("hotspot-verdict")
+    reader = Page(browser, stack)
+    try:
+        q = reader.open("/alerts", token=READ_TOKEN)
+        q.locator('[data-testid="auth-role"][data-role="read"]').wait_for(timeout=30_000)
+        q.locator(f'.alert-item[data-site="{site}"]', has_text="Out-of-hours base-load creep").first.click(timeout=60_000)
+        seen = q.get_by_test_id("alert-detail").get_by_test_id("verdict")
+        seen.locator('[data-testid="verdict-current"][data-verdict="new_normal"]').wait_for(timeout=30_000)
+        assert seen.get_by_role("button").count() == 0
+        assert not reader.errors, reader.errors
+    finally:
+        reader.close()

@@ -42,11 +42,12 @@ export function faultOf(h: { kind: string; evidence?: Record<string, unknown> | 
   return typeof f === "string" && f ? f : h.kind;
 }
 
-export function faultName(fault: string): string {
-  const known = FAULTS[fault]?.name;
-  if (known) return known;
-  const text = label(fault);
+function sentence(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export function faultName(fault: string): string {
+  return FAULTS[fault]?.name ?? sentence(label(fault));
 }
 
 export function expectationOf(h: { evidence?: Record<string, unknown> | null }): Expectation {
@@ -105,7 +106,7 @@ export function HotspotEvidence({ h }: { h: HotspotFacts }) {
         <strong data-testid="fault" data-fault={fault}>{faultName(fault)}</strong>
         <span className={`tag expectation-${expectation}`} data-testid="expectation" data-expectation={expectation}
               title={EXPECTATIONS[expectation].what}>flagged by the {EXPECTATIONS[expectation].name.toLowerCase()}</span>
-        <br /><span className="muted small">{FAULTS[fault]?.what ?? ""}{FAULTS[fault] ? ". " : ""}{EXPECTATIONS[expectation].name}: {EXPECTATIONS[expectation].what}.</span>
+        <br /><span className="muted small">{FAULTS[fault] ? `${sentence(FAULTS[fault].what)}. ` : ""}{EXPECTATIONS[expectation].name}: {EXPECTATIONS[expectation].what}.</span>
       </p>
       <dl className="facts">
         <dt>Magnitude</dt>
