@@ -88,14 +88,14 @@ class Stack:
     def service_of(self, c: dict[str, Any]) -> str:
         return str(c["Config"]["Labels"]["com.docker.compose.service"])
 
-    def wait_healthy(self, timeout: float = 600) -> list[dict[str, Any]]:
+    def wait_healthy(self, timeout: float = 600, min_containers: int = 10) -> list[dict[str, Any]]:
         """Every running container with a health check healthy; model-trainer may still be at work."""
         deadline = time.monotonic() + timeout
         while True:
             info = self.inspect(*self.containers())
             bad = [(c["Name"], c["State"].get("Health", {}).get("Status")) for c in info
                    if c["State"].get("Health") and c["State"]["Health"]["Status"] != "healthy"]
-            if not bad and len(info) >= 10:
+            if not bad and len(info) >= min_containers:
                 return info
             if time.monotonic() > deadline:
                 raise AssertionError(f"not healthy after {timeout:.0f} s: {bad}")
@@ -135,6 +135,20 @@ def _first_events(out: str) -> dict[tuple[str, str], float]:
     return first
 
 
+def _up(s: Stack) -> None:
+    """`compose up -d`. A service whose start outlasted its start period and 3 checks (the chatbot embedding its
+    knowledge base on a loaded machine) is "unhealthy" until its next passing check, and compose v1 then gives
+    up on its dependants: wait for it to pass, then `up` again starts them (the chain's order still holds)."""
+    try:
+        s.compose("up", "-d", "--no-build")
+    except RuntimeError as exc:
+        if "is unhealthy" not in str(exc):
+            raise
+        s.log("compose up: a dependency was not yet healthy (slow start); waiting for it, then up again")
+        s.wait_healthy(min_containers=1)
+        s.compose("up", "-d", "--no-build")
+
+
 def up_in_order(s: Stack) -> None:
     # the engine's events, streamed while the stack starts (it keeps only the last 256 for a later query)
     events = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter", "event=start",
@@ -142,7 +156,7 @@ def up_in_order(s: Stack) -> None:
                               stdout=subprocess.PIPE, text=True)
     since = time.time()
     try:
-        s.compose("up", "-d", "--no-build")
+        _up(s)
         info = {s.service_of(c): c["Name"].lstrip("/") for c in s.wait_healthy()}
     finally:
         events.terminate()
@@ -179,13 +193,13 @@ def logs_follow_and_forwarded_for(s: Stack) -> None:
     client behind the LB (the address the LB saw: the host, through Docker's gateway), never the LB, and a
     forged X-Forwarded-For neither through the LB (which replaces it) nor from another container (not trusted)."""
     probe = secrets.token_hex(6)
-    follow = subprocess.Popen(["docker-compose", "-f", "compose.yaml", "logs", "-f", "--no-color", "--tail=0", "ml-engine"],
+    follow = subprocess.Popen(["docker-compose", "-f", "compose.yaml", "logs", "-f", "--no-color", "--tail=1", "ml-engine"],
                               cwd=s.repo, env=s.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in follow.stdout or ()], daemon=True).start()
     seen: dict[str, str] = {}
     try:
-        time.sleep(3)  # attached
+        lines.get(timeout=60)  # attached: the last line so far, then the new ones as they come
         s.http.post(f"http://127.0.0.1:8001/api/v1/predict?probe={probe}-lb", json={},
                     headers={**s.read, "X-Forwarded-For": "203.0.113.77"})
         s.exec("flow-runner", DIRECT_SCRIPT.format(probe=f"{probe}-direct"))
@@ -382,7 +396,7 @@ def backup_down_restore(s: Stack) -> None:
     out = subprocess.run([str(s.repo / "deployments" / "backup" / "restore.sh"), "--with-database", str(made)],
                          cwd=s.repo, env=env, text=True, capture_output=True)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    s.compose("up", "-d", "--no-build")
+    _up(s)
     s.wait_healthy()
     _wait_ready(s)
     after = _inventory(s)
@@ -485,7 +499,8 @@ def scan_images(images: list[str], env: dict[str, str], repo: Path, log: Callabl
     assert save.stdout is not None
     with tarfile.open(fileobj=save.stdout, mode="r|") as outer:
         for member in outer:
-            blob = outer.extractfile(member)
+            # a layer several images share is in the archive once; the others link to it (symlinks: skipped)
+            blob = outer.extractfile(member) if member.isfile() else None
             if blob is None:
                 continue
             if member.name.endswith("layer.tar"):
