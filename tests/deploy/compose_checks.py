@@ -425,7 +425,7 @@ def dev_override(s: Stack) -> None:
     assert "--reload" in c["Config"]["Cmd"], c["Config"]["Cmd"]
     mounts = {m["Destination"]: m["Source"] for m in c["Mounts"] if m["Type"] == "bind"}
     assert mounts.get("/app/services") == str(s.repo / "services"), mounts
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a loaded machine: the dev server took 3.5 min to start once
     while s.inspect("data-core")[0]["State"].get("Health", {}).get("Status") != "healthy":
         assert time.monotonic() < deadline, "data-core (compose.dev.yaml) did not become healthy"
         time.sleep(2)
