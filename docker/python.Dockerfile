@@ -25,8 +25,15 @@ ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 COPY constraints.txt ./
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install -q -c constraints.txt ${TORCH_PIP_ARGS} "torch==2.13.0+cpu"
 COPY pyproject.toml ./
+# then what no service imports, out of the copied venv (about 0.3 GB): torch's C++ test binaries, headers and
+# protoc, the packages' own test suites, pip's cache
 RUN mkdir -p services flows deployments && touch README.md services/__init__.py \
-    && /opt/venv/bin/pip install -q -c constraints.txt . && /opt/venv/bin/pip uninstall -q -y carbon-nexus
+    && /opt/venv/bin/pip install -q -c constraints.txt . && /opt/venv/bin/pip uninstall -q -y carbon-nexus \
+    && cd /opt/venv/lib/python3.11/site-packages \
+    && rm -rf torch/test torch/include torch/bin/protoc* torch/bin/*Test torch/bin/test_* pyarrow/include \
+    && for pkg in pandas scipy sklearn numpy pyarrow sympy networkx statsmodels matplotlib; do \
+         [ ! -d "$pkg" ] || find "$pkg" -depth -type d -name tests -exec rm -rf {} +; done \
+    && rm -rf /root/.cache
 
 # the project itself as a wheel: a change of the sources rebuilds only this small layer, never the venv's
 FROM deps AS build
@@ -51,14 +58,21 @@ RUN useradd --create-home --uid 10001 app \
 USER 10001
 ARG SERVICE_MODULE=services.data_core.app
 ENV SERVICE_MODULE=${SERVICE_MODULE} HOST=0.0.0.0
-CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]
+# exec: Python is PID 1 and gets docker stop's SIGTERM (a shell there ignores it, and every stop, restart and
+# down waited its 10 s for the SIGKILL)
+CMD ["sh", "-c", "exec python -m ${SERVICE_MODULE}"]
 
+# development: the dev extras in a layer that changes only with pyproject.toml or constraints.txt (the deps
+# stage's stub of the project resolves them), then the whole context, installed editable (compose.dev.yaml
+# mounts services/, flows/ and deployments/ over it)
 FROM deps AS development
 ENV PATH=/opt/venv/bin:$PATH
-COPY . .
-RUN pip install -q -c constraints.txt -e ".[dev]" && useradd --create-home --uid 10001 app \
-    && mkdir -p var/mlflow var/ml-models var/log var/inbox var/rag var/prefect && chown -R app /app
+RUN pip install -q -c constraints.txt ".[dev]" && pip uninstall -q -y carbon-nexus \
+    && useradd --create-home --uid 10001 app
+COPY --chown=10001:10001 . .
+RUN pip install -q --no-deps -e . \
+    && mkdir -p var/mlflow var/ml-models var/log var/inbox var/rag var/prefect var/data && chown -R app var
 USER 10001
 ARG SERVICE_MODULE=services.data_core.app
 ENV SERVICE_MODULE=${SERVICE_MODULE} CARBON_NEXUS_ROOT=
-CMD ["sh", "-c", "python -m ${SERVICE_MODULE}"]
+CMD ["sh", "-c", "exec python -m ${SERVICE_MODULE}"]

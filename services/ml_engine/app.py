@@ -47,6 +47,7 @@ from services.ml_engine.bundle import (
 )
 from services.ml_engine.calibration import CAL_DAYS, calibrate
 from services.ml_engine.history import HISTORY_DAYS, fetch_history
+from services.ml_engine.proxies import ForwardedForMiddleware
 from services.ml_engine.serving import ModelHolder, Served
 from services.ml_engine.settings import MLEngineSettings, get_settings
 
@@ -457,6 +458,8 @@ def create_app(settings: MLEngineSettings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, rules=[RateRule("POST", p) for p in PREDICT_PATHS],
                        per_minute=settings.rate_limit_per_minute, write_token=settings.api_token.get_secret_value(),
                        write_per_minute=settings.rate_limit_write_per_minute)
+    # outside the limit: it keys on the client behind the load balancer (TRUSTED_PROXIES), not on the LB
+    app.add_middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

@@ -49,6 +49,11 @@ class MLEngineSettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=120, ge=0)
     rate_limit_write_per_minute: int = Field(default=0, ge=0, description="the same budget for requests with the "
                                              "write token (API_TOKEN); 0 = not limited")
+    # the reverse proxies whose X-Forwarded-For gives the client's address (services/ml_engine/proxies.py):
+    # comma-separated IP addresses, CIDR networks or host names (compose: ml-engine-lb); empty = none
+    trusted_proxies: str = Field(default="", description="reverse proxies whose X-Forwarded-For names the client "
+                                 "(IPs, CIDR networks or host names, comma-separated; compose: ml-engine-lb); "
+                                 "empty = none")
 
     @field_validator("model_cache_dir", "model_signing_key", mode="before")
     @classmethod

@@ -5,14 +5,17 @@ images only when the official ones cannot be pulled (docker/standins), builds ev
 compose.yaml up and checks, phase by phase (each timed):
 
 * every service healthy, each started only once the one before it in the chain was healthy;
-* the five ports answer on 127.0.0.1; the demo loads; model-trainer waits for the data and trains a champion;
+* the five ports answer on 127.0.0.1; `docker compose logs -f ml-engine` streams the engine's lines, in which
+  the engine sees the client behind its load balancer and never a forged X-Forwarded-For;
+* the demo loads; model-trainer waits for the data and trains a champion;
 * a file dropped into the ingest volume becomes an alert on ws://127.0.0.1:8003/ws/alerts;
 * the chatbot answers with a citation; the dashboard renders in Chromium without console errors;
 * three ml-engine replicas behind the load balancer all serve, and killing one mid-load fails no request;
 * restarting every container keeps all data; backup, `down -v`, restore gives the same inventory totals;
-* compose.prod.yaml brings a service up with its production target;
+* compose.prod.yaml brings a service up with its production target, compose.dev.yaml one with its
+  development target (source mounted, --reload);
 * every process runs as a non-root uid; no .env, token or .git in any image layer (docker save);
-* the monitoring profile's Prometheus scrapes every service.
+* the monitoring profile's Prometheus scrapes every service (its /api/v1/targets: every job up).
 
 It ends with `down -v` and prints the image sizes and the time of each phase. Exit status 0 = all passed.
 Usage: python tests/deploy/compose_stack.py [--keep] (--keep: leave the stack up for a look; the engine
@@ -54,6 +57,9 @@ IMAGES = {"carbon-nexus-python": ("docker/python.Dockerfile", None),
           "carbon-nexus-orchestration": ("docker/python.Dockerfile", "services.orchestration.app"),
           "carbon-nexus-rag-chatbot": ("docker/python.Dockerfile", "services.rag.app"),
           "carbon-nexus-frontend": ("docker/ui.Dockerfile", None)}
+# the development target of one service (compose.dev.yaml), built after the production images: it shares
+# their dependency layers and adds the dev extras (a layer cached until pyproject.toml changes)
+DEV_IMAGES = {"carbon-nexus-data-core-dev": ("docker/python.Dockerfile", "services.data_core.app")}
 TORCH_WHEELS = Path("/opt/wheels")  # this machine's CPU torch wheel (elsewhere: download.pytorch.org)
 
 PHASES: list[tuple[str, float]] = []
@@ -212,19 +218,22 @@ def wheel_server() -> Iterator[str]:
 
 def build_images() -> None:
     with wheel_server() as torch_args:
-        for image, (dockerfile, module) in IMAGES.items():
+        builds = [(i, d, m, "production") for i, (d, m) in IMAGES.items()]
+        builds += [(i, d, m, "development") for i, (d, m) in DEV_IMAGES.items()]
+        for image, dockerfile, module, target in builds:
             args = ["--build-arg", "PYTHON_IMAGE=python:3.11-slim", "--build-arg", f"TORCH_PIP_ARGS={torch_args}"]
             if module:
                 args += ["--build-arg", f"SERVICE_MODULE={module}"]
             start = time.monotonic()
-            run("docker", "build", "-q", "--network", "host", "-f", dockerfile, "--target", "production", *args,
+            run("docker", "build", "-q", "--network", "host", "-f", dockerfile, "--target", target, *args,
                 "-t", image, ".", quiet=True)
             log(f"built {image} in {time.monotonic() - start:.0f} s")
 
 
 def image_sizes() -> dict[str, int]:
-    out = run("docker", "image", "inspect", "-f", "{{.Size}}", *IMAGES, *BASES, capture=True, check=False).stdout
-    return dict(zip([*IMAGES, *BASES], (int(x) for x in out.split()), strict=False))
+    names = [*IMAGES, *DEV_IMAGES, *BASES]
+    out = run("docker", "image", "inspect", "-f", "{{.Size}}", *names, capture=True, check=False).stdout
+    return dict(zip(names, (int(x) for x in out.split()), strict=False))
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -273,7 +282,7 @@ def main() -> int:
                         break
         with phase("images: secrets and .git"):
             try:
-                checks.scan_images(list(IMAGES), env, REPO, log)
+                checks.scan_images([*IMAGES, *DEV_IMAGES], env, REPO, log)
             except Exception as exc:  # noqa: BLE001
                 failed.append(f"image scan: {exc}")
                 log(f"FAILED image scan: {exc}")

@@ -148,17 +148,33 @@ def test_prometheus_scrapes_with_the_read_token_and_prefects_auth_string_from_fi
     secrets_dir = next(str(t).split(":")[0] for t in raw["tmpfs"] if str(t).startswith("/run/prometheus"))
     for name in APPS:
         assert jobs[name]["authorization"] == {"credentials_file": f"{secrets_dir}/read_token"}, name
-    assert jobs["prefect-server"]["basic_auth"] == {"username_file": f"{secrets_dir}/prefect_user",
+    # the user is written into a copy of the configuration by the entrypoint (username_file needs 2.43)
+    assert jobs["prefect-server"]["basic_auth"] == {"username": "@PREFECT_USER@",
                                                    "password_file": f"{secrets_dir}/prefect_password"}
     assert "password" not in str({k: v for job in scrape for k, v in job.get("basic_auth", {}).items()
                                   if not k.endswith("_file")})
     # the entrypoint really writes those files from the environment (run here with a stand-in for Prometheus)
-    script = raw["entrypoint"][2].replace("$$", "$").replace(secrets_dir, str(tmp_path))
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in raw["volumes"] if v.startswith("./")}
+    assert raw["entrypoint"] == ["/bin/sh", "/etc/prometheus/entrypoint.sh"]
+    script = (ROOT / mounts["/etc/prometheus/entrypoint.sh"]).read_text().replace(secrets_dir, str(tmp_path))
     script = script.replace("cd /prometheus", f"cd {tmp_path}").replace("exec /bin/prometheus", "exec echo")
-    result = subprocess.run(["/bin/sh", "-c", script, "prometheus", "--config.file=x"], capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "READ_TOKEN": "the-read-token",
-                                 "PREFECT_API_AUTH_STRING": "prefect-user:pass:word"}, check=False)
-    assert result.returncode == 0 and result.stdout.strip() == "--config.file=x", result.stderr
+    config = ROOT / mounts["/etc/prometheus/prometheus.yml"]
+
+    def entrypoint(auth: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["/bin/sh", "-c", script, "prometheus", f"--config.file={config}", "--web.x=y"],
+                              capture_output=True, text=True, check=False,
+                              env={"PATH": "/usr/bin:/bin", "READ_TOKEN": "the-read-token", "PREFECT_API_AUTH_STRING": auth})
+
+    result = entrypoint("prefect-user:pass:word")
+    assert result.returncode == 0 and result.stdout.split() == [f"--config.file={tmp_path}/prometheus.yml",
+                                                                "--web.x=y"], result.stderr
     files = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    assert files == {"read_token": "the-read-token", "prefect_user": "prefect-user", "prefect_password": "pass:word"}
-    assert all((tmp_path / name).stat().st_mode & 0o077 == 0 for name in files)
+    rendered = files.pop("prometheus.yml")
+    assert files == {"read_token": "the-read-token", "prefect_password": "pass:word"}
+    assert rendered == config.read_text().replace("@PREFECT_USER@", "prefect-user") and "pass:word" not in rendered
+    rendered_jobs = {job["job_name"]: job for job in yaml.safe_load(rendered)["scrape_configs"]}
+    assert rendered_jobs["prefect-server"]["basic_auth"]["username"] == "prefect-user"
+    assert all((tmp_path / name).stat().st_mode & 0o077 == 0 for name in [*files, "prometheus.yml"])
+    # a user that could break out of the YAML string (or sed's expression) is refused
+    for bad in ('a"b:pw', "a/b:pw", ":pw"):
+        assert entrypoint(bad).returncode == 1, bad
