@@ -12,6 +12,7 @@ tagged groups only where they used the carrier. Every question carries the ``wan
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -276,13 +277,14 @@ def generate(seed: int = SEED) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for family in HOLDOUT:
         for i in range(family["n"]):
-            for _attempt in range(100):  # a question asked twice is drawn again
+            for _attempt in range(100):  # a question asked twice, or the same want in other words, is drawn again
                 text, want = make(family, i, d)
-                if text.lower() not in seen:
+                key = text.lower() if family["build"] == "text" else json.dumps(want, sort_keys=True)
+                if text.lower() not in seen and key not in seen:
                     break
             else:
                 raise RuntimeError(f"{family['name']}: no new question after 100 draws")
-            seen.add(text.lower())
+            seen |= {text.lower(), key}
             out.append({"id": f"{family['name']}-{i + 1:02d}", "family": family["name"], "split": "test", "q": text,
                         "want": want})
     return out
