@@ -289,7 +289,7 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
         raise
     try:
         with timer() as t:
-            info["health"] = rag.wait_healthy(rag.url + "/api/health", timeout=240, interval=0.5).json()
+            info["health"] = rag.wait_healthy(rag.url + "/api/health", timeout=args.start_timeout, interval=0.5).json()
         info["rag_start_s"] = round(t.s, 1)
         print(f"chatbot up on {rag.url} in {t.s:.1f} s ({'llm ' + args.llm_model if args.llm_base_url else 'composer'})")
     except BaseException:
@@ -312,6 +312,8 @@ def main() -> int:
     parser.add_argument("--llm-model", default=os.environ.get("LLM_MODEL", "llama3.1"))
     parser.add_argument("--llm-timeout", type=float, default=120.0)
     parser.add_argument("--limit", type=int, help="ask only the first N questions (a smoke run)")
+    parser.add_argument("--start-timeout", type=float, default=240.0,
+                        help="seconds the chatbot may take to start (its first start builds its caches)")
     parser.add_argument("--gold-only", action="store_true", help="compute and check the golds; ask nothing")
     parser.add_argument("--rescore", type=Path, help="judge the answers of a saved --json again (no processes)")
     parser.add_argument("--json", type=Path)
