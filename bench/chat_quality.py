@@ -3,7 +3,9 @@ of a real chatbot over a real data core holding the demo, each answer judged aga
 the chatbot (tests/eval/score.py): consumption from the raw meter files (tests/eval/freeform/gold_raw.py),
 emissions from the ledger's audited rows and factors from ``/factors/resolve`` (tests/eval/gold_ledger.py).
 
-    .venv/bin/python bench/chat_quality.py --split test                      # the free-form and template sets
+    .venv/bin/python bench/chat_quality.py --split test                      # the held-out sets (f7..f12, holdout families)
+    .venv/bin/python bench/chat_quality.py --split v1-test                   # the first test split (spent: tune now)
+    .venv/bin/python bench/chat_quality.py --split test --gold-only --db bench/out/chat-quality.sqlite  # golds only
     .venv/bin/python bench/chat_quality.py --set freeform --split tune --db bench/out/chat-quality.sqlite
     .venv/bin/python bench/chat_quality.py --split test --llm-base-url http://127.0.0.1:11434/v1 --llm-model llama3.1
     .venv/bin/python bench/chat_quality.py --rescore bench/out/chat_quality.json   # judge a saved run again
@@ -13,6 +15,13 @@ its API (about 50 s; ``--db PATH`` keeps the database and reuses it next time, w
 next to it as Parquet), then the chatbot (``python -m services.rag.app``) pointed at it; with ``--llm-base-url``
 (or ``LLM_BASE_URL``) the chatbot answers through that OpenAI-compatible endpoint (``--llm-model``), otherwise
 through its grounded composer. Each question is asked once, in a new session.
+
+Splits (tests/eval/freeform/README.md, tests/eval/templates/README.md): since 2026-12-07 evening, **test** is the
+held-out set written blind (free-form batches f7..f12 of ``freeform/holdout.yaml``, the families of
+``templates/questions_holdout.yaml``) and **tune** is every earlier question (f1..f6 and ``templates/questions.yaml``,
+whatever their first split); ``v1-tune`` / ``v1-test`` select the earlier questions by that first split (the test
+figures reported before the holdout). ``--gold-only`` starts the data core alone and checks that every question
+has a gold (none missing, none zero) without asking the chatbot: the question writer's check.
 
 Printed per split (tune, test) and set: correct %, wrong %, out-of-scope declined % (of the questions that
 want a decline), in-scope declined % (declines and clarifying questions on the other questions), then per
@@ -50,7 +59,8 @@ import yaml  # noqa: E402
 
 EVAL = REPO / "tests" / "eval"
 GOALS = {"correct": (">=", 90.0), "wrong": ("<=", 2.0), "oos_declined": (">=", 95.0), "in_scope_declined": ("<=", 3.0)}
-FREEFORM_SPLIT = {"f1": "tune", "f3": "tune", "f5": "tune", "f2": "test", "f4": "test", "f6": "test"}
+V1_FREEFORM_SPLIT = {"f1": "tune", "f3": "tune", "f5": "tune", "f2": "test", "f4": "test", "f6": "test"}
+SPLITS = ("tune", "test", "v1-tune", "v1-test")
 
 
 # --------------------------------------------------------------------------- questions
@@ -59,22 +69,35 @@ def family_of(want: dict[str, Any]) -> str:
     return answer if answer in ("explain", "decline", "clarify") else f"{answer}/{want.get('measure')}"
 
 
+def _yaml(*parts: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(EVAL.joinpath(*parts).read_text(encoding="utf-8")) or [])
+
+
 def load_set(name: str) -> list[dict[str, Any]]:
-    """The questions of a set: ``id``, ``set``, ``split``, ``family``, ``q``, ``want``."""
+    """The questions of a set: ``id``, ``set``, ``split`` (tune: every earlier question; test: the held-out ones),
+    ``split_v1`` (an earlier question's first split), ``family``, ``q``, ``want``."""
     if name == "freeform":
-        items = yaml.safe_load((EVAL / "freeform" / "questions.yaml").read_text(encoding="utf-8"))
-        return [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": FREEFORM_SPLIT[q["b"]], "batch": q["b"],
-                 "family": family_of(q["want"]), "q": q["q"], "want": q["want"]} for i, q in enumerate(items)]
+        earlier = [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": "tune",
+                    "split_v1": V1_FREEFORM_SPLIT.get(q["b"], "tune"), "batch": q["b"], "family": family_of(q["want"]),
+                    "q": q["q"], "want": q["want"]} for i, q in enumerate(_yaml("freeform", "questions.yaml"))]
+        return earlier + [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": "test", "split_v1": None,
+                           "batch": q["b"], "family": family_of(q["want"]), "q": q["q"], "want": q["want"]}
+                          for i, q in enumerate(_yaml("freeform", "holdout.yaml"))]
     if name == "templates":
-        doc = yaml.safe_load((EVAL / "templates" / "questions.yaml").read_text(encoding="utf-8"))
-        return [{"id": q["id"], "set": "templates", "split": q["split"], "family": q["family"], "q": q["q"],
-                 "want": q["want"]} for q in doc]
+        return [{"id": q["id"], "set": "templates", "split": "tune", "split_v1": q.get("split", "tune"),
+                 "family": q["family"], "q": q["q"], "want": q["want"]} for q in _yaml("templates", "questions.yaml")] + \
+            [{"id": q["id"], "set": "templates", "split": "test", "split_v1": None, "family": q["family"], "q": q["q"],
+              "want": q["want"]} for q in _yaml("templates", "questions_holdout.yaml")]
     raise ValueError(f"unknown set {name}")
 
 
 def load_questions(sets: str, split: str) -> list[dict[str, Any]]:
+    """The questions of ``sets`` in ``split``: tune, test, all, or v1-tune / v1-test (the earlier questions by their
+    first split, reported under that name)."""
     names = ["freeform", "templates"] if sets == "all" else [sets]
     items = [q for n in names for q in load_set(n)]
+    if split.startswith("v1-"):
+        return [{**q, "split": split} for q in items if q["split_v1"] == split[3:]]
     return [q for q in items if split == "all" or q["split"] == split]
 
 
@@ -126,6 +149,29 @@ def judge_all(items: list[dict[str, Any]]) -> None:
         q.update(verdict=v.verdict, reason=v.reason, kind_read=v.kind)
 
 
+def gold_problems(items: list[dict[str, Any]]) -> list[str]:
+    """The questions whose gold is missing, or zero / not finite where a figure is wanted (printed)."""
+    bad = []
+    for q in items:
+        if q.get("gold_error"):
+            bad.append(f"{q['id']}: no gold ({q['gold_error']})")
+        elif q["want"].get("answer", "value") not in ("explain", "decline", "clarify"):
+            numbers = _numbers(q["gold"])
+            if not numbers or any(x is None for x in numbers) or not any(x for x in numbers):
+                bad.append(f"{q['id']}: gold {q['gold']!r}")
+    print(f"{len(items)} golds checked: {len(bad)} missing or zero" + "".join(f"\n  {b}" for b in bad))
+    return bad
+
+
+def _numbers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for k, v in value.items() if k not in ("source", "edition", "factor_id", "names", "unit")
+                for x in _numbers(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _numbers(v)]
+    return [] if isinstance(value, str) else [value]
+
+
 # --------------------------------------------------------------------------- asking
 def ask_all(rag: httpx.Client, items: list[dict[str, Any]]) -> None:
     for i, q in enumerate(items):
@@ -171,7 +217,7 @@ def report(items: list[dict[str, Any]]) -> dict[str, Any]:
         summary["no_gold"] = [q["id"] for q in no_gold]
         print(f"\n{len(no_gold)} questions have no gold and are left out of the rates (the run fails): "
               + "; ".join(f"{q['id']}: {q['reason']}" for q in no_gold[:5]))
-    for split in ("tune", "test"):
+    for split in SPLITS:
         part = [q for q in items if q["split"] == split and q.get("verdict") != "no-gold"]
         if not part:
             continue
@@ -212,7 +258,7 @@ def report(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- set-up
-def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCore, Service, dict[str, Any]]:
+def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCore, Service | None, dict[str, Any]]:
     from services.data_core.demo import load_demo
 
     info: dict[str, Any] = {}
@@ -227,6 +273,9 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
                 load_demo(dc.url, token)
             info["demo_load_s"] = round(t.s, 1)
         print(f"data core up on {dc.url} ({'loaded the demo into' if load else 'reused'} {db})", flush=True)
+        info["db"] = str(db)
+        if args.gold_only:
+            return dc, None, info
         env = {"DATA_CORE_URL": dc.url, "API_TOKEN": token, "HOST": "127.0.0.1", "LOG_JSON": "false",
                "CACHE_DIR": str(args.cache_dir)}
         if args.llm_base_url:
@@ -240,7 +289,7 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
         raise
     try:
         with timer() as t:
-            info["health"] = rag.wait_healthy(rag.url + "/api/health", timeout=240, interval=0.5).json()
+            info["health"] = rag.wait_healthy(rag.url + "/api/health", timeout=args.start_timeout, interval=0.5).json()
         info["rag_start_s"] = round(t.s, 1)
         print(f"chatbot up on {rag.url} in {t.s:.1f} s ({'llm ' + args.llm_model if args.llm_base_url else 'composer'})")
     except BaseException:
@@ -255,7 +304,7 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", dest="sets", choices=["freeform", "templates", "all"], default="all")
-    parser.add_argument("--split", choices=["tune", "test", "all"], default="test")
+    parser.add_argument("--split", choices=["tune", "test", "all", "v1-tune", "v1-test"], default="test")
     parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")
     parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "rag", help="the chatbot's CACHE_DIR")
     parser.add_argument("--llm-base-url", default=os.environ.get("LLM_BASE_URL") or None,
@@ -263,6 +312,9 @@ def main() -> int:
     parser.add_argument("--llm-model", default=os.environ.get("LLM_MODEL", "llama3.1"))
     parser.add_argument("--llm-timeout", type=float, default=120.0)
     parser.add_argument("--limit", type=int, help="ask only the first N questions (a smoke run)")
+    parser.add_argument("--start-timeout", type=float, default=240.0,
+                        help="seconds the chatbot may take to start (its first start builds its caches)")
+    parser.add_argument("--gold-only", action="store_true", help="compute and check the golds; ask nothing")
     parser.add_argument("--rescore", type=Path, help="judge the answers of a saved --json again (no processes)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--logs", type=Path, default=REPO / "bench" / "out" / "chat-quality-logs")
@@ -291,6 +343,12 @@ def main() -> int:
         with httpx.Client(base_url=dc.url, headers=auth, timeout=300, trust_env=False) as dcc:
             gold_s = add_gold(items, dcc, cache if args.db else None)
         print(f"gold computed ({gold_s:.1f} s reading the audited rows)", flush=True)
+        if rag is None:  # --gold-only
+            out["questions"] = items
+            bad = gold_problems(items)
+            if args.json:
+                _write(args.json, out)
+            return 1 if bad else 0
         with httpx.Client(base_url=rag.url, headers=auth, timeout=args.llm_timeout + 60, trust_env=False) as client, \
                 timer() as t:
             ask_all(client, items)

@@ -29,15 +29,20 @@ def test_six_batches_of_25_and_no_duplicate_question() -> None:
     assert len({q["q"].lower() for q in QUESTIONS}) == 150
 
 
+def check_vocabulary(q: dict) -> None:
+    """A question's ``want`` is in the vocabulary, its periods inside the data (2019-2020)."""
+    want = q["want"]
+    assert want.get("answer", "value") in ANSWERS, q
+    if want.get("answer", "value") in {"value", "rank", "compare", "breakdown"}:
+        assert want["measure"] in MEASURES, q
+        for p in want["period"] if isinstance(want["period"], list) else [want["period"]]:
+            start, end = period_bounds(str(p))
+            assert start < end and start.year >= 2019 and end.year <= 2021, q
+
+
 def test_vocabulary_and_periods() -> None:
     for q in QUESTIONS:
-        want = q["want"]
-        assert want.get("answer", "value") in ANSWERS, q
-        if want.get("answer", "value") in {"value", "rank", "compare", "breakdown"}:
-            assert want["measure"] in MEASURES, q
-            for p in want["period"] if isinstance(want["period"], list) else [want["period"]]:
-                start, end = period_bounds(str(p))
-                assert start < end, q
+        check_vocabulary(q)
 
 
 def test_every_consumption_gold_is_finite() -> None:
