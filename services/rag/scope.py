@@ -120,9 +120,9 @@ class ScopeClassifier:
         if getattr(kb, "model", None) is None:
             return
         texts, labels, tune = load_examples(path)
-        topics = kb_topics(kb)  # what the knowledge base covers is in scope (training only, never the tune split)
+        topics = kb_topics(kb)  # what the knowledge base covers is in scope, split as the examples are
         texts, labels, tune = texts + topics, np.concatenate([labels, np.zeros(len(topics), int)]), \
-            np.concatenate([tune, np.zeros(len(topics), bool)])
+            np.concatenate([tune, np.arange(len(topics)) % 4 == 3])
         vectors = self._embed(texts, cache_dir)
         self.model = train(vectors, labels, tune)
         log.info("out-of-scope classifier trained", extra={

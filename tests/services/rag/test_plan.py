@@ -113,6 +113,8 @@ def test_answers_without_a_query(kb: Any) -> None:
     assert isinstance(date, Answer) and date.declined and "'2019-02-29' is not a date" in date.text
     _s, site = ask("emissions of b999 in 2020", kb=kb)
     assert isinstance(site, Answer) and site.declined and "'b999'" in site.text and "b33" in site.text
+    _s, half = ask("compare the electricity of b2 and b999 in 2020", kb=kb)  # not half answered for b2 alone
+    assert isinstance(half, Answer) and half.declined and "'b999'" in half.text
 
 
 def test_with_the_data_core_down_numbers_are_refused_and_knowledge_still_answers(kb: Any) -> None:
