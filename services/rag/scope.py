@@ -37,7 +37,7 @@ CAPABILITIES = ("I can answer from your organisation's readings and ledger: ener
                 "factor used and its source; open alerts and ranked reduction actions; and GHG accounting and "
                 "reduction measures from the knowledge base.")
 EXAMPLES = Path(__file__).resolve().parent / "data" / "scope_examples.yaml"
-MAX_IN_DECLINED = 0.05  # C=16 chosen on the tune split too
+MAX_IN_DECLINED = 0.025  # precision first (issue #19's bar is 3 %); C=16 chosen on the tune split too
 """The largest share of the tune split's in-scope examples the threshold may decline."""
 
 
@@ -120,9 +120,9 @@ class ScopeClassifier:
         if getattr(kb, "model", None) is None:
             return
         texts, labels, tune = load_examples(path)
-        topics = kb_topics(kb)  # what the knowledge base covers is in scope, split as the examples are
+        topics = kb_topics(kb)  # what the knowledge base covers is in scope (training only, never the tune split)
         texts, labels, tune = texts + topics, np.concatenate([labels, np.zeros(len(topics), int)]), \
-            np.concatenate([tune, np.arange(len(topics)) % 4 == 3])
+            np.concatenate([tune, np.zeros(len(topics), bool)])
         vectors = self._embed(texts, cache_dir)
         self.model = train(vectors, labels, tune)
         log.info("out-of-scope classifier trained", extra={
