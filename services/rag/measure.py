@@ -241,7 +241,9 @@ def clarification(s: Slots, text: str, *, first_month: str, last_month: str) -> 
         return "Which building do you mean? Name it by its id (e.g. b2) or ask about all sites."
     if s.measure == "demand" and s.stat is None:
         return "Do you mean the average demand (mean kW over the hours) or the peak (the highest hour's kW)?"
-    if s.measure == "demand" and (not s.activity_types or any(a not in CONSUMPTION_TYPES for a in s.activity_types)):
+    if s.measure == "demand" and not s.activity_types:
+        s.activity_types = ["electricity"]  # demand, load, kW: electrical unless gas is named (the restatement says so)
+    if s.measure == "demand" and any(a not in CONSUMPTION_TYPES for a in s.activity_types):
         return "I have hourly readings for electricity and gas only: demand of which of the two?"
     mixed = [a for a in s.activity_types if a not in CONSUMPTION_TYPES]
     if s.measure in ("energy", "demand") and mixed and len(mixed) < len(s.activity_types):

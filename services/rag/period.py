@@ -124,11 +124,16 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             add(m, month_period(y, mo))
     # seasons (meteorological): "winter 2020" = December 2019 to February 2020, "summer 2019" = June-August
     seasons = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
-    for m in re.finditer(rf"\b(spring|summer|autumn|fall|winter)(?:\s+(?:of\s+)?({YEAR_RE}))?\b", t):
+    for m in re.finditer(rf"\b(spring|summer|autumn|fall|winter)(?:\s+(?:of\s+)?({YEAR_RE})(?:\s*/\s*(\d\d)\b)?)?\b", t):
         if not free(m.start(), m.end()):
             continue
+        if m.group(1) == "fall" and not m.group(2) and not re.search(
+                r"\b(?:in|the|last|this|during|of|over|past)\s+$", t[max(0, m.start() - 8):m.start()]):
+            continue  # "did emissions fall from 2019": a verb, not the season
         first_month = seasons[m.group(1)]
         season_year = int(m.group(2)) if m.group(2) else latest
+        if m.group(3) and first_month == 12 and int(m.group(3)) == (season_year + 1) % 100:
+            season_year += 1  # "winter 2019/20": the winter that ends in 2020
         if season_year is None:
             continue
         start = datetime(season_year - 1, 12, 1) if first_month == 12 else datetime(season_year, first_month, 1)
@@ -251,7 +256,7 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
         if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
             return [Period(datetime(p.start.year, 1, 1), p.end, f"January {p.start.year} to {p.label}")]
-        if re.search(r"\b(?:up to|until|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!go )(?<!went )through|"
+        if re.search(r"\b(?:(?<!add )(?<!adds )(?<!added )(?<!adding )(?<!sum )(?<!sums )(?<!summed )up to|until|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!go )(?<!went )through|"
                      r"before the end of)\b", t):
             return [Period(first.start, p.end, f"{first.label} to {p.label}")]
     return periods

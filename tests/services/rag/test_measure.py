@@ -88,6 +88,9 @@ def test_relative_periods_are_resolved_against_the_newest_data() -> None:
         p("gas of b2 last quarter"))
     two = p("emissions over the past two years").periods[0]
     assert two.relative and (two.start.year, two.end.year) == (2019, 2021)
+    assert [x.label for x in p("did scope 1 emissions fall from 2019 to 2020?").periods] == ["2019", "2020"]  # a verb
+    assert p("gas of b2 in winter 2019/20").periods[0].start.isoformat() == "2019-12-01T00:00:00"
+    assert p("what did the gas add up to in 2020?").periods[0].label == "2020"
     winter = p("gas of b2 last winter").periods[0]
     assert winter.relative and winter.start.isoformat() == "2019-12-01T00:00:00"
 
