@@ -27,7 +27,8 @@ from services.rag.citations import citations_from_results, collect_tool_results
 from services.rag.composer import GroundedComposer
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
-from services.rag.scope import classifier_for
+from services.rag.llm_meta import llm_meta
+from services.rag.scope import CAPABILITIES, classifier_for
 from services.rag.settings import RagSettings
 from services.rag.tools import build_tools
 
@@ -169,12 +170,20 @@ class ChatService:
             history = list(session.messages)
             user = ChatMessage.from_user(message)
             callback = (lambda chunk: on_text(chunk.content) if chunk.content else None) if on_text else None
-            result = self._run(history, user, callback)
-            messages: list[ChatMessage] = result["messages"]
+            if self.mode == "llm" and not history and self.scope.out_of_scope(message):
+                # the same out-of-scope classifier as the default path, before any call to the model
+                messages: list[ChatMessage] = [user, ChatMessage.from_assistant(
+                    f"I don't know: that is outside what I can answer. {CAPABILITIES}")]
+                if on_text is not None:
+                    on_text(messages[-1].text or "")
+            else:
+                messages = self._run(history, user, callback)["messages"]
             reply = next((m for m in reversed(messages) if m.is_from("assistant") and m.text), None)
             text = reply.text if reply is not None and reply.text else "I don't know."
             meta = dict(reply.meta) if reply is not None else {}
             tool_results = collect_tool_results(messages)
+            if self.mode == "llm":  # the same fields as the composer's: kind and the question as answered
+                meta.update(llm_meta(text, tool_results))
             # the composer numbers what it wrote (a declined answer cites nothing); a model's calls are numbered
             citations = (meta.get("citations") or []) if self.mode == "composer" else citations_from_results(tool_results)
             kept = ChatMessage.from_assistant(text, meta={k: meta[k] for k in ("slots",) if k in meta})

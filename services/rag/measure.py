@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 CONSUMPTION_TYPES = ("electricity", "natural_gas")
 EMISSION_WORDS = re.compile(r"\b(?:emission\w*|emit\w*|co2e?|carbon|ghg|footprint|t ?co2e|tonnes?|tons?|"
                             r"kg ?co2e?|kilograms?|greenhouse|scope\s*[123]|scopes?)\b", re.I)
+STRONG_EMISSION = re.compile(r"\b(?:emission\w*|emit\w*|co2e?|carbon|ghg|footprint|greenhouse|tonnes?|tons?|"
+                             r"kg|kilograms?)\b", re.I)
 FACTOR_WORDS = re.compile(r"\bfactors?\b|\bper unit\b|\b(?:kg|g) ?co2e? per (?:litre|liter|kwh|km|night|room)\b.*\b"
                           r"(?:you|do you) (?:apply|use)\b", re.I)
 INTENSITY_WORDS = re.compile(r"\b(?:intensity|intensities|eui)\b|per (?:square met\w*|sq\.? ?m\b|m2\b|m²|floor area)|"
@@ -60,6 +62,11 @@ COMBINED = re.compile(r"\b(?:combined|together|in total|total of|sum of|summed|b
 ALL_WORDS = re.compile(r"\b(?:estate|whole|all (?:of )?(?:our |the )?(?:sites|buildings)|every (?:site|building)|"
                        r"organi[sz]ation|company|portfolio|across|overall|we|our|us)\b", re.I)
 VAGUE_SITE = re.compile(r"\b(?:the|that|this) (?:\w+ )?(?:building|site|office)\b", re.I)
+UNSUPPORTED = re.compile(r"\b(?:costs?|costing|cost us|price[ds]?|pricing|paid|pay|money|pounds|dollars|euros|gbp|usd|"
+                         r"tariffs?|water|occupan\w*|temperatures?|humidity|headcount|revenue|profits?|invoice[ds]?)\b|"
+                         r"[£$€]", re.I)
+"""What a data question may ask that the data core does not hold (money, water, occupancy, weather...)."""
+GROUP_NOUNS = r"(?:sites|buildings|properties|premises|facilities|estate|group|portfolio|campus|blocks)\b"
 TAGGED = re.compile(r"\b([a-z][\w:]*)[- ]tagged\b|\btagged (?:as |with )?['\"]?([\w:-]+)|\btag ['\"]?([\w:-]+)", re.I)
 
 
@@ -90,8 +97,9 @@ def read_measure(s: Slots, text: str) -> None:
         s.stat = "peak" if PEAK.search(text) else "avg" if AVERAGE.search(text) else None
         if not s.activity_types and re.search(r"\b(?:electric\w*|power|grid)\b", text, re.I):
             s.activity_types = ["electricity"]
-    elif emissions:
-        s.measure = "emissions"
+    elif emissions and not (ENERGY_UNITS.search(text) and not STRONG_EMISSION.search(text) and not other_types
+                            and not s.category):
+        s.measure = "emissions"  # "scope 2 electricity in kWh": the unit names the measure, the scope filters it
     elif re.search(r"\belectrical\b", text, re.I) and USE_WORDS.search(text):
         s.measure = "energy"
         s.activity_types = ["electricity"]
@@ -143,15 +151,42 @@ def read_aggregation(s: Slots, text: str) -> None:
         s.intent = "totals"
 
 
-def read_sites(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
-    """A tagged group, a site named by its name's words ("the US office"), or all sites."""
+def _tags(sites: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for sid, x in sites.items():
+        for t in x.get("tags") or []:
+            out.setdefault(str(t).lower(), []).append(sid)
+    return {t: sorted(members) for t, members in out.items()}
+
+
+def tagged_group(text: str, sites: dict[str, dict[str, Any]]) -> tuple[str | None, list[str], bool]:
+    """A group of sites named by a tag of the data core: said so ("university-tagged", "tagged university",
+    "with the tag office"), or a tag word qualifying the sites ("the university buildings", "our Cambridge
+    sites", "the university estate", "buildings in the university group") when it names several sites."""
+    tags = _tags(sites)
     for m in TAGGED.finditer(text):
         tag = (m.group(1) or m.group(2) or m.group(3) or "").lower()
-        members = sorted(sid for sid, x in sites.items() if tag in [str(t).lower() for t in x.get("tags") or []])
-        if members:
-            s.tag = tag
-            s.sites = members
-            return
+        if tag in tags:
+            return tag, tags[tag], True
+    low = text.lower()
+    for tag, members in tags.items():
+        if len(members) < 2 or not re.fullmatch(r"[a-z][a-z-]+", tag):
+            continue
+        word = re.escape(tag)
+        if re.search(rf"\b{word}(?:'s)?\s+(?:(?:estate|campus|owned|managed)\s+)?{GROUP_NOUNS}|"
+                     rf"\b{GROUP_NOUNS}\s+(?:of|in|on|at|across|labelled|labeled|marked|belonging to)\s+(?:the\s+|our\s+)?"
+                     rf"{word}\b(?!\s+(?:of|in)\b)|\b(?:the|our|whole|entire)\s+{word}\s+(?:estate|group|portfolio|campus)\b",
+                     low):
+            return tag, members, False
+    return None, [], False
+
+
+def read_sites(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None:
+    """A tagged group, a site named by its name's words ("the US office"), or all sites."""
+    tag, members, explicit = tagged_group(text, sites)
+    if tag and (explicit or not s.sites):
+        s.tag, s.sites, s.unknown_sites = tag, members, []
+        return
     if not s.sites:
         low = text.lower()
         for sid, x in sites.items():
@@ -198,18 +233,36 @@ def clarification(s: Slots, text: str, *, first_month: str, last_month: str) -> 
                 "emissions (t CO2e) or intensity per m2, and for which period?")
     if not data:
         return None
+    unsupported = UNSUPPORTED.search(text)
+    if unsupported and s.measure != "factor":
+        return (f"I have no data on {unsupported.group(0).lower()}: I can give energy use (kWh), demand (kW) or "
+                "emissions (t CO2e) for a site, several sites or all of them. Which would you like?")
     if not s.sites and VAGUE_SITE.search(text) and not s.follow_up and not ALL_WORDS.search(text):
         return "Which building do you mean? Name it by its id (e.g. b2) or ask about all sites."
     if s.measure == "demand" and s.stat is None:
         return "Do you mean the average demand (mean kW over the hours) or the peak (the highest hour's kW)?"
-    if s.measure == "demand" and (not s.activity_types or any(a not in CONSUMPTION_TYPES for a in s.activity_types)):
+    if s.measure == "demand" and not s.activity_types:
+        s.activity_types = ["electricity"]  # demand, load, kW: electrical unless gas is named (the restatement says so)
+    if s.measure == "demand" and any(a not in CONSUMPTION_TYPES for a in s.activity_types):
         return "I have hourly readings for electricity and gas only: demand of which of the two?"
+    mixed = [a for a in s.activity_types if a not in CONSUMPTION_TYPES]
+    if s.measure in ("energy", "demand") and mixed and len(mixed) < len(s.activity_types):
+        return (f"I have energy readings (kWh) for electricity and gas only, not for "
+                f"{', '.join(a.replace('_', ' ') for a in mixed)}: the energy use of the electricity and gas alone, "
+                "or the emissions (t CO2e) of all of them?")
+    if s.measure == "emissions" and ENERGY_UNITS.search(text):  # an energy unit, and emissions or fuels
+        return ("Do you want the energy (kWh; I have readings for electricity and gas only) or the emissions "
+                "(t CO2e)? The question names both.")
     if s.measure == "energy" and s.activity_types and not any(a in CONSUMPTION_TYPES for a in s.activity_types):
         return ("I have energy readings (kWh) for electricity and gas only; for "
                 f"{', '.join(a.replace('_', ' ') for a in s.activity_types)} I can give the emissions instead. "
                 "Shall I?")
     if s.measure == "intensity" and len(s.sites) != 1:
         return "Intensity is per building (its floor area): which building?"
+    implicit = next((p for p in s.periods if p.implicit_year), None)
+    if implicit is not None and not s.follow_up:
+        return (f"{implicit.label.split(' ')[0]} of which year? The data runs from {first_month} to {last_month}; "
+                "name the year, e.g. " + f"{implicit.label}.")
     if s.measure != "factor" and not s.periods:
         return (f"For which period? The data runs from {first_month} to {last_month}: name a month, quarter, year "
                 "or range.")

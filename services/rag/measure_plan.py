@@ -118,6 +118,8 @@ def factor_call(s: Slots, text: str, sites: dict[str, dict[str, Any]], units: di
         site = next((sid for sid in sorted(sites) if str(sites[sid].get("country")) == region), None)
         if site is None:
             return f"I have no site in {region}, so I cannot say which factor would apply there."
+    country = str(sites[site].get("country") or region or "")
+    s.region_sites = sorted(sid for sid, x in sites.items() if str(x.get("country") or "") == country) or [site]
     known = units.get(activity, [])
     unit = next((u for pattern, names in UNIT_WORDS if re.search(pattern, text, re.I) for u in names if u in known), None)
     if unit is None:  # electricity and gas in kWh; fuels and the rest in their own unit (litres, nights, km)
@@ -143,3 +145,12 @@ def factor_call(s: Slots, text: str, sites: dict[str, dict[str, Any]], units: di
         hours = 1.0
     return ("resolve_factor", {"site": site, "activity_type": activity, "unit": unit,
                                "at": at.strftime("%Y-%m-%dT%H:%M:%S"), "hours": min(max(hours, 1.0), 24 * 366)})
+
+
+def hourly_factor_calls(s: Slots, activity: str) -> list[Call]:
+    """An hourly factor (the GB grid's) has no single value for a period: its mean over the period weighted by
+    consumption is the ledger's emissions of the activity in the region over the readings' kWh there."""
+    period = _period_args(s)
+    return [("emissions_totals", {**period, "activity_type": [activity], "site": list(s.region_sites),
+                                  "method": "location", "group_by": "scope"}),
+            ("consumption", {**period, "activity_type": [activity], "site": list(s.region_sites), "demand": False})]

@@ -9,16 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from services.rag.citations import Refs, ToolResult
-from services.rag.plan import Answer
+from services.rag.measure_plan import hourly_factor_calls
+from services.rag.plan import Answer, Calls, Reply
 from services.rag.question import Slots
 from services.rag.restate import co2e, energy, num, restated
 
 ENERGY_KEYS = ("site", "activity_type", "month", "quarter")
 
 
-def render_measure(s: Slots, results: list[ToolResult], refs: Refs) -> Answer:
+def render_measure(s: Slots, results: list[ToolResult], refs: Refs) -> Reply:
     head = restated(s)
     if s.measure == "factor":
+        body = results[0][2]["result"]
+        if body.get("selection") == "hourly" and len(results) == 1 and s.region_sites:
+            return Calls(hourly_factor_calls(s, str(results[0][1].get("activity_type"))), step=2)
         return _factor(s, results, refs, head)
     if s.measure == "intensity":
         answer = _intensity(s, results, refs, head)
@@ -251,16 +255,40 @@ def _factor(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> Answe
     per = str(f.get("unit") or args.get("unit"))
     region = f.get("region") or "?"
     head = f"{head[: head.rfind(',')]} in {region}{head[head.rfind(','):]}" if "," in head else head
-    lines = [f"**{num(float(co2e_kg))} kg {gas} per {per}** [{ref}], for {args.get('activity_type', '').replace('_', ' ')} "
-             f"in region {region} ({f.get('region_level', '')}), valid from {str(f.get('valid_from'))[:10]}."
-             if co2e_kg is not None else f"the factor {f.get('factor_id')} has no CO2e value [{ref}]."]
+    mean = _hourly_mean(s, results, refs)
+    if mean is not None:
+        value, text = mean
+        lines = [text]
+        facts = [{"label": head, "value": value, "unit": f"kg CO2e/{per}", "ref": ref, "source": f.get("source"),
+                  "factor_id": f.get("factor_id")}]
+    else:
+        lines = [f"**{num(float(co2e_kg))} kg {gas} per {per}** [{ref}], for {args.get('activity_type', '').replace('_', ' ')} "
+                 f"in region {region} ({f.get('region_level', '')}), valid from {str(f.get('valid_from'))[:10]}."
+                 if co2e_kg is not None else f"the factor {f.get('factor_id')} has no CO2e value [{ref}]."]
+        facts = [{"label": head, "value": float(co2e_kg) if co2e_kg is not None else None, "unit": f"kg {gas}/{per}",
+                  "ref": ref, "source": f.get("source"), "factor_id": f.get("factor_id")}]
     lines.append(f"Source: {f.get('source_label') or f.get('source')}, edition {f.get('edition')}"
                  f"{', ' + str(f.get('table_ref')) if f.get('table_ref') else ''} (factor id {f.get('factor_id')}) [{ref}].")
     if body.get("selection"):
         lines.append(f"Why this factor: {body['selection']} [{ref}].")
     if body.get("selection") == "hourly":
-        lines.append(f"This factor varies by the hour: this is the one of the first hour of the period; each hourly "
-                     f"reading is multiplied by its own hour's factor [{ref}].")
-    facts = [{"label": head, "value": float(co2e_kg) if co2e_kg is not None else None, "unit": f"kg {gas}/{per}",
-              "ref": ref, "source": f.get("source"), "factor_id": f.get("factor_id")}]
+        first = f" (the first hour's is {num(float(co2e_kg))} [{ref}])" if co2e_kg is not None and mean else ""
+        lines.append(f"This factor varies by the hour: each hourly reading is multiplied by its own hour's factor{first}"
+                     f"{'; the figure above is their mean over the period, weighted by consumption' if mean else ''}.")
     return _answer(s, head, lines, refs, facts)
+
+
+def _hourly_mean(s: Slots, results: list[ToolResult], refs: Refs) -> tuple[float, str] | None:
+    """An hourly factor's mean over the period: the region's emissions of the activity over its kWh."""
+    emitted = next((v for n, _a, v, e in results[1:] if n == "emissions_totals" and not e), None)
+    used = next((v for n, _a, v, e in results[1:] if n == "consumption" and not e), None)
+    if emitted is None or used is None:
+        return None
+    kg, kwh = float(emitted["result"]["total_kg_co2e"]), float(used["result"].get("total_kwh") or 0.0)
+    if kg <= 0 or kwh <= 0:
+        return None
+    r1, r2 = refs.query(emitted["citation"], emitted["result"]), refs.query(used["citation"], used["result"])
+    period = s.periods[0].label if s.periods else "the period"
+    return kg / kwh, (f"**{num(kg / kwh)} kg CO2e per kWh** on average over {period} ({co2e(kg)} of location-based "
+                      f"emissions [{r1}] over {energy(kwh, 'MWh')} of readings [{r2}] at the region's "
+                      f"{len(s.region_sites)} sites).")

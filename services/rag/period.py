@@ -17,6 +17,9 @@ MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if 
 MONTHS["sept"] = 9
 MONTH_RE = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")"
 YEAR_RE = r"(?:19[89]\d|20\d\d)"
+COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "nine": 9, "twelve": 12, "eighteen": 18,
+          "twenty-four": 24}
+COUNT_RE = r"(?:\d{1,2}|" + "|".join(COUNTS) + r")"
 
 
 @dataclass
@@ -121,17 +124,24 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             add(m, month_period(y, mo))
     # seasons (meteorological): "winter 2020" = December 2019 to February 2020, "summer 2019" = June-August
     seasons = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
-    for m in re.finditer(rf"\b(spring|summer|autumn|fall|winter)(?:\s+(?:of\s+)?({YEAR_RE}))?\b", t):
+    for m in re.finditer(rf"\b(spring|summer|autumn|fall|winter)(?:\s+(?:of\s+)?({YEAR_RE})(?:\s*/\s*(\d\d)\b)?)?\b", t):
         if not free(m.start(), m.end()):
             continue
+        if m.group(1) == "fall" and not m.group(2) and not re.search(
+                r"\b(?:in|the|last|this|during|of|over|past)\s+$", t[max(0, m.start() - 8):m.start()]):
+            continue  # "did emissions fall from 2019": a verb, not the season
         first_month = seasons[m.group(1)]
         season_year = int(m.group(2)) if m.group(2) else latest
+        if m.group(3) and first_month == 12 and int(m.group(3)) == (season_year + 1) % 100:
+            season_year += 1  # "winter 2019/20": the winter that ends in 2020
         if season_year is None:
             continue
         start = datetime(season_year - 1, 12, 1) if first_month == 12 else datetime(season_year, first_month, 1)
         end = month_period(start.year + (start.month + 2 > 12), (start.month + 1) % 12 + 1).end
         label = f"{m.group(1)} {season_year} ({start:%B %Y} to {month_period(end.year if end.month > 1 else end.year - 1, (end.month - 2) % 12 + 1).label})"
-        add(m, Period(start, end, label, implicit_year=not m.group(2)))
+        relative = not m.group(2) and bool(re.search(r"\b(?:last|this|past|previous|latest|most recent)\s+$",
+                                                          t[max(0, m.start() - 13):m.start()]))
+        add(m, Period(start, end, label, implicit_year=not m.group(2) and not relative, relative=relative))
     # day: "5 march 2020", "march 5, 2020"
     for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_RE})\s+({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})"
                          rf"(?:st|nd|rd|th)?,?\s+({YEAR_RE})\b", t):
@@ -156,15 +166,20 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
     if year_months:
         ny, nm = year_months[-1]
         newest = month_period(ny, nm)
-        for m in re.finditer(r"\b(?:last|past|previous|latest|most recent|newest) (?:(\d{1,2}) months|(month)|(quarter))\b", t):
+        for m in re.finditer(rf"\b(?:(?:last|past|previous|latest|most recent|newest) (?:({COUNT_RE}) months|(month)|"
+                             rf"(quarter)|({COUNT_RE}) quarters)|(?:this|the current) (?:(month)|(quarter)))\b", t):
             if not free(m.start(), m.end()):
                 continue
-            n = int(m.group(1)) if m.group(1) else (1 if m.group(2) else 3)
-            y, mo = ny, nm - n + 1
+            quarters = _count(m.group(4)) if m.group(4) else 1 if m.group(3) or m.group(6) else 0
+            n = _count(m.group(1)) if m.group(1) else 3 * quarters if quarters else 1
+            end_y, end_m = (ny, (nm - 1) // 3 * 3 + 3) if quarters else (ny, nm)  # quarters: calendar ones
+            last = month_period(end_y, end_m)
+            y, mo = end_y, end_m - n + 1
             while mo < 1:
                 y, mo = y - 1, mo + 12
-            label = newest.label if n == 1 else f"the {n} months to {newest.label}"
-            add(m, Period(datetime(y, mo, 1), newest.end, label, relative=True))
+            label = (last.label if n == 1 else f"Q{end_m // 3} {end_y}" if quarters == 1
+                     else f"the {n} months to {last.label}")
+            add(m, Period(datetime(y, mo, 1), last.end, label, relative=True))
     # quarters: "q1 2020", "2020 q1", "first quarter of 2020", "q3"
     ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
     for m in re.finditer(rf"\bq([1-4])(?:\s*(?:of\s*)?({YEAR_RE}))?\b|\b({YEAR_RE})\s*q([1-4])\b|"
@@ -208,8 +223,14 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         period = month_period(year, month)
         period.implicit_year = not m.group(2)
         add(m, period)
+    # relative spans of years: "the last two years", "past 3 years" (whole calendar years up to the newest)
+    for m in re.finditer(rf"\b(?:last|past|previous|latest) ({COUNT_RE}) (?:calendar |full )?years\b", t):
+        if latest is None or not free(m.start(), m.end()):
+            continue
+        first_year = latest - _count(m.group(1)) + 1
+        add(m, Period(datetime(first_year, 1, 1), datetime(latest + 1, 1, 1), f"{first_year}-{latest}", relative=True))
     # relative years
-    for m in re.finditer(r"\b(last|this|current|latest|most recent) (?:calendar |financial |reporting )?year\b", t):
+    for m in re.finditer(r"\b(last|this|current|latest|most recent|past) (?:calendar |financial |reporting )?year\b", t):
         if latest is None or not free(m.start(), m.end()):
             continue
         # relative to the newest data (what the ledger can answer), not to today's date: the answer names the year
@@ -223,6 +244,10 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         add(m, Period(datetime(y, 1, 1), datetime(y + 1, 1, 1), str(y)))
     found.sort(key=lambda x: x[0])
     periods = [p for _, p in found]
+    explicit = [p for p in periods if not p.implicit_year and not p.relative]
+    if explicit and len(explicit) < len(periods):  # "between Q1 and Q2 2020": the year said once, for both
+        year = explicit[-1].start.year if explicit[-1].start.month != 12 else explicit[-1].end.year
+        periods = [p.with_year(year) if p.implicit_year else p for p in periods]
     if len(periods) == 1 and year_months:
         first, newest = month_period(*year_months[0]), month_period(*year_months[-1])
         p = periods[0]
@@ -231,10 +256,14 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             return [Period(p.start, newest.end, f"{p.label} to {newest.label}")]
         if re.search(r"\byear[- ]to[- ](?:date|the end of)?\s*", t) and p.end - p.start <= timedelta(days=31):
             return [Period(datetime(p.start.year, 1, 1), p.end, f"January {p.start.year} to {p.label}")]
-        if re.search(r"\b(?:up to|until|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!go )(?<!went )through|"
+        if re.search(r"\b(?:(?<!add )(?<!adds )(?<!added )(?<!adding )(?<!sum )(?<!sums )(?<!summed )up to|until|(?<!get )(?<!got )(?<!gets )(?<!getting )(?<!go )(?<!went )through|"
                      r"before the end of)\b", t):
             return [Period(first.start, p.end, f"{first.label} to {p.label}")]
     return periods
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else COUNTS[word]
 
 
 def _one_day() -> timedelta:

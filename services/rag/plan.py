@@ -46,6 +46,8 @@ class Calls:
 
 
 Reply = Answer | Calls
+WHICH_MEASURE = ("What would you like to know: energy use (kWh), average or peak demand (kW), emissions (t CO2e), "
+                 "intensity per m2 or an emission factor, and for which sites and period?")
 
 
 def unknown_site_text(unknown: list[str], site_ids: Iterable[str]) -> str:
@@ -80,7 +82,7 @@ def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: Knowledg
     if slots.invalid_dates:
         return slots, Answer(f"'{slots.invalid_dates[0]}' is not a date, so I will not guess which period you "
                              "mean. Ask with a real date, month, quarter or year.", declined=True, kind="clarify")
-    if slots.unknown_sites and not slots.sites:
+    if slots.unknown_sites and not slots.tag:  # one site unknown among known ones: asked, not half answered
         return slots, Answer(unknown_site_text(slots.unknown_sites, dc.sites()), declined=True, kind="clarify")
     if slots.intent not in ("alerts", "recommend", "list_sites", "site_info") and year_months:
         ask = clarification(slots, question, first_month=month_period(*year_months[0]).label,
@@ -98,7 +100,11 @@ def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: Knowledg
         return slots, Calls([call])
     if slots.measure is not None and slots.intent in ("totals", "top", "compare", "breakdown"):
         return slots, Calls(measure_calls(slots))
-    return slots, Calls(data_calls(slots))
+    calls = data_calls(slots)
+    if calls is None:
+        slots.clarify = WHICH_MEASURE
+        return slots, Answer(WHICH_MEASURE, kind="clarify")
+    return slots, Calls(calls)
 
 
 def answer_meta(reply: Answer, slots: Slots) -> Answer:
@@ -110,61 +116,18 @@ def answer_meta(reply: Answer, slots: Slots) -> Answer:
     return reply
 
 
-def data_calls(s: Slots) -> list[Call]:
-    """The data-core tool calls that answer the slots of a data question. Narrows the slots to what the
-    calls answer (the two sites or periods compared, one site of an intensity, a total instead of a
-    comparison without a second period): the answer is written from the same slots."""
-    period = s.periods[0] if s.periods else None
-    base: dict[str, Any] = {}
-    if period:
-        base.update(period.params())
-    if s.scopes:
-        base["scope"] = s.scopes
-    if s.activity_types:
-        base["activity_type"] = s.activity_types
-    if s.category:
-        base["category"] = [s.category]
-    method = s.method or "location"
+def data_calls(s: Slots) -> list[Call] | None:
+    """The data-core tool calls of the questions that are not a measure (alerts, actions, the sites), or None
+    when the question asks for a number without saying what to measure (asked back, never guessed)."""
     if s.intent == "alerts":
         return [("site_alerts", {"site": s.sites[0] if s.sites else None})]
     if s.intent == "recommend" and s.hotspot_id and not s.activity_types:
         return [("recommend_actions", {"hotspot_id": s.hotspot_id, "top_k": 5})]
-    if s.intent == "recommend":
+    if s.intent == "recommend" and s.sites:
         return [("recommend_actions", {"site": s.sites[0], "activity_type": s.activity_types[0] if s.activity_types else None,
                                        "category": s.category, "top_k": 5})]
     if s.intent == "list_sites":
         return [("list_sites", {})]
     if s.intent == "site_info":
         return [("site_info", {"site": s.sites[0]})] if s.sites else [("list_sites", {})]
-    if s.intent == "top":
-        by = s.by or ("activity_type" if s.sites else "site")
-        return [("top_contributors", {**base, **({"site": s.sites} if s.sites else {}), "by": by,
-                                      "limit": s.top_n or 5, "method": method})]
-    site_args = {"site": s.sites} if s.sites else {}
-    if s.intent == "intensity" and not s.sites:
-        s.intent = "totals"  # intensity is per site (its floor area); without one, the total
-    if s.intent == "intensity" and s.sites:
-        s.sites = s.sites[:1]  # per site: its own emissions over its own floor area
-        return [("emissions_totals", {**base, "site": s.sites, "method": method, "group_by": "site"}),
-                ("site_info", {"site": s.sites[0]})]
-    if s.intent == "compare" and len(s.sites) >= 2 and len(s.periods) < 2:
-        s.sites = s.sites[:2]  # "b2 vs b5 in 2020": the two sites side by side
-        common = {k: v for k, v in base.items()}
-        return [("emissions_totals", {**common, "site": [site], "method": method}) for site in s.sites]
-    if s.intent == "compare":
-        first = s.periods[0] if s.periods else None
-        second = s.periods[1] if len(s.periods) > 1 else (first.previous() if first else None)
-        if first is None or second is None:
-            s.intent = "totals"
-        else:
-            older, newer = sorted([first, second], key=lambda p: p.start)
-            s.periods = [older, newer]  # the composer labels exactly these two
-            common = {k: v for k, v in base.items() if k not in ("start", "end")}
-            return [("emissions_totals", {**common, **older.params(), **site_args, "method": method}),
-                    ("emissions_totals", {**common, **newer.params(), **site_args, "method": method})]
-    group = "activity_type" if s.intent == "breakdown" and s.by == "activity_type" else "scope"
-    calls = [("emissions_totals", {**base, **site_args, "method": method, "group_by": group})]
-    scope2_only = s.scopes == [2] or (s.activity_types == ["electricity"])
-    if (scope2_only and s.method is None) or s.both_methods:
-        calls.append(("emissions_totals", {**base, **site_args, "method": "market", "group_by": group}))
-    return calls
+    return None

@@ -129,6 +129,7 @@ class Slots:
     tag: str | None = None  # the sites are the ones with this tag
     all_sites: bool = False
     clarify: str | None = None  # the question to ask back instead of answering
+    region_sites: list[str] = field(default_factory=list)  # a factor's region: its sites (an hourly factor's mean)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -1,7 +1,6 @@
-"""Writing an answer from tool results, one renderer per intent: totals (with the market-based figure when
-scope 2 is asked), comparisons (of two periods or two sites), top contributors, intensity per m2, alerts
-(with the actions for the first hotspot), recommendations, the sites, and knowledge-base answers. Each writes
-only what the results contain: numbers from the data-core queries (cited ``[Q1]``...) and passages of the
+"""Writing an answer from tool results for the questions that are not a measure: alerts (with the actions for
+the first hotspot), recommendations, the sites, and knowledge-base answers (a measure is written by
+:mod:`services.rag.measure_render`). Each writes only what the results contain: numbers from the data-core queries (cited ``[Q1]``...) and passages of the
 knowledge base (cited ``[doc-id]``).
 """
 
@@ -14,39 +13,16 @@ from typing import Any
 
 from services.rag.citations import Refs, ToolResult
 from services.rag.kb import KnowledgeBase
-from services.rag.period import Period
 from services.rag.plan import Answer, Calls, Reply, unknown_site_text
 from services.rag.question import Slots
 from services.rag.restate import co2e
 from services.rag.scope import CAPABILITIES
 
 log = logging.getLogger(__name__)
-SCOPE_NAMES = {1: "Scope 1", 2: "Scope 2", 3: "Scope 3"}
-CATEGORY_NAMES = {1: "purchased goods and services", 2: "capital goods", 3: "fuel- and energy-related activities",
-                  4: "upstream transportation", 5: "waste", 6: "business travel", 7: "employee commuting",
-                  8: "upstream leased assets", 9: "downstream transportation", 10: "processing of sold products",
-                  11: "use of sold products", 12: "end-of-life treatment", 13: "downstream leased assets",
-                  14: "franchises", 15: "investments"}
 
 
 def fmt_t(kg: float) -> str:
     return co2e(kg, "t")
-
-
-def _describe(slots: Slots, period: Period | None, *, site: str | None = None, method: str | None = None) -> str:
-    parts = []
-    if slots.scopes:
-        parts.append(" + ".join(SCOPE_NAMES[s] for s in slots.scopes))
-    if slots.category:
-        parts.append(f"Scope 3 category {slots.category} ({CATEGORY_NAMES.get(slots.category, '')})")
-    if slots.activity_types:
-        parts.append(", ".join(a.replace("_", " ") for a in slots.activity_types))
-    what = " ".join(parts) + " emissions" if parts else "Emissions"
-    if method or (2 in slots.scopes or "electricity" in slots.activity_types):
-        what += f" ({method or slots.method or 'location'}-based)"
-    where = f" of {site}" if site else (f" of {', '.join(slots.sites)}" if slots.sites else " across all sites")
-    when = f" in {period.label}" if period else " over all the data"
-    return what[0].upper() + what[1:] + where + when
 
 
 def render(s: Slots, results: list[ToolResult], step: int, *, kb: KnowledgeBase,
@@ -89,13 +65,8 @@ def _intent(kb: KnowledgeBase, s: Slots, results: list[ToolResult], refs: Refs, 
         return _list_sites(results, refs)
     if s.intent == "site_info":
         return _site_info(results, refs)
-    if s.intent == "top":
-        return _top(s, results, refs)
-    if s.intent == "intensity":
-        return _intensity(s, results, refs)
-    if s.intent == "compare" and len(results) == 2:
-        return _compare(s, results, refs)
-    return _totals(s, results, refs)
+    return Answer(f"I don't know how to answer that from the results I got, so I will not guess. {CAPABILITIES}",
+                  declined=True)
 
 
 def _list_sites(results: list[ToolResult], refs: Refs) -> Answer:
@@ -116,107 +87,8 @@ def _site_info(results: list[ToolResult], refs: Refs) -> Answer:
     return Answer(text, citations=refs.items)
 
 
-def _totals(s: Slots, results: list[ToolResult], refs: Refs) -> Answer:
-    period = s.periods[0] if s.periods else None
-    _n, args, value, _e = results[0]
-    body = value["result"]
-    ref = refs.query(value["citation"], body)
-    total = float(body["total_kg_co2e"])
-    method = args.get("method", "location")
-    desc = _describe(s, period, method=method if (2 in s.scopes or "electricity" in s.activity_types) else None)
-    facts = [{"label": desc, "value_kg": total, "value_t": total / 1000, "ref": ref}]
-    if total == 0 and not body["rows"]:
-        text = (f"{desc}: the ledger has no rows for that selection [{ref}], so the total is 0. "
-                "Check the period or the site.")
-        return Answer(text, citations=refs.items, facts=facts)
-    lines = [f"{desc}: **{fmt_t(total)}** ({total:,.1f} kg) [{ref}]."]
-    if len(results) > 1:
-        _n2, args2, value2, _e2 = results[1]
-        market = float(value2["result"]["total_kg_co2e"])
-        ref2 = refs.query(value2["citation"], value2["result"])
-        lines.append(f"Market-based, with the contractual instruments: {fmt_t(market)} [{ref2}].")
-        facts.append({"label": desc.replace("location-based", "market-based"), "value_kg": market,
-                      "value_t": market / 1000, "ref": ref2})
-    rows = [r for r in body["rows"] if float(r["kg_co2e"])]
-    if len(rows) > 1 and body.get("group_by"):
-        key = body["group_by"][0]
-        parts = [f"{_label(key, r.get(key))} {fmt_t(float(r['kg_co2e']))}"
-                 for r in sorted(rows, key=lambda r: -float(r["kg_co2e"]))[:6]]
-        lines.append("By " + key.replace("_", " ") + ": " + "; ".join(parts) + f" [{ref}].")
-    n_rows = sum(int(r.get("rows") or 0) for r in body["rows"])
-    lines.append(f"From {n_rows:,} ledger rows of ledger version {body.get('ledger_version')}; activities are "
-                 "counted in the period they start. The audit trail of the query shows every factor used.")
-    return Answer("\n\n".join(lines), citations=refs.items, facts=facts)
 
 
-def _compare(s: Slots, results: list[ToolResult], refs: Refs) -> Answer:
-    (_a, args_a, va, _), (_b, args_b, vb, _) = results
-    ka, kb_ = float(va["result"]["total_kg_co2e"]), float(vb["result"]["total_kg_co2e"])
-    ra, rb = refs.query(va["citation"], va["result"]), refs.query(vb["citation"], vb["result"])
-    change = kb_ - ka
-    pct = f" ({change / ka * 100:+.1f} %)" if ka else ""
-    if len(s.sites) == 2 and args_a.get("site") != args_b.get("site"):
-        period = s.periods[0] if s.periods else None
-        da, db = _describe(s, period, site=s.sites[0]), _describe(s, period, site=s.sites[1])
-        text = (f"{da}: {fmt_t(ka)} [{ra}].\n\n{db}: {fmt_t(kb_)} [{rb}].\n\n"
-                f"{s.sites[1]} {'above' if change >= 0 else 'below'} {s.sites[0]} by **{fmt_t(abs(change))}**{pct}.")
-        facts = [{"label": f"{s.sites[1]} minus {s.sites[0]}", "value_kg": change, "value_t": change / 1000,
-                  "ref": rb}, {"label": da, "value_kg": ka, "value_t": ka / 1000, "ref": ra},
-                 {"label": db, "value_kg": kb_, "value_t": kb_ / 1000, "ref": rb}]
-        return Answer(text, citations=refs.items, facts=facts)
-    periods = s.periods[:2]
-    da, db = _describe(s, periods[0]), _describe(s, periods[1])
-    text = (f"{da}: {fmt_t(ka)} [{ra}].\n\n{db}: {fmt_t(kb_)} [{rb}].\n\n"
-            f"Change: **{'+' if change >= 0 else '-'}{fmt_t(abs(change))}**{pct} from {periods[0].label} to "
-            f"{periods[1].label}.")
-    facts = [{"label": f"change {periods[0].label} -> {periods[1].label}", "value_kg": change,
-              "value_t": change / 1000, "ref": rb},
-             {"label": da, "value_kg": ka, "value_t": ka / 1000, "ref": ra},
-             {"label": db, "value_kg": kb_, "value_t": kb_ / 1000, "ref": rb}]
-    return Answer(text, citations=refs.items, facts=facts)
-
-
-def _top(s: Slots, results: list[ToolResult], refs: Refs) -> Answer:
-    _n, args, value, _e = results[0]
-    body = value["result"]
-    ref = refs.query(value["citation"], body)
-    by = body.get("by", "site")
-    period = s.periods[0] if s.periods else None
-    rows = body["rows"]
-    if not rows:
-        return Answer(f"The ledger has no emissions for that selection [{ref}].", citations=refs.items)
-    head = rows[0]
-    when = f" in {period.label}" if period else ""
-    lines = [f"The largest contributor by {by.replace('_', ' ')}{when} is **{_label(by, head[by])}** with "
-             f"{fmt_t(float(head['kg_co2e']))} ({float(head['share']) * 100:.1f} % of "
-             f"{fmt_t(float(body['total_kg_co2e']))}) [{ref}]."]
-    others = [f"{i}. {_label(by, r[by])}: {fmt_t(float(r['kg_co2e']))} ({float(r['share']) * 100:.1f} %)"
-              for i, r in enumerate(rows[:args.get('limit', 5)], start=1)]
-    lines.append("\n".join(others))
-    lines.append(f"{body.get('pareto_count')} of {body.get('contributors')} make up 80 % of the total [{ref}].")
-    facts = [{"label": f"top {by}{when}: {head[by]}", "value_kg": float(head["kg_co2e"]),
-              "value_t": float(head["kg_co2e"]) / 1000, "ref": ref, "key": str(head[by])}]
-    return Answer("\n\n".join(lines), citations=refs.items, facts=facts)
-
-
-def _intensity(s: Slots, results: list[ToolResult], refs: Refs) -> Answer:
-    totals = next(v for n, _a, v, _e in results if n == "emissions_totals")
-    info = next(v for n, _a, v, _e in results if n == "site_info")
-    ra = refs.query(totals["citation"], totals["result"])
-    rb = refs.query(info["citation"])
-    kg = float(totals["result"]["total_kg_co2e"])
-    area = info["result"].get("floor_area_m2")
-    period = s.periods[0] if s.periods else None
-    site = s.sites[0]
-    if not area:
-        return Answer(f"{site} has no floor area in the data core [{rb}], so I cannot give an intensity. "
-                      f"Its emissions were {fmt_t(kg)} [{ra}].", citations=refs.items)
-    value = kg / float(area)
-    when = f" in {period.label}" if period else ""
-    text = (f"Carbon intensity of {site}{when}: **{value:,.2f} kg CO2e per m2** ({fmt_t(kg)} [{ra}] over "
-            f"{float(area):,.0f} m2 of floor area [{rb}]).")
-    facts = [{"label": f"intensity of {site}{when}", "value": value, "unit": "kg CO2e/m2", "ref": ra}]
-    return Answer(text, citations=refs.items, facts=facts)
 
 
 def _alerts(s: Slots, results: list[ToolResult], refs: Refs, step: int) -> Reply:
@@ -333,14 +205,6 @@ def _evidence_text(kind: str | None, ev: dict[str, Any]) -> str:
             except (ValueError, TypeError):
                 continue
     return (" (" + ", ".join(parts[:3]) + ")") if parts else ""
-
-
-def _label(key: str, value: Any) -> str:
-    if key == "scope":
-        return SCOPE_NAMES.get(int(value), f"scope {value}")
-    if key == "category":
-        return f"category {value}" if value is not None else "no category"
-    return str(value).replace("_", " ") if key == "activity_type" else str(value)
 
 
 def _num(v: Any) -> str:

@@ -5,7 +5,9 @@ digits."""
 
 from __future__ import annotations
 
+import calendar
 import math
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -94,10 +96,16 @@ def when(p: Period | None, latest: bool = False) -> str:
         return "the latest year with data" if latest else "all the data"
     if p.relative:
         days = (p.end - p.start).days
-        note = ("the last month with data" if days <= 31 else "the latest year with data" if days >= 365
-                else "relative to the newest data")
+        note = ("the last month with data" if days <= 31 else "the last quarter with data" if 89 <= days <= 92
+                and p.start.month in (1, 4, 7, 10) and p.label.startswith("Q") else "the latest year with data"
+                if 365 <= days <= 366 else "relative to the newest data, which ends " + _newest(p))
         return f"{p.label} ({note})"
     return p.label
+
+
+def _newest(p: Period) -> str:
+    last = p.end - timedelta(days=1)
+    return f"{calendar.month_name[last.month]} {last.year}"
 
 
 def restated(s: Slots) -> str:

@@ -37,7 +37,7 @@ CAPABILITIES = ("I can answer from your organisation's readings and ledger: ener
                 "factor used and its source; open alerts and ranked reduction actions; and GHG accounting and "
                 "reduction measures from the knowledge base.")
 EXAMPLES = Path(__file__).resolve().parent / "data" / "scope_examples.yaml"
-MAX_IN_DECLINED = 0.05  # C=16 chosen on the tune split too
+MAX_IN_DECLINED = 0.025  # precision first (issue #19's bar is 3 %); C=16 chosen on the tune split too
 """The largest share of the tune split's in-scope examples the threshold may decline."""
 
 

@@ -11,6 +11,7 @@ import pytest
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from services.rag.composer import GroundedComposer, previous_slots, to_message
+from services.rag.period import month_period
 from services.rag.plan import Answer, Calls
 from services.rag.question import Slots
 from tests.services.rag.conftest import ACTS, SITES, YM
@@ -48,8 +49,9 @@ def test_a_question_becomes_tool_calls_and_their_results_the_answer() -> None:
 
 
 def test_a_follow_up_keeps_the_previous_answers_slots() -> None:
-    earlier = to_message(Answer("b2 gas in 2019: ..."), Slots(intent="totals", sites=["b2"],
-                                                              activity_types=["natural_gas"]))
+    earlier = to_message(Answer("b2 gas in 2019: ..."), Slots(intent="totals", sites=["b2"], measure="emissions",
+                                                              activity_types=["natural_gas"],
+                                                              periods=[month_period(2019, 3)]))
     messages = [ChatMessage.from_user("b2 gas emissions in 2019"), earlier, ChatMessage.from_user("and b5?")]
     assert previous_slots(messages) == Slots.from_dict(earlier.meta["slots"])
     (planned,) = composer().run(messages=messages)["replies"]

@@ -63,6 +63,36 @@ def test_sites_by_tag_by_name_or_all() -> None:
     assert office.sites == ["us-liaison"]
     estate = p("gas use of the estate in 2020")
     assert estate.all_sites and estate.sites == []
+    for q in ("how much gas did our labs buildings burn in 2019?", "electricity of the sites in the labs group, 2020",
+              "the whole labs estate's emissions in 2020"):  # a tag word qualifying the sites, not said "tagged"
+        assert p(q).tag == "labs" and p(q).sites == ["b7", "b8"], q
+    assert p("tips to save gas in labs").tag is None  # the word alone is not a group
+
+
+def test_slots_inferred_from_weak_evidence_are_asked_back() -> None:
+    from services.rag.measure import clarification
+
+    def ask(q: str) -> str | None:
+        s = p(q)
+        return clarification(s, q, first_month="January 2019", last_month="December 2020")
+
+    assert (ask("electricity used by b2 in March") or "").startswith("March of which year?")
+    assert ask("electricity used by b2 between Q1 and Q2 2020") is None  # the year said once, for both
+    assert "no data on cost" in (ask("what did b2's electricity cost in 2020?") or "")
+    assert ask("electricity used by b2 in March 2020") is None
+
+
+def test_relative_periods_are_resolved_against_the_newest_data() -> None:
+    quarter = p("gas of b2 last quarter").periods[0]
+    assert quarter.relative and quarter.label == "Q4 2020" and "(the last quarter with data)" in restated(
+        p("gas of b2 last quarter"))
+    two = p("emissions over the past two years").periods[0]
+    assert two.relative and (two.start.year, two.end.year) == (2019, 2021)
+    assert [x.label for x in p("did scope 1 emissions fall from 2019 to 2020?").periods] == ["2019", "2020"]  # a verb
+    assert p("gas of b2 in winter 2019/20").periods[0].start.isoformat() == "2019-12-01T00:00:00"
+    assert p("what did the gas add up to in 2020?").periods[0].label == "2020"
+    winter = p("gas of b2 last winter").periods[0]
+    assert winter.relative and winter.start.isoformat() == "2019-12-01T00:00:00"
 
 
 def test_periods_seasons_day_ranges_and_relative_ones() -> None:

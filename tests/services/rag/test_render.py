@@ -1,20 +1,19 @@
-"""Writing answers from tool results: every number cited with its query, the market-based figure beside the
-location-based one, comparisons, rankings, intensity, alerts (with a second round of calls for the actions),
-recommendations, knowledge answers, and declines when a call failed or a result cannot be read."""
+"""Writing the answers that are not a measure from tool results: alerts (with a second round of calls for the
+actions), recommendations, the sites, knowledge answers, and declines when a call failed or a result cannot be
+read (a measure's answers: test_measure_render.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pytest
 
 from services.rag.citations import ToolResult
 from services.rag.kb import KbDocument
-from services.rag.period import Period, month_period
+from services.rag.period import month_period
 from services.rag.plan import Answer, Calls, Reply
 from services.rag.question import Slots
-from services.rag.render import fmt_t, render
+from services.rag.render import render
 
 pytestmark = pytest.mark.unit
 MARCH = month_period(2020, 3)
@@ -48,46 +47,10 @@ def answer(s: Slots, *results: ToolResult) -> Answer:
     return reply
 
 
-def test_a_scope_2_total_states_both_methods_each_cited() -> None:
-    s = Slots(intent="totals", scopes=[2], periods=[MARCH])
-    a = answer(s, totals(2000.0, method="location"), totals(500.0, method="market"))
-    assert a.text.startswith(f"Scope 2 emissions (location-based) across all sites in March 2020: **{fmt_t(2000)}**")
-    assert f"Market-based, with the contractual instruments: {fmt_t(500)} [Q2]" in a.text
-    assert [c["ref"] for c in a.citations] == ["Q1", "Q2"] and a.citations[0]["result"]["total_kg_co2e"] == 2000
-    assert [f["value_kg"] for f in a.facts] == [2000.0, 500.0] and "market-based" in a.facts[1]["label"]
-    assert "From 3 ledger rows of ledger version 7" in a.text
-
-
-def test_an_empty_selection_says_so() -> None:
-    a = answer(Slots(intent="totals", sites=["b2"]), totals(0.0, rows=[]))
-    assert "the ledger has no rows for that selection [Q1], so the total is 0" in a.text and a.facts[0]["value_kg"] == 0
-
-
-def test_a_breakdown_lists_the_groups_largest_first() -> None:
-    rows = [{"scope": 1, "kg_co2e": 100.0, "rows": 1}, {"scope": 2, "kg_co2e": 300.0, "rows": 2}]
-    a = answer(Slots(intent="breakdown"), totals(400.0, rows=rows))
-    assert f"By scope: Scope 2 {fmt_t(300)}; Scope 1 {fmt_t(100)} [Q1]." in a.text
-
-
-def test_comparisons_of_two_periods_and_of_two_sites() -> None:
-    older, newer = Period(datetime(2019, 1, 1), datetime(2020, 1, 1), "2019"), Period(
-        datetime(2020, 1, 1), datetime(2021, 1, 1), "2020")
-    a = answer(Slots(intent="compare", periods=[older, newer]), totals(1000.0), totals(1500.0, start="2020"))
-    assert f"Change: **+{fmt_t(500)}** (+50.0 %) from 2019 to 2020." in a.text and a.facts[0]["value_kg"] == 500
-    sites = answer(Slots(intent="compare", sites=["b2", "b5"]), totals(1000.0, site=["b2"]), totals(400.0, site=["b5"]))
-    assert f"b5 below b2 by **{fmt_t(600)}** (-60.0 %)." in sites.text and sites.facts[0]["label"] == "b5 minus b2"
-
-
-def test_top_contributors() -> None:
-    body = {"by": "site", "total_kg_co2e": 1000.0, "pareto_count": 1, "contributors": 2,
-            "rows": [{"site": "b2", "kg_co2e": 800.0, "share": 0.8}, {"site": "b5", "kg_co2e": 200.0, "share": 0.2}]}
-    result = ("top_contributors", {"limit": 5}, {"result": body, "citation": cite("/api/v1/emissions/top")}, False)
-    a = answer(Slots(intent="top", periods=[MARCH]), result)
-    assert a.text.startswith(f"The largest contributor by site in March 2020 is **b2** with {fmt_t(800)} (80.0 % of")
-    assert "2. b5:" in a.text and a.facts[0]["key"] == "b2"
-    empty = answer(Slots(intent="top"), ("top_contributors", {}, {"result": {**body, "rows": []},
-                                                                   "citation": cite("/api/v1/emissions/top")}, False))
-    assert empty.text == "The ledger has no emissions for that selection [Q1]."
+def test_a_data_question_without_a_measure_is_not_answered_here() -> None:
+    """Numbers are written by services/rag/measure_render.py from the measure; without one, no number."""
+    a = answer(Slots(intent="totals", scopes=[2], periods=[MARCH]), totals(2000.0, method="location"))
+    assert a.declined and "I don't know how to answer that" in a.text and not a.facts
 
 
 def site_info(area: float | None) -> ToolResult:
@@ -95,11 +58,7 @@ def site_info(area: float | None) -> ToolResult:
     return "site_info", {"site": "b2"}, {"result": site, "citation": cite("/api/v1/sites/b2")}, False
 
 
-def test_intensity_per_floor_area_and_a_site_without_one() -> None:
-    a = answer(Slots(intent="intensity", sites=["b2"]), totals(5000.0), site_info(2000.0))
-    assert "**2.50 kg CO2e per m2**" in a.text and a.facts[0]["value"] == 2.5
-    no_area = answer(Slots(intent="intensity", sites=["b2"]), totals(5000.0), site_info(None))
-    assert "b2 has no floor area in the data core [Q2]" in no_area.text and not no_area.facts
+def test_site_info() -> None:
     info = answer(Slots(intent="site_info", sites=["b2"]), site_info(2000.0))
     assert info.text == "b2 (Building 2): country GB, grid region GB, floor area 2,000 m2 [Q1]."
 
