@@ -150,3 +150,11 @@ def case_frame(arc: Archive, case: dict, end: pd.Timestamp | None = None) -> pd.
 
 def read_split() -> dict:
     return json.loads(SPLIT.read_text())
+
+
+def split_of(split: dict, site: str, window_start: str) -> str:
+    """``"test"`` when the (building, window) pair is one of the fresh TEST split's (no TUNE case ever used
+    its data), else ``"tune"`` (see ``design.history`` of the split)."""
+    half = "a" if site in split["buildings"]["a"] else "b"
+    window = next(w for w in split["windows"] if w["start"] == window_start)
+    return "test" if window["test_half"] == half else "tune"

@@ -25,12 +25,12 @@ def archive():
 
 
 def _test_window(split: dict, month: str) -> list[str]:
-    w = next(w for w in split["windows"] if w["split"] == "test" and w["start"].startswith(month))
+    w = next(w for w in split["windows"] if w["test_half"] == "a" and w["start"].startswith(month))
     return [w["start"], w["end"]]
 
 
 def _case(split: dict, site: str, act: str, month: str, **fault) -> dict:
-    assert site in split["buildings"]["test"]
+    assert site in split["buildings"]["b"]
     return {"split": "test", "site": site, "activity_type": act, "window": _test_window(split, month), "seed": 7,
             "kind": "clean", **fault}
 
@@ -70,7 +70,7 @@ def test_a_drop_is_found_on_most_test_meters(archive) -> None:
     """The same 40 % two-week drop on every TEST building's electricity meter: found where it is, named."""
     split, arc = archive
     hits = 0
-    for site in split["buildings"]["test"]:
+    for site in split["buildings"]["b"]:
         case = _case(split, site, "electricity", "2019-09", kind="level_shift_down", magnitude=0.4,
                      start="2019-10-01T00:00:00", duration_h=14 * 24)
         hits += any(h.evidence["fault"] == "level_shift_down"

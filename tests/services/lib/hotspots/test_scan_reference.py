@@ -26,8 +26,8 @@ SITES = ["b58", "b77"]  # TEST-split buildings
 @pytest.fixture(scope="module")
 def arc():
     split = read_split()
-    assert set(SITES) <= set(split["buildings"]["test"])
-    assert any(w["start"] == "2019-11-18" and w["split"] == "test" for w in split["windows"])
+    assert set(SITES) <= set(split["buildings"]["b"])
+    assert any(w["start"] == "2019-11-18" and w["test_half"] == "a" for w in split["windows"])
     return load(split)
 
 
