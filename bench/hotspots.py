@@ -266,7 +266,8 @@ def main() -> None:
     cases = split["cases"]
     tune_idx = [i for i, c in enumerate(cases) if c["split"] == "tune"]
     test_idx = [i for i, c in enumerate(cases) if c["split"] == "test"]
-    frames = {i: f for i in tune_idx + (test_idx if args.split == "test" else [])
+    only_test = args.defaults and args.split == "test"  # nothing to tune: the test cases alone
+    frames = {i: f for i in (test_idx if only_test else tune_idx + (test_idx if args.split == "test" else []))
               if (f := case_frame(arc, cases[i])) is not None}
     natural_gaps(arc, cases)
     print(f"references fit on {split['design']['train_period']} for {len(arc.models)} meters; "
@@ -283,7 +284,8 @@ def main() -> None:
                not np.isfinite(getattr(d, f)) for f in fields)
     same = same and dict(cfg.min_effect) == dict(d.min_effect) and all(cfg.z[k] == d.z[k] for k in d.z)
     print(f"ReferenceConfig() defaults {'are' if same else 'are NOT'} the thresholds chosen here")
-    report(score(run({i: frames[i] for i in tune_idx if i in frames}, cases, cfg), cases, tune_idx), "tune")
+    if not only_test:
+        report(score(run({i: frames[i] for i in tune_idx if i in frames}, cases, cfg), cases, tune_idx), "tune")
     idx = tune_idx
     if args.split == "test":
         idx = test_idx

@@ -215,9 +215,9 @@ def _segments(site: str, a: np.ndarray, ref: np.ndarray, temp: np.ndarray, hours
 def _cusum(site: str, a: np.ndarray, ref: np.ndarray, spread: np.ndarray, cfg: ReferenceConfig) -> list[Finding]:
     """Two-sided CUSUM of the standardised residual (module docstring)."""
     n = len(a)
-    if not math.isfinite(cfg.cusum_k) or n == 0:
-        return []
     h = cfg.cusum_h * cfg.scale(site, "cusum")
+    if not math.isfinite(cfg.cusum_k) or not math.isfinite(h) or n == 0:
+        return []
     valid = ~np.isnan(a)
     scale = max(float(np.nanmean(ref)), 1e-6)
     z = np.where(valid, (np.where(valid, a, 0.0) - ref) / np.maximum(spread, cfg.cusum_min_sd * scale), 0.0)
