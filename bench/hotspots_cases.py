@@ -14,6 +14,14 @@ Design (fixed before tuning; see the JSON's ``design`` block):
   cycled so every kind has a like number of cases in each split; magnitude 10-80 % and duration
   hours..weeks by kind. About 30 % of meter-windows stay clean: they give the false alarms per meter-month.
 * Each case has its own seed for whatever randomness the injector uses (start hour jitter, noise).
+
+Fresh TEST split (2026-12-07, written before any detection change of that day): the first TEST split was
+seen on every bench run while the detector was developed, so its cases joined TUNE (``"origin": "test-1"``).
+The new TEST cases lie on the (building, window) pairs that no case ever used: the first split's tune
+buildings in its test windows and its test buildings in its tune windows. Every test meter-window's data
+was therefore never looked at while tuning (buildings and periods were, on other meters / in other weeks).
+New seed (1812), new fault placement, every kind balanced (magnitudes cycled per kind so that each kind has
+cases at 10, 20, 30, 50 and 80 %), about 20 % of the meter-windows clean.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness import REPO  # noqa: E402
 
 SEED = 18
+SEED_TEST2 = 1812
+TEST2_PER_KIND = 16
+TEST2_CLEAN = 36
 OUT_FILE = REPO / "bench" / "hotspots_split.json"
 BUILDINGS = REPO / "data" / "buildings_cambridge"
 TRAIN = ("2019-01-01", "2019-07-01")
@@ -53,7 +64,8 @@ def _meters() -> list[tuple[str, str]]:
     return out
 
 
-def build() -> dict:
+def build_first() -> dict:
+    """The first split (2026-12-07 morning), kept byte for byte reproducible: its cases become TUNE."""
     rng = np.random.default_rng(SEED)
     meters = _meters()
     buildings = sorted({b for b, _ in meters}, key=lambda s: int(s[1:]))
@@ -102,6 +114,62 @@ def build() -> dict:
                       "test": sorted(set(buildings) - tune_b, key=lambda s: int(s[1:]))},
         "windows": windows,
         "cases": cases,
+    }
+
+
+def fresh_test(first: dict) -> list[dict]:
+    """The new TEST cases: meter-windows on the (building, window) pairs no first-split case used."""
+    rng = np.random.default_rng(SEED_TEST2)
+    tune_b = set(first["buildings"]["tune"])
+    pairs = [(b, act, w) for w in first["windows"] for b, act in _meters()
+             if (b in tune_b) == (w["split"] == "test")]
+    order = rng.permutation(len(pairs))
+    pairs = [pairs[i] for i in order]
+    warm = [i for i, p in enumerate(pairs) if p[1] == "natural_gas" and pd.Timestamp(p[2]["start"]).month in (7, 8, 9)]
+    used: set[int] = set()
+    cases: list[dict] = []
+
+    def take(pool: list[int], kind: str, n: int) -> None:
+        mags = [MAGNITUDES[i % len(MAGNITUDES)] for i in rng.permutation(max(n, len(MAGNITUDES)))][:n]
+        for m in mags:
+            j = next(i for i in pool if i not in used)
+            used.add(j)
+            b, act, w = pairs[j]
+            case = {"split": "test", "site": b, "activity_type": act, "window": [w["start"], w["end"]],
+                    "seed": int(rng.integers(1, 2**31 - 1)), "kind": kind}
+            if kind != "clean":
+                duration = int(rng.choice(DURATIONS_H[kind]))
+                latest = 28 * 24 - duration - 24
+                offset = int(rng.integers(48, max(49, latest)))
+                case |= {"magnitude": float(m), "start": (pd.Timestamp(w["start"]) + pd.Timedelta(hours=offset))
+                         .isoformat(), "duration_h": duration}
+            cases.append(case)
+
+    take(warm, "warm_weather_heating", TEST2_PER_KIND)
+    for kind in KINDS:
+        if kind != "warm_weather_heating":
+            take(list(range(len(pairs))), kind, TEST2_PER_KIND)
+    take(list(range(len(pairs))), "clean", TEST2_CLEAN)
+    return cases
+
+
+def build() -> dict:
+    first = build_first()
+    tune = [{**c, "split": "tune", "origin": c["split"] + "-1"} for c in first["cases"]]
+    design = {**first["design"], "history": (
+        "2026-12-07: the first split's TEST cases were seen on every bench run while the detector was "
+        "developed; they joined TUNE (origin test-1) and a fresh TEST split was written (seed "
+        f"{SEED_TEST2}), before any detection change of that day, on the (building, window) pairs that no "
+        "first-split case used: building half 'a' in the windows marked test_half 'a', half 'b' in those "
+        "marked 'b'.")}
+    return {
+        "seed": SEED,
+        "seed_test": SEED_TEST2,
+        "design": design,
+        "buildings": {"a": first["buildings"]["tune"], "b": first["buildings"]["test"]},
+        "windows": [{"start": w["start"], "end": w["end"], "test_half": "a" if w["split"] == "test" else "b"}
+                    for w in first["windows"]],
+        "cases": tune + fresh_test(first),
     }
 
 

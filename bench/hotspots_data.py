@@ -28,6 +28,8 @@ SPLIT = REPO / "bench" / "hotspots_split.json"
 CARRIER = {"electricity": "electricity", "natural_gas": "gas"}
 WARM_C = 15.0
 PEERS = True
+Z90 = 1.645
+"""Half-width of the day-ahead stand-in's 90 % interval, in hour-of-week residual spreads."""
 
 
 @dataclass
@@ -128,7 +130,7 @@ def inject(case: dict, ser: pd.Series, temp: pd.Series, train_mean: float) -> pd
 
 def case_frame(arc: Archive, case: dict, end: pd.Timestamp | None = None) -> pd.DataFrame | None:
     """The detector's input for one case: injected readings of the window (up to ``end``) with reference,
-    spread and temperature. ``None`` when the meter has no reference (too little training data)."""
+    spread, temperature and the day-ahead stand-in's expected / lower / upper (:func:`day_ahead`). ``None`` when the meter has no reference (too little training data)."""
     model = arc.models.get((case["site"], case["activity_type"]))
     if model is None:
         return None
@@ -143,10 +145,47 @@ def case_frame(arc: Archive, case: dict, end: pd.Timestamp | None = None) -> pd.
     if PEERS:
         f = peer_factor(arc, case["site"], case["activity_type"], idx)
         ref, spread = ref * f, spread * f
+    da = day_ahead(arc, case, model, faulty)
     return pd.DataFrame({"site": case["site"], "meter": "", "activity_type": case["activity_type"],
                          "timestamp": idx, "actual": faulty.to_numpy(float), "reference": ref, "spread": spread,
-                         "temperature": t})
+                         "temperature": t, "expected": da["expected"].to_numpy(float),
+                         "lower": da["lower"].to_numpy(float), "upper": da["upper"].to_numpy(float)})
+
+
+def day_ahead(arc: Archive, case: dict, model: ReferenceModel, faulty: pd.Series) -> pd.DataFrame:
+    """A cheap stand-in for the production day-ahead forecast (``carbon-baseline``, whose features are lags of
+    >= 24 h and the level of the 28 days before the hour's day): the meter's reference scaled by its own
+    actual / reference over the 7 UTC days before the hour's day (readings of the day itself never enter,
+    injected faults of earlier days do: it follows a lasting fault as the production model does), with a
+    90 % interval of +- q hour-of-week spreads (scaled alike), q split-conformal: the 90 % quantile of
+    |actual - expected| / spread over the 7 days before the window (``Z90`` when they have < 48 readings). The 7 days before the window come from the
+    archive, unfaulted. Columns expected, lower, upper on ``faulty``'s index."""
+    w0 = pd.Timestamp(case["window"][0], tz="UTC")
+    look = arc.readings[case["activity_type"]][case["site"]].loc[w0 - pd.Timedelta(days=7):w0 - pd.Timedelta(hours=1)]
+    hours = pd.date_range(w0 - pd.Timedelta(days=7), faulty.index.max(), freq="h") if len(faulty) else look.index
+    a = pd.concat([look, faulty]).reindex(hours)
+    ref, spread = predict(model, hours, arc.temp.reindex(hours).to_numpy(float))
+    ok = a.notna().to_numpy()
+    day = hours.floor("D")
+    num = pd.Series(np.where(ok, a.to_numpy(float), 0.0), hours).groupby(day).sum()
+    den = pd.Series(np.where(ok, ref, 0.0), hours).groupby(day).sum()
+    ratio = (num.rolling(7, min_periods=3).sum().shift(1) / den.rolling(7, min_periods=3).sum().shift(1)
+             .where(lambda x: x > 0)).clip(0.2, 3.0).fillna(1.0)
+    r = ratio.reindex(day).to_numpy(float)
+    e, s = ref * r, np.maximum(spread * r, 1e-6)
+    calib = (hours < w0) & ok  # split-conformal on the 7 clean days before the window
+    q = float(np.quantile(np.abs(a.to_numpy(float)[calib] - e[calib]) / s[calib], 0.9)) if calib.sum() >= 48 else Z90
+    out = pd.DataFrame({"expected": e, "lower": np.maximum(e - q * s, 0.0), "upper": e + q * s}, index=hours)
+    return out.reindex(faulty.index)
 
 
 def read_split() -> dict:
     return json.loads(SPLIT.read_text())
+
+
+def split_of(split: dict, site: str, window_start: str) -> str:
+    """``"test"`` when the (building, window) pair is one of the fresh TEST split's (no TUNE case ever used
+    its data), else ``"tune"`` (see ``design.history`` of the split)."""
+    half = "a" if site in split["buildings"]["a"] else "b"
+    window = next(w for w in split["windows"] if w["start"] == window_start)
+    return "test" if window["test_half"] == half else "tune"

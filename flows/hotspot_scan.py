@@ -53,7 +53,8 @@ from flows.predict_expected import fill_expected
 from services.common.datacore import DataCoreClient, TokenRefused, UpstreamProblem, seg
 from services.lib.hotspots.scan import extent, pareto_hotspots, scan_sites, utc
 
-DETECTED_KINDS = ["above_expected", "spike", "level_shift", "silent_meter", "stuck_meter"]
+DETECTED_KINDS = ["above_expected", "spike", "level_shift", "level_shift_up", "level_shift_down", "silent_meter",
+                  "stuck_meter"]
 
 
 @task(name="scan-chunk", cache_policy=NO_CACHE, **SERVICE_RETRIES)

@@ -15,12 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.contracts import DEFAULT_ALERT_KINDS, EXCESS_KINDS, SEVERITY_RANK, Kind
+from services.common.contracts import DEFAULT_ALERT_KINDS, EXCESS_KINDS, LEVEL_SHIFT_KINDS, SEVERITY_RANK, Kind
 from services.common.contracts import SeverityName as Severity
 
 RANK = SEVERITY_RANK
 LABELS = {"above_expected": "running above expected", "spike": "spike far above expected",
-          "level_shift": "consumption level shifted up", "silent_meter": "meter silent",
+          "level_shift": "consumption level shifted up", "level_shift_up": "consumption level shifted up",
+          "level_shift_down": "consumption level dropped", "silent_meter": "meter silent",
           "stuck_meter": "meter stuck on one value", "pareto": "among the top emitters",
           "growth": "emissions grew most"}
 
@@ -45,7 +46,8 @@ class AlertRules(BaseModel):
 
     def evaluate(self, hotspot: dict[str, Any]) -> dict[str, Any] | None:
         """The alert a hotspot raises under these rules, or None."""
-        if hotspot["kind"] not in self.kinds:
+        kind = hotspot["kind"]
+        if kind not in self.kinds and not (kind in LEVEL_SHIFT_KINDS and "level_shift" in self.kinds):
             return None
         site = self.sites.get(hotspot["site"])
         if site and site.mute:
@@ -55,7 +57,8 @@ class AlertRules(BaseModel):
         if RANK[hotspot["severity"]] < RANK[min_severity]:
             return None
         rule = f"site:{hotspot['site']}" if site else "default"
-        if hotspot["kind"] in EXCESS_KINDS and (hotspot.get("excess_kg") or 0.0) < min_kg:
+        excess = hotspot.get("excess_kg") or 0.0
+        if kind in EXCESS_KINDS and (abs(excess) if kind == "level_shift_down" else excess) < min_kg:
             return None
         return {"hotspot_id": hotspot["id"], "rule": rule, "severity": hotspot["severity"], "title": title(hotspot)}
 

@@ -27,13 +27,17 @@ class Channel(StrEnum):
 CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
 
 
-Kind = Literal["above_expected", "spike", "level_shift", "silent_meter", "stuck_meter", "pareto", "growth"]
+Kind = Literal["above_expected", "spike", "level_shift", "level_shift_up", "level_shift_down", "silent_meter",
+               "stuck_meter", "pareto", "growth"]
+"""``level_shift`` (the day-ahead rule's, always upward) stays valid; the reference rules say the direction (#18)."""
 
 
 class HotspotKind(StrEnum):
     ABOVE_EXPECTED = "above_expected"
     SPIKE = "spike"
     LEVEL_SHIFT = "level_shift"
+    LEVEL_SHIFT_UP = "level_shift_up"
+    LEVEL_SHIFT_DOWN = "level_shift_down"
     SILENT_METER = "silent_meter"
     STUCK_METER = "stuck_meter"
     PARETO = "pareto"
@@ -41,14 +45,18 @@ class HotspotKind(StrEnum):
 
 
 KINDS: tuple[str, ...] = tuple(k.value for k in HotspotKind)
-EXCESS_KINDS = frozenset({"above_expected", "spike", "level_shift", "growth"})
+EXCESS_KINDS = frozenset({"above_expected", "spike", "level_shift", "level_shift_up", "level_shift_down", "growth"})
 """Kinds that carry an excess (kWh, kg CO2e)."""
 GAP_KINDS = frozenset({"silent_meter", "stuck_meter"})
 """Kinds about a meter's data, with no excess."""
-FAULT_KINDS = frozenset({"above_expected", "spike", "level_shift", "stuck_meter", "silent_meter"})
+FAULT_KINDS = frozenset({"above_expected", "spike", "level_shift", "level_shift_up", "level_shift_down", "stuck_meter",
+                         "silent_meter"})
 """Kinds found against the expected value of one meter (the others rank emission totals)."""
 INFO_KINDS = frozenset({"pareto", "growth"})
-DEFAULT_ALERT_KINDS: tuple[Kind, ...] = ("above_expected", "spike", "level_shift", "silent_meter", "stuck_meter")
+DEFAULT_ALERT_KINDS: tuple[Kind, ...] = ("above_expected", "spike", "level_shift", "level_shift_up", "level_shift_down",
+                                         "silent_meter", "stuck_meter")
+LEVEL_SHIFT_KINDS = frozenset({"level_shift", "level_shift_up", "level_shift_down"})
+"""An alert rule that lists ``level_shift`` (before #18's directions) also takes the directed kinds."""
 
 
 class Severity(StrEnum):

@@ -15,6 +15,12 @@ for a target false-alarm rate per meter-month):
   ``warm_c`` (heating in warm weather). The fault name comes from the channel, the sign, the shape
   (a ramp that fits much better than a step is a drift) and the length (>= ``shift_hours`` or still
   running at ``as_of``: a level shift; else above expected).
+* **cusum** (Page's CUSUM, two-sided): the hourly residual in units of the hour-of-week spread, minus its mean
+  over the ``cusum_baseline_hours`` before the last ``cusum_lag_hours`` (0: against the reference itself);
+  an upper / lower sum that drops what is below ``cusum_k`` and never goes below 0 alarms at ``cusum_h``.
+  It is online (an alarm at an hour uses only the hours before it), so a lasting step is flagged within
+  hours of its start, where the segment rule needs days; the episode runs from where the sum left 0 to
+  where it returns to 0 (or ``as_of``). Vectorised: S_t = C_t - min(0, min_{s<=t} C_s), C the cumulative sum.
 * **spike**: 1..``spike_max_hours`` hours with (actual - reference) >= ``spike_k`` x the hour-of-week spread
   and >= ``spike_min_ratio`` x reference.
 * **stuck**: the same non-zero reading ``stuck_hours`` hours in a row.
@@ -41,11 +47,12 @@ __all__ = ["FAULTS", "KIND_OF", "ReferenceConfig", "detect_reference", "series_f
 
 FAULTS = ("above_expected", "spike", "level_shift_up", "level_shift_down", "drift", "stuck", "zero_missing",
           "baseload_creep", "warm_weather_heating")
-KIND_OF = {"above_expected": "above_expected", "spike": "spike", "level_shift_up": "level_shift",
-           "level_shift_down": "level_shift", "drift": "level_shift", "stuck": "stuck_meter",
+KIND_OF = {"above_expected": "above_expected", "spike": "spike", "level_shift_up": "level_shift_up",
+           "level_shift_down": "level_shift_down", "drift": "level_shift_up", "stuck": "stuck_meter",
            "zero_missing": "silent_meter", "baseload_creep": "above_expected",
            "warm_weather_heating": "above_expected"}
-"""The stored hotspot kind of each fault name (the contracts' kinds; the fault name is ``evidence.fault``)."""
+"""The stored hotspot kind of each fault name (the contracts' kinds; the fault name is ``evidence.fault``). A
+level shift says its direction; a drift is ``level_shift_up`` or ``level_shift_down`` by its sign."""
 HOUR = pd.Timedelta(hours=1)
 
 
@@ -53,28 +60,44 @@ HOUR = pd.Timedelta(hours=1)
 class ReferenceConfig:
     """Thresholds of :func:`detect_reference`. ``z`` and ``min_effect`` are per channel
     (``all``/``off_hours``/``warm``); ``sensitivity`` scales every z, k and minimum duration (``{site: x}``,
-    ``"*"`` default; ``rule_sensitivity``: ``{rule: x}``, rules ``all``, ``off_hours``, ``warm``, ``spike``,
+    ``"*"`` default; ``rule_sensitivity``: ``{rule: x}``, rules ``all``, ``off_hours``, ``warm``, ``cusum``, ``spike``,
     ``stuck``, ``zero``), > 1 = fewer, stronger alerts.
 
     Defaults: chosen by ``bench/hotspots.py`` on the TUNE split only, for 0.2 false alarms per meter-month
     (docs/hotspot-detection.md). The spike rule is off against the reference (no k kept the tune false
     alarms within budget: the reference is a poor hour-by-hour forecast); the day-ahead spike rule stays."""
 
-    z: Mapping[str, float] = field(default_factory=lambda: {"all": 8.0, "off_hours": 7.0, "warm": 4.0})
-    min_effect: Mapping[str, float] = field(default_factory=lambda: {"all": 0.3, "off_hours": 0.1, "warm": 0.1})
+    z: Mapping[str, float] = field(default_factory=lambda: {"all": 12.0, "off_hours": 15.0, "warm": 4.0})
+    min_effect: Mapping[str, float] = field(default_factory=lambda: {"all": 0.2, "off_hours": 0.1, "warm": 0.1})
     min_segment_hours: int = 24
     block_hours: int = 24
     """The segment rule works on means of blocks of this many hours (24: one value per day)."""
     shift_hours: int = 168
     drift_gain: float = 0.7
+    flip_leading: bool = True
+    """A best segment that starts with the scanned window is read as the change at its end (the level after
+    it is the finding), not as a fault that ended there."""
     """A segment is a drift when a ramp's squared error is below this share of a step's."""
     warm_c: float = 15.0
+    cusum_k: float = 0.25
+    """CUSUM allowance (in spreads per hour); inf = the rule is off."""
+    cusum_h: float = math.inf
+    """CUSUM alarm level; inf (the default chosen on TUNE, 2026-12-07): off. With the day-ahead rules' false
+    alarms counted, no h of 100..500 kept the TUNE total within 0.2 per meter-month; h 150 finds much more
+    (docs/hotspot-detection.md) for about 0.09 more false alarms per meter-month."""
+    cusum_baseline_hours: int = 0
+    cusum_lag_hours: int = 24
+    cusum_min_sd: float = 0.05
+    """The spread used is at least this share of the series' mean reference."""
+    cusum_min_effect: float = 0.0
+    """An alarmed episode is kept when its (actual - reference) / reference has this size, in its direction."""
+    """The spread used is at least this share of the series' mean reference."""
     spike_k: float = math.inf
     spike_min_ratio: float = 0.3
     spike_max_hours: int = 3
     stuck_hours: float = 48
     stuck_min_share: float = 0.05
-    zero_hours: float = 6
+    zero_hours: float = 3
     zero_reading_hours: Mapping[str, float] = field(default_factory=lambda: {"natural_gas": 48.0, "*": 0.0})
     """Zero *readings* count toward zero_missing only in runs of at least this many hours (gas: boilers are
     off for nights and weekends, so zeros are normal; a missing row always counts)."""
@@ -158,6 +181,9 @@ def _segments(site: str, a: np.ndarray, ref: np.ndarray, temp: np.ndarray, hours
         if best is None:
             continue
         i, j, z, eff = best
+        if i == 0 and j < len(have) and cfg.flip_leading:
+            # the window's start is no change point: a segment from it is the level *before* a change at j
+            i, j, z, eff = j, len(have), -z, -eff
         thr_z = cfg.z[name] * cfg.scale(site, name)
         if abs(z) < thr_z or abs(eff) < cfg.min_effect[name] or (name == "warm" and eff < 0):
             continue
@@ -186,10 +212,51 @@ def _segments(site: str, a: np.ndarray, ref: np.ndarray, temp: np.ndarray, hours
     return out
 
 
+def _cusum(site: str, a: np.ndarray, ref: np.ndarray, spread: np.ndarray, cfg: ReferenceConfig) -> list[Finding]:
+    """Two-sided CUSUM of the standardised residual (module docstring)."""
+    n = len(a)
+    h = cfg.cusum_h * cfg.scale(site, "cusum")
+    if not math.isfinite(cfg.cusum_k) or not math.isfinite(h) or n == 0:
+        return []
+    valid = ~np.isnan(a)
+    scale = max(float(np.nanmean(ref)), 1e-6)
+    z = np.where(valid, (np.where(valid, a, 0.0) - ref) / np.maximum(spread, cfg.cusum_min_sd * scale), 0.0)
+    mu = np.zeros(n)
+    if cfg.cusum_baseline_hours > 0:
+        cz, cn = np.r_[0.0, np.cumsum(z)], np.r_[0, np.cumsum(valid)]
+        t = np.arange(n)
+        hi = np.clip(t - cfg.cusum_lag_hours, 0, n)
+        lo = np.clip(hi - cfg.cusum_baseline_hours, 0, n)
+        cnt = cn[hi] - cn[lo]
+        mu = np.where(cnt >= 24, (cz[hi] - cz[lo]) / np.maximum(cnt, 1), 0.0)
+    out = []
+    for sign in (1.0, -1.0):
+        c = np.cumsum(np.where(valid, sign * (z - mu) - cfg.cusum_k, 0.0))
+        s = c - np.minimum(0.0, np.minimum.accumulate(c))
+        pos = s > 0
+        starts, ends = _runs(pos)
+        run = np.cumsum(pos & ~np.r_[False, pos[:-1]]) - 1
+        for r in np.unique(run[s >= h]):
+            x, y = int(starts[r]), int(ends[r])
+            first = x + int(np.argmax(s[x:y] >= h))
+            up = sign > 0
+            eff = (float(np.nansum(a[x:y])) - float(ref[x:y][valid[x:y]].sum())) / max(float(ref[x:y].sum()), 1e-6)
+            if sign * eff < cfg.cusum_min_effect:
+                continue
+            fault = ("level_shift_up" if y - x >= cfg.shift_hours or y >= n else "above_expected") if up \
+                else "level_shift_down"
+            out.append(Finding(fault, x, y, 0.999, {
+                "channel": "cusum", "side": "up" if up else "down", "alarm_after_hours": first - x, "peak_sum": round(
+                    float(s[x:y].max()), 2), "threshold_h": round(h, 2), "k": cfg.cusum_k,
+                "effect_ratio": round(eff, 4),
+                "actual_kwh": round(float(np.nansum(a[x:y])), 3), "reference_kwh": round(float(ref[x:y].sum()), 3)}))
+    return out
+
+
 def series_findings(site: str, act: str, a: np.ndarray, ref: np.ndarray, spread: np.ndarray, temp: np.ndarray,
                     hours: pd.DatetimeIndex, cfg: ReferenceConfig) -> list[Finding]:
     """Every finding of one series on its complete hourly grid ``hours`` (``a`` NaN where missing)."""
-    found = _segments(site, a, ref, temp, hours, act == "natural_gas", cfg)
+    found = _segments(site, a, ref, temp, hours, act == "natural_gas", cfg) + _cusum(site, a, ref, spread, cfg)
     scale = max(float(np.nanmean(ref)), 1e-6)
     valid = ~np.isnan(a)
     diff = np.where(valid, a - ref, 0.0)
@@ -282,7 +349,8 @@ def detect_reference(frame: pd.DataFrame, *, as_of: pd.Timestamp | None = None,
             ev = {**f.evidence, "fault": f.fault, "expectation": "reference", "score": round(f.score, 3),
                   "also": [{**x, "start": hours[x["start"]].isoformat(), "end": (hours[x["end"] - 1] + HOUR)
                             .isoformat()} for x in f.evidence.get("also", [])]}
-            out.append(Hotspot(KIND_OF[f.fault], str(site), str(meter), str(act), hours[f.start].to_pydatetime(),
+            kind = KIND_OF[f.fault] if f.fault != "drift" or excess >= 0 else "level_shift_down"
+            out.append(Hotspot(kind, str(site), str(meter), str(act), hours[f.start].to_pydatetime(),
                                (hours[f.end - 1] + HOUR).to_pydatetime(), bool(f.end >= len(hours)), sev,
                                round(excess, 3), round(excess * kg, 3) if kg is not None else None,
                                "reference", ev))

@@ -1,6 +1,6 @@
 """Issue #18 in the scan: a series with a stored reference baseline gets the reference rules (its lasting
 drop is found, says ``expectation: reference``, the day-ahead's sustained kinds are left to it); a series
-without one is scanned as before. Real meters of TEST-split buildings in a TEST window; faults made here."""
+without one is scanned as before. Real meters of half-"b" buildings in a window where they are TEST; faults made here."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from services.lib.hotspots.reference_scan import fit_references, peer_factor
 from services.lib.hotspots.scan import scan_sites, utc
 
 pytestmark = pytest.mark.unit
-W0, W1 = utc("2019-11-18"), utc("2019-12-16")  # a TEST window of bench/hotspots_split.json
-DROP = (utc("2019-11-28"), utc("2019-12-10"))
+W0, W1 = utc("2019-10-21"), utc("2019-11-18")  # a window where half "b" is TEST in bench/hotspots_split.json
+DROP = (utc("2019-10-31"), utc("2019-11-12"))
 SITES = ["b58", "b77"]  # TEST-split buildings
 
 
 @pytest.fixture(scope="module")
 def arc():
     split = read_split()
-    assert set(SITES) <= set(split["buildings"]["test"])
-    assert any(w["start"] == "2019-11-18" and w["split"] == "test" for w in split["windows"])
+    assert set(SITES) <= set(split["buildings"]["b"])
+    assert any(w["start"] == "2019-10-21" and w["test_half"] == "b" for w in split["windows"])
     return load(split)
 
 
