@@ -132,10 +132,10 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
             continue  # "did emissions fall from 2019": a verb, not the season
         first_month = seasons[m.group(1)]
         season_year = int(m.group(2)) if m.group(2) else latest
-        if m.group(3) and first_month == 12 and int(m.group(3)) == (season_year + 1) % 100:
-            season_year += 1  # "winter 2019/20": the winter that ends in 2020
         if season_year is None:
             continue
+        if m.group(3) and first_month == 12 and int(m.group(3)) == (season_year + 1) % 100:
+            season_year += 1  # "winter 2019/20": the winter that ends in 2020
         start = datetime(season_year - 1, 12, 1) if first_month == 12 else datetime(season_year, first_month, 1)
         end = month_period(start.year + (start.month + 2 > 12), (start.month + 1) % 12 + 1).end
         label = f"{m.group(1)} {season_year} ({start:%B %Y} to {month_period(end.year if end.month > 1 else end.year - 1, (end.month - 2) % 12 + 1).label})"
