@@ -181,6 +181,11 @@ class _Paths:
                 {"params": window_params(start=start, end=end, format="csv")})
 
 
+# a pooled keep-alive connection the server had just closed: no answer came, so a read may be sent once more
+STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+IDEMPOTENT = ("GET", "HEAD")
+
+
 class DataCoreClient:
     """The data core over HTTP, synchronous (flows, the chatbot, the ML engine's history). With another
     ``service`` name it is the same checked client of any platform service (the ML engine)."""
@@ -208,8 +213,8 @@ class DataCoreClient:
         try:
             try:
                 response = self.http.request(method, path, **kwargs)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-                if method not in ("GET", "HEAD"):
+            except STALE_CONNECTION:
+                if method not in IDEMPOTENT:
                     raise
                 response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -306,8 +311,14 @@ class AsyncDataCoreClient:
         await self.http.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """As :meth:`DataCoreClient.request`: a read on a connection the server had just closed is sent again."""
         try:
-            response = await self.http.request(method, path, **kwargs)
+            try:
+                response = await self.http.request(method, path, **kwargs)
+            except STALE_CONNECTION:
+                if method not in IDEMPOTENT:
+                    raise
+                response = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise unreachable(exc, self.service) from exc
         return check(response, self.service)

@@ -87,3 +87,34 @@ def test_the_async_client_reads_the_same(weather_client: TestClient) -> None:
     window, everything, without, station = asyncio.run(read())
     _check_frames(window, everything, without)
     pd.testing.assert_frame_equal(station, sync.station_weather("bedford"))
+
+
+def _flaky_transport(fail: type[Exception]) -> tuple[httpx.MockTransport, list[str]]:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if len(seen) == 1:
+            raise fail("the server closed the pooled connection", request=request)
+        return httpx.Response(200, json={"ok": True})
+    return httpx.MockTransport(handler), seen
+
+
+def test_a_read_on_a_just_closed_connection_is_sent_once_more_sync_and_async() -> None:
+    transport, seen = _flaky_transport(httpx.RemoteProtocolError)
+    client = DataCoreClient("http://dc.test", None, http=httpx.Client(base_url="http://dc.test", transport=transport))
+    assert client.get("/api/v1/sites") == {"ok": True} and seen == ["GET", "GET"]
+    transport, seen = _flaky_transport(httpx.ReadError)
+    aclient = AsyncDataCoreClient("http://dc.test", None, http=httpx.AsyncClient(base_url="http://dc.test",
+                                                                            transport=transport))
+    assert asyncio.run(aclient.call("GET", "/api/v1/sites")) == {"ok": True} and seen == ["GET", "GET"]
+
+
+def test_a_write_on_a_just_closed_connection_is_not_sent_again() -> None:
+    from services.common.errors import ServiceUnavailable
+    transport, seen = _flaky_transport(httpx.RemoteProtocolError)
+    aclient = AsyncDataCoreClient("http://dc.test", None, http=httpx.AsyncClient(base_url="http://dc.test",
+                                                                            transport=transport))
+    with pytest.raises(ServiceUnavailable):
+        asyncio.run(aclient.call("POST", "/api/v1/activities", json={}))
+    assert seen == ["POST"]
