@@ -42,6 +42,18 @@ COPY flows ./flows
 COPY deployments ./deployments
 RUN /opt/venv/bin/pip wheel -q --no-deps -w /wheels .
 
+# the chatbot's embeddings (knowledge-base sections and scope examples) computed at build time, in a layer
+# that changes only with the knowledge base, the examples or the code that embeds them (services/rag/warm.py):
+# every image carries them in var/rag (a few MB), so a new rag-cache volume starts filled and the chatbot's
+# first start loads them instead of embedding for minutes
+FROM deps AS rag-cache
+COPY services/__init__.py ./services/__init__.py
+COPY services/common ./services/common
+COPY services/rag/__init__.py services/rag/kb.py services/rag/scope.py services/rag/warm.py ./services/rag/
+COPY services/rag/data/scope_examples.yaml ./services/rag/data/scope_examples.yaml
+COPY docs/kb ./docs/kb
+RUN PYTHONPATH=/app /opt/venv/bin/python -m services.rag.warm /app/var/rag
+
 # production before development: the classic builder builds every stage up to its target
 FROM base AS production
 COPY --from=deps /opt/venv /opt/venv
@@ -50,6 +62,7 @@ COPY --from=build /wheels /tmp/wheels
 RUN pip install -q --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
 COPY data ./data
 COPY docs/kb ./docs/kb
+COPY --from=rag-cache /app/var/rag ./var/rag
 # every volume's mount point exists and belongs to the service user (a named volume takes the ownership
 # of the directory it is mounted on when it is first created)
 RUN useradd --create-home --uid 10001 app \
