@@ -94,6 +94,7 @@ def day_window(d: Draw) -> tuple[str, str]:
 def b_day_window(d: Draw, i: int) -> tuple[Slots, Want]:
     words, act = carrier_of(d, plain=True)
     label, period = day_window(d)
+    sites: str | list[str]
     if act == "electricity" and d.rng.random() < 0.3:
         s, sites = d.pick(["all our sites", "the whole organisation"]), "all"
     else:
@@ -125,6 +126,7 @@ def b_relative_window(d: Draw, i: int) -> tuple[Slots, Want]:
                 {"measure": "emissions", "unit": "t", "scope": scope, "sites": "all", "period": period,
                  "relative": True})
     cw, act = carrier_of(d, plain=True)
+    sites: str | list[str]
     if kind == "all":
         words, sites = f"the estate's {cw} consumption", "all"
     else:
