@@ -3,7 +3,8 @@ of a real chatbot over a real data core holding the demo, each answer judged aga
 the chatbot (tests/eval/score.py): consumption from the raw meter files (tests/eval/freeform/gold_raw.py),
 emissions from the ledger's audited rows and factors from ``/factors/resolve`` (tests/eval/gold_ledger.py).
 
-    .venv/bin/python bench/chat_quality.py --split test                      # the held-out sets (f7..f12, holdout families)
+    .venv/bin/python bench/chat_quality.py --split test                      # the third held-out set (f13..f18...)
+    .venv/bin/python bench/chat_quality.py --split v2-test                   # the second test split (spent: tune now)
     .venv/bin/python bench/chat_quality.py --split v1-test                   # the first test split (spent: tune now)
     .venv/bin/python bench/chat_quality.py --split test --gold-only --db bench/out/chat-quality.sqlite  # golds only
     .venv/bin/python bench/chat_quality.py --set freeform --split tune --db bench/out/chat-quality.sqlite
@@ -16,12 +17,15 @@ next to it as Parquet), then the chatbot (``python -m services.rag.app``) pointe
 (or ``LLM_BASE_URL``) the chatbot answers through that OpenAI-compatible endpoint (``--llm-model``), otherwise
 through its grounded composer. Each question is asked once, in a new session.
 
-Splits (tests/eval/freeform/README.md, tests/eval/templates/README.md): since 2026-12-07 evening, **test** is the
-held-out set written blind (free-form batches f7..f12 of ``freeform/holdout.yaml``, the families of
-``templates/questions_holdout.yaml``) and **tune** is every earlier question (f1..f6 and ``templates/questions.yaml``,
-whatever their first split); ``v1-tune`` / ``v1-test`` select the earlier questions by that first split (the test
-figures reported before the holdout). ``--gold-only`` starts the data core alone and checks that every question
-has a gold (none missing, none zero) without asking the chatbot: the question writer's check.
+Splits (tests/eval/freeform/README.md, tests/eval/templates/README.md): since 2026-12-07 night, **test** is the
+third held-out set written blind (free-form batches f13..f18 of ``freeform/holdout3.yaml``, the families of
+``templates/questions_holdout3.yaml``) and **tune** is every earlier question (f1..f12, ``templates/questions.yaml``
+and ``templates/questions_holdout.yaml``, whatever their earlier split). The earlier splits keep a name:
+``v2-tune`` / ``v2-test`` select the questions by the second split (v2-test = f7..f12 and the first held-out
+families, the test figures reported before the third set; v2-tune = f1..f6 and ``questions.yaml``), ``v1-tune`` /
+``v1-test`` the questions of f1..f6 and ``questions.yaml`` by their first split. ``--gold-only`` starts the data
+core alone and checks that every question has a gold (none missing, none zero) without asking the chatbot: the
+question writer's check.
 
 Printed per split (tune, test) and set: correct %, wrong %, out-of-scope declined % (of the questions that
 want a decline), in-scope declined % (declines and clarifying questions on the other questions), then per
@@ -60,7 +64,11 @@ import yaml  # noqa: E402
 EVAL = REPO / "tests" / "eval"
 GOALS = {"correct": (">=", 90.0), "wrong": ("<=", 2.0), "oos_declined": (">=", 95.0), "in_scope_declined": ("<=", 3.0)}
 V1_FREEFORM_SPLIT = {"f1": "tune", "f3": "tune", "f5": "tune", "f2": "test", "f4": "test", "f6": "test"}
-SPLITS = ("tune", "test", "v1-tune", "v1-test")
+SPLITS = ("tune", "test", "v2-tune", "v2-test", "v1-tune", "v1-test")
+# the sets of each free-form file and template file: (file, its current split, its split in v2); v1 is per question
+FREEFORM_FILES = (("questions.yaml", "tune", "tune"), ("holdout.yaml", "tune", "test"), ("holdout3.yaml", "test", None))
+TEMPLATE_FILES = (("questions.yaml", "tune", "tune"), ("questions_holdout.yaml", "tune", "test"),
+                  ("questions_holdout3.yaml", "test", None))
 
 
 # --------------------------------------------------------------------------- questions
@@ -74,30 +82,30 @@ def _yaml(*parts: str) -> list[dict[str, Any]]:
 
 
 def load_set(name: str) -> list[dict[str, Any]]:
-    """The questions of a set: ``id``, ``set``, ``split`` (tune: every earlier question; test: the held-out ones),
-    ``split_v1`` (an earlier question's first split), ``family``, ``q``, ``want``."""
+    """The questions of a set: ``id``, ``set``, ``split`` (tune: every earlier question; test: the third held-out
+    set), ``split_v2`` (the second split: f7..f12 and ``questions_holdout.yaml`` were its test), ``split_v1`` (the
+    first split of f1..f6 and ``questions.yaml``), ``family``, ``q``, ``want``."""
     if name == "freeform":
-        earlier = [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": "tune",
-                    "split_v1": V1_FREEFORM_SPLIT.get(q["b"], "tune"), "batch": q["b"], "family": family_of(q["want"]),
-                    "q": q["q"], "want": q["want"]} for i, q in enumerate(_yaml("freeform", "questions.yaml"))]
-        return earlier + [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": "test", "split_v1": None,
-                           "batch": q["b"], "family": family_of(q["want"]), "q": q["q"], "want": q["want"]}
-                          for i, q in enumerate(_yaml("freeform", "holdout.yaml"))]
+        return [{"id": f"{q['b']}-{i:03d}", "set": "freeform", "split": split, "split_v2": v2,
+                 "split_v1": V1_FREEFORM_SPLIT.get(q["b"], "tune") if file == "questions.yaml" else None,
+                 "batch": q["b"], "family": family_of(q["want"]), "q": q["q"], "want": q["want"]}
+                for file, split, v2 in FREEFORM_FILES for i, q in enumerate(_yaml("freeform", file))]
     if name == "templates":
-        return [{"id": q["id"], "set": "templates", "split": "tune", "split_v1": q.get("split", "tune"),
-                 "family": q["family"], "q": q["q"], "want": q["want"]} for q in _yaml("templates", "questions.yaml")] + \
-            [{"id": q["id"], "set": "templates", "split": "test", "split_v1": None, "family": q["family"], "q": q["q"],
-              "want": q["want"]} for q in _yaml("templates", "questions_holdout.yaml")]
+        return [{"id": q["id"], "set": "templates", "split": split, "split_v2": v2,
+                 "split_v1": q.get("split", "tune") if file == "questions.yaml" else None, "family": q["family"],
+                 "q": q["q"], "want": q["want"]}
+                for file, split, v2 in TEMPLATE_FILES for q in _yaml("templates", file)]
     raise ValueError(f"unknown set {name}")
 
 
 def load_questions(sets: str, split: str) -> list[dict[str, Any]]:
-    """The questions of ``sets`` in ``split``: tune, test, all, or v1-tune / v1-test (the earlier questions by their
-    first split, reported under that name)."""
+    """The questions of ``sets`` in ``split``: tune, test, all, or an earlier split by name (v2-tune / v2-test,
+    v1-tune / v1-test: the questions by that split, reported under that name)."""
     names = ["freeform", "templates"] if sets == "all" else [sets]
     items = [q for n in names for q in load_set(n)]
-    if split.startswith("v1-"):
-        return [{**q, "split": split} for q in items if q["split_v1"] == split[3:]]
+    earlier = re.fullmatch(r"(v\d)-(tune|test)", split)
+    if earlier:
+        return [{**q, "split": split} for q in items if q.get(f"split_{earlier[1]}") == earlier[2]]
     return [q for q in items if split == "all" or q["split"] == split]
 
 
@@ -304,7 +312,7 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", dest="sets", choices=["freeform", "templates", "all"], default="all")
-    parser.add_argument("--split", choices=["tune", "test", "all", "v1-tune", "v1-test"], default="test")
+    parser.add_argument("--split", choices=["tune", "test", "all", *SPLITS[2:]], default="test")
     parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")
     parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "rag", help="the chatbot's CACHE_DIR")
     parser.add_argument("--llm-base-url", default=os.environ.get("LLM_BASE_URL") or None,

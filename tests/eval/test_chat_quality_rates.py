@@ -7,19 +7,23 @@ from bench.chat_quality import judge_all, load_questions, rates
 
 
 def test_splits_hold_the_batches_and_families_of_the_readmes() -> None:
-    """test = the held-out set (f7..f12, questions_holdout.yaml); tune = every earlier question; v1-* = the earlier
-    questions by their first split."""
+    """test = the third held-out set (f13..f18, questions_holdout3.yaml); tune = every earlier question; v2-* = the
+    questions by the second split (its test: f7..f12, questions_holdout.yaml); v1-* = f1..f6 and questions.yaml by
+    their first split."""
     test = load_questions("all", "test")
     tune = load_questions("all", "tune")
-    assert {q["batch"] for q in test if q["set"] == "freeform"} == {f"f{i}" for i in range(7, 13)}
-    assert {f"f{i}" for i in range(1, 7)} <= {q["batch"] for q in tune if q["set"] == "freeform"}
+    assert {q["batch"] for q in test if q["set"] == "freeform"} == {f"f{i}" for i in range(13, 19)}
+    assert {f"f{i}" for i in range(1, 13)} == {q["batch"] for q in tune if q["set"] == "freeform"}
     assert not {q["family"] for q in test if q["set"] == "templates"} & {q["family"] for q in tune
                                                                         if q["set"] == "templates"}
     assert not {q["q"].lower() for q in test} & {q["q"].lower() for q in tune}
-    assert len(test) >= 250 and len(test) + len(tune) == len(load_questions("all", "all")) >= 800
+    assert len(test) >= 250 and len(test) + len(tune) == len(load_questions("all", "all")) >= 1000
+    v2_test, v2_tune = load_questions("all", "v2-test"), load_questions("all", "v2-tune")
+    assert {q["batch"] for q in v2_test if q["set"] == "freeform"} == {f"f{i}" for i in range(7, 13)}
+    assert {q["split"] for q in v2_test} == {"v2-test"} and len(v2_test) + len(v2_tune) == len(tune)
     v1_test, v1_tune = load_questions("all", "v1-test"), load_questions("all", "v1-tune")
     assert {q["batch"] for q in v1_test if q["set"] == "freeform"} == {"f2", "f4", "f6"}
-    assert {q["split"] for q in v1_test} == {"v1-test"} and len(v1_test) + len(v1_tune) == len(tune)
+    assert {q["split"] for q in v1_test} == {"v1-test"} and len(v1_test) + len(v1_tune) == len(v2_tune)
 
 
 def _item(answer: str, verdict: str) -> dict:

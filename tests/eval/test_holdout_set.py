@@ -1,4 +1,5 @@
-"""The held-out TEST set of #19 is well formed: 150 free-form questions in batches f7..f12 of 25, template questions
+"""The second held-out set of #19 (the TEST split until the third one, ``test_holdout3_set.py``; ``--split v2-test``
+now, and tune) is well formed: 150 free-form questions in batches f7..f12 of 25, template questions
 from new families that the generator reproduces, no question or family shared with the earlier (tune) sets, every
 kind of answer and every measure, a good share of out-of-scope questions, the known vocabulary, and a finite,
 non-zero gold from the raw files for every consumption question (the ledger's golds are checked by
