@@ -3,10 +3,10 @@
     PYTHONPATH=. python bench/hotspots.py [--target 0.2] [--quick] [--split tune|test] [--defaults]
 
 The set is ``bench/hotspots_split.json`` (written before the detector by ``bench/hotspots_cases.py``):
-496 meter-windows of the Cambridge buildings, 9 fault kinds at 10-80 %, in 4-week windows 2019-07-01 ..
-2020-03-09. TUNE (316): the first split's cases, its test cases included (they were seen while the detector
-was developed). TEST (180, written 2026-12-07 before that day's detection changes): the (building, window)
-pairs no tune case used, new seed. Steps:
+564 meter-windows of the Cambridge buildings, 9 fault kinds at 10-80 %, in 4-week windows 2019-07-01 ..
+2020-03-09. TUNE (496): the first split's cases and the first two TEST splits' (origin test-1, test-2: their
+figures were published). TEST (68, the third, written 2026-12-07 evening before round 3's detection changes):
+the 45 (building, window) pairs no tune case used, seed 1813. Steps:
 
 1. Fit every meter's reference baseline (:mod:`services.lib.hotspots.reference_model`) on 2019-01-01 .. 06-30 only.
 2. Choose thresholds on the TUNE cases only: per rule, the most sensitive value of a grid whose false alarms

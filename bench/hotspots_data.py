@@ -184,8 +184,6 @@ def read_split() -> dict:
 
 
 def split_of(split: dict, site: str, window_start: str) -> str:
-    """``"test"`` when the (building, window) pair is one of the fresh TEST split's (no TUNE case ever used
-    its data), else ``"tune"`` (see ``design.history`` of the split)."""
-    half = "a" if site in split["buildings"]["a"] else "b"
-    window = next(w for w in split["windows"] if w["start"] == window_start)
-    return "test" if window["test_half"] == half else "tune"
+    """``"test"`` when the (building, window) pair is one of the current TEST split's (``test_pairs``: no TUNE
+    case ever used its data), else ``"tune"`` (see ``design.history`` of the split)."""
+    return "test" if [site, window_start] in split["test_pairs"] else "tune"

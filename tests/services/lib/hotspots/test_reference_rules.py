@@ -1,6 +1,6 @@
 """Issue #18: the reference baseline and the rules against it, on the real meters of building half "b" in the
-windows where that half is TEST in ``bench/hotspots_split.json`` (pairs no tune case used), with faults made
-here (not the split's cases): the reference does not follow a lasting fault, drops / zeros / warm-weather
+windows where that half was the second TEST split of ``bench/hotspots_split.json`` (``test_half``; since round 3
+those cases are TUNE, origin test-2), with faults made here (not the split's cases): the reference does not follow a lasting fault, drops / zeros / warm-weather
 heating are found and named, one fault is one episode, sensitivity is per site and per rule."""
 
 from __future__ import annotations
