@@ -149,7 +149,9 @@ def case_frame(arc: Archive, case: dict, end: pd.Timestamp | None = None) -> pd.
     return pd.DataFrame({"site": case["site"], "meter": "", "activity_type": case["activity_type"],
                          "timestamp": idx, "actual": faulty.to_numpy(float), "reference": ref, "spread": spread,
                          "temperature": t, "expected": da["expected"].to_numpy(float),
-                         "lower": da["lower"].to_numpy(float), "upper": da["upper"].to_numpy(float)})
+                         "lower": da["lower"].to_numpy(float), "upper": da["upper"].to_numpy(float),
+                         "ref_repeat_hours": model.repeat_hours, "ref_zero_hours": model.zero_hours,
+                         **{f"ref_z_{k}": v for k, v in model.segment_z.items()}})
 
 
 def day_ahead(arc: Archive, case: dict, model: ReferenceModel, faulty: pd.Series) -> pd.DataFrame:

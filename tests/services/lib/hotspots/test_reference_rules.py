@@ -125,14 +125,14 @@ def _h(kind: str, start: int, end: int, expectation: str | None = None) -> Hotsp
                    False, "medium", 1.0, None, None, ev)
 
 
-def test_combine_keeps_day_ahead_spikes_and_folds_overlaps_into_the_reference_episode() -> None:
+def test_combine_leaves_sustained_kinds_and_spikes_to_the_reference_and_folds_overlaps_into_its_episode() -> None:
     ref = [_h("level_shift", 10, 200, "reference")]
-    day = [_h("spike", 50, 51), _h("spike", 300, 301), _h("above_expected", 400, 424), _h("spike", 5, 6)]
+    day = [_h("stuck_meter", 50, 56), _h("spike", 300, 301), _h("above_expected", 400, 424), _h("spike", 5, 6)]
     day[3] = Hotspot(**{**day[3].__dict__, "site": "b2"})
     out = combine(day, ref, {("b1", "", "electricity")})
     kinds = sorted((h.site, h.kind, h.evidence["expectation"]) for h in out)
-    assert kinds == [("b1", "level_shift", "reference"), ("b1", "spike", "day_ahead"), ("b2", "spike", "day_ahead")]
-    assert ref[0].evidence["also"][0]["fault"] == "spike"
+    assert kinds == [("b1", "level_shift", "reference"), ("b2", "spike", "day_ahead")]  # b2 has no reference
+    assert ref[0].evidence["also"][0]["fault"] == "stuck_meter"
 
 
 def test_a_site_without_weather_gets_a_time_of_week_reference(archive) -> None:
