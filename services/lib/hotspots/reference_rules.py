@@ -21,11 +21,19 @@ for a target false-alarm rate per meter-month):
   It is online (an alarm at an hour uses only the hours before it), so a lasting step is flagged within
   hours of its start, where the segment rule needs days; the episode runs from where the sum left 0 to
   where it returns to 0 (or ``as_of``). Vectorised: S_t = C_t - min(0, min_{s<=t} C_s), C the cumulative sum.
-* **spike**: 1..``spike_max_hours`` hours with (actual - reference) >= ``spike_k`` x the hour-of-week spread
-  and >= ``spike_min_ratio`` x reference.
-* **stuck**: the same non-zero reading ``stuck_hours`` hours in a row.
+* **spike**: 1..``spike_max_hours`` hours far above a robust local expectation (the reference times the
+  rolling median of actual / reference around the hour), in hour-of-week spreads scaled by the series' own
+  median absolute residual, at least ``spike_k`` and ``spike_tail_factor`` x the series' own
+  ``spike_tail_q`` quantile, and >= ``spike_min_ratio`` above the local expectation (:func:`_spikes`).
+* **stuck**: the same non-zero reading ``stuck_hours`` hours in a row (and longer than ``stuck_calib`` x the
+  meter's longest repeat in its reference period, column ``ref_repeat_hours``).
 * **zero_missing**: ``zero_hours`` hours in a row of zero readings or no readings, right after a non-zero
-  reading, while the reference expects at least ``zero_min_share`` of the series' mean and ``zero_min_kwh``.
+  reading, while the reference expects at least ``zero_min_share`` of the series' mean and ``zero_min_kwh``;
+  zero readings count only in runs longer than ``zero_calib`` x the meter's longest zero run in its
+  reference period (column ``ref_zero_hours``).
+
+Per-meter calibration: :class:`~services.lib.hotspots.reference_model.ReferenceModel` measures the meter's
+normal on its reference period; the optional columns carry it (absent: uncalibrated).
 
 One fault, one episode: findings of one series that overlap or touch (within ``merge_gap_hours``) are merged
 into one hotspot; it keeps the strongest finding's fault name and lists the others in ``evidence.also``.
@@ -402,7 +410,7 @@ def detect_reference(frame: pd.DataFrame, *, as_of: pd.Timestamp | None = None,
                      config: ReferenceConfig | None = None) -> list[Hotspot]:
     """Hotspots against the reference of every (site, meter, activity type) of ``frame`` (columns site,
     activity_type, timestamp (tz-aware), actual, reference, spread, temperature; optional meter,
-    kg_per_kwh). The grid of a series runs from its first row to ``as_of`` (default: last hour + 1 h)."""
+    kg_per_kwh and the per-meter calibration ref_repeat_hours, ref_zero_hours, ref_z_all, ref_z_off_hours). The grid of a series runs from its first row to ``as_of`` (default: last hour + 1 h)."""
     cfg = config or ReferenceConfig()
     missing = {"site", "activity_type", "timestamp", "actual", "reference", "spread", "temperature"} - set(frame)
     if missing:
