@@ -22,6 +22,14 @@ buildings in its test windows and its test buildings in its tune windows. Every 
 was therefore never looked at while tuning (buildings and periods were, on other meters / in other weeks).
 New seed (1812), new fault placement, every kind balanced (magnitudes cycled per kind so that each kind has
 cases at 10, 20, 30, 50 and 80 %), about 20 % of the meter-windows clean.
+
+Third TEST split (2026-12-07 evening, written before round 3's detection changes, committed on its own): the
+second TEST split's figures were published, so its 180 cases joined TUNE too (``"origin": "test-2"``). The
+only (building, window) pairs that no TUNE case uses are the 45 pairs the second split left free (its 180
+meter-windows did not cover every meter of its pairs): their 68 meter-windows are the new TEST, seed 1813,
+the same kinds x magnitudes x durations design, ``TEST3_PER_KIND`` per kind (magnitudes cycled per kind) and
+the rest clean. It is small (one case = 0.2 of a kind's recall at >= 20 %): the 2019-07 .. 2020-03
+archive has no other unseen (building, window) pair, and later 2020 is the COVID closure.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ SEED = 18
 SEED_TEST2 = 1812
 TEST2_PER_KIND = 16
 TEST2_CLEAN = 36
+SEED_TEST3 = 1813
+TEST3_PER_KIND = 7
 OUT_FILE = REPO / "bench" / "hotspots_split.json"
 BUILDINGS = REPO / "data" / "buildings_cambridge"
 TRAIN = ("2019-01-01", "2019-07-01")
@@ -117,12 +127,17 @@ def build_first() -> dict:
     }
 
 
-def fresh_test(first: dict) -> list[dict]:
-    """The new TEST cases: meter-windows on the (building, window) pairs no first-split case used."""
-    rng = np.random.default_rng(SEED_TEST2)
+def fresh_test(first: dict, *, seed: int = SEED_TEST2, per_kind: int = TEST2_PER_KIND,
+               clean: int | None = TEST2_CLEAN, used_before: list[dict] | None = None) -> list[dict]:
+    """Fresh TEST cases: meter-windows on the (building, window) pairs no earlier case used (the first
+    split's, and ``used_before``'s); ``clean=None``: every meter-window left over is clean."""
+    rng = np.random.default_rng(seed)
     tune_b = set(first["buildings"]["tune"])
     pairs = [(b, act, w) for w in first["windows"] for b, act in _meters()
              if (b in tune_b) == (w["split"] == "test")]
+    if used_before is not None:
+        taken = {(c["site"], c["window"][0]) for c in used_before}
+        pairs = [p for p in pairs if (p[0], p[2]["start"]) not in taken]
     order = rng.permutation(len(pairs))
     pairs = [pairs[i] for i in order]
     warm = [i for i, p in enumerate(pairs) if p[1] == "natural_gas" and pd.Timestamp(p[2]["start"]).month in (7, 8, 9)]
@@ -145,23 +160,28 @@ def fresh_test(first: dict) -> list[dict]:
                          .isoformat(), "duration_h": duration}
             cases.append(case)
 
-    take(warm, "warm_weather_heating", TEST2_PER_KIND)
+    take(warm, "warm_weather_heating", per_kind)
     for kind in KINDS:
         if kind != "warm_weather_heating":
-            take(list(range(len(pairs))), kind, TEST2_PER_KIND)
-    take(list(range(len(pairs))), "clean", TEST2_CLEAN)
+            take(list(range(len(pairs))), kind, per_kind)
+    take(list(range(len(pairs))), "clean", len(pairs) - len(used) if clean is None else clean)
     return cases
 
 
 def build() -> dict:
     first = build_first()
     tune = [{**c, "split": "tune", "origin": c["split"] + "-1"} for c in first["cases"]]
+    second = [{**c, "split": "tune", "origin": "test-2"} for c in fresh_test(first)]
+    third = fresh_test(first, seed=SEED_TEST3, per_kind=TEST3_PER_KIND, clean=None, used_before=second)
     design = {**first["design"], "history": (
         "2026-12-07: the first split's TEST cases were seen on every bench run while the detector was "
         "developed; they joined TUNE (origin test-1) and a fresh TEST split was written (seed "
         f"{SEED_TEST2}), before any detection change of that day, on the (building, window) pairs that no "
         "first-split case used: building half 'a' in the windows marked test_half 'a', half 'b' in those "
-        "marked 'b'.")}
+        "marked 'b'. 2026-12-07 evening: that second TEST split's figures were published; its cases joined "
+        f"TUNE (origin test-2) and a third TEST split was written (seed {SEED_TEST3}, {TEST3_PER_KIND} cases "
+        "per kind, the rest clean), before round 3's detection changes, on the only (building, window) pairs "
+        "no TUNE case uses: those of test_pairs.")}
     return {
         "seed": SEED,
         "seed_test": SEED_TEST2,
@@ -169,7 +189,8 @@ def build() -> dict:
         "buildings": {"a": first["buildings"]["tune"], "b": first["buildings"]["test"]},
         "windows": [{"start": w["start"], "end": w["end"], "test_half": "a" if w["split"] == "test" else "b"}
                     for w in first["windows"]],
-        "cases": tune + fresh_test(first),
+        "test_pairs": sorted({(c["site"], c["window"][0]) for c in third}),
+        "cases": tune + second + third,
     }
 
 

@@ -149,7 +149,9 @@ def case_frame(arc: Archive, case: dict, end: pd.Timestamp | None = None) -> pd.
     return pd.DataFrame({"site": case["site"], "meter": "", "activity_type": case["activity_type"],
                          "timestamp": idx, "actual": faulty.to_numpy(float), "reference": ref, "spread": spread,
                          "temperature": t, "expected": da["expected"].to_numpy(float),
-                         "lower": da["lower"].to_numpy(float), "upper": da["upper"].to_numpy(float)})
+                         "lower": da["lower"].to_numpy(float), "upper": da["upper"].to_numpy(float),
+                         "ref_repeat_hours": model.repeat_hours, "ref_zero_hours": model.zero_hours,
+                         **{f"ref_z_{k}": v for k, v in model.segment_z.items()}})
 
 
 def day_ahead(arc: Archive, case: dict, model: ReferenceModel, faulty: pd.Series) -> pd.DataFrame:
@@ -184,8 +186,6 @@ def read_split() -> dict:
 
 
 def split_of(split: dict, site: str, window_start: str) -> str:
-    """``"test"`` when the (building, window) pair is one of the fresh TEST split's (no TUNE case ever used
-    its data), else ``"tune"`` (see ``design.history`` of the split)."""
-    half = "a" if site in split["buildings"]["a"] else "b"
-    window = next(w for w in split["windows"] if w["start"] == window_start)
-    return "test" if window["test_half"] == half else "tune"
+    """``"test"`` when the (building, window) pair is one of the current TEST split's (``test_pairs``: no TUNE
+    case ever used its data), else ``"tune"`` (see ``design.history`` of the split)."""
+    return "test" if [site, window_start] in split["test_pairs"] else "tune"

@@ -22,14 +22,14 @@ week, which gives the interval detection uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["KNOTS", "ReferenceModel", "design", "fit", "predict"]
+__all__ = ["KNOTS", "ReferenceModel", "design", "fit", "longest_runs", "predict"]
 
 KNOTS = (5.0, 10.0, 15.0, 20.0, 25.0)
 N_TOW = 168
@@ -97,17 +97,27 @@ class ReferenceModel:
     nmbe: float
     spread: np.ndarray = field(repr=False)
     """Residual standard deviation per hour of week on the reference period (kWh)."""
+    repeat_hours: float = 0.0
+    """The longest run of one repeated non-zero reading (>= 5 % of the mean) in the reference period (hours):
+    the meter's own normal, which calibrates the stuck rule (a coarse gas meter repeats 0.1 kWh for days)."""
+    zero_hours: float = 0.0
+    """The longest run of zero readings in the reference period (hours): calibrates the zero rule."""
+    segment_z: dict[str, float] = field(default_factory=dict)
+    """How far the meter's own normal 4-week windows of the reference period wander, per channel
+    (``reference_rules.segment_calibration``): calibrates the segment rule."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"period": list(self.period), "coef": self.coef.round(6).tolist(), "t_range": list(self.t_range),
                 "country": self.country, "n_hours": self.n_hours, "mean_kwh": self.mean_kwh,
-                "cv_rmse": self.cv_rmse, "nmbe": self.nmbe, "spread": self.spread.round(6).tolist()}
+                "cv_rmse": self.cv_rmse, "nmbe": self.nmbe, "spread": self.spread.round(6).tolist(),
+                "repeat_hours": self.repeat_hours, "zero_hours": self.zero_hours, "segment_z": dict(self.segment_z)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReferenceModel:
         return cls(tuple(d["period"]), np.asarray(d["coef"], float), tuple(d["t_range"]), d["country"],
                    int(d["n_hours"]), float(d["mean_kwh"]), float(d["cv_rmse"]), float(d["nmbe"]),
-                   np.asarray(d["spread"], float))
+                   np.asarray(d["spread"], float), float(d.get("repeat_hours", 0.0)),
+                   float(d.get("zero_hours", 0.0)), {str(k): float(v) for k, v in d.get("segment_z", {}).items()})
 
 
 def fit(ts: pd.DatetimeIndex, actual: np.ndarray, temp: np.ndarray, *, country: str = "GB",
@@ -138,7 +148,38 @@ def fit(ts: pd.DatetimeIndex, actual: np.ndarray, temp: np.ndarray, *, country: 
     period = (str(ts_ok[0]), str(ts_ok[-1]))
     cv = float(np.sqrt(np.sum(res * res) / dof) / mean) if mean > 0 else float("nan")
     nmbe = float(np.sum(res) / dof / mean) if mean > 0 else float("nan")
-    return ReferenceModel(period, coef, t_range, country, int(len(a_ok)), mean, cv, nmbe, spread)
+    repeat, zero = longest_runs(ts, a, mean)
+    model = ReferenceModel(period, coef, t_range, country, int(len(a_ok)), mean, cv, nmbe, spread, repeat, zero)
+    return replace(model, segment_z=_segment_z(model, ts, a, t))
+
+
+def _segment_z(model: ReferenceModel, ts: pd.DatetimeIndex, actual: np.ndarray, temp: np.ndarray) -> dict[str, float]:
+    """The segment rule's per-meter calibration on the reference period's complete hourly grid."""
+    from services.lib.hotspots.reference_rules import segment_calibration  # the rules import no model
+
+    grid = pd.date_range(ts.min(), ts.max(), freq="h")
+    frame = pd.DataFrame({"a": actual, "t": temp}, index=ts).groupby(level=0).first().reindex(grid)
+    t = frame["t"].to_numpy(float)
+    ref, _ = predict(model, grid, t)
+    return segment_calibration(frame["a"].to_numpy(float), ref, t, grid, False)  # warm: not calibrated
+
+
+def longest_runs(ts: pd.DatetimeIndex, actual: np.ndarray, mean: float) -> tuple[float, float]:
+    """The longest runs (hours, on the complete hourly grid of ``ts``) of one repeated reading >= 5 % of
+    ``mean``, and of zero readings: what is normal for this meter (:attr:`ReferenceModel.repeat_hours`)."""
+    if len(ts) == 0:
+        return 0.0, 0.0
+    grid = pd.date_range(ts.min(), ts.max(), freq="h")
+    a = pd.Series(np.asarray(actual, float), ts).groupby(level=0).first().reindex(grid).to_numpy(float)
+    ok = ~np.isnan(a)
+    same = np.zeros(len(a), bool)
+    same[1:] = ok[1:] & ok[:-1] & (a[1:] == a[:-1]) & (np.abs(a[1:]) >= 0.05 * mean)
+    out = []
+    for flag in (same | np.r_[same[1:], False], ok & (a == 0)):
+        d = np.diff(np.r_[0, flag.astype(np.int8), 0])
+        lengths = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+        out.append(float(lengths.max()) if len(lengths) else 0.0)
+    return out[0], out[1]
 
 
 def predict(model: ReferenceModel, ts: pd.DatetimeIndex, temp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

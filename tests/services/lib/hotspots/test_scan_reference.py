@@ -1,6 +1,7 @@
 """Issue #18 in the scan: a series with a stored reference baseline gets the reference rules (its lasting
 drop is found, says ``expectation: reference``, the day-ahead's sustained kinds are left to it); a series
-without one is scanned as before. Real meters of half-"b" buildings in a window where they are TEST; faults made here."""
+without one is scanned as before. Real meters of half-"b" buildings in a window where they were the second TEST split (TUNE since round 3,
+origin test-2); faults made here."""
 
 from __future__ import annotations
 
