@@ -185,10 +185,17 @@ def _emissions(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> An
     if len(bodies) == 2 and methods == ["location", "market"]:
         (b1, r1), (b2, r2) = bodies
         kg1, kg2 = float(b1["total_kg_co2e"]), float(b2["total_kg_co2e"])
+        # two methods of the same selection are a comparison: both figures and how far apart they are
+        diff = kg2 - kg1
+        pct = f" ({diff / kg1 * 100:+.2f} % of the location-based figure)" if kg1 else ""
         return _answer(s, head, [f"location-based **{_efmt(s, kg1)}** [{r1}]; market-based (with the contractual "
-                                 f"instruments) **{_efmt(s, kg2)}** [{r2}]."], refs,
+                                 f"instruments) **{_efmt(s, kg2)}** [{r2}].",
+                                 f"Market-based minus location-based: **{'+' if diff >= 0 else '-'}"
+                                 f"{_efmt(s, abs(diff))}**{pct}."], refs,
                        [{"label": f"{head}, location-based", "value_kg": kg1, "value_t": kg1 / 1000, "ref": r1},
-                        {"label": f"{head}, market-based", "value_kg": kg2, "value_t": kg2 / 1000, "ref": r2}])
+                        {"label": f"{head}, market-based", "value_kg": kg2, "value_t": kg2 / 1000, "ref": r2},
+                        {"label": f"{head}, market minus location", "value_kg": diff, "value_t": diff / 1000,
+                         "ref": r2, "pct": diff / kg1 * 100 if kg1 else None}], kind="compare")
     if s.intent == "compare":
         by_site = {r.get("site"): float(r["kg_co2e"]) for r in rows}
         return _change(s, head, refs, [(site, by_site.get(site, 0.0), ref) for site in s.sites[:2]])

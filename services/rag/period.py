@@ -29,6 +29,7 @@ class Period:
     label: str
     implicit_year: bool = False  # "in April": the year was chosen, not said (a follow-up keeps the previous one)
     relative: bool = False  # "last month": resolved against the newest data, and the answer says so
+    note: str | None = None  # how a relative period was resolved, when not the newest ("the quarter before the last")
 
     def with_year(self, year: int) -> Period:
         delta = year - self.start.year
@@ -66,7 +67,7 @@ def _latest_year_with(month: int, year_months: list[tuple[int, int]]) -> int | N
 def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]:
     """Periods named in the text, in order: ranges of months, months, quarters, halves, years, ISO dates,
     and "last year"/"this year" (relative to the newest data, which is what the ledger can answer)."""
-    t = text.lower()
+    t = _relative_words(text.lower())
     found: list[tuple[int, Period]] = []
     years_with_data = sorted({y for y, _ in year_months})
     latest = years_with_data[-1] if years_with_data else None
@@ -86,6 +87,8 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
     for m in re.finditer(rf"\b(?:from |between )?({MONTH_RE})(?:\s+({YEAR_RE}))?\s*(?:to|until|through|-|–|and)\s*"
                          rf"({MONTH_RE})\s*({YEAR_RE})?\b", t):
         m1, y1, m2, y2 = MONTHS[m.group(1)], m.group(2), MONTHS[m.group(3)], m.group(4)
+        if m1 == m2 and y1 and y2 and y1 != y2 and CHANGE_WORDS.search(t):
+            continue  # "the change from December 2019 to December 2020": two months compared, not a 13-month span
         year2 = int(y2) if y2 else (int(y1) if y1 else _latest_year_with(m2, year_months) or latest)
         if year2 is None:
             continue
@@ -94,8 +97,8 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         add(m, Period(datetime(year1, m1, 1), end,
                       f"{calendar.month_name[m1]} {year1} to {calendar.month_name[m2]} {year2}"))
     # day range: "6-12 january 2020", "from 6 to 12 jan 2020", "2020-01-06 to 2020-01-12" (both days included)
-    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|and)\s*(\d{{1,2}})(?:st|nd|rd|th)?\s+"
-                         rf"({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|and)\s*(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?"
+                         rf"\s+(?:of\s+)?({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
                          rf"({YEAR_RE}-\d\d-\d\d)\b", t):
         try:
             if m.group(5):
@@ -223,6 +226,26 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         period = month_period(year, month)
         period.implicit_year = not m.group(2)
         add(m, period)
+    # one before the last: "the month before last", "the quarter before last", "the year before last"
+    if year_months:
+        ny, nm = year_months[-1]
+        for m in re.finditer(r"\b(month|quarter|year) before (?:the )?last\b", t):
+            if not free(m.start(), m.end()):
+                continue
+            if m.group(1) == "year":
+                add(m, Period(datetime(ny - 1, 1, 1), datetime(ny, 1, 1), str(ny - 1), relative=True,
+                              note="the year before the latest year with data"))
+                continue
+            n = 1 if m.group(1) == "month" else 3
+            end_y, end_m = (ny, nm) if n == 1 else (ny, (nm - 1) // 3 * 3 + 3)
+            end_m -= n
+            while end_m < 1:
+                end_y, end_m = end_y - 1, end_m + 12
+            last = month_period(end_y, end_m)
+            start_y, start_m = end_y, end_m - n + 1
+            label = last.label if n == 1 else f"Q{end_m // 3} {end_y}"
+            add(m, Period(datetime(start_y, start_m, 1), last.end, label, relative=True,
+                          note=f"the {m.group(1)} before the last {m.group(1)} with data"))
     # relative spans of years: "the last two years", "past 3 years" (whole calendar years up to the newest)
     for m in re.finditer(rf"\b(?:last|past|previous|latest) ({COUNT_RE}) (?:calendar |full )?years\b", t):
         if latest is None or not free(m.start(), m.end()):
@@ -260,6 +283,22 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
                      r"before the end of)\b", t):
             return [Period(first.start, p.end, f"{first.label} to {p.label}")]
     return periods
+
+
+CHANGE_WORDS = re.compile(r"\b(?:chang\w*|percent\w*|%|increas\w*|decreas\w*|grow\w*|gr[eo]w|fall|fell|ris[ei]\w*|rose|"
+                          r"drop\w*|compar\w*|vs\.?|versus)(?!\w)")
+RELATIVE = re.compile(r"\b(?:the )?(?:final|last|latest|most recent|newest)\s+(?:full |complete |whole |calendar )?"
+                      r"(month|quarter|year)(?:\s+(?:on record|(?:that |which )?we have(?: data)?(?: for| on record)?|"
+                      r"with(?: any)? data|of data|in the data|available))?\b(?!\s+(?:of|in)\s+(?:19|20)\d\d)")
+
+
+def _relative_words(t: str) -> str:
+    """The ways of saying the newest month, quarter or year with data ("the final quarter on record", "the most
+    recent full month", "the last year we have data for") written as the one the period reader knows ("last
+    quarter"); "the last quarter of 2019" keeps its year."""
+    t = re.sub(r"\b(?:the )?(?:final|last) (month|quarter) (?:of|in) ((?:19|20)\d\d)\b",
+               lambda m: ("december " if m.group(1) == "month" else "q4 ") + m.group(2), t)
+    return RELATIVE.sub(lambda m: "last " + m.group(1), t)
 
 
 def _count(word: str) -> int:

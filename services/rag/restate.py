@@ -94,6 +94,8 @@ def where(s: Slots, sites: list[str] | None = None) -> str:
 def when(p: Period | None, latest: bool = False) -> str:
     if p is None:
         return "the latest year with data" if latest else "all the data"
+    if p.relative and p.note:
+        return f"{p.label} ({p.note})"
     if p.relative:
         days = (p.end - p.start).days
         note = ("the last month with data" if days <= 31 else "the last quarter with data" if 89 <= days <= 92

@@ -80,3 +80,13 @@ def test_a_factor_with_its_source() -> None:
     a = render_measure(s, [result(call[0], call[1], body)], Refs())
     assert a.text.startswith("Emission factor for vehicle diesel in GB, 2019: **2.594 kg CO2e per liter** [Q1]")
     assert "Fuels > Diesel, edition 2019 v1.03" in a.text and a.facts[0]["factor_id"] == "desnz-2019/row-142"
+
+
+def test_location_and_market_based_side_by_side_is_a_comparison() -> None:
+    """Two methods of the same selection: both figures, their difference, and the kind compare (not one value)."""
+    q = "scope 2 of b5 in 2020, location method versus market method"
+    a = answer(q, {"total_kg_co2e": 40_000.0, "rows": [{"scope": 2, "kg_co2e": 40_000.0, "rows": 9}]},
+               {"total_kg_co2e": 10_000.0, "rows": [{"scope": 2, "kg_co2e": 10_000.0, "rows": 9}]})
+    assert a.kind == "compare" and "location-based **40.00 t CO2e** [Q1]" in a.text and "**10.00 t CO2e** [Q2]" in a.text
+    assert "**-30.00 t CO2e** (-75.00 % of the location-based figure)" in a.text
+    assert a.facts[-1]["pct"] == pytest.approx(-75.0)
