@@ -289,6 +289,9 @@ def clarification(s: Slots, text: str, *, first_month: str, last_month: str) -> 
     if not data:
         return None
     unsupported = UNSUPPORTED.search(text)
+    if unsupported and re.fullmatch(r"costs?|cost us", unsupported.group(0), re.I) and s.measure == "emissions" and \
+            STRONG_EMISSION.search(text) and not re.search(r"[£$€]|\b(?:pounds|dollars|euros|money)\b", text, re.I):
+        unsupported = None  # "how much CO2e did flying cost us?": the cost is in carbon
     if unsupported and s.measure != "factor":
         return (f"I have no data on {unsupported.group(0).lower()}: I can give energy use (kWh), demand (kW) or "
                 "emissions (t CO2e) for a site, several sites or all of them. Which would you like?")

@@ -208,7 +208,8 @@ def _emissions(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> An
         return _listing(s, head, refs, ref, items, fmt, body)  # type: ignore[arg-type]
     total = float(body["total_kg_co2e"])
     n_rows = sum(int(r.get("rows") or 0) for r in rows)
-    if not rows or not n_rows:
+    crossing = int((body.get("prorated") or {}).get("rows") or 0)  # rows that started before the period count too
+    if not rows or not (n_rows or crossing):
         return _answer(s, head, [f"the ledger has no rows for that selection [{ref}], so the total is "
                                  f"{_efmt(s, 0.0)}. Check the period or the site."], refs,
                        [{"label": head, "value_kg": 0.0, "value_t": 0.0, "ref": ref}])

@@ -165,6 +165,20 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         if y2 < y1:
             continue
         add(m, Period(datetime(y1, 1, 1), datetime(y2 + 1, 1, 1), f"{y1}-{y2}"))
+    # a week of a month: "the first week of June 2019" (days 1-7; the last week: its last seven days)
+    for m in re.finditer(rf"\b(first|second|third|fourth|last|final) week (?:of|in) ({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})"
+                         rf"(?:\s*\(\s*\d{{1,2}}(?:st|nd|rd|th)?\s*(?:-|–|to|until)\s*\d{{1,2}}(?:st|nd|rd|th)?\s*\))?", t):
+        if not free(m.start(), m.end()):
+            continue
+        month = month_period(int(m.group(3)), MONTHS[m.group(2)])
+        if m.group(1) in ("last", "final"):
+            first_day = month.end - timedelta(days=7)
+        else:
+            first_day = month.start + timedelta(days=7 * ["first", "second", "third", "fourth"].index(m.group(1)))
+        last_day = first_day + timedelta(days=6)
+        add(m, Period(first_day, first_day + timedelta(days=7),
+                      f"{first_day.day} {calendar.month_name[first_day.month]} {first_day.year} to "
+                      f"{last_day.day} {calendar.month_name[last_day.month]} {last_day.year}"))
     # relative to the newest month with data: "last month", "last 12 months", "last quarter"
     if year_months:
         ny, nm = year_months[-1]

@@ -150,10 +150,23 @@ class Slots:
         return bool(self.sites or self.periods or self.scopes or self.activity_types or self.category or self.method)
 
 
+SPELLING = {"electricity": r"elecricity|electrcity|electricty|eletricity|electicity|electriciy|leccy|lecky|elec",
+            "emissions": r"emmisions?|emisions?|emmissions?|emissons?", "consumption": r"consumtion|comsumption|consuption"}
+SPELLED = [(re.compile(rf"\b(?:{alts})\b", re.I), word) for word, alts in SPELLING.items()]
+
+
+def spelled(text: str) -> str:
+    """Common misspellings and slang of the measure words ("elecricity", "leccy", "emmisions") as the words."""
+    for pattern, word in SPELLED:
+        text = pattern.sub(word, text)
+    return text
+
+
 def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[str],
           year_months: list[tuple[int, int]]) -> Slots:
     """The slots of one question, read against the data core's sites, activity types and (year, month)
     pairs with data (relative periods and years left unsaid are taken from the newest data)."""
+    text = spelled(text)
     s = Slots(text=text)
     s.sites, s.unknown_sites = parse_sites(text, sites)
     s.periods = parse_periods(text, year_months)

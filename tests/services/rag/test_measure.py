@@ -188,3 +188,17 @@ def test_periods_said_combined_are_one_span_and_tag_forms() -> None:
         assert s.tag == "floors:3" and s.sites == ["b7", "b8"] and s.intent == "totals", q
     s = p("electricity of the sites tagged labs in 2020")
     assert s.tag == "labs" and s.sites == ["b7", "b8"] and s.intent == "totals"
+
+
+def test_misspelt_measure_words_and_carbon_as_a_cost() -> None:
+    from services.rag.measure import clarification
+
+    s = p("how much leccy did b5 use in May 2020")
+    assert s.measure == "energy" and s.activity_types == ["electricity"]
+    assert p("elecricity of b2 in 2019").activity_types == ["electricity"]
+    carbon = p("how much CO2e did business flights cost us in 2019")
+    assert carbon.measure == "emissions" and clarification(carbon, carbon.text, first_month="January 2019",
+                                                           last_month="December 2020") is None
+    money = p("what did b2's electricity cost in 2019")
+    assert "no data on cost" in (clarification(money, money.text, first_month="January 2019",
+                                               last_month="December 2020") or "")

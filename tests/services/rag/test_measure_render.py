@@ -90,3 +90,11 @@ def test_location_and_market_based_side_by_side_is_a_comparison() -> None:
     assert a.kind == "compare" and "location-based **40.00 t CO2e** [Q1]" in a.text and "**10.00 t CO2e** [Q2]" in a.text
     assert "**-30.00 t CO2e** (-75.00 % of the location-based figure)" in a.text
     assert a.facts[-1]["pct"] == pytest.approx(-75.0)
+
+
+def test_a_period_holding_only_shares_of_longer_readings_is_not_zero() -> None:
+    """No ledger row starts in Q4 2020, but annual rows cross it: their prorated share is the total, not 0."""
+    a = answer("scope 3 emissions in Q4 2020", {"total_kg_co2e": 12_500.0, "ledger_version": 1,
+                                                "rows": [{"scope": 3, "kg_co2e": 12_500.0, "rows": 0}],
+                                                "prorated": {"rows": 8, "kg_co2e_change": 12_500.0}})
+    assert "**12.50 t CO2e**" in a.text and not a.declined and "no rows" not in a.text

@@ -91,3 +91,10 @@ def test_a_change_between_the_same_month_of_two_years_is_two_months_and_day_rang
         "December 2019 to December 2020"]  # no change asked: the 13-month span
     days = parse_periods("gas between the 3rd and the 9th of May 2020", YM)
     assert [(p.start.day, p.end.day) for p in days] == [(3, 10)]
+
+
+def test_a_week_of_a_month() -> None:
+    first = parse_periods("gas in the second week of March 2020 (8th to 14th)", YM)
+    assert [(p.start.day, p.end.day, p.start.month) for p in first] == [(8, 15, 3)]
+    last = parse_periods("gas in the final week of February 2020", YM)
+    assert [(p.start.day, p.end.month, p.end.day) for p in last] == [(23, 3, 1)]
