@@ -5,7 +5,7 @@ saying what the chatbot can do instead.
 
 A request to act is an instruction (its first verb, after "please" or "can you", is an operation on the world:
 switch, book, order, pay, email...) about something particular: a site, a room, a day or time, the user's own
-booking, or a number of items. A general instruction without a particular object ("switch engines off after two
+booking, or a number of items; booking, buying or paying anything at all. A general instruction without a particular object ("switch engines off after two
 minutes", "replace R-404A with a transcritical system") reads as a reduction measure and is left to the knowledge
 base. A question the reader found a whole data question in ("Change in gas use at b5, 2019 vs 2020") is never one.
 """
@@ -27,6 +27,8 @@ ACT_VERBS = (r"turn|switch|shut|power[- ]cycle|start|stop|restart|reboot|reset|o
 OBJECT = (r"(?:\s+(?:up|down|off|on|out|over|back))?\s+(?:the|a|an|my|our|his|her|their|this|that|these|those|all|"
           r"some|every|any|another|new|more|extra|\d+|b\d+\w*|me|us|someone|somebody|engineers?|contractors?)\b")
 TRANSACTION = re.compile(LEAD + r"(?:pay|settle|buy|purchase)\b", re.I)
+BOOKING = re.compile(LEAD + r"(?:book|reserve|rebook|cancel|order|buy|purchase|pay|hire)\b" + OBJECT, re.I)
+"""Booking, buying and paying need no particular object: "Reserve a hotel room for the conference" is one."""
 ACTION = re.compile(LEAD + rf"(?:{ACT_VERBS})\b" + OBJECT, re.I)
 PARTICULAR = re.compile(
     r"\b(?:tonight|tomorrow|today|this (?:morning|afternoon|evening|weekend|week)|next (?:week|month|"
@@ -45,7 +47,7 @@ def action_request(text: str, s: Slots) -> bool:
         return False  # "Order b2, b5 and b33 by gas use in 2020" asks for a ranking; "Pay b35's gas bill" is no data
     if not ACTION.search(text):
         return False
-    return bool((s.sites and not s.all_sites) or s.unknown_sites or PARTICULAR.search(text))
+    return bool((s.sites and not s.all_sites) or s.unknown_sites or PARTICULAR.search(text) or BOOKING.search(text))
 
 
 DECLINE = ("I can't do that: I answer questions from the organisation's readings, ledger and knowledge base, I "

@@ -158,6 +158,9 @@ def read_aggregation(s: Slots, text: str) -> None:
     site_pair = len(named) == 2 and not COMBINED.search(text) and (
         COMPARE.search(text) or MORE_LESS.search(text) or re.search(r"\b(?:and|or)\b", text, re.I)) and not (
         s.by_what and not COMPARE.search(text))  # "split b3 and b7 by building": a breakdown
+    if _activity_pair(s, text, named):
+        s.intent, s.by_what = "compare", "activity"  # "gas or electricity, which emitted more?": the two side by side
+        return
     if len(s.periods) >= 2 and COMPARE.search(text) or len(s.periods) >= 2 and re.search(r"\band\b", text, re.I) and not COMBINED.search(text) or site_pair or len(named) > 2 and COMPARE.search(text) or len(s.periods) == 1 and COMPARE.search(text) and re.search(
             r"\b(?:previous|prior|year before|last year|a year earlier|year[- ]on[- ]year|yoy)\b", text, re.I):
         s.intent = "compare"
@@ -172,6 +175,17 @@ def read_aggregation(s: Slots, text: str) -> None:
 MORE_LESS = re.compile(r"\b(?:more|less|fewer|higher|lower|bigger|smaller|greater|larger|most|least|heavier|"
                        r"lighter|better|worse)\b", re.I)
 """Two sites weighed against each other ("b2 or b5, who burned more gas?"): a comparison, not one total."""
+
+
+def _activity_pair(s: Slots, text: str, named: list[str]) -> bool:
+    """Two activities named by two words and weighed against each other ("gas or electricity", "more gas than
+    electricity", "diesel vs petrol"), for one site or all and one period: a comparison of the two."""
+    if len(s.activity_types) != 2 or len(s.activity_words) != 2 or len(named) > 1 or len(s.periods) > 1 or \
+            s.measure not in ("energy", "emissions") or s.by_what or COMBINED.search(text):
+        return False
+    a, b = (re.escape(w) for w in s.activity_words)
+    joined = r"\W+(?:\w+\W+){0,4}?(?:or|vs\.?|versus|than|against|compared (?:with|to))\W+(?:\w+\W+){0,4}?"
+    return bool(re.search(rf"\b{a}\b{joined}\b{b}\b|\b{b}\b{joined}\b{a}\b", text, re.I))
 
 
 def _join_periods(s: Slots) -> None:

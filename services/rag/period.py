@@ -83,6 +83,21 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         take(m.start(), m.end())
         found.append((m.start(), p))
 
+    # day to day across months: "from 1 March to 15 April 2020", "March 1 to March 15, 2020" (both days included)
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})(?:\s*,?\s*({YEAR_RE}))?\s*"
+                         rf"(?:-|–|to|until|through|and)\s*(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})"
+                         rf"\s*,?\s*({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,?\s*({YEAR_RE}))?\s*"
+                         rf"(?:-|–|to|until|through|and)\s*({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*({YEAR_RE})\b", t):
+        g = m.groups()
+        day1, mon1, yr1, day2, mon2, yr2 = g[:6] if g[0] else (g[7], g[6], g[8], g[10], g[9], g[11])
+        try:
+            year2 = int(yr2)
+            year1 = int(yr1) if yr1 else (year2 if MONTHS[mon1] <= MONTHS[mon2] else year2 - 1)
+            d1, d2 = datetime(year1, MONTHS[mon1], int(day1)), datetime(year2, MONTHS[mon2], int(day2))
+        except ValueError:
+            continue
+        if d2 >= d1:
+            add(m, Period(d1, d2 + _one_day(), f"{d1:%-d %B %Y} to {d2:%-d %B %Y}"))
     # month range: "january to march 2020", "from jan 2020 to mar 2020", "between january and march"
     for m in re.finditer(rf"\b(?:from |between )?({MONTH_RE})(?:\s+({YEAR_RE}))?\s*(?:to|until|through|-|–|and)\s*"
                          rf"({MONTH_RE})\s*({YEAR_RE})?\b", t):

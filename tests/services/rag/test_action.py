@@ -25,7 +25,8 @@ def act(q: str) -> bool:
     "Please switch the lights in b33 off at 7pm", "Could you shut down the boiler at b2 for the weekend?",
     "Book me a hotel in Cardiff for Thursday", "Email our energy broker tomorrow about the renewal",
     "Order 12 new thermostats for the b5 plant room", "Can you pay b91's electricity invoice this week?",
-    "Reset the meter in the boiler room", "Cancel my train to York",
+    "Reset the meter in the boiler room", "Cancel my train to York", "Buy a new kettle for the staff room",
+    "Book a venue for the sustainability away day",
 ])
 def test_a_request_to_act_on_something_particular_is_one(question: str) -> None:
     assert act(question)
