@@ -91,9 +91,9 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         g = m.groups()
         day1, mon1, yr1, day2, mon2, yr2 = g[:6] if g[0] else (g[7], g[6], g[8], g[10], g[9], g[11])
         try:
-            year2 = int(yr2)
-            year1 = int(yr1) if yr1 else (year2 if MONTHS[mon1] <= MONTHS[mon2] else year2 - 1)
-            d1, d2 = datetime(year1, MONTHS[mon1], int(day1)), datetime(year2, MONTHS[mon2], int(day2))
+            to_year = int(yr2)
+            from_year = int(yr1) if yr1 else (to_year if MONTHS[mon1] <= MONTHS[mon2] else to_year - 1)
+            d1, d2 = datetime(from_year, MONTHS[mon1], int(day1)), datetime(to_year, MONTHS[mon2], int(day2))
         except ValueError:
             continue
         if d2 >= d1:
@@ -185,11 +185,11 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
                          rf"(?:\s*\(\s*\d{{1,2}}(?:st|nd|rd|th)?\s*(?:-|–|to|until)\s*\d{{1,2}}(?:st|nd|rd|th)?\s*\))?", t):
         if not free(m.start(), m.end()):
             continue
-        month = month_period(int(m.group(3)), MONTHS[m.group(2)])
+        whole = month_period(int(m.group(3)), MONTHS[m.group(2)])
         if m.group(1) in ("last", "final"):
-            first_day = month.end - timedelta(days=7)
+            first_day = whole.end - timedelta(days=7)
         else:
-            first_day = month.start + timedelta(days=7 * ["first", "second", "third", "fourth"].index(m.group(1)))
+            first_day = whole.start + timedelta(days=7 * ["first", "second", "third", "fourth"].index(m.group(1)))
         last_day = first_day + timedelta(days=6)
         add(m, Period(first_day, first_day + timedelta(days=7),
                       f"{first_day.day} {calendar.month_name[first_day.month]} {first_day.year} to "
