@@ -6,6 +6,7 @@ emissions from the ledger's audited rows and factors from ``/factors/resolve`` (
     .venv/bin/python bench/chat_quality.py --split test                      # the third held-out set (f13..f18...)
     .venv/bin/python bench/chat_quality.py --split v2-test                   # the second test split (spent: tune now)
     .venv/bin/python bench/chat_quality.py --split v1-test                   # the first test split (spent: tune now)
+    .venv/bin/python bench/chat_quality.py --split r3 --db bench/out/chat-quality.sqlite  # round 3: tune and its dev split
     .venv/bin/python bench/chat_quality.py --split test --gold-only --db bench/out/chat-quality.sqlite  # golds only
     .venv/bin/python bench/chat_quality.py --set freeform --split tune --db bench/out/chat-quality.sqlite
     .venv/bin/python bench/chat_quality.py --split test --llm-base-url http://127.0.0.1:11434/v1 --llm-model llama3.1
@@ -64,11 +65,15 @@ import yaml  # noqa: E402
 EVAL = REPO / "tests" / "eval"
 GOALS = {"correct": (">=", 90.0), "wrong": ("<=", 2.0), "oos_declined": (">=", 95.0), "in_scope_declined": ("<=", 3.0)}
 V1_FREEFORM_SPLIT = {"f1": "tune", "f3": "tune", "f5": "tune", "f2": "test", "f4": "test", "f6": "test"}
-SPLITS = ("tune", "test", "v2-tune", "v2-test", "v1-tune", "v1-test")
+SPLITS = ("tune", "test", "v2-tune", "v2-test", "v1-tune", "v1-test", "r3-tune", "r3-dev")
 # the sets of each free-form file and template file: (file, its current split, its split in v2); v1 is per question
 FREEFORM_FILES = (("questions.yaml", "tune", "tune"), ("holdout.yaml", "tune", "test"), ("holdout3.yaml", "test", None))
 TEMPLATE_FILES = (("questions.yaml", "tune", "tune"), ("questions_holdout.yaml", "tune", "test"),
                   ("questions_holdout3.yaml", "test", None))
+R3_DEV = {"batches": {"f9"}, "families": {"rank-month-season", "emissions-category"}}
+"""The third round's validation split, held back while tuning on the rest of every tune question (drawn with
+``random.Random(193)``: one free-form batch of the second held-out set, two of its template families);
+``--split r3`` reports both (the TEST split is never part of it)."""
 
 
 # --------------------------------------------------------------------------- questions
@@ -103,6 +108,10 @@ def load_questions(sets: str, split: str) -> list[dict[str, Any]]:
     v1-tune / v1-test: the questions by that split, reported under that name)."""
     names = ["freeform", "templates"] if sets == "all" else [sets]
     items = [q for n in names for q in load_set(n)]
+    if split == "r3":
+        return [{**q, "split": "r3-dev" if q.get("batch") in R3_DEV["batches"] or (
+            q["set"] == "templates" and q["family"] in R3_DEV["families"]) else "r3-tune"}
+                for q in items if q["split"] == "tune"]
     earlier = re.fullmatch(r"(v\d)-(tune|test)", split)
     if earlier:
         return [{**q, "split": split} for q in items if q.get(f"split_{earlier[1]}") == earlier[2]]
@@ -312,7 +321,7 @@ def start_stack(args: argparse.Namespace, token: str, tmp: Path) -> tuple[DataCo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", dest="sets", choices=["freeform", "templates", "all"], default="all")
-    parser.add_argument("--split", choices=["tune", "test", "all", *SPLITS[2:]], default="test")
+    parser.add_argument("--split", choices=["tune", "test", "all", *SPLITS[2:6], "r3"], default="test")
     parser.add_argument("--db", type=Path, help="SQLite file: reused as is if it exists, else created, loaded, kept")
     parser.add_argument("--cache-dir", type=Path, default=REPO / "var" / "rag", help="the chatbot's CACHE_DIR")
     parser.add_argument("--llm-base-url", default=os.environ.get("LLM_BASE_URL") or None,

@@ -30,6 +30,8 @@ STRONG_EMISSION = re.compile(r"\b(?:emission\w*|emit\w*|co2e?|carbon|ghg|footpri
 FACTOR_WORDS = re.compile(r"\bfactors?\b|\bper unit\b|\b(?:kg|g) ?co2e? per (?:litre|liter|kwh|km|night|room)\b.*\b"
                           r"(?:you|do you) (?:apply|use)\b", re.I)
 INTENSITY_WORDS = re.compile(r"\b(?:intensity|intensities|eui)\b|per (?:square met\w*|sq\.? ?m\b|m2\b|m²|floor area)|"
+                             r"\b(?:normali[sz]ed|divided|scaled|adjusted) (?:by|for|to) (?:the )?(?:building'?s? )?(?:floor )?"
+                             r"(?:area|size|m2|square met\w*)\b|per (?:unit of |metre of |meter of )?(?:floor|floorspace)\b|"
                              r"/ ?m2\b|/ ?m²", re.I)
 ENERGY_INTENSITY = re.compile(r"\bkwh ?(?:/|per) ?(?:m2|m²|sq|square)|energy(?: use)? intensity|\beui\b", re.I)
 DEMAND_WORDS = re.compile(r"\b(?:demand|load|kw|kilowatts?(?![- ]?hours?)|power draw|pull\w* from the grid)\b", re.I)
@@ -48,8 +50,10 @@ NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seve
            "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20}
 N_RE = r"(\d{1,3}|" + "|".join(NUMBERS) + r")"
 BY_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    ("month", re.compile(r"\b(?:by|per|each|every|for each) month\b|\bmonth[- ]by[- ]month\b|\bmonthly\b", re.I)),
-    ("quarter", re.compile(r"\b(?:by|per|each|every|for each) quarter\b|\bquarter[- ]by[- ]quarter\b|\bquarterly\b", re.I)),
+    ("month", re.compile(r"\b(?:by|per|each|every|for each) month\b|\bmonth[- ]by[- ]month\b|\bmonthly\b|"
+                         r"\b(?:into|in|by) (?:its |the |calendar )?months\b", re.I)),
+    ("quarter", re.compile(r"\b(?:by|per|each|every|for each) quarter\b|\bquarter[- ]by[- ]quarter\b|\bquarterly\b|"
+                           r"\b(?:into|in|by) (?:its |the |calendar )?quarters\b", re.I)),
     ("site", re.compile(r"\b(?:by|per|each|for each|(?:of|for|at) every) (?:site|building)\b(?!\s*#?\s*(?:b?\d|[a-z]+\d))|"
                         r"\b(?:site|building)[- ]by[- ](?:site|building)\b", re.I)),
     ("activity", re.compile(r"\b(?:by|per|each) (?:activity(?: type)?|source|fuel)\b", re.I)),
@@ -61,13 +65,18 @@ COMPARE = re.compile(r"\b(?:compar\w*|vs\.?|versus|against|than|difference|diffe
 COMBINED = re.compile(r"\b(?:combined|together|in total|total of|sum of|summed|between them|altogether)\b", re.I)
 ALL_WORDS = re.compile(r"\b(?:estate|whole|all (?:of )?(?:our |the )?(?:sites|buildings)|every (?:site|building)|"
                        r"organi[sz]ation|company|portfolio|across|overall|we|our|us)\b", re.I)
-VAGUE_SITE = re.compile(r"\b(?:the|that|this) (?:\w+ )?(?:building|site|office)\b", re.I)
+VAGUE_SITE = re.compile(r"\b(?:the|that|this) (?:\w+ )?(?:building|site|office|lab|labs|block|wing|hall|depot|warehouse)\b",
+                        re.I)
 UNSUPPORTED = re.compile(r"\b(?:costs?|costing|cost us|price[ds]?|pricing|paid|pay|money|pounds|dollars|euros|gbp|usd|"
                          r"tariffs?|water|occupan\w*|temperatures?|humidity|headcount|revenue|profits?|invoice[ds]?)\b|"
                          r"[£$€]", re.I)
 """What a data question may ask that the data core does not hold (money, water, occupancy, weather...)."""
 GROUP_NOUNS = r"(?:sites|buildings|properties|premises|facilities|estate|group|portfolio|campus|blocks)\b"
-TAGGED = re.compile(r"\b([a-z][\w:]*)[- ]tagged\b|\btagged (?:as |with )?['\"]?([\w:-]+)|\btag ['\"]?([\w:-]+)", re.I)
+TAGGED = [re.compile(r"\b([a-z][\w:]*)[- ]tagged\b", re.I), re.compile(r"\btagged (?:as |with )?['\"]?([\w:-]+)", re.I),
+          re.compile(r"\btag ['\"]?([\w:-]+)", re.I)]
+FLOORS = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[- ](?:storey|story|floor)(?:ed)?\b|"
+                    r"\bwith (\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|twelve) (?:floors|storeys|stories|"
+                    r"levels)\b", re.I)
 
 
 def _n(text: str) -> int | None:
@@ -130,7 +139,10 @@ def read_aggregation(s: Slots, text: str) -> None:
         s.intent = "top"
         s.order = "bottom" if BOTTOM.search(text) and not re.search(r"\btop\s+\d", text, re.I) else "top"
         s.top_n = _n(text) or (1 if re.search(r"\b(?:which|what|who) (?:\w+ )?(?:site|building|one|user|emitter|"
-                                              r"consumer|month|quarter)\b(?! ?s\b)|^\s*who\b", text, re.I) else None)
+                                              r"consumer|month|quarter)\b(?! ?s\b)|^\s*who\b|\bthe (?:single )?(?:biggest|"
+                                              r"largest|highest|top|heaviest|greatest|lowest|smallest|least|most)\b(?: [\w-]+)"
+                                              r"{0,3}? (?:site|building|user|emitter|consumer|month|quarter)\b(?!s)", text, re.I)
+                                    else None)
         m = re.search(r"\b(?:which|what|rank\w*(?: the)?|top|bottom|biggest|largest)\s+(?:\d+\s+|[a-z]+\s+)?"
                       r"(month|quarter|activit\w*|source|fuel)s?\b|\bby (activit\w*|source|fuel)\b", text, re.I)
         rank_by = (m.group(1) or m.group(2)).lower() if m else "site"
@@ -140,7 +152,16 @@ def read_aggregation(s: Slots, text: str) -> None:
         return
     if len(s.periods) >= 2:
         s.periods = sorted(s.periods[:2], key=lambda p: p.start)  # older first: the change is from it
-    if len(s.periods) >= 2 and COMPARE.search(text) or len(s.periods) >= 2 and re.search(r"\band\b", text, re.I) and not COMBINED.search(text) or len(s.sites) >= 2 and not COMBINED.search(text) and (COMPARE.search(text) or re.search(r"\band\b", text, re.I)) or len(s.periods) == 1 and COMPARE.search(text) and re.search(
+    if len(s.periods) >= 2 and COMBINED.search(text) and not COMPARE.search(text):
+        _join_periods(s)  # "2019 and 2020 combined": one span
+    named = [] if s.tag or s.all_sites else list(s.sites)  # a tagged group is one selection, not sites to weigh
+    site_pair = len(named) == 2 and not COMBINED.search(text) and (
+        COMPARE.search(text) or MORE_LESS.search(text) or re.search(r"\b(?:and|or)\b", text, re.I)) and not (
+        s.by_what and not COMPARE.search(text))  # "split b3 and b7 by building": a breakdown
+    if _activity_pair(s, text, named):
+        s.intent, s.by_what = "compare", "activity"  # "gas or electricity, which emitted more?": the two side by side
+        return
+    if len(s.periods) >= 2 and COMPARE.search(text) or len(s.periods) >= 2 and re.search(r"\band\b", text, re.I) and not COMBINED.search(text) or site_pair or len(named) > 2 and COMPARE.search(text) or len(s.periods) == 1 and COMPARE.search(text) and re.search(
             r"\b(?:previous|prior|year before|last year|a year earlier|year[- ]on[- ]year|yoy)\b", text, re.I):
         s.intent = "compare"
         if len(s.periods) == 1 and len(s.sites) < 2:
@@ -149,6 +170,31 @@ def read_aggregation(s: Slots, text: str) -> None:
         s.intent = "breakdown"
     elif s.intent in ("compare", "top", "breakdown", "none", "kb", "intensity"):
         s.intent = "totals"
+
+
+MORE_LESS = re.compile(r"\b(?:more|less|fewer|higher|lower|bigger|smaller|greater|larger|most|least|heavier|"
+                       r"lighter|better|worse)\b", re.I)
+"""Two sites weighed against each other ("b2 or b5, who burned more gas?"): a comparison, not one total."""
+
+
+def _activity_pair(s: Slots, text: str, named: list[str]) -> bool:
+    """Two activities named by two words and weighed against each other ("gas or electricity", "more gas than
+    electricity", "diesel vs petrol"), for one site or all and one period: a comparison of the two."""
+    if len(s.activity_types) != 2 or len(s.activity_words) != 2 or len(named) > 1 or len(s.periods) > 1 or \
+            s.measure not in ("energy", "emissions") or s.by_what or COMBINED.search(text):
+        return False
+    a, b = (re.escape(w) for w in s.activity_words)
+    joined = r"\W+(?:\w+\W+){0,4}?(?:or|vs\.?|versus|than|against|compared (?:with|to))\W+(?:\w+\W+){0,4}?"
+    return bool(re.search(rf"\b{a}\b{joined}\b{b}\b|\b{b}\b{joined}\b{a}\b", text, re.I))
+
+
+def _join_periods(s: Slots) -> None:
+    """Periods said to be combined ("over 2019 and 2020 combined") become one span when they touch."""
+    ps = sorted(s.periods, key=lambda p: p.start)
+    if all(a.end == b.start for a, b in zip(ps, ps[1:], strict=False)):
+        from services.rag.period import Period
+
+        s.periods = [Period(ps[0].start, ps[-1].end, f"{ps[0].label} to {ps[-1].label}")]
 
 
 def _tags(sites: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -164,11 +210,17 @@ def tagged_group(text: str, sites: dict[str, dict[str, Any]]) -> tuple[str | Non
     "with the tag office"), or a tag word qualifying the sites ("the university buildings", "our Cambridge
     sites", "the university estate", "buildings in the university group") when it names several sites."""
     tags = _tags(sites)
-    for m in TAGGED.finditer(text):
-        tag = (m.group(1) or m.group(2) or m.group(3) or "").lower()
+    for pattern in TAGGED:  # each form on its own: "the sites tagged university" is not the tag "sites"
+        for m in pattern.finditer(text):
+            tag = m.group(1).lower()
+            if tag in tags:
+                return tag, tags[tag], True
+    low = text.lower()
+    for m in FLOORS.finditer(low):  # "the 5-storey buildings", "our buildings with eight floors": the floors:N tag
+        n = next(g for g in m.groups() if g)
+        tag = f"floors:{int(n) if n.isdigit() else NUMBERS.get(n, 0)}"
         if tag in tags:
             return tag, tags[tag], True
-    low = text.lower()
     for tag, members in tags.items():
         if len(members) < 2 or not re.fullmatch(r"[a-z][a-z-]+", tag):
             continue
@@ -206,12 +258,29 @@ VAGUE = re.compile(r"\b(?:the total|totals?|numbers?|figures?|the data|summary|o
                    r"doing (?:well|badly|ok)|perform\w*|tell me about|on track|how is it going)\b", re.I)
 
 
+CONTEXTUAL = re.compile(r"^\s*(?:and|or|but|so|what about|how about|same|also)\b|\bthe (?:second|first|other|last|same|"
+                        r"previous|latter|former) (?:one|site|building|figure|number|period|year)\b|\bthe (?:peak|drop|rise|fall|"
+                        r"jump|dip|increase|decrease|change|figure|number|total|trend|spike)\b(?! (?:between|of a|of an)\b)|"
+                        r"\b(?:the|that) (?:year|month|quarter|period) before\b|\bthe (?:consumption|usage|emissions|use)\b"
+                        r"(?! (?:of|at|for (?!me\b|us\b)|in|by|from)\b)|^\s*(?:compare|rank|sort|check|list) (?:the|them|"
+                        r"these|those|it)\b|\b(?:them|those|these)\b\s*[?.!]*\s*$|^\s*(?:was|is|were|did) (?:it|that|this|the \w+(?: one)?) (?:really )?(?:significant|bigger|"
+                        r"higher|lower|smaller|more|less|normal|good|bad|unusual|a lot|ok|okay|high|low|right|correct|worse|"
+                        r"better|up|down)\b",
+                        re.I)
+"""A question that leans on an earlier one ("and gas?", "is the second one bigger?", "was the drop significant?",
+"what was the peak?", "compare the buildings"): in a new conversation it is asked back, never answered from the
+knowledge base's nearest passage."""
+
+
 def vague(s: Slots, text: str) -> bool:
     """A question about the organisation's results that names nothing to measure ("how are we doing?",
-    "tell me about the building"): asked back, not searched in the knowledge base."""
+    "tell me about the building"), or that leans on an earlier question (``CONTEXTUAL``) with no site or period of
+    its own: asked back, not searched in the knowledge base."""
     if re.match(r"\s*(?:why|explain|define|how (?:do|does|can|should|is|are)\b(?! (?:we|it|things)\b)|"
                 r"what (?:is|are|does) (?:a|an)\b)", text, re.I):
         return False
+    if CONTEXTUAL.search(text) and not (s.sites and not s.all_sites) and not s.periods and not s.definitional:
+        return True
     return (s.measure is None and not (s.activity_types or s.scopes or s.category)
             and bool(VAGUE.search(text) or (VAGUE_SITE.search(text) and not s.sites)))
 
@@ -234,6 +303,9 @@ def clarification(s: Slots, text: str, *, first_month: str, last_month: str) -> 
     if not data:
         return None
     unsupported = UNSUPPORTED.search(text)
+    if unsupported and re.fullmatch(r"costs?|cost us", unsupported.group(0), re.I) and s.measure == "emissions" and \
+            STRONG_EMISSION.search(text) and not re.search(r"[£$€]|\b(?:pounds|dollars|euros|money)\b", text, re.I):
+        unsupported = None  # "how much CO2e did flying cost us?": the cost is in carbon
     if unsupported and s.measure != "factor":
         return (f"I have no data on {unsupported.group(0).lower()}: I can give energy use (kWh), demand (kW) or "
                 "emissions (t CO2e) for a site, several sites or all of them. Which would you like?")

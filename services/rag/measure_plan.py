@@ -46,6 +46,8 @@ def _consumption_calls(s: Slots) -> list[Call]:
     if s.intent == "top":
         group = {"month": "month", "quarter": "quarter"}.get(s.by_what or "", "site")
         return [("consumption", {**base, **_period_args(s), **_sites(s), "group_by": group})]
+    if s.intent == "compare" and s.by_what == "activity":  # two activities side by side
+        return [("consumption", {**base, "activity_type": [a], **_period_args(s), **_sites(s)}) for a in types[:2]]
     if s.intent == "compare" and len(s.periods) >= 2:
         return [("consumption", {**base, **_period_args(s, i), **_sites(s)}) for i in (0, 1)]
     if s.intent == "compare":
@@ -88,6 +90,9 @@ def _emission_calls(s: Slots) -> list[Call]:
             return [("emissions_timeseries", {**f, **_period_args(s), **_sites(s), "interval": s.by_what})]
         group = "activity_type" if s.by_what == "activity" else "site"
         return [("emissions_totals", {**f, **_period_args(s), **_sites(s), "group_by": group})]
+    if s.intent == "compare" and s.by_what == "activity":  # two activities side by side
+        return [("emissions_totals", {**f, "activity_type": [a], **_period_args(s), **_sites(s), "group_by": "scope"})
+                for a in s.activity_types[:2]]
     if s.intent == "compare" and len(s.periods) >= 2:
         return [("emissions_totals", {**f, **_period_args(s, i), **_sites(s), "group_by": "scope"}) for i in (0, 1)]
     if s.intent == "compare":

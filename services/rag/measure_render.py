@@ -12,7 +12,7 @@ from services.rag.citations import Refs, ToolResult
 from services.rag.measure_plan import hourly_factor_calls
 from services.rag.plan import Answer, Calls, Reply
 from services.rag.question import Slots
-from services.rag.restate import co2e, energy, num, restated
+from services.rag.restate import ACTIVITY_NAMES, co2e, energy, num, restated
 
 ENERGY_KEYS = ("site", "activity_type", "month", "quarter")
 
@@ -89,12 +89,13 @@ def _consumption_note(s: Slots, body: dict[str, Any]) -> str:
 def _consumption(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> Answer:
     bodies = [(v["result"], refs.query(v["citation"], v["result"])) for _n, _a, v, _e in results]
     body, ref = bodies[0]
-    if s.intent == "compare" and len(bodies) == 2 and len(s.periods) >= 2:
+    if s.intent == "compare" and len(bodies) == 2 and (len(s.periods) >= 2 or s.by_what == "activity"):
         (b1, r1), (b2, r2) = bodies
         v1, v2 = _stat(s, b1), _stat(s, b2)
         if v1 is None or v2 is None or (s.measure == "energy" and not (b1.get("hours") or b1.get("total_kwh"))):
             return _no_data(s, head, refs, ref)
-        return _change(s, head, refs, [(s.periods[0].label, v1, r1), (s.periods[1].label, v2, r2)])
+        la, lb = _compared(s)
+        return _change(s, head, refs, [(la, v1, r1), (lb, v2, r2)])
     rows = body.get("rows") or []
     keys = [k for k in body.get("group_by") or [] if k in ENERGY_KEYS]
     if s.intent == "compare":
@@ -116,6 +117,14 @@ def _consumption(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> 
     if s.measure == "energy":
         fact["value_kwh"] = value
     return _answer(s, head, lines, refs, [fact])
+
+
+def _compared(s: Slots) -> tuple[str, str]:
+    """The labels of the two things a two-query comparison weighs: two activities, or two periods."""
+    if s.by_what == "activity":
+        a, b = s.activity_types[:2]
+        return ACTIVITY_NAMES.get(a, a.replace("_", " ")), ACTIVITY_NAMES.get(b, b.replace("_", " "))
+    return s.periods[0].label, s.periods[1].label
 
 
 def _no_data(s: Slots, head: str, refs: Refs, ref: str) -> Answer:
@@ -178,17 +187,24 @@ def _emissions(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> An
     fmt = lambda _s, kg: _efmt(s, kg)  # noqa: E731
     if s.intent == "compare" and len(bodies) == 2:
         (b1, r1), (b2, r2) = bodies
-        return _change(s, head, refs, [(s.periods[0].label, float(b1["total_kg_co2e"]), r1),
-                                       (s.periods[1].label, float(b2["total_kg_co2e"]), r2)])
+        la, lb = _compared(s)
+        return _change(s, head, refs, [(la, float(b1["total_kg_co2e"]), r1), (lb, float(b2["total_kg_co2e"]), r2)])
     rows = body.get("rows") or []
     methods = [str(a.get("method")) for _n, a, _v, _e in results]
     if len(bodies) == 2 and methods == ["location", "market"]:
         (b1, r1), (b2, r2) = bodies
         kg1, kg2 = float(b1["total_kg_co2e"]), float(b2["total_kg_co2e"])
+        # two methods of the same selection are a comparison: both figures and how far apart they are
+        diff = kg2 - kg1
+        pct = f" ({diff / kg1 * 100:+.2f} % of the location-based figure)" if kg1 else ""
         return _answer(s, head, [f"location-based **{_efmt(s, kg1)}** [{r1}]; market-based (with the contractual "
-                                 f"instruments) **{_efmt(s, kg2)}** [{r2}]."], refs,
+                                 f"instruments) **{_efmt(s, kg2)}** [{r2}].",
+                                 f"Market-based minus location-based: **{'+' if diff >= 0 else '-'}"
+                                 f"{_efmt(s, abs(diff))}**{pct}."], refs,
                        [{"label": f"{head}, location-based", "value_kg": kg1, "value_t": kg1 / 1000, "ref": r1},
-                        {"label": f"{head}, market-based", "value_kg": kg2, "value_t": kg2 / 1000, "ref": r2}])
+                        {"label": f"{head}, market-based", "value_kg": kg2, "value_t": kg2 / 1000, "ref": r2},
+                        {"label": f"{head}, market minus location", "value_kg": diff, "value_t": diff / 1000,
+                         "ref": r2, "pct": diff / kg1 * 100 if kg1 else None}], kind="compare")
     if s.intent == "compare":
         by_site = {r.get("site"): float(r["kg_co2e"]) for r in rows}
         return _change(s, head, refs, [(site, by_site.get(site, 0.0), ref) for site in s.sites[:2]])
@@ -201,7 +217,8 @@ def _emissions(s: Slots, results: list[ToolResult], refs: Refs, head: str) -> An
         return _listing(s, head, refs, ref, items, fmt, body)  # type: ignore[arg-type]
     total = float(body["total_kg_co2e"])
     n_rows = sum(int(r.get("rows") or 0) for r in rows)
-    if not rows or not n_rows:
+    crossing = int((body.get("prorated") or {}).get("rows") or 0)  # rows that started before the period count too
+    if not rows or not (n_rows or crossing):
         return _answer(s, head, [f"the ledger has no rows for that selection [{ref}], so the total is "
                                  f"{_efmt(s, 0.0)}. Check the period or the site."], refs,
                        [{"label": head, "value_kg": 0.0, "value_t": 0.0, "ref": ref}])

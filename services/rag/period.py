@@ -29,6 +29,7 @@ class Period:
     label: str
     implicit_year: bool = False  # "in April": the year was chosen, not said (a follow-up keeps the previous one)
     relative: bool = False  # "last month": resolved against the newest data, and the answer says so
+    note: str | None = None  # how a relative period was resolved, when not the newest ("the quarter before the last")
 
     def with_year(self, year: int) -> Period:
         delta = year - self.start.year
@@ -66,7 +67,7 @@ def _latest_year_with(month: int, year_months: list[tuple[int, int]]) -> int | N
 def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]:
     """Periods named in the text, in order: ranges of months, months, quarters, halves, years, ISO dates,
     and "last year"/"this year" (relative to the newest data, which is what the ledger can answer)."""
-    t = text.lower()
+    t = _relative_words(text.lower())
     found: list[tuple[int, Period]] = []
     years_with_data = sorted({y for y, _ in year_months})
     latest = years_with_data[-1] if years_with_data else None
@@ -82,10 +83,27 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         take(m.start(), m.end())
         found.append((m.start(), p))
 
+    # day to day across months: "from 1 March to 15 April 2020", "March 1 to March 15, 2020" (both days included)
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})(?:\s*,?\s*({YEAR_RE}))?\s*"
+                         rf"(?:-|–|to|until|through|and)\s*(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})"
+                         rf"\s*,?\s*({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,?\s*({YEAR_RE}))?\s*"
+                         rf"(?:-|–|to|until|through|and)\s*({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*({YEAR_RE})\b", t):
+        g = m.groups()
+        day1, mon1, yr1, day2, mon2, yr2 = g[:6] if g[0] else (g[7], g[6], g[8], g[10], g[9], g[11])
+        try:
+            to_year = int(yr2)
+            from_year = int(yr1) if yr1 else (to_year if MONTHS[mon1] <= MONTHS[mon2] else to_year - 1)
+            d1, d2 = datetime(from_year, MONTHS[mon1], int(day1)), datetime(to_year, MONTHS[mon2], int(day2))
+        except ValueError:
+            continue
+        if d2 >= d1:
+            add(m, Period(d1, d2 + _one_day(), f"{d1:%-d %B %Y} to {d2:%-d %B %Y}"))
     # month range: "january to march 2020", "from jan 2020 to mar 2020", "between january and march"
     for m in re.finditer(rf"\b(?:from |between )?({MONTH_RE})(?:\s+({YEAR_RE}))?\s*(?:to|until|through|-|–|and)\s*"
                          rf"({MONTH_RE})\s*({YEAR_RE})?\b", t):
         m1, y1, m2, y2 = MONTHS[m.group(1)], m.group(2), MONTHS[m.group(3)], m.group(4)
+        if m1 == m2 and y1 and y2 and y1 != y2 and CHANGE_WORDS.search(t):
+            continue  # "the change from December 2019 to December 2020": two months compared, not a 13-month span
         year2 = int(y2) if y2 else (int(y1) if y1 else _latest_year_with(m2, year_months) or latest)
         if year2 is None:
             continue
@@ -94,8 +112,8 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         add(m, Period(datetime(year1, m1, 1), end,
                       f"{calendar.month_name[m1]} {year1} to {calendar.month_name[m2]} {year2}"))
     # day range: "6-12 january 2020", "from 6 to 12 jan 2020", "2020-01-06 to 2020-01-12" (both days included)
-    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|and)\s*(\d{{1,2}})(?:st|nd|rd|th)?\s+"
-                         rf"({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|and)\s*(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?"
+                         rf"\s+(?:of\s+)?({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})\b|\b({YEAR_RE}-\d\d-\d\d)\s*(?:to|until|through|-|–|\.\.)\s*"
                          rf"({YEAR_RE}-\d\d-\d\d)\b", t):
         try:
             if m.group(5):
@@ -162,6 +180,20 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         if y2 < y1:
             continue
         add(m, Period(datetime(y1, 1, 1), datetime(y2 + 1, 1, 1), f"{y1}-{y2}"))
+    # a week of a month: "the first week of June 2019" (days 1-7; the last week: its last seven days)
+    for m in re.finditer(rf"\b(first|second|third|fourth|last|final) week (?:of|in) ({MONTH_RE})\s*(?:,\s*)?({YEAR_RE})"
+                         rf"(?:\s*\(\s*\d{{1,2}}(?:st|nd|rd|th)?\s*(?:-|–|to|until)\s*\d{{1,2}}(?:st|nd|rd|th)?\s*\))?", t):
+        if not free(m.start(), m.end()):
+            continue
+        whole = month_period(int(m.group(3)), MONTHS[m.group(2)])
+        if m.group(1) in ("last", "final"):
+            first_day = whole.end - timedelta(days=7)
+        else:
+            first_day = whole.start + timedelta(days=7 * ["first", "second", "third", "fourth"].index(m.group(1)))
+        last_day = first_day + timedelta(days=6)
+        add(m, Period(first_day, first_day + timedelta(days=7),
+                      f"{first_day.day} {calendar.month_name[first_day.month]} {first_day.year} to "
+                      f"{last_day.day} {calendar.month_name[last_day.month]} {last_day.year}"))
     # relative to the newest month with data: "last month", "last 12 months", "last quarter"
     if year_months:
         ny, nm = year_months[-1]
@@ -223,6 +255,26 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         period = month_period(year, month)
         period.implicit_year = not m.group(2)
         add(m, period)
+    # one before the last: "the month before last", "the quarter before last", "the year before last"
+    if year_months:
+        ny, nm = year_months[-1]
+        for m in re.finditer(r"\b(month|quarter|year) before (?:the )?last\b", t):
+            if not free(m.start(), m.end()):
+                continue
+            if m.group(1) == "year":
+                add(m, Period(datetime(ny - 1, 1, 1), datetime(ny, 1, 1), str(ny - 1), relative=True,
+                              note="the year before the latest year with data"))
+                continue
+            n = 1 if m.group(1) == "month" else 3
+            end_y, end_m = (ny, nm) if n == 1 else (ny, (nm - 1) // 3 * 3 + 3)
+            end_m -= n
+            while end_m < 1:
+                end_y, end_m = end_y - 1, end_m + 12
+            last = month_period(end_y, end_m)
+            start_y, start_m = end_y, end_m - n + 1
+            label = last.label if n == 1 else f"Q{end_m // 3} {end_y}"
+            add(m, Period(datetime(start_y, start_m, 1), last.end, label, relative=True,
+                          note=f"the {m.group(1)} before the last {m.group(1)} with data"))
     # relative spans of years: "the last two years", "past 3 years" (whole calendar years up to the newest)
     for m in re.finditer(rf"\b(?:last|past|previous|latest) ({COUNT_RE}) (?:calendar |full )?years\b", t):
         if latest is None or not free(m.start(), m.end()):
@@ -260,6 +312,22 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
                      r"before the end of)\b", t):
             return [Period(first.start, p.end, f"{first.label} to {p.label}")]
     return periods
+
+
+CHANGE_WORDS = re.compile(r"\b(?:chang\w*|percent\w*|%|increas\w*|decreas\w*|grow\w*|gr[eo]w|fall|fell|ris[ei]\w*|rose|"
+                          r"drop\w*|compar\w*|vs\.?|versus)(?!\w)")
+RELATIVE = re.compile(r"\b(?:the )?(?:final|last|latest|most recent|newest)\s+(?:full |complete |whole |calendar )?"
+                      r"(month|quarter|year)(?:\s+(?:on record|(?:that |which )?we have(?: data)?(?: for| on record)?|"
+                      r"with(?: any)? data|of data|in the data|available))?\b(?!\s+(?:of|in)\s+(?:19|20)\d\d)")
+
+
+def _relative_words(t: str) -> str:
+    """The ways of saying the newest month, quarter or year with data ("the final quarter on record", "the most
+    recent full month", "the last year we have data for") written as the one the period reader knows ("last
+    quarter"); "the last quarter of 2019" keeps its year."""
+    t = re.sub(r"\b(?:the )?(?:final|last) (month|quarter) (?:of|in) ((?:19|20)\d\d)\b",
+               lambda m: ("december " if m.group(1) == "month" else "q4 ") + m.group(2), t)
+    return RELATIVE.sub(lambda m: "last " + m.group(1), t)
 
 
 def _count(word: str) -> int:

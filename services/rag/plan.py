@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.common.errors import DomainError
+from services.rag.action import DECLINE as ACTION_DECLINE
+from services.rag.action import action_request
 from services.rag.datacore import DataCoreClient
 from services.rag.kb import KnowledgeBase
 from services.rag.measure import clarification
@@ -72,7 +74,9 @@ def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: Knowledg
         slots.follow_up = False  # "it", "that building" with nothing before: not a follow-up of anything
     if slots.intent == "greeting":
         return slots, Answer(f"Hello. {CAPABILITIES}", kind="explain")
-    if not slots.follow_up and out_of_scope(question, kb):
+    if not slots.follow_up and action_request(question, slots):
+        return slots, Answer(f"{ACTION_DECLINE} {CAPABILITIES}", declined=True, kind="decline")
+    if not slots.follow_up and out_of_scope(question, kb, data_question=complete_data_question(slots)):
         return slots, Answer(f"I don't know: that is outside what I can answer. {CAPABILITIES}", declined=True,
                              kind="decline")
     if down is not None and slots.intent not in ("kb", "greeting"):
@@ -105,6 +109,12 @@ def plan(question: str, previous: Slots | None, dc: DataCoreClient, kb: Knowledg
         slots.clarify = WHICH_MEASURE
         return slots, Answer(WHICH_MEASURE, kind="clarify")
     return slots, Calls(calls)
+
+
+def complete_data_question(s: Slots) -> bool:
+    """The reader found a whole data question: a measure to compute, and a period for it (a factor needs none)."""
+    return (s.measure is not None and s.intent in ("totals", "top", "compare", "breakdown", "factor")
+            and (bool(s.periods) or s.measure == "factor"))
 
 
 def answer_meta(reply: Answer, slots: Slots) -> Answer:

@@ -78,7 +78,8 @@ INTENT_RULES: list[tuple[Intent, _FollowedOnLine | _Either | re.Pattern[str]]] =
                              r"actions? (?:for|to)|measures? (?:for|to)|what to do about|next steps)\b", re.I)),
     ("alerts", re.compile(r"\b(?:alerts?|alarms?|hotspots?|anomal\w*|flagged|unusual|abnormal|spik\w*|"
                           r"on alert|what(?:'s| is) wrong|problem with|issues? (?:at|with|in))\b", re.I)),
-    ("intensity", re.compile(r"\b(?:intensity|per (?:m2|m²|square met\w*|sq\.? ?m)|kg ?/ ?m2|per floor area)\b", re.I)),
+    ("intensity", re.compile(r"\b(?:intensity|per (?:m2|m²|square met\w*|sq\.? ?m)|kg ?/ ?m2|per floor area|"
+                             r"(?:normali[sz]ed|divided|scaled|adjusted) (?:by|for|to) (?:the )?(?:floor )?area)\b", re.I)),
     # "which site ... most": a word, then a superlative later on the same line (was ``which ....* most``)
     ("top", _Either(_FollowedOnLine(re.compile(r"\b(?:which|what) (?:site|building|activit\w*|source|fuel|"
                                                r"categor\w*)s?\b", re.I),
@@ -92,7 +93,8 @@ INTENT_RULES: list[tuple[Intent, _FollowedOnLine | _Either | re.Pattern[str]]] =
                              r"by activity|by source)\b", re.I)),
     # "which sites" with no superlative after it on the same line (was a ``(?!.* most)`` look-ahead)
     ("list_sites", _FollowedOnLine(re.compile(r"\b(?:which|what|list(?: of)?|how many) (?:sites|buildings)\b", re.I),
-                                   re.compile(r"\b(?:most|highest|largest|biggest|top)\b", re.I), negate=True)),
+                                   re.compile(r"\b(?:most|highest|largest|biggest|top|least|lowest|smallest|fewest|"
+                                              r"bottom)\b", re.I), negate=True)),
     ("site_info", re.compile(r"\b(?:floor area|how big|size of|where is|what is (?:site|building))\b", re.I)),
 ]
 
@@ -148,10 +150,23 @@ class Slots:
         return bool(self.sites or self.periods or self.scopes or self.activity_types or self.category or self.method)
 
 
+SPELLING = {"electricity": r"elecricity|electrcity|electricty|eletricity|electicity|electriciy|leccy|lecky|elec",
+            "emissions": r"emmisions?|emisions?|emmissions?|emissons?", "consumption": r"consumtion|comsumption|consuption"}
+SPELLED = [(re.compile(rf"\b(?:{alts})\b", re.I), word) for word, alts in SPELLING.items()]
+
+
+def spelled(text: str) -> str:
+    """Common misspellings and slang of the measure words ("elecricity", "leccy", "emmisions") as the words."""
+    for pattern, word in SPELLED:
+        text = pattern.sub(word, text)
+    return text
+
+
 def parse(text: str, *, sites: dict[str, dict[str, Any]], activity_types: list[str],
           year_months: list[tuple[int, int]]) -> Slots:
     """The slots of one question, read against the data core's sites, activity types and (year, month)
     pairs with data (relative periods and years left unsaid are taken from the newest data)."""
+    text = spelled(text)
     s = Slots(text=text)
     s.sites, s.unknown_sites = parse_sites(text, sites)
     s.periods = parse_periods(text, year_months)
@@ -217,6 +232,13 @@ EXPLAIN = re.compile(r"^\s*(?:why|explain|define|describe how|what counts as|wha
                      r"enough)\b|how (?:do|does|can|could|should|would|might|is|are)\b(?! (?:\w+ )?"
                      r"(?:we|our|b\d+)\b.*\b(?:in|during|for) (?:19|20)\d\d)|(?:any |some )?(?:tips|advice|ideas)\b|"
                      r"what (?:is|are|does|do) (?:a|an|the difference|scope \d category)\b)", re.I)
+ADVICE = re.compile(r"^\s*(?:would|will|does|do|is|are|should|can|could|might)\b.{0,160}?\b(?:cut|cuts|reduce|lower|"
+                    r"save|saving|make (?:a|any|much of a) difference|worth|help|pay back|payback|decarboni[sz]\w*|"
+                    r"change our (?:reported )?emissions)\b|^\s*(?:what (?:are|is) (?:our|the|some|my) (?:options|choices|"
+                    r"ways|criteria|measures|steps)|what [\w-]+ (?:criteria|options|measures|steps) (?:can|could|should)|"
+                    r"which (?:measures|options|actions))\b", re.I)
+"""Advice on a measure ("would switching the vans to HVO lower our scope 1?", "do TRVs really make a difference to
+gas use?", "what are our options to decarbonise deliveries?"): the knowledge base, when no site or period is named."""
 DATA_ASK = re.compile(r"\b(?:how much|how many|total\w*|sum|used|use|usage|consum\w*|emitted|emit|burn\w*|draw\w*|"
                       r"peak|average|mean|rank\w*|top|bottom|most|least|highest|lowest|which (?:site|building)s?|"
                       r"our|we|us|numbers?|figures?|data|summary|overview|compare|vs|versus|break\w* ?down|split|"
@@ -231,7 +253,8 @@ def _read_issue19(s: Slots, text: str, sites: dict[str, dict[str, Any]]) -> None
     read_sites(s, text, sites)
     read_measure(s, text)
     named = bool(s.sites and not s.all_sites)
-    if not named and not s.periods and (EXPLAIN.search(text) or (s.measure != "factor" and not DATA_ASK.search(text))):
+    if not named and not s.periods and (EXPLAIN.search(text) or ADVICE.search(text) or s.asked == "recommend" or (
+            s.measure != "factor" and not DATA_ASK.search(text))):
         s.intent = "kb"  # how/why/what counts as..., or nothing asks for a figure: an explanation
         return
     if s.measure == "factor":

@@ -94,6 +94,8 @@ def where(s: Slots, sites: list[str] | None = None) -> str:
 def when(p: Period | None, latest: bool = False) -> str:
     if p is None:
         return "the latest year with data" if latest else "all the data"
+    if p.relative and p.note:
+        return f"{p.label} ({p.note})"
     if p.relative:
         days = (p.end - p.start).days
         note = ("the last month with data" if days <= 31 else "the last quarter with data" if 89 <= days <= 92
@@ -108,6 +110,12 @@ def _newest(p: Period) -> str:
     return f"{calendar.month_name[last.month]} {last.year}"
 
 
+def _without_activities(s: Slots) -> Slots:
+    from dataclasses import replace
+
+    return replace(s, activity_types=[])
+
+
 def restated(s: Slots) -> str:
     """The question as answered, from the slots."""
     period = s.periods[0] if s.periods else None
@@ -116,6 +124,10 @@ def restated(s: Slots) -> str:
         things = {"site": "site", "activity": "activity", "month": "month", "quarter": "quarter"}.get(s.by_what or "site", "site")
         head = f"{'Bottom' if s.order == 'bottom' else 'Top'} {n} {things}{'s' if n != 1 else ''} by {what(s)[0].lower()}{what(s)[1:]}"
         return f"{head}, {where(s)}, {when(period)}" if s.tag or (s.sites and not s.all_sites) else f"{head}, {when(period)}"
+    if s.intent == "compare" and s.by_what == "activity" and len(s.activity_types) == 2:
+        measure = "Energy use" if s.measure == "energy" else what(_without_activities(s))
+        a, b = (ACTIVITY_NAMES.get(x, x.replace("_", " ")) for x in s.activity_types)
+        return f"{measure}, {a} vs {b}, {where(s)}, {when(period)}"
     if s.intent == "compare" and len(s.periods) >= 2:
         return f"{what(s)} of {where(s)}, {when(s.periods[0])} vs {when(s.periods[1])}"
     if s.intent == "compare" and len(s.sites) >= 2:

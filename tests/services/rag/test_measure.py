@@ -149,3 +149,56 @@ def test_location_and_market_based_together() -> None:
     s = p("scope 2 of b5 in 2020, location versus market based")
     assert [a["method"] for _n, a in measure_calls(s)] == ["location", "market"]
     assert restated(s) == "Scope 2 emissions (location- and market-based) of b5, 2020"
+
+
+def test_advice_questions_are_explained_and_questions_leaning_on_an_earlier_one_asked_back() -> None:
+    from services.rag.measure import clarification, vague
+
+    for q in ("would moving the vans to biodiesel lower our scope 1", "is heat recovery worth it for us?",
+              "What are our options to decarbonise deliveries by van?"):
+        assert p(q).intent == "kb", q
+    for q in ("and electricity?", "Was the rise significant?", "What was the peak?", "Is the other one higher?",
+              "Compare the buildings.", "How much did the lab use?"):
+        s = p(q)
+        assert s.intent != "kb" or vague(s, q), q
+        assert clarification(s, q, first_month="January 2019", last_month="December 2020"), q
+    assert not vague(p("What is the difference between kW and kWh?"), "What is the difference between kW and kWh?")
+
+
+@pytest.mark.parametrize(("question", "intent", "extra"), [
+    ("b0 or b5: which used more gas in May 2020?", "compare", {"sites": ["b0", "b5"]}),
+    ("Split b0, b2 and b5's electricity by building for May 2020", "breakdown", {"by_what": "site"}),
+    ("the total electricity of b0, b2 and b5 in 2020", "totals", {"sites": ["b0", "b2", "b5"]}),
+    ("Split b91's 2020 gas into quarters", "breakdown", {"by_what": "quarter"}),
+    ("Normalised by floor area, what did b2 emit in 2020?", "totals", {"measure": "intensity"}),
+    ("What was the single biggest gas user in 2019?", "top", {"top_n": 1}),
+    ("Which sites had the least gas in 2020? The bottom four.", "top", {"top_n": 4, "order": "bottom"}),
+])
+def test_aggregations_read_from_the_words_around_the_sites(question: str, intent: str, extra: dict[str, Any]) -> None:
+    s = p(question)
+    assert s.intent == intent and all(getattr(s, k) == v for k, v in extra.items()), (s.intent, s.sites, s.by_what)
+
+
+def test_periods_said_combined_are_one_span_and_tag_forms() -> None:
+    s = p("b2's electricity over 2019 and 2020 combined")
+    assert s.intent == "totals" and [(x.start.year, x.end.year) for x in s.periods] == [(2019, 2021)]
+    floors = SITES | {"b7": {"name": "Building b7", "tags": ["floors:3"]}, "b8": {"name": "Building b8", "tags": ["floors:3"]}}
+    for q in ("gas of the 3-storey buildings in 2020", "gas of our buildings with three floors in 2020"):
+        s = parse(q, sites=floors, activity_types=ACTS, year_months=YM)
+        assert s.tag == "floors:3" and s.sites == ["b7", "b8"] and s.intent == "totals", q
+    s = p("electricity of the sites tagged labs in 2020")
+    assert s.tag == "labs" and s.sites == ["b7", "b8"] and s.intent == "totals"
+
+
+def test_misspelt_measure_words_and_carbon_as_a_cost() -> None:
+    from services.rag.measure import clarification
+
+    s = p("how much leccy did b5 use in May 2020")
+    assert s.measure == "energy" and s.activity_types == ["electricity"]
+    assert p("elecricity of b2 in 2019").activity_types == ["electricity"]
+    carbon = p("how much CO2e did business flights cost us in 2019")
+    assert carbon.measure == "emissions" and clarification(carbon, carbon.text, first_month="January 2019",
+                                                           last_month="December 2020") is None
+    money = p("what did b2's electricity cost in 2019")
+    assert "no data on cost" in (clarification(money, money.text, first_month="January 2019",
+                                               last_month="December 2020") or "")

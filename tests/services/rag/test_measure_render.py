@@ -80,3 +80,44 @@ def test_a_factor_with_its_source() -> None:
     a = render_measure(s, [result(call[0], call[1], body)], Refs())
     assert a.text.startswith("Emission factor for vehicle diesel in GB, 2019: **2.594 kg CO2e per liter** [Q1]")
     assert "Fuels > Diesel, edition 2019 v1.03" in a.text and a.facts[0]["factor_id"] == "desnz-2019/row-142"
+
+
+def test_location_and_market_based_side_by_side_is_a_comparison() -> None:
+    """Two methods of the same selection: both figures, their difference, and the kind compare (not one value)."""
+    q = "scope 2 of b5 in 2020, location method versus market method"
+    a = answer(q, {"total_kg_co2e": 40_000.0, "rows": [{"scope": 2, "kg_co2e": 40_000.0, "rows": 9}]},
+               {"total_kg_co2e": 10_000.0, "rows": [{"scope": 2, "kg_co2e": 10_000.0, "rows": 9}]})
+    assert a.kind == "compare" and "location-based **40.00 t CO2e** [Q1]" in a.text and "**10.00 t CO2e** [Q2]" in a.text
+    assert "**-30.00 t CO2e** (-75.00 % of the location-based figure)" in a.text
+    assert a.facts[-1]["pct"] == pytest.approx(-75.0)
+
+
+def test_a_period_holding_only_shares_of_longer_readings_is_not_zero() -> None:
+    """No ledger row starts in Q4 2020, but annual rows cross it: their prorated share is the total, not 0."""
+    a = answer("scope 3 emissions in Q4 2020", {"total_kg_co2e": 12_500.0, "ledger_version": 1,
+                                                "rows": [{"scope": 3, "kg_co2e": 12_500.0, "rows": 0}],
+                                                "prorated": {"rows": 8, "kg_co2e_change": 12_500.0}})
+    assert "**12.50 t CO2e**" in a.text and not a.declined and "no rows" not in a.text
+
+
+def test_two_activities_weighed_against_each_other_are_compared() -> None:
+    q = "Which emitted more at b2 in 2019, gas or electricity?"
+    s = p(q)
+    assert s.intent == "compare" and s.by_what == "activity"
+    assert [a["activity_type"] for _n, a in measure_calls(s)] == [["natural_gas"], ["electricity"]]
+    a = answer(q, {"total_kg_co2e": 30_000.0, "rows": []}, {"total_kg_co2e": 45_000.0, "rows": []})
+    from services.rag.restate import kind_of
+
+    assert kind_of(s) == "compare" and a.restated == "Emissions, gas vs electricity, b2, 2019"
+    assert "gas: **30.00 t CO2e** [Q1]; electricity: **45.00 t CO2e** [Q2]" in a.text and "(+50.00 %)" in a.text
+    used = answer("Did b2 use more gas than electricity in May 2020?", {"total_kwh": 10.0, "hours": 744},
+                  {"total_kwh": 5.0, "hours": 744})
+    assert "gas: **10.00 kWh** [Q1]; electricity: **5.000 kWh** [Q2]" in used.text
+    assert p("Did the fleet emit more than 20 t in 2020?").intent != "compare"  # one word, two activities: no pair
+    assert p("gas and electricity emissions of b2 in 2019").intent == "totals"
+
+
+def test_a_day_to_day_range_across_months() -> None:
+    assert [x.label for x in p("emissions of b2 from 28 February to 3 March 2020").periods] == [
+        "28 February 2020 to 3 March 2020"]
+    assert [x.label for x in p("gas of b5 from March 1 to March 15, 2020").periods] == ["1 March 2020 to 15 March 2020"]

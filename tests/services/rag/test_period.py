@@ -62,3 +62,39 @@ def test_the_previous_period_and_a_follow_up_year() -> None:
     assert leap_day.previous().end == leap_day.start  # no 29 February 2019: the day before
     assert march.with_year(2018).label == "March 2018" and march.with_year(2018).start.year == 2018
     assert march.params() == {"start": "2020-03-01T00:00:00", "end": "2020-04-01T00:00:00"}
+
+
+@pytest.mark.parametrize(("question", "start", "end", "note"), [
+    ("gas in the closing quarter on record", None, None, None),  # not a way of saying it: no period
+    ("gas in the final quarter on record", "2020-10-01", "2021-01-01", None),
+    ("scope 1 for the most recent full month", "2020-12-01", "2021-01-01", None),
+    ("electricity in the latest year we have data for", "2020-01-01", "2021-01-01", None),
+    ("gas in the quarter before last", "2020-07-01", "2020-10-01", "the quarter before the last quarter with data"),
+    ("electricity in the month before last", "2020-11-01", "2020-12-01", "the month before the last month with data"),
+    ("scope 2 in the year before last", "2019-01-01", "2020-01-01", "the year before the latest year with data"),
+    ("gas in the last quarter of 2019", "2019-10-01", "2020-01-01", None),
+])
+def test_other_ways_of_naming_the_newest_periods(question: str, start: str | None, end: str | None,
+                                                 note: str | None) -> None:
+    periods = parse_periods(question, YM)
+    if start is None:
+        assert periods == []
+        return
+    assert [(p.start.date().isoformat(), p.end.date().isoformat()) for p in periods] == [(start, end)]
+    assert periods[0].note == note and periods[0].relative == (question != "gas in the last quarter of 2019")
+
+
+def test_a_change_between_the_same_month_of_two_years_is_two_months_and_day_ranges_say_the() -> None:
+    two = parse_periods("the change in gas from December 2019 to December 2020", YM)
+    assert [p.label for p in two] == ["December 2019", "December 2020"]
+    assert [p.label for p in parse_periods("gas from December 2019 to December 2020", YM)] == [
+        "December 2019 to December 2020"]  # no change asked: the 13-month span
+    days = parse_periods("gas between the 3rd and the 9th of May 2020", YM)
+    assert [(p.start.day, p.end.day) for p in days] == [(3, 10)]
+
+
+def test_a_week_of_a_month() -> None:
+    first = parse_periods("gas in the second week of March 2020 (8th to 14th)", YM)
+    assert [(p.start.day, p.end.day, p.start.month) for p in first] == [(8, 15, 3)]
+    last = parse_periods("gas in the final week of February 2020", YM)
+    assert [(p.start.day, p.end.month, p.end.day) for p in last] == [(23, 3, 1)]

@@ -51,7 +51,7 @@ def test_the_classifier_is_trained_once_and_reports_its_tune_figures(kb: Any) ->
     c = classifier_for(kb)
     assert c is classifier_for(kb) and c.model is not None
     assert 0.5 <= c.model.threshold < 1.0 and c.model.tune_in_declined <= scope.MAX_IN_DECLINED
-    assert c.model.tune_out_declined >= 0.85
+    assert c.model.tune_out_declined >= 0.8
 
 
 def test_without_the_embedding_model_nothing_is_declined_as_out_of_scope() -> None:
@@ -60,3 +60,30 @@ def test_without_the_embedding_model_nothing_is_declined_as_out_of_scope() -> No
 
     assert scope.ScopeClassifier(NoModel()).out_of_scope("tell me a joke") is False  # type: ignore[arg-type]
     assert "energy use" in CAPABILITIES and "emissions" in CAPABILITIES
+
+
+def test_a_complete_data_question_needs_the_tuned_threshold_an_open_one_the_looser_one(kb: Any) -> None:
+    """Two thresholds, both set on the tune split of the examples: a question the reader found a measure and a
+    period in is declined only above the strict one; any other one above the open one (a looser precision bar)."""
+    c = classifier_for(kb)
+    assert c.model is not None and 0.5 <= c.model.open_threshold < c.model.threshold
+    assert c.model.open_in_declined <= scope.OPEN_MAX_IN_DECLINED and c.model.open_out_declined >= 0.85
+    between = "Which hotel should I book in Rome?"
+    p = c.p_out(between)
+    assert p is not None
+    saved = (c.model.threshold, c.model.open_threshold)
+    try:
+        c.model.threshold, c.model.open_threshold = min(p + 0.01, 0.999), max(p - 0.01, 0.0)
+        assert c.out_of_scope(between) and not c.out_of_scope(between, data_question=True)
+    finally:
+        c.model.threshold, c.model.open_threshold = saved
+
+
+@pytest.mark.parametrize("question", [
+    "Which country burns the most coal?", "How much does a new heat pump cost for a semi-detached house?",
+    "What share of French electricity is nuclear?", "Who built the first wind turbine?",
+])
+def test_world_energy_facts_are_declined(kb: Any, question: str) -> None:
+    """Energy and climate facts about the world, not the organisation's data nor the method (requests to act on
+    the organisation's buildings: services/rag/action.py, tests/services/rag/test_action.py)."""
+    assert out_of_scope(question, kb)
