@@ -170,8 +170,10 @@ class ChatService:
             history = list(session.messages)
             user = ChatMessage.from_user(message)
             callback = (lambda chunk: on_text(chunk.content) if chunk.content else None) if on_text else None
-            if self.mode == "llm" and not history and self.scope.out_of_scope(message):
-                # the same out-of-scope classifier as the default path, before any call to the model
+            if self.mode == "llm" and not history and self.scope.out_of_scope(message, data_question=True):
+                # the same out-of-scope classifier as the default path, before any call to the model, at its
+                # tuned (strict) threshold: the model reads follow-ups such as "And in April?" itself, which
+                # the open threshold (for questions the reader finds no whole data question in) would decline
                 messages: list[ChatMessage] = [user, ChatMessage.from_assistant(
                     f"I don't know: that is outside what I can answer. {CAPABILITIES}")]
                 if on_text is not None:

@@ -84,10 +84,10 @@ def parse_periods(text: str, year_months: list[tuple[int, int]]) -> list[Period]
         found.append((m.start(), p))
 
     # day to day across months: "from 1 March to 15 April 2020", "March 1 to March 15, 2020" (both days included)
-    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})(?:\s*,?\s*({YEAR_RE}))?\s*"
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})(?:\s*(?:,\s*)?({YEAR_RE}))?\s*"
                          rf"(?:-|–|to|until|through|and)\s*(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_RE})"
-                         rf"\s*,?\s*({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,?\s*({YEAR_RE}))?\s*"
-                         rf"(?:-|–|to|until|through|and)\s*({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*({YEAR_RE})\b", t):
+                         rf"\s*(?:,\s*)?({YEAR_RE})\b|\b({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*(?:,\s*)?({YEAR_RE}))?\s*"
+                         rf"(?:-|–|to|until|through|and)\s*({MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:,\s*)?({YEAR_RE})\b", t):
         g = m.groups()
         day1, mon1, yr1, day2, mon2, yr2 = g[:6] if g[0] else (g[7], g[6], g[8], g[10], g[9], g[11])
         try:
