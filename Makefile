@@ -113,9 +113,16 @@ lint: install
 
 # two workers (the machine has two cores), a file per worker at a time (its module fixtures built once); then
 # the compose stack on a Docker engine (compose-test)
+# make test: the images build in the background (tests/deploy/compose_stack.py --build-only, at low CPU
+# priority, log in var/compose-test/build.log) while pytest runs; then the compose stack's checks. Both always
+# run; make test fails if either does.
 test: install lint ui-test
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --junitxml=var/test-results.xml
-	$(MAKE) --no-print-directory compose-test
+	@mkdir -p var/compose-test
+	@$(PY) tests/deploy/compose_stack.py --build-only > var/compose-test/build.log 2>&1 & build=$$!; \
+	  $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --junitxml=var/test-results.xml; pytest=$$?; \
+	  wait $$build || { echo "background image build failed (var/compose-test/build.log):"; tail -30 var/compose-test/build.log; }; \
+	  $(MAKE) --no-print-directory compose-test; compose=$$?; \
+	  echo "make test: pytest exit $$pytest, compose-test exit $$compose"; test $$pytest = 0 -a $$compose = 0
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x

@@ -19,7 +19,11 @@ compose.yaml up and checks, phase by phase (each timed):
 
 It ends with `down -v` and prints the image sizes and the time of each phase. Exit status 0 = all passed.
 Usage: python tests/deploy/compose_stack.py [--keep] (--keep: leave the stack up for a look; the engine
-it started is still stopped unless --keep-engine).
+it started is still stopped unless --keep-engine). `--build-only` runs the engine, base-image and build
+phases and leaves the engine running for the full run that follows: `make test` runs it in the background
+during pytest, so the image build (downloads, mostly waiting) overlaps the tests. An engine a --build-only
+run started (its pid in var/compose-test/engine.pid) is stopped by the full run as its own; that engine runs
+at a low CPU priority, so the build takes only what pytest leaves.
 """
 
 from __future__ import annotations
@@ -96,9 +100,50 @@ def engine_answers() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
 
 
-def start_engine() -> subprocess.Popen[bytes] | None:
-    """dockerd when none answers (root only; no systemd here): its own data root, so the layer cache stays."""
+ENGINE_PID = REPO / "var" / "compose-test" / "engine.pid"
+
+
+class HandedEngine:
+    """The dockerd a --build-only run started and left running: the full run stops it as its own."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def terminate(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, 15)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, 9)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (timeout or 1e9)
+        while handed_pid() == self.pid:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("dockerd", timeout or 0)
+            time.sleep(0.5)
+        ENGINE_PID.unlink(missing_ok=True)
+        return 0
+
+
+def handed_pid() -> int | None:
+    """The pid in var/compose-test/engine.pid while that process is a live dockerd, else None."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(ENGINE_PID.read_text())
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd":
+            return pid
+    return None
+
+
+def start_engine(background: bool = False) -> subprocess.Popen[bytes] | HandedEngine | None:
+    """dockerd when none answers (root only; no systemd here): its own data root, so the layer cache stays.
+    ``background``: at nice 10 (a build during pytest), its pid recorded for the full run to stop."""
     if engine_answers():
+        pid = handed_pid()
+        if pid is not None and not background:
+            log(f"the engine a --build-only run started answers (pid {pid}): using it, and stopping it at the end")
+            return HandedEngine(pid)
         log("a Docker engine answers: using it")
         return None
     if os.geteuid() != 0 or not shutil.which("dockerd"):
@@ -108,19 +153,22 @@ def start_engine() -> subprocess.Popen[bytes] | None:
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
     exec_root.mkdir(parents=True, exist_ok=True)
     logf = open(REPO / "var" / "compose-test" / "dockerd.log", "ab")  # noqa: SIM115 - lives with the engine
-    proc = subprocess.Popen(["dockerd", "--storage-driver=overlay2", f"--data-root={DATA_ROOT}",
+    nice = ["nice", "-n", "10"] if background else []
+    proc = subprocess.Popen([*nice, "dockerd", "--storage-driver=overlay2", f"--data-root={DATA_ROOT}",
                              f"--exec-root={exec_root}", "-H", "unix:///var/run/docker.sock",
                              "--pidfile", str(exec_root / "dockerd.pid")], stdout=logf, stderr=logf)
     for _ in range(60):
         if engine_answers():
             log(f"started dockerd (pid {proc.pid})")
+            if background:
+                ENGINE_PID.write_text(str(proc.pid))
             return proc
         time.sleep(1)
     proc.terminate()
     raise SystemExit("dockerd did not answer within 60 s (var/compose-test/dockerd.log)")
 
 
-def stop_engine(proc: subprocess.Popen[bytes] | None) -> None:
+def stop_engine(proc: subprocess.Popen[bytes] | HandedEngine | None) -> None:
     if proc is None:
         return
     proc.terminate()
@@ -249,11 +297,35 @@ def test_env() -> dict[str, str]:
             "BACKUP_HELPER_IMAGE": "alpine:3.20"}
 
 
+def build_only() -> int:
+    """The first three phases, for `make test` to overlap with pytest; the engine stays up for the full run."""
+    started = time.monotonic()
+    engine = None
+    try:
+        with phase("engine"):
+            engine = start_engine(background=True)
+        with phase("base images"):
+            ensure_bases()
+        with phase("build"):
+            build_images()
+    except BaseException:
+        if engine is not None:  # the full run starts its own again
+            stop_engine(engine)
+            ENGINE_PID.unlink(missing_ok=True)
+        raise
+    log(f"build-only: {time.monotonic() - started:.0f} s")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="leave the stack up at the end")
     parser.add_argument("--keep-engine", action="store_true", help="leave a dockerd this run started running")
+    parser.add_argument("--build-only", action="store_true",
+                        help="engine, base images and build only; the engine is left for the full run")
     opts = parser.parse_args()
+    if opts.build_only:
+        return build_only()
     (REPO / "var" / "compose-test").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     engine = None
