@@ -119,7 +119,7 @@ lint: install
 test: install lint ui-test
 	@mkdir -p var/compose-test
 	@$(PY) tests/deploy/compose_stack.py --build-only > var/compose-test/build.log 2>&1 & build=$$!; \
-	  $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --junitxml=var/test-results.xml; pytest=$$?; \
+	  $(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadfile --junitxml=var/test-results.xml; pytest=$$?; \
 	  wait $$build || { echo "background image build failed (var/compose-test/build.log):"; tail -30 var/compose-test/build.log; }; \
 	  $(MAKE) --no-print-directory compose-test; compose=$$?; \
 	  echo "make test: pytest exit $$pytest, compose-test exit $$compose"; test $$pytest = 0 -a $$compose = 0

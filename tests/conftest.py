@@ -189,7 +189,7 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-# make test runs ``pytest -n 2 --dist loadfile``: each file on one worker, so a module's large fixtures
+# make test runs ``pytest -n 3 --dist loadfile``: each file on one worker, so a module's large fixtures
 # (the dashboard's whole stack, the detection fixtures) are built once. pytest-xdist schedules by test id,
 # so ids must be unique: a duplicate would run once and the others silently never.
 # the longest test files (minutes of real processes), handed out first: xdist's loadfile gives files to the
