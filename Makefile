@@ -111,9 +111,8 @@ lint: install
 	  services/data_core/routes/alerts.py services/data_core/routes/recommendations.py services/data_core/routes/streams.py \
 	  services/rag services/frontend flows tools bench/harness.py
 
-# two workers (the machine has two cores), a file per worker at a time (its module fixtures built once); then
-# the compose stack on a Docker engine (compose-test)
-# make test: the images build in the background (tests/deploy/compose_stack.py --build-only, at low CPU
+# make test: pytest on three workers (the tests wait on their servers: two kept 1.23 of 2 cores busy), a file
+# per worker at a time (its module fixtures built once). The images build in the background (tests/deploy/compose_stack.py --build-only, at low CPU
 # priority, log in var/compose-test/build.log) while pytest runs; then the compose stack's checks. Both always
 # run; make test fails if either does.
 test: install lint ui-test

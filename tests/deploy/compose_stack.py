@@ -299,6 +299,7 @@ def test_env() -> dict[str, str]:
 
 def build_only() -> int:
     """The first three phases, for `make test` to overlap with pytest; the engine stays up for the full run."""
+    ENGINE_PID.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     engine = None
     try:
