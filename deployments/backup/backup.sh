@@ -254,7 +254,7 @@ backup_local() {
 }
 
 backup_compose() {
-  local out part key name selected=() dumped=no saved=0 running
+  local out part key name selected=() dumped=no saved=0 running rc
   [ "$DRY" = 1 ] || require_docker
   compose_model
   [ ${#VOL_KEYS[@]} -gt 0 ] || die "the compose file declares no named volumes"
@@ -303,8 +303,16 @@ backup_compose() {
   for key in "${selected[@]}"; do
     name="$(volume_name "$key")"
     if ! "$DOCKER" volume inspect "$name" >/dev/null 2>&1; then echo "skip $key (no volume $name)"; continue; fi
+    # GNU tar exits 1 when a file changed while it was read: expected of a live volume (a database's WAL),
+    # whose archive is then a live copy (noted above); any other failure, or a change while stopped, is an error
+    rc=0
     "$DOCKER" run --rm -v "$name:/data:ro" -v "$part:/backup" "$HELPER_IMAGE" tar czf "/backup/$key.tar.gz" -C /data . \
-      || die "archiving volume $name failed"
+      || rc=$?
+    if [ "$rc" = 1 ] && [ -n "$running" ]; then
+      note "note: volume $name changed while it was archived (the stack runs): its archive is a live copy"
+    elif [ "$rc" != 0 ]; then
+      die "archiving volume $name failed"
+    fi
     saved=$((saved + 1))
     echo "volume $key ($name) -> $out/$key.tar.gz"
   done

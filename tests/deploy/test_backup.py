@@ -405,7 +405,8 @@ if cmd == "run":
         i += 1
     pattern = re.compile("|".join(re.escape(d) for d in mounts) + r"(?=/|\\b)")
     command = [pattern.sub(lambda m: mounts[m.group(0)], a) for a in args[i + 1:]]
-    sys.exit(subprocess.run(command).returncode)
+    rc = subprocess.run(command).returncode
+    sys.exit(int(os.environ.get("FAKE_RUN_RC", rc)))  # FAKE_RUN_RC=1: GNU tar's "file changed as we read it"
 sys.exit("fake docker: unsupported " + " ".join(args))
 '''
 
@@ -470,3 +471,27 @@ def test_compose_mode_needs_a_reachable_engine(tmp_path: Path, fake_docker: dict
     result = _run(BACKUP, "-o", tmp_path / "backups", env=_env(**fake_docker, FAKE_DOCKER_INFO_RC="1"))
     assert result.returncode != 0 and "cannot reach the Docker engine" in result.stderr
     assert not (tmp_path / "backups").exists()
+
+
+@needs_compose
+@pytest.mark.parametrize(("running", "tar_rc", "ok"), [("data-core", "1", True), ("", "1", False),
+                                                        ("data-core", "2", False)])
+def test_a_volume_that_changes_while_a_live_stack_is_archived_is_a_noted_live_copy(
+        tmp_path: Path, fake_docker: dict[str, str], running: str, tar_rc: str, ok: bool) -> None:
+    """A running postgres writes its WAL while tar reads it (tar exits 1): a live copy, noted, not a failed
+    backup. The same exit with the stack stopped, or any other failure, still fails the backup."""
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "compose.yaml").write_text("services:\n  db:\n    image: alpine:3.20\n    volumes: [\"db-data:/d\"]\n"
+                                        "volumes:\n  db-data:\n")
+    (Path(fake_docker["FAKE_VOLUMES"]) / "stack_db-data" / "pg_wal").mkdir(parents=True)
+    (Path(fake_docker["FAKE_VOLUMES"]) / "stack_db-data" / "pg_wal" / "0001").write_bytes(b"wal")
+    env = _env(**fake_docker, COMPOSE_FILE=str(stack / "compose.yaml"), FAKE_RUNNING=running, FAKE_RUN_RC=tar_rc)
+    result = _run(BACKUP, "-o", tmp_path / "backups", env=env)
+    assert (result.returncode == 0) is ok, result.stderr
+    if ok:
+        assert "stack_db-data changed while it was archived" in result.stderr
+        (out,) = (tmp_path / "backups").iterdir()
+        assert (out / "db-data.tar.gz").stat().st_size > 0 and (out / "SHA256SUMS").exists()
+    else:
+        assert "archiving volume stack_db-data failed" in result.stderr
